@@ -1,0 +1,107 @@
+package dev.crmn.model.perf;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Selects the CPU fast path: the oneDNN build of ND4J's native library and DL4J's oneDNN layer helpers.
+ *
+ * <p>Call {@link #configure()} first thing in every entry point, before any ND4J class is touched: the
+ * native variant is chosen when ND4J loads its library and cannot change afterwards. It sets, unless the
+ * user already set them:
+ * <ul>
+ *   <li>{@code org.bytedeco.javacpp.platform.extension=-onednn-avx512} when the CPU has AVX-512
+ *       (the plain build otherwise);</li>
+ *   <li>{@code org.eclipse.deeplearning4j.helpers.disable=false}, so DL4J's layers create their oneDNN
+ *       helpers (DL4J's own default is {@code true}).</li>
+ * </ul>
+ * The switch {@code CRMN_FAST_PATH=off} (environment) or {@code -Dcrmn.fastpath=off} keeps the plain path:
+ * plain native build, no helpers. {@link #status()} reports what is actually in use.
+ */
+public final class CpuFastPath {
+
+    public static final String EXTENSION_PROPERTY = "org.bytedeco.javacpp.platform.extension";
+    public static final String HELPERS_DISABLE_PROPERTY = "org.eclipse.deeplearning4j.helpers.disable";
+    public static final String SWITCH_PROPERTY = "crmn.fastpath";
+    public static final String SWITCH_ENV = "CRMN_FAST_PATH";
+    public static final String ONEDNN_AVX512 = "-onednn-avx512";
+
+    private static final Logger LOG = LoggerFactory.getLogger(CpuFastPath.class);
+
+    private CpuFastPath() {
+    }
+
+    /** Whether the user asked for the plain path. */
+    public static boolean disabledByUser() {
+        String v = System.getProperty(SWITCH_PROPERTY, System.getenv(SWITCH_ENV));
+        return v != null && (v.equalsIgnoreCase("off") || v.equalsIgnoreCase("false") || v.equals("0"));
+    }
+
+    /** Chooses the native variant and helper switch; idempotent; must run before ND4J loads. */
+    public static synchronized void configure() {
+        if (disabledByUser()) {
+            if (System.getProperty(EXTENSION_PROPERTY) == null) {
+                System.setProperty(EXTENSION_PROPERTY, "");
+            }
+            System.setProperty(HELPERS_DISABLE_PROPERTY, "true");
+            return;
+        }
+        if (System.getProperty(EXTENSION_PROPERTY) == null) {
+            if (cpuHasAvx512()) {
+                System.setProperty(EXTENSION_PROPERTY, ONEDNN_AVX512);
+            } else {
+                LOG.warn("CPU lacks AVX-512: using ND4J's plain native build (the oneDNN fast path is off)");
+            }
+        }
+        if (System.getProperty(HELPERS_DISABLE_PROPERTY) == null) {
+            System.setProperty(HELPERS_DISABLE_PROPERTY, "false");
+        }
+    }
+
+    /** Whether /proc/cpuinfo lists avx512f (false when it cannot be read). */
+    public static boolean cpuHasAvx512() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("flags")) {
+                    return line.contains(" avx512f");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("cannot read /proc/cpuinfo", e);
+        }
+        return false;
+    }
+
+    /** What the running JVM actually uses; touches ND4J (loads the native library). */
+    public static Status status() {
+        boolean onednn = org.nd4j.nativeblas.Nd4jCpu$Environment.getInstance().isUseMKLDNN();
+        boolean helpers = !Boolean.parseBoolean(System.getProperty(HELPERS_DISABLE_PROPERTY, "true"));
+        String ext = System.getProperty(EXTENSION_PROPERTY, "");
+        String backend = org.nd4j.linalg.factory.Nd4j.getExecutioner().getEnvironmentInformation()
+                .getProperty("backend", "?");
+        return new Status(backend.toLowerCase(Locale.ROOT), ext, onednn, helpers);
+    }
+
+    /**
+     * @param backend        ND4J backend ("cpu", "cuda")
+     * @param nativeVariant  JavaCPP platform extension in force ("" = plain build)
+     * @param onednnLoaded   the loaded native library has oneDNN enabled
+     * @param layerHelpers   DL4J layer helpers are allowed
+     */
+    public record Status(String backend, String nativeVariant, boolean onednnLoaded, boolean layerHelpers) {
+        /** oneDNN is loaded and DL4J's layers may use it. */
+        public boolean fast() {
+            return onednnLoaded && layerHelpers;
+        }
+
+        @Override
+        public String toString() {
+            return "backend=" + backend + " native=" + (nativeVariant.isEmpty() ? "plain" : nativeVariant)
+                    + " onednn=" + onednnLoaded + " layerHelpers=" + layerHelpers;
+        }
+    }
+}
