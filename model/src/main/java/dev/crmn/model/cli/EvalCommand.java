@@ -1,0 +1,76 @@
+package dev.crmn.model.cli;
+
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.eval.EvaluationReport;
+import dev.crmn.model.eval.Evaluator;
+import dev.crmn.model.infer.Classifier;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code crmn eval}: accuracy, top-5, per-class accuracy and confusion matrix of a checkpoint. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a checkpoint on CIFAR binary files or an image folder.")
+public final class EvalCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, description = "Checkpoint directory (or its manifest.json).")
+    Path model;
+
+    @Option(names = "--data", required = true, split = ",", description = "Evaluation data (CIFAR .bin files or image folders).")
+    List<Path> data;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Evaluate at most this many images (0 = all).")
+    int limit;
+
+    @Option(names = "--batch-size", defaultValue = "256", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--json", description = "Print one JSON document (accuracy, top5, per_class_accuracy, confusion_matrix).")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Classifier c = Classifier.load(model)) {
+            ImageSet set = ImageSet.load(data, limit);
+            if (!set.classNames().equals(c.labels())) {
+                System.err.println("error: data classes " + set.classNames() + " differ from the model's " + c.labels());
+                return 2;
+            }
+            ImageSet ready = set.height() == c.manifest().input().height() && set.width() == c.manifest().input().width()
+                    ? set : null;
+            if (ready == null) {
+                System.err.println("error: data images are " + set.height() + "x" + set.width() + ", the model takes "
+                        + c.manifest().input().height() + "x" + c.manifest().input().width());
+                return 2;
+            }
+            long t0 = System.nanoTime();
+            EvaluationReport r = Evaluator.evaluate(c.network(), set, c.manifest().normalization(), c.layout(), batchSize);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (json) {
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("model", c.manifest().name());
+                doc.put("version", c.manifest().version());
+                doc.put("sha256", c.manifest().sha256());
+                doc.put("data", set.description());
+                doc.put("images", r.images());
+                doc.put("accuracy", r.accuracy());
+                doc.put("top5", r.top5());
+                doc.put("loss", r.loss());
+                doc.put("per_class_accuracy", r.perClassByName());
+                doc.put("labels", r.labels());
+                doc.put("confusion_matrix", r.confusion());
+                doc.put("seconds", seconds);
+                CliSupport.printJson(doc);
+            } else {
+                System.out.printf("%s on %s%n%n", c.manifest().displayName(), set.description());
+                System.out.print(r.toText());
+                System.out.printf("%n%.1f s (%.0f images/s)%n", seconds, r.images() / seconds);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.crmn.model.eval;
+
+import dev.crmn.model.data.Batches;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.Normalization;
+import java.util.Arrays;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Evaluates a network on a labelled {@link ImageSet} in inference mode. */
+public final class Evaluator {
+
+    private Evaluator() {
+    }
+
+    /**
+     * @param layout the network's input layout
+     * @param batchSize images per forward pass
+     */
+    public static EvaluationReport evaluate(ComputationGraph net, ImageSet set, Normalization norm, CNN2DFormat layout,
+                                            int batchSize) {
+        int k = set.classNames().size();
+        int topK = Math.min(5, k);
+        long[][] confusion = new long[k][k];
+        long correct = 0, correctTopK = 0;
+        double lossSum = 0;
+        for (int start = 0; start < set.size(); start += batchSize) {
+            int n = Math.min(batchSize, set.size() - start);
+            int[] idx = new int[n];
+            for (int j = 0; j < n; j++) {
+                idx[j] = start + j;
+            }
+            INDArray x = Batches.features(set, idx, norm, layout, null);
+            float[][] p = net.outputSingle(false, x).toFloatMatrix();
+            for (int j = 0; j < n; j++) {
+                int actual = set.label(idx[j]);
+                int predicted = argmax(p[j]);
+                confusion[actual][predicted]++;
+                if (predicted == actual) {
+                    correct++;
+                }
+                if (rank(p[j], actual) < topK) {
+                    correctTopK++;
+                }
+                lossSum += -Math.log(Math.max(p[j][actual], 1e-12));
+            }
+        }
+        double[] perClass = new double[k];
+        for (int i = 0; i < k; i++) {
+            long total = Arrays.stream(confusion[i]).sum();
+            perClass[i] = total == 0 ? Double.NaN : (double) confusion[i][i] / total;
+        }
+        int total = set.size();
+        return new EvaluationReport(total, (double) correct / total, (double) correctTopK / total, lossSum / total,
+                set.classNames(), perClass, confusion);
+    }
+
+    /** Index of the largest value. */
+    public static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** How many classes score strictly higher than {@code cls}. */
+    static int rank(float[] v, int cls) {
+        int r = 0;
+        for (float f : v) {
+            if (f > v[cls]) {
+                r++;
+            }
+        }
+        return r;
+    }
+}
