@@ -16,7 +16,8 @@ public final class Presets {
         // Unit-test scale: WRN-10-1, 3 memory steps; trains to >95% on a few hundred images in seconds.
         add("tiny", CrmnConfig.builder().depth(10).widen(1).lstmSize(32).memoryInputSize(16));
         // CPU demo: WRN-16-2 (6 memory steps); trains to useful CIFAR-10 accuracy in < 30 min on 2 cores.
-        add("demo", CrmnConfig.builder().depth(16).widen(2).lstmSize(128).memoryInputSize(64));
+        add("demo", CrmnConfig.builder().depth(16).widen(1).lstmSize(64).memoryInputSize(32));
+        add("10-2", CrmnConfig.builder().depth(10).widen(2).lstmSize(128).memoryInputSize(64));
         // Paper-scale shapes.
         add("16-4", CrmnConfig.builder().depth(16).widen(4).lstmSize(256).memoryInputSize(128));
         add("28-10", CrmnConfig.builder().depth(28).widen(10).dropout(0.3).lstmSize(512).memoryInputSize(256));

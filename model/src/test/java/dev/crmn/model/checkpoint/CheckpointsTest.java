@@ -1,0 +1,175 @@
+package dev.crmn.model.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.crmn.model.config.CrmnConfig;
+import dev.crmn.model.config.Presets;
+import dev.crmn.model.data.Batches;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.Normalization;
+import dev.crmn.model.graph.CrmnGraphBuilder;
+import dev.crmn.model.graph.GraphOptions;
+import dev.crmn.model.testutil.TestData;
+import dev.crmn.model.train.Trainer;
+import dev.crmn.model.train.TrainingSettings;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+class CheckpointsTest {
+
+    @TempDir
+    static Path dir;
+    static ImageSet data;
+    static Trainer.Result trained;
+    static Path checkpoint;
+
+    @BeforeAll
+    static void trainBriefly() throws Exception {
+        data = ImageSet.load(List.of(TestData.testBatch()), 128);
+        TrainingSettings s = TrainingSettings.builder().epochs(1).batchSize(32).holdout(32).build();
+        trained = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "tiny", "crmn-tiny", data);
+        checkpoint = dir.resolve("tiny-v1");
+        Checkpoints.write(checkpoint, trained.network(), trained.manifest(), Map.of("notes.txt", "hi".getBytes()));
+    }
+
+    private static INDArray input() {
+        int[] idx = new int[16];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        return Batches.features(data, idx, trained.manifest().normalization(), CNN2DFormat.NHWC, null);
+    }
+
+    private static Path copy(String name) throws Exception {
+        Path target = dir.resolve(name);
+        Files.createDirectories(target);
+        for (String f : List.of(Checkpoints.MANIFEST, Checkpoints.MODEL)) {
+            Files.copy(checkpoint.resolve(f), target.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        }
+        return target;
+    }
+
+    @Test
+    void saveThenLoadGivesIdenticalOutputsAndManifest() throws Exception {
+        Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, true);
+        INDArray x = input();
+        assertThat(loaded.network().outputSingle(false, x)).isEqualTo(trained.network().outputSingle(false, x));
+        Manifest m = loaded.manifest();
+        assertThat(m.name()).isEqualTo("tiny");
+        assertThat(m.version()).isEqualTo(1);
+        assertThat(m.parentVersion()).isNull();
+        assertThat(m.architecture()).isEqualTo(Presets.get("crmn-tiny"));
+        assertThat(m.labels()).hasSize(10).startsWith("airplane");
+        assertThat(m.normalization()).isEqualTo(trained.manifest().normalization());
+        assertThat(m.sha256()).isEqualTo(Checkpoints.sha256(checkpoint.resolve(Checkpoints.MODEL)));
+        assertThat(m.training()).containsKeys("data", "iterations", "epochs_completed", "settings");
+        assertThat(m.metrics()).containsKey("val_accuracy");
+        assertThat(loaded.network().getUpdater().getStateViewArray())
+                .isEqualTo(trained.network().getUpdater().getStateViewArray());
+        assertThat(checkpoint.resolve("notes.txt")).hasContent("hi");
+    }
+
+    @Test
+    void checkpointsAreImmutable() {
+        assertThatThrownBy(() -> Checkpoints.write(checkpoint, trained.network(), trained.manifest()))
+                .isInstanceOf(CheckpointException.class).hasMessageContaining("immutable");
+    }
+
+    @Test
+    void aTruncatedModelFileIsRefused() throws Exception {
+        Path c = copy("truncated");
+        try (RandomAccessFile f = new RandomAccessFile(c.resolve(Checkpoints.MODEL).toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("truncated");
+    }
+
+    @Test
+    void aCorruptedModelFileIsRefusedByItsHash() throws Exception {
+        Path c = copy("corrupted");
+        try (RandomAccessFile f = new RandomAccessFile(c.resolve(Checkpoints.MODEL).toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0xFF);
+        }
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("SHA-256");
+    }
+
+    @Test
+    void aWrongHashInTheManifestIsRefused() throws Exception {
+        Path c = copy("wrong-hash");
+        Manifest m = Checkpoints.readManifest(c.resolve(Checkpoints.MANIFEST));
+        Checkpoints.writeManifest(c.resolve(Checkpoints.MANIFEST), m.withModelFile(m.modelFile(), m.modelBytes(),
+                "0".repeat(64)));
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("SHA-256");
+    }
+
+    @Test
+    void aManifestForAnotherArchitectureIsRefused() throws Exception {
+        // A real wrn-tiny model zip (valid hash) under a manifest that claims crmn-tiny.
+        ComputationGraph wrn = CrmnGraphBuilder.network(Presets.get("wrn-tiny"), GraphOptions.training());
+        Path c = dir.resolve("mismatch");
+        Checkpoints.write(c, wrn, trained.manifest());
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("does not match the manifest's architecture");
+        // And the same trunk with another width.
+        CrmnConfig wider = Presets.get("crmn-tiny").toBuilder().widen(2).build();
+        Path d = copy("wider");
+        Manifest m = Checkpoints.readManifest(d.resolve(Checkpoints.MANIFEST));
+        Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), new Manifest(m.schema(), m.name(), m.version(),
+                m.parentVersion(), m.preset(), wider, m.input(), m.normalization(), m.labels(), m.training(), m.metrics(),
+                m.created(), m.modelFile(), m.modelBytes(), m.sha256()));
+        assertThatThrownBy(() -> Checkpoints.load(d, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("does not match");
+    }
+
+    @Test
+    void unreadableOrIncompleteManifestsAreRefused() throws Exception {
+        Path c = copy("garbage-manifest");
+        Files.writeString(c.resolve(Checkpoints.MANIFEST), "{not json");
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("unreadable manifest");
+        Files.writeString(c.resolve(Checkpoints.MANIFEST), "{\"schema\": 99}");
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).hasMessageContaining("schema 99");
+        Path e = dir.resolve("empty");
+        Files.createDirectories(e);
+        assertThatThrownBy(() -> Checkpoints.load(e, false)).hasMessageContaining("no manifest.json");
+    }
+
+    @Test
+    void resumingContinuesTheLineageAndTheUpdaterState() throws Exception {
+        Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, true);
+        TrainingSettings s = TrainingSettings.builder().epochs(2).batchSize(32).holdout(32).build();
+        Trainer.Result r = new Trainer(s, null, null).resume(loaded, data);
+        assertThat(r.manifest().version()).isEqualTo(2);
+        assertThat(r.manifest().parentVersion()).isEqualTo(1);
+        assertThat(r.history()).hasSize(2);
+        assertThat(r.history().get(1).epoch()).isEqualTo(2);
+        assertThat(r.manifest().normalization()).isEqualTo(trained.manifest().normalization());
+        assertThat((Long) r.manifest().training().get("iterations")).isEqualTo(6L); // 96 images / 32 per epoch, 2 epochs
+    }
+
+    @Test
+    void normalisationIsComputedFromTheTrainingPartOnly() {
+        Normalization n = trained.manifest().normalization();
+        assertThat(n.channels()).isEqualTo(3);
+        for (float v : n.mean()) {
+            assertThat(v).isBetween(0.2f, 0.7f);
+        }
+    }
+}
