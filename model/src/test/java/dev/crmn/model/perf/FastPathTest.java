@@ -1,0 +1,128 @@
+package dev.crmn.model.perf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.config.Presets;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.PixelImage;
+import dev.crmn.model.graph.BatchNormFolding;
+import dev.crmn.model.graph.CrmnGraphBuilder;
+import dev.crmn.model.graph.GraphOptions;
+import dev.crmn.model.infer.ClassScore;
+import dev.crmn.model.infer.Classifier;
+import dev.crmn.model.infer.ClassifierOptions;
+import dev.crmn.model.testutil.TestData;
+import dev.crmn.model.train.Trainer;
+import dev.crmn.model.train.TrainingSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The fast path is real and exact: the test JVM runs with the oneDNN native variant (see the surefire
+ * argLine); these tests fail if DL4J's layers silently stop using oneDNN, or if the serving copy (NHWC,
+ * batch norm folded, oneDNN helpers) disagrees with DL4J's plain path on real images.
+ */
+class FastPathTest {
+
+    @TempDir
+    static Path dir;
+    static Trainer.Result trained;
+    static ImageSet images;
+
+    @BeforeAll
+    static void train() throws Exception {
+        CpuFastPath.configure();
+        ImageSet data = ImageSet.load(List.of(TestData.trainBatch1()), 320);
+        TrainingSettings s = TrainingSettings.builder().epochs(2).batchSize(32).holdout(64).build();
+        trained = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "tiny", "crmn-tiny", data);
+        images = ImageSet.load(List.of(TestData.testBatch()), 64);
+    }
+
+    @Test
+    void dl4jLayersUseTheOneDnnHelpers() {
+        assumeThat(CpuFastPath.cpuHasAvx512()).as("the oneDNN variant shipped needs AVX-512").isTrue();
+        assertThat(CpuFastPath.status().fast()).as(CpuFastPath.status().toString()).isTrue();
+        ComputationGraph net = CrmnGraphBuilder.network(Presets.get("crmn-tiny"), GraphOptions.training());
+        int convs = 0, bns = 0;
+        for (Layer l : net.getLayers()) {
+            if (l.conf().getLayer() instanceof ConvolutionLayer) {
+                assertThat(l.getHelper()).as("helper of %s", l.conf().getLayer().getLayerName())
+                        .isInstanceOf(MKLDNNConvHelper.class);
+                convs++;
+            } else if (l.conf().getLayer() instanceof BatchNormalization) {
+                assertThat(l.getHelper()).isInstanceOf(MKLDNNBatchNormHelper.class);
+                bns++;
+            }
+        }
+        assertThat(convs).isGreaterThan(5);
+        assertThat(bns).isGreaterThan(5);
+    }
+
+    @Test
+    void foldedNhwcOneDnnOutputsEqualThePlainPathOnRealImages() throws Exception {
+        ComputationGraph plain = withoutHelpers(() -> BatchNormFolding.servingCopy(trained.network(),
+                trained.manifest().architecture(), CNN2DFormat.NCHW, false));
+        assertThat(plain.getLayers()).allSatisfy(l -> assertThat(l.getHelper()).isNull());
+        Path ck = dir.resolve("ck");
+        Checkpoints.write(ck, trained.network(), trained.manifest());
+        List<PixelImage> batch = new ArrayList<>();
+        for (int i = 0; i < images.size(); i++) {
+            batch.add(images.image(i));
+        }
+        try (Classifier fast = Classifier.load(ck, ClassifierOptions.fast())) {
+            assertThat(fast.network().getVertex("b1_bn2")).as("batch norm folded").isNull();
+            float[][] p = fast.probabilities(batch);
+            INDArray plainIn = dev.crmn.model.data.Batches.features(batch, trained.manifest().normalization(), CNN2DFormat.NCHW);
+            float[][] q = plain.outputSingle(false, plainIn).toFloatMatrix();
+            double maxDiff = 0;
+            for (int i = 0; i < p.length; i++) {
+                for (int k = 0; k < p[i].length; k++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(p[i][k] - q[i][k]));
+                }
+            }
+            assertThat(maxDiff).as("max |p_fast - p_plain|").isLessThan(1e-4);
+            List<List<ClassScore>> top = fast.topK(batch, 3);
+            assertThat(top).hasSize(batch.size());
+            assertThat(top.get(0)).hasSize(3);
+            assertThat(top.get(0).get(0).probability()).isGreaterThanOrEqualTo(top.get(0).get(1).probability());
+            assertThat(top.get(0).get(0).label()).isEqualTo(trained.manifest().labels().get(top.get(0).get(0).index()));
+        }
+    }
+
+    @Test
+    void classifierTakesGrayImagesAndRefusesWrongSizes() throws Exception {
+        Path ck = dir.resolve("ck2");
+        Checkpoints.write(ck, trained.network(), trained.manifest());
+        try (Classifier c = Classifier.load(ck)) {
+            PixelImage gray = images.image(0).toGray();
+            assertThat(c.probabilities(List.of(gray))[0]).hasSize(10);
+            PixelImage big = images.image(0).resize(40, 40);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.probabilities(List.of(big)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("40x40");
+        }
+    }
+
+    private static ComputationGraph withoutHelpers(java.util.function.Supplier<ComputationGraph> build) {
+        String old = System.getProperty(CpuFastPath.HELPERS_DISABLE_PROPERTY);
+        System.setProperty(CpuFastPath.HELPERS_DISABLE_PROPERTY, "true");
+        try {
+            return build.get();
+        } finally {
+            System.setProperty(CpuFastPath.HELPERS_DISABLE_PROPERTY, old == null ? "false" : old);
+        }
+    }
+}
