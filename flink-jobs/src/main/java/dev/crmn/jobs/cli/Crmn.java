@@ -1,5 +1,6 @@
 package dev.crmn.jobs.cli;
 
+import dev.crmn.connectors.cli.ConnectorCommands;
 import dev.crmn.model.cli.ModelCommands;
 import dev.crmn.model.perf.CpuFastPath;
 import picocli.CommandLine;
@@ -19,6 +20,9 @@ public final class Crmn implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Crmn());
         for (Object cmd : ModelCommands.all()) {
+            cl.addSubcommand(cmd);
+        }
+        for (Object cmd : ConnectorCommands.all()) {
             cl.addSubcommand(cmd);
         }
         return cl;

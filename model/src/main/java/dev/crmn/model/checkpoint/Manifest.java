@@ -27,6 +27,8 @@ import java.util.Map;
  * @param modelFile     file name of the DL4J zip, beside the manifest
  * @param modelBytes    size of the zip in bytes
  * @param sha256        hex SHA-256 of the zip
+ * @param signature     optional HMAC-SHA256 (hex) of this manifest without the signature, set by a model store
+ *                      configured with a signing key
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -45,7 +47,8 @@ public record Manifest(
         @JsonProperty("created") String created,
         @JsonProperty("model_file") String modelFile,
         @JsonProperty("model_bytes") long modelBytes,
-        @JsonProperty("sha256") String sha256) {
+        @JsonProperty("sha256") String sha256,
+        @JsonProperty("signature") String signature) {
 
     public static final int CURRENT_SCHEMA = 1;
 
@@ -61,12 +64,17 @@ public record Manifest(
     /** This manifest with the zip's size and hash filled in. */
     public Manifest withModelFile(String file, long bytes, String hash) {
         return new Manifest(schema, name, version, parentVersion, preset, architecture, input, normalization, labels,
-                training, metrics, created, file, bytes, hash);
+                training, metrics, created, file, bytes, hash, signature);
     }
 
     public Manifest withMetrics(Map<String, Double> m) {
         return new Manifest(schema, name, version, parentVersion, preset, architecture, input, normalization, labels,
-                training, m, created, modelFile, modelBytes, sha256);
+                training, m, created, modelFile, modelBytes, sha256, signature);
+    }
+
+    public Manifest withSignature(String sig) {
+        return new Manifest(schema, name, version, parentVersion, preset, architecture, input, normalization, labels,
+                training, metrics, created, modelFile, modelBytes, sha256, sig);
     }
 
     /** "crmn-demo v3". */

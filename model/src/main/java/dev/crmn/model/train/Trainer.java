@@ -237,7 +237,7 @@ public final class Trainer {
         }
         Manifest m = new Manifest(Manifest.CURRENT_SCHEMA, name, version, parent, preset, cfg,
                 new Manifest.InputSpec(cfg.height(), cfg.width(), cfg.channels(), settings.layout().name()), norm,
-                data.classNames(), training, metrics, Instant.now().toString(), null, 0, null);
+                data.classNames(), training, metrics, Instant.now().toString(), null, 0, null, null);
         return new Result(m, net, List.copyOf(history), val);
     }
 

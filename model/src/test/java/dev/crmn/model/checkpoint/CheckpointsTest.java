@@ -133,7 +133,7 @@ class CheckpointsTest {
         Manifest m = Checkpoints.readManifest(d.resolve(Checkpoints.MANIFEST));
         Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), new Manifest(m.schema(), m.name(), m.version(),
                 m.parentVersion(), m.preset(), wider, m.input(), m.normalization(), m.labels(), m.training(), m.metrics(),
-                m.created(), m.modelFile(), m.modelBytes(), m.sha256()));
+                m.created(), m.modelFile(), m.modelBytes(), m.sha256(), null));
         assertThatThrownBy(() -> Checkpoints.load(d, false)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("does not match");
     }

@@ -1,0 +1,111 @@
+package dev.crmn.connectors.format;
+
+import dev.crmn.connectors.image.ContentType;
+import dev.crmn.connectors.image.DecoderSettings;
+import dev.crmn.connectors.image.ImageDecoder;
+import dev.crmn.model.data.PixelImage;
+import java.io.Serializable;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+
+/**
+ * Turns a consumed {@link Frame} into a {@link DecodedFrame} for a model with the given input size and
+ * labels, or rejects it with a {@link FrameRejectedException} whose reason becomes the dead letter's
+ * {@code error-reason}. Never throws anything else. Thread-safe.
+ */
+public final class FrameDecoder implements Serializable {
+
+    private final int height;
+    private final int width;
+    private final int channels;
+    private final List<String> labels;
+    private final boolean labelRequired;
+    private final DecoderSettings settings;
+
+    /**
+     * @param labelRequired frames without a {@code label} header are rejected ({@code missing-label}): the
+     *                      labelled topic used for fine-tuning
+     */
+    public FrameDecoder(int height, int width, int channels, List<String> labels, boolean labelRequired,
+                        DecoderSettings settings) {
+        this.height = height;
+        this.width = width;
+        this.channels = channels;
+        this.labels = List.copyOf(labels);
+        this.labelRequired = labelRequired;
+        this.settings = settings;
+    }
+
+    public DecodedFrame decode(Frame f) throws FrameRejectedException {
+        try {
+            byte[] value = f.value();
+            if (value == null || value.length == 0) {
+                throw new FrameRejectedException(DeadLetterReason.EMPTY_VALUE, "the frame has no bytes");
+            }
+            int label = parseLabel(f.header(Headers.LABEL));
+            long eventTime = parseEventTime(f.header(Headers.EVENT_TIME));
+            ImageDecoder decoder = new ImageDecoder(settings);
+            ContentType type = ContentType.of(f.header(Headers.CONTENT_TYPE), value);
+            PixelImage img = decoder.fit(decoder.decode(type, value), height, width, channels);
+            return new DecodedFrame(f.frameId(), f.keyString(), f.topic(), f.partition(), f.offset(), f.timestamp(),
+                    eventTime, label, img);
+        } catch (FrameRejectedException e) {
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            throw new FrameRejectedException(DeadLetterReason.UNDECODABLE_IMAGE, "unexpected decoding failure: " + e, e);
+        }
+    }
+
+    /** The class index of a label header value (index or name), -1 when absent and not required. */
+    public int parseLabel(String header) throws FrameRejectedException {
+        if (header == null || header.isBlank()) {
+            if (labelRequired) {
+                throw new FrameRejectedException(DeadLetterReason.MISSING_LABEL, "this topic needs a label header");
+            }
+            return -1;
+        }
+        String v = header.trim();
+        if (v.chars().allMatch(Character::isDigit) || (v.startsWith("-") && v.length() > 1 && v.substring(1).chars().allMatch(Character::isDigit))) {
+            long idx;
+            try {
+                idx = Long.parseLong(v);
+            } catch (NumberFormatException e) {
+                idx = Long.MAX_VALUE;
+            }
+            if (idx < 0 || idx >= labels.size()) {
+                throw new FrameRejectedException(DeadLetterReason.BAD_LABEL, "label index " + v + " is outside 0.."
+                        + (labels.size() - 1));
+            }
+            return (int) idx;
+        }
+        for (int i = 0; i < labels.size(); i++) {
+            if (labels.get(i).equalsIgnoreCase(v)) {
+                return i;
+            }
+        }
+        throw new FrameRejectedException(DeadLetterReason.BAD_LABEL, "unknown class name '" + v + "' (known: "
+                + String.join(", ", labels) + ")");
+    }
+
+    static long parseEventTime(String header) throws FrameRejectedException {
+        if (header == null || header.isBlank()) {
+            return -1;
+        }
+        String v = header.trim();
+        try {
+            long ms = Long.parseLong(v);
+            if (ms >= 0) {
+                return ms;
+            }
+        } catch (NumberFormatException e) {
+            try {
+                return Instant.parse(v).toEpochMilli();
+            } catch (DateTimeParseException ignored) {
+                // fall through
+            }
+        }
+        throw new FrameRejectedException(DeadLetterReason.BAD_HEADER, "event-time '" + v
+                + "' is neither epoch milliseconds nor an ISO-8601 instant");
+    }
+}

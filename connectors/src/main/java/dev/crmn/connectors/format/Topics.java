@@ -1,0 +1,14 @@
+package dev.crmn.connectors.format;
+
+/** Default topic names (public contract; see docs/wire-format.md). */
+public final class Topics {
+
+    public static final String FRAMES = "frames";
+    public static final String FRAMES_LABELLED = "frames-labelled";
+    public static final String PREDICTIONS = "predictions";
+    public static final String DEAD_LETTERS = "dead-letters";
+    public static final String MODEL_UPDATES = "model-updates";
+
+    private Topics() {
+    }
+}

@@ -1,0 +1,111 @@
+package dev.crmn.connectors.kafka;
+
+import dev.crmn.connectors.format.DeadLetter;
+import dev.crmn.connectors.format.Frame;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.Prediction;
+import java.util.List;
+import java.util.Properties;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * Kafka sources and sinks for the project's topics, built on flink-connector-kafka with the user's
+ * {@link KafkaOptions} (any client property) applied to every client.
+ *
+ * <pre>{@code
+ * KafkaOptions kafka = KafkaOptions.of("localhost:9092");
+ * KafkaSource<Frame> frames = CrmnKafka.frameSource(kafka, List.of("frames"), "crmn-inference",
+ *         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST));
+ * KafkaSink<Prediction> predictions = CrmnKafka.predictionSink(kafka, "predictions",
+ *         DeliveryGuarantee.EXACTLY_ONCE, "crmn-predictions");
+ * }</pre>
+ */
+public final class CrmnKafka {
+
+    /** Producer transaction timeout: below the broker's default transaction.max.timeout.ms (15 min). */
+    public static final String DEFAULT_TRANSACTION_TIMEOUT_MS = "600000";
+
+    private CrmnKafka() {
+    }
+
+    /** Frames, kept raw (decoding and dead-lettering happen downstream). */
+    public static KafkaSource<Frame> frameSource(KafkaOptions kafka, List<String> topics, String groupId,
+                                                 OffsetsInitializer start) {
+        return KafkaSource.<Frame>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setProperties(consumerProperties(kafka))
+                .setTopics(topics)
+                .setGroupId(groupId)
+                .setStartingOffsets(start)
+                .setDeserializer(new FrameDeserializationSchema())
+                .build();
+    }
+
+    /** Frames from the committed offsets of {@code groupId}, or from the earliest when it has none. */
+    public static KafkaSource<Frame> frameSource(KafkaOptions kafka, List<String> topics, String groupId) {
+        return frameSource(kafka, topics, groupId, OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST));
+    }
+
+    /** Model references from the (compacted) model-updates topic, from the beginning. */
+    public static KafkaSource<ModelRef> modelUpdatesSource(KafkaOptions kafka, String topic, String groupId) {
+        return KafkaSource.<ModelRef>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setProperties(consumerProperties(kafka))
+                .setTopics(topic)
+                .setGroupId(groupId)
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setDeserializer(new ModelRefDeserializationSchema())
+                .build();
+    }
+
+    public static KafkaSink<Prediction> predictionSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix) {
+        return sink(kafka, new PredictionSerializationSchema(topic), guarantee, transactionalIdPrefix);
+    }
+
+    public static KafkaSink<DeadLetter> deadLetterSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix) {
+        return sink(kafka, new DeadLetterSerializationSchema(topic), guarantee, transactionalIdPrefix);
+    }
+
+    public static KafkaSink<ModelRef> modelUpdatesSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix) {
+        return sink(kafka, new ModelRefSerializationSchema(topic), guarantee, transactionalIdPrefix);
+    }
+
+    private static <T> KafkaSink<T> sink(KafkaOptions kafka, KafkaRecordSerializationSchema<T> schema,
+                                         DeliveryGuarantee guarantee, String transactionalIdPrefix) {
+        Properties p = producerProperties(kafka);
+        var b = KafkaSink.<T>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setKafkaProducerConfig(p)
+                .setRecordSerializer(schema)
+                .setDeliveryGuarantee(guarantee);
+        if (guarantee == DeliveryGuarantee.EXACTLY_ONCE) {
+            if (transactionalIdPrefix == null || transactionalIdPrefix.isBlank()) {
+                throw new IllegalArgumentException("an exactly-once sink needs a transactional id prefix");
+            }
+            b.setTransactionalIdPrefix(transactionalIdPrefix);
+        }
+        return b.build();
+    }
+
+    /** Consumer properties: the user's, minus the bootstrap servers (set separately). */
+    public static Properties consumerProperties(KafkaOptions kafka) {
+        Properties p = kafka.toProperties();
+        p.remove("bootstrap.servers");
+        return p;
+    }
+
+    /** Producer properties: the user's, with a transaction timeout the broker accepts unless the user set one. */
+    public static Properties producerProperties(KafkaOptions kafka) {
+        Properties p = consumerProperties(kafka);
+        p.putIfAbsent("transaction.timeout.ms", DEFAULT_TRANSACTION_TIMEOUT_MS);
+        return p;
+    }
+}

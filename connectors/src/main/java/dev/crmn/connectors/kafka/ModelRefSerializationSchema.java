@@ -1,0 +1,27 @@
+package dev.crmn.connectors.kafka;
+
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelRefJson;
+import java.nio.charset.StandardCharsets;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/** Writes a {@link ModelRef} as JSON keyed by model name (the model-updates topic is compacted by name). */
+public final class ModelRefSerializationSchema implements KafkaRecordSerializationSchema<ModelRef> {
+
+    private final String topic;
+
+    public ModelRefSerializationSchema(String topic) {
+        this.topic = topic;
+    }
+
+    @Override
+    public ProducerRecord<byte[], byte[]> serialize(ModelRef r, KafkaSinkContext context, Long timestamp) {
+        return record(topic, r);
+    }
+
+    /** The model-updates record of {@code r}. */
+    public static ProducerRecord<byte[], byte[]> record(String topic, ModelRef r) {
+        return new ProducerRecord<>(topic, r.name().getBytes(StandardCharsets.UTF_8), ModelRefJson.toBytes(r));
+    }
+}

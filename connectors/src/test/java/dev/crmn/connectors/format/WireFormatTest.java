@@ -1,0 +1,108 @@
+package dev.crmn.connectors.format;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmn.model.infer.ClassScore;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.typeutils.GenericTypeInfo;
+import org.apache.flink.api.java.typeutils.PojoTypeInfo;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
+import org.junit.jupiter.api.Test;
+
+class WireFormatTest {
+
+    static Prediction prediction() {
+        return new Prediction(PredictionJson.CURRENT_SCHEMA, "f-1", "cam-7", new Prediction.Source("frames", 1, 42),
+                new ClassScore[]{new ClassScore(3, "cat", 0.9f), new ClassScore(5, "dog", 0.05f)},
+                new Prediction.ModelInfo("crmn-demo", 2, "ab".repeat(32)), 16, new Prediction.Timings(1.5, 20.25, 33.0),
+                1_700_000_000_000L, 3, 1_700_000_000_123L);
+    }
+
+    @Test
+    void predictionRoundTripsWithTheContractFieldNames() throws Exception {
+        Prediction p = prediction();
+        byte[] bytes = PredictionJson.toBytes(p);
+        assertThat(PredictionJson.fromBytes(bytes)).isEqualTo(p);
+        JsonNode json = new ObjectMapper().readTree(bytes);
+        assertThat(json.fieldNames()).toIterable().contains("schema", "frame_id", "key", "source", "top_k", "model",
+                "batch_size", "timings_ms");
+        assertThat(json.get("source").fieldNames()).toIterable().containsExactly("topic", "partition", "offset");
+        assertThat(json.get("top_k").get(0).fieldNames()).toIterable().containsExactlyInAnyOrder("index", "label", "probability");
+        assertThat(json.get("model").fieldNames()).toIterable().containsExactly("name", "version", "sha256");
+        assertThat(json.get("timings_ms").fieldNames()).toIterable().containsExactly("queue", "inference", "end_to_end");
+        assertThat(json.get("top_k").get(0).get("label").asText()).isEqualTo("cat");
+    }
+
+    @Test
+    void predictionReaderAcceptsAddedFieldsAndRefusesUnknownSchemas() throws Exception {
+        String withExtra = new String(PredictionJson.toBytes(prediction()), StandardCharsets.UTF_8)
+                .replace("{\"schema\":1,", "{\"schema\":1,\"future_field\":{\"x\":1},");
+        assertThat(PredictionJson.fromBytes(withExtra.getBytes(StandardCharsets.UTF_8)).frameId()).isEqualTo("f-1");
+        assertThatThrownBy(() -> PredictionJson.fromBytes("{\"schema\":9}".getBytes())).isInstanceOf(IOException.class)
+                .hasMessageContaining("schema 9");
+        assertThatThrownBy(() -> PredictionJson.fromBytes("[1]".getBytes())).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void modelRefRoundTripsAndNeedsItsCoreFields() throws Exception {
+        ModelRef r = new ModelRef(ModelRefJson.CURRENT_SCHEMA, "crmn-demo", 4, "file:///store/crmn-demo/v4-abc",
+                "cd".repeat(32), Map.of("val_accuracy", 0.8), 3L, 123L);
+        assertThat(ModelRefJson.fromBytes(ModelRefJson.toBytes(r))).isEqualTo(r);
+        JsonNode json = new ObjectMapper().readTree(ModelRefJson.toBytes(r));
+        assertThat(json.fieldNames()).toIterable().contains("schema", "name", "version", "uri", "sha256", "metrics", "parent_version");
+        assertThatThrownBy(() -> ModelRefJson.fromBytes("{\"schema\":1,\"name\":\"x\"}".getBytes()))
+                .hasMessageContaining("needs name, uri and sha256");
+        assertThatThrownBy(() -> ModelRefJson.fromBytes("{\"schema\":2}".getBytes())).hasMessageContaining("schema 2");
+    }
+
+    @Test
+    void deadLetterKeepsTheOriginalRecordAndAddsTheReason() {
+        Frame f = Frame.of("frames", 2, 99, "cam".getBytes(), new byte[]{1, 2, 3}, Headers.CONTENT_TYPE, "image/png",
+                "x-custom", "kept");
+        DeadLetter d = new DeadLetter(f, DeadLetterReason.UNDECODABLE_IMAGE, "cannot decode PNG");
+        ProducerRecord<byte[], byte[]> rec = d.toRecord("dead-letters");
+        assertThat(rec.key()).isEqualTo("cam".getBytes());
+        assertThat(rec.value()).containsExactly(1, 2, 3);
+        assertThat(new String(rec.headers().lastHeader(Headers.ERROR_REASON).value())).isEqualTo("undecodable-image");
+        assertThat(new String(rec.headers().lastHeader(Headers.SOURCE_OFFSET).value())).isEqualTo("99");
+        assertThat(new String(rec.headers().lastHeader("x-custom").value())).isEqualTo("kept");
+        RecordHeaders h = new RecordHeaders(rec.headers().toArray());
+        ConsumerRecord<byte[], byte[]> consumed = new ConsumerRecord<>("dead-letters", 0, 5, 0L, TimestampType.CREATE_TIME,
+                3, 3, rec.key(), rec.value(), h, java.util.Optional.empty());
+        DeadLetter back = DeadLetter.fromRecord(consumed);
+        assertThat(back.reason()).isEqualTo(DeadLetterReason.UNDECODABLE_IMAGE);
+        assertThat(back.detail()).isEqualTo("cannot decode PNG");
+        assertThat(back.original()).isEqualTo(f);
+    }
+
+    @Test
+    void deadLetterReasonsHaveStableWireNames() {
+        assertThat(DeadLetterReason.UNKNOWN_CONTENT_TYPE.wireName()).isEqualTo("unknown-content-type");
+        assertThat(DeadLetterReason.TOO_LARGE.wireName()).isEqualTo("too-large");
+        for (DeadLetterReason r : DeadLetterReason.values()) {
+            assertThat(DeadLetterReason.fromWireName(r.wireName())).isEqualTo(r);
+        }
+    }
+
+    @Test
+    void recordsFlowingThroughFlinkArePojosNotKryo() {
+        for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class}) {
+            TypeInformation<?> t = TypeInformation.of(c);
+            assertThat(t).as(c.getSimpleName()).isInstanceOf(PojoTypeInfo.class);
+            PojoTypeInfo<?> pojo = (PojoTypeInfo<?>) t;
+            for (int i = 0; i < pojo.getArity(); i++) {
+                assertThat(pojo.getTypeAt(i)).as(c.getSimpleName() + "." + pojo.getPojoFieldAt(i).getField().getName())
+                        .isNotInstanceOf(GenericTypeInfo.class);
+            }
+        }
+    }
+}
