@@ -30,6 +30,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
 
 /** {@code crmn produce}: stream a CIFAR binary file or an image folder to the frames topic. */
 @Command(name = "produce", mixinStandardHelpOptions = true,
@@ -38,6 +39,9 @@ public final class ProduceCommand implements Callable<Integer> {
 
     @Mixin
     KafkaCliOptions kafka;
+
+    @Unmatched
+    List<String> kafkaProperties = new java.util.ArrayList<>();
 
     @Option(names = "--topic", defaultValue = "frames", description = "Topic (default: ${DEFAULT-VALUE}).")
     String topic;
@@ -82,7 +86,7 @@ public final class ProduceCommand implements Callable<Integer> {
             case "raw" -> true;
             default -> throw new IllegalArgumentException("--format must be png or raw, got " + format);
         };
-        KafkaOptions opts = kafka.toOptions();
+        KafkaOptions opts = kafka.toOptions(kafkaProperties);
         ImageSet set = ImageSet.load(data, limit > 0 ? skip + limit : 0);
         ensureTopic(opts, topic, partitions);
         Properties p = opts.toProperties();

@@ -20,6 +20,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
 
 /** {@code crmn score}: accuracy, throughput and latency of a predictions topic against the labels sent. */
 @Command(name = "score", mixinStandardHelpOptions = true,
@@ -29,6 +30,9 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Mixin
     KafkaCliOptions kafka;
+
+    @Unmatched
+    List<String> kafkaProperties = new java.util.ArrayList<>();
 
     @Option(names = "--predictions", defaultValue = "predictions", description = "Predictions topic (default: ${DEFAULT-VALUE}).")
     String predictionsTopic;
@@ -54,7 +58,7 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        KafkaOptions opts = kafka.toOptions();
+        KafkaOptions opts = kafka.toOptions(kafkaProperties);
         Scorer scorer = new Scorer();
         Properties p = opts.toProperties();
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "crmn-score-" + UUID.randomUUID());

@@ -93,13 +93,13 @@ public final class ModelStore {
                 fs.delete(tmp, true);
             }
         }
-        return ref(m, target);
+        return ref(m, target, fs.getFileStatus(target).getModificationTime());
     }
 
     /** The reference of a published manifest at {@code dir}. */
-    private static ModelRef ref(Manifest m, Path dir) {
+    private static ModelRef ref(Manifest m, Path dir, long publishedAt) {
         return new ModelRef(ModelRefJson.CURRENT_SCHEMA, m.name(), m.version(), dir.toUri().toString(), m.sha256(),
-                m.metrics(), m.parentVersion(), System.currentTimeMillis());
+                m.metrics(), m.parentVersion(), publishedAt);
     }
 
     private static String dirName(Manifest m) {
@@ -125,7 +125,7 @@ public final class ModelStore {
             }
             try (InputStream in = fs.open(new Path(s.getPath(), Checkpoints.MANIFEST))) {
                 Manifest m = Checkpoints.json().readValue(in, Manifest.class);
-                refs.add(ref(m, s.getPath()));
+                refs.add(ref(m, s.getPath(), s.getModificationTime()));
             } catch (IOException | RuntimeException e) {
                 // a half-written or foreign directory: not a published version
             }
