@@ -1,6 +1,6 @@
 package dev.crmn.connectors.cli;
 
-import dev.crmn.connectors.format.Headers;
+import dev.crmn.connectors.format.FrameRecords;
 import dev.crmn.connectors.image.ContentType;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.model.cli.CliSupport;
@@ -8,7 +8,6 @@ import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.data.PixelImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +24,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -113,23 +111,15 @@ public final class ProduceCommand implements Callable<Integer> {
                     }
                 }
                 PixelImage img = set.image(i);
-                RecordHeaders h = new RecordHeaders();
-                byte[] value;
-                if (raw) {
-                    value = img.pixels();
-                    h.add(Headers.CONTENT_TYPE, utf8(ContentType.raw(img.channels() == 3 ? ContentType.RawFormat.RGB8
-                            : ContentType.RawFormat.GRAY8, img.width(), img.height()).headerValue()));
-                } else {
-                    value = png(img);
-                    h.add(Headers.CONTENT_TYPE, utf8(ContentType.PNG_TYPE));
-                }
-                h.add(Headers.FRAME_ID, utf8(prefix + i));
-                h.add(Headers.EVENT_TIME, utf8(Long.toString(System.currentTimeMillis())));
+                ContentType type = raw ? ContentType.raw(img.channels() == 3 ? ContentType.RawFormat.RGB8
+                        : ContentType.RawFormat.GRAY8, img.width(), img.height()) : ContentType.png();
+                String label = null;
                 if (labels) {
-                    int label = set.label(i);
-                    h.add(Headers.LABEL, utf8(labelFormat.equals("name") ? set.classNames().get(label) : Integer.toString(label)));
+                    label = labelFormat.equals("name") ? set.classNames().get(set.label(i)) : Integer.toString(set.label(i));
                 }
-                producer.send(new ProducerRecord<>(topic, null, null, key == null ? null : utf8(key), value, h), (md, e) -> {
+                ProducerRecord<byte[], byte[]> rec = FrameRecords.record(topic, key, raw ? img.pixels() : png(img), type,
+                        prefix + i, System.currentTimeMillis(), label);
+                producer.send(rec, (md, e) -> {
                     if (e != null) {
                         failure.compareAndSet(null, e);
                     } else {
@@ -191,9 +181,5 @@ public final class ProduceCommand implements Callable<Integer> {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ImageIO.write(img.toBufferedImage(), "png", out);
         return out.toByteArray();
-    }
-
-    private static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }

@@ -93,6 +93,59 @@ class WireFormatTest {
         }
     }
 
+    /** What a consumer would read back for a produced record. */
+    static ConsumerRecord<byte[], byte[]> consumed(ProducerRecord<byte[], byte[]> rec, long offset) {
+        return new ConsumerRecord<>(rec.topic(), 0, offset, 77L, TimestampType.CREATE_TIME, -1, -1, rec.key(), rec.value(),
+                new RecordHeaders(rec.headers().toArray()), java.util.Optional.empty());
+    }
+
+    static <T> java.util.List<T> collect(org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema<T> schema,
+                                         ConsumerRecord<byte[], byte[]> r) throws Exception {
+        java.util.List<T> out = new java.util.ArrayList<>();
+        schema.deserialize(r, new org.apache.flink.util.Collector<T>() {
+            @Override
+            public void collect(T record) {
+                out.add(record);
+            }
+
+            @Override
+            public void close() {
+            }
+        });
+        return out;
+    }
+
+    @Test
+    void flinkSchemasRoundTripEveryFormat() throws Exception {
+        var frames = new dev.crmn.connectors.kafka.FrameDeserializationSchema();
+        Frame f = new Frame("frames", 0, 5, 77L, "k".getBytes(), new byte[]{9, 8}, new String[]{"content-type", "x"},
+                new byte[][]{"image/png".getBytes(), "y".getBytes()});
+        assertThat(collect(frames, consumed(new dev.crmn.connectors.kafka.FrameSerializationSchema("frames")
+                .serialize(f, null, null), 5))).containsExactly(f);
+        Prediction p = prediction();
+        ProducerRecord<byte[], byte[]> pr = new dev.crmn.connectors.kafka.PredictionSerializationSchema("predictions")
+                .serialize(p, null, null);
+        assertThat(new String(pr.key())).isEqualTo("cam-7");
+        assertThat(new String(pr.headers().lastHeader(Headers.FRAME_ID).value())).isEqualTo("f-1");
+        assertThat(collect(new dev.crmn.connectors.kafka.PredictionDeserializationSchema(), consumed(pr, 0)))
+                .containsExactly(p);
+        DeadLetter d = new DeadLetter(f, DeadLetterReason.TOO_LARGE, "big");
+        assertThat(collect(new dev.crmn.connectors.kafka.DeadLetterDeserializationSchema(),
+                consumed(new dev.crmn.connectors.kafka.DeadLetterSerializationSchema("dead-letters").serialize(d, null, null), 0)))
+                .containsExactly(d);
+        ModelRef r = new ModelRef(1, "m", 2, "file:///x/", "ab".repeat(32), Map.of(), null, 5);
+        ProducerRecord<byte[], byte[]> mr = new dev.crmn.connectors.kafka.ModelRefSerializationSchema("model-updates")
+                .serialize(r, null, null);
+        assertThat(new String(mr.key())).isEqualTo("m");
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelRefDeserializationSchema(), consumed(mr, 0)))
+                .containsExactly(r);
+        // Garbage on the control and prediction topics is skipped, never thrown.
+        ProducerRecord<byte[], byte[]> junk = new ProducerRecord<>("t", null, "junk".getBytes());
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelRefDeserializationSchema(), consumed(junk, 0))).isEmpty();
+        assertThat(collect(new dev.crmn.connectors.kafka.PredictionDeserializationSchema(), consumed(junk, 0))).isEmpty();
+        assertThat(collect(new dev.crmn.connectors.kafka.DeadLetterDeserializationSchema(), consumed(junk, 0))).isEmpty();
+    }
+
     @Test
     void recordsFlowingThroughFlinkArePojosNotKryo() {
         for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class}) {
