@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommandsRepeatable = false)
 public final class Crmn implements Runnable {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Crmn.class);
+
     @Override
     public void run() {
         new CommandLine(this).usage(System.out);
@@ -19,6 +21,7 @@ public final class Crmn implements Runnable {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Crmn());
+        cl.setExecutionExceptionHandler(Crmn::handle);
         for (Object cmd : ModelCommands.all()) {
             cl.addSubcommand(cmd);
         }
@@ -26,6 +29,31 @@ public final class Crmn implements Runnable {
             cl.addSubcommand(cmd);
         }
         return cl;
+    }
+
+    /**
+     * User errors (bad arguments, unreadable data, refused checkpoints) print one line and exit 2 or 1;
+     * anything else prints its stack trace too. {@code CRMN_DEBUG=1} always prints stack traces.
+     */
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        boolean debug = System.getenv("CRMN_DEBUG") != null;
+        String name = cl.getCommandName();
+        if (e instanceof IllegalArgumentException) {
+            cl.getErr().println(name + ": error: " + e.getMessage());
+            if (debug) {
+                LOG.error("{} failed", name, e);
+            }
+            return 2;
+        }
+        if (e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException) {
+            cl.getErr().println(name + ": error: " + e.getMessage());
+            if (debug) {
+                LOG.error("{} failed", name, e);
+            }
+            return 1;
+        }
+        LOG.error("{}: unexpected error", name, e);
+        return 1;
     }
 
     public static void main(String[] args) {

@@ -156,6 +156,9 @@ public final class Checkpoints {
      * @throws CheckpointException if anything is missing, corrupted, truncated or mismatched
      */
     public static Loaded load(Path path, boolean withUpdater) throws CheckpointException {
+        if (!Files.exists(path)) {
+            throw new CheckpointException("checkpoint " + path + " does not exist");
+        }
         Path dir = directoryOf(path);
         Path manifestFile = dir.resolve(MANIFEST);
         if (!Files.isRegularFile(manifestFile)) {
