@@ -34,7 +34,9 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  *
  * <p>Vertex names are part of the checkpoint format and of the tests: {@code input}; {@code stem};
  * per residual block {@code i} (1-based, depth order) {@code b<i>_bn1, b<i>_relu1, b<i>_conv1, b<i>_bn2,
- * b<i>_relu2, [b<i>_drop], b<i>_conv2, [b<i>_short], b<i>} (the block output, an element-wise add);
+ * b<i>_relu2, [b<i>_drop], b<i>_conv2, [b<i>_short], b<i>} (the block output, an element-wise add; in a
+ * serving graph with batch norm folded, {@code b<i>_bn2} and {@code b<i>_relu2} are gone: {@code b<i>_conv1}
+ * has a bias and applies the ReLU itself);
  * {@code final_bn, final_relu, final_pool}; with memory {@code m<i>_pool, m<i>_proj, mem_steps, mem_seq,
  * memory, fuse}; and {@code output}.
  *
@@ -145,15 +147,17 @@ public final class CrmnGraphBuilder {
             shortcut = p + "short";
         }
         String conv1In = p + "relu1";
+        String conv2In;
         if (opts.foldBatchNorm()) {
-            g.addLayer(p + "conv1", conv(out, 3, stride, true), conv1In);
-            g.addLayer(p + "relu2", relu(), p + "conv1");
+            // serving: bn2 folded into conv1, and relu2 applied by conv1 itself (in place)
+            g.addLayer(p + "conv1", conv(out, 3, stride, true, Activation.RELU), conv1In);
+            conv2In = p + "conv1";
         } else {
             g.addLayer(p + "conv1", conv(out, 3, stride, false), conv1In);
             g.addLayer(p + "bn2", bn(), p + "conv1");
             g.addLayer(p + "relu2", relu(), p + "bn2");
+            conv2In = p + "relu2";
         }
-        String conv2In = p + "relu2";
         if (cfg.dropout() > 0) {
             // DL4J's dropout argument is the retain probability.
             g.addLayer(p + "drop", new DropoutLayer.Builder(1.0 - cfg.dropout()).build(), conv2In);
@@ -193,8 +197,12 @@ public final class CrmnGraphBuilder {
     }
 
     private ConvolutionLayer conv(int out, int kernel, int stride, boolean bias) {
+        return conv(out, kernel, stride, bias, Activation.IDENTITY);
+    }
+
+    private ConvolutionLayer conv(int out, int kernel, int stride, boolean bias, Activation activation) {
         return new ConvolutionLayer.Builder(kernel, kernel).stride(stride, stride).nOut(out)
-                .hasBias(bias).dataFormat(fmt).activation(Activation.IDENTITY).build();
+                .hasBias(bias).dataFormat(fmt).activation(activation).build();
     }
 
     private BatchNormalization bn() {

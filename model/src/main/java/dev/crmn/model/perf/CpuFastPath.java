@@ -17,7 +17,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code org.bytedeco.javacpp.platform.extension=-onednn-avx512} when the CPU has AVX-512
  *       (the plain build otherwise);</li>
  *   <li>{@code org.eclipse.deeplearning4j.helpers.disable=false}, so DL4J's layers create their oneDNN
- *       helpers (DL4J's own default is {@code true}).</li>
+ *       helpers (DL4J's own default is {@code true});</li>
+ *   <li>{@code org.bytedeco.javacpp.maxphysicalbytes=0}: JavaCPP otherwise reads {@code /proc/self/statm}
+ *       on every native allocation to enforce a physical-memory limit (8 % of batch-1 inference time);
+ *       off-heap memory stays bounded by {@code org.bytedeco.javacpp.maxbytes}.</li>
  * </ul>
  * The switch {@code CRMN_FAST_PATH=off} (environment) or {@code -Dcrmn.fastpath=off} keeps the plain path:
  * plain native build, no helpers. {@link #status()} reports what is actually in use.
@@ -29,6 +32,8 @@ public final class CpuFastPath {
     public static final String SWITCH_PROPERTY = "crmn.fastpath";
     public static final String SWITCH_ENV = "CRMN_FAST_PATH";
     public static final String ONEDNN_AVX512 = "-onednn-avx512";
+    /** JavaCPP reads /proc/self/statm on every allocation while this limit is set; 0 turns that off. */
+    public static final String MAX_PHYSICAL_BYTES_PROPERTY = "org.bytedeco.javacpp.maxphysicalbytes";
 
     private static final Logger LOG = LoggerFactory.getLogger(CpuFastPath.class);
 
@@ -59,6 +64,9 @@ public final class CpuFastPath {
         }
         if (System.getProperty(HELPERS_DISABLE_PROPERTY) == null) {
             System.setProperty(HELPERS_DISABLE_PROPERTY, "false");
+        }
+        if (System.getProperty(MAX_PHYSICAL_BYTES_PROPERTY) == null) {
+            System.setProperty(MAX_PHYSICAL_BYTES_PROPERTY, "0");
         }
     }
 
