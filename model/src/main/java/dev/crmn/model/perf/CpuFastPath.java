@@ -1,8 +1,5 @@
 package dev.crmn.model.perf;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,8 +11,9 @@ import org.slf4j.LoggerFactory;
  * native variant is chosen when ND4J loads its library and cannot change afterwards. It sets, unless the
  * user already set them:
  * <ul>
- *   <li>{@code org.bytedeco.javacpp.platform.extension=-onednn-avx512} when the CPU has AVX-512
- *       (the plain build otherwise);</li>
+ *   <li>{@code org.bytedeco.javacpp.platform.extension=-onednn} on x86-64 (the plain build elsewhere): the
+ *       generic oneDNN build, whose kernels are JIT-compiled for the host CPU, so one jar serves AVX2 and
+ *       AVX-512 machines (measured as fast as the {@code -onednn-avx512} build);</li>
  *   <li>{@code org.eclipse.deeplearning4j.helpers.disable=false}, so DL4J's layers create their oneDNN
  *       helpers (DL4J's own default is {@code true});</li>
  *   <li>{@code org.bytedeco.javacpp.maxphysicalbytes=0}: JavaCPP otherwise reads {@code /proc/self/statm}
@@ -31,7 +29,8 @@ public final class CpuFastPath {
     public static final String HELPERS_DISABLE_PROPERTY = "org.eclipse.deeplearning4j.helpers.disable";
     public static final String SWITCH_PROPERTY = "crmn.fastpath";
     public static final String SWITCH_ENV = "CRMN_FAST_PATH";
-    public static final String ONEDNN_AVX512 = "-onednn-avx512";
+    /** The generic oneDNN build: oneDNN JIT-compiles its kernels for the host CPU (AVX2, AVX-512, ...). */
+    public static final String ONEDNN = "-onednn";
     /** JavaCPP reads /proc/self/statm on every allocation while this limit is set; 0 turns that off. */
     public static final String MAX_PHYSICAL_BYTES_PROPERTY = "org.bytedeco.javacpp.maxphysicalbytes";
 
@@ -56,10 +55,11 @@ public final class CpuFastPath {
             return;
         }
         if (System.getProperty(EXTENSION_PROPERTY) == null) {
-            if (cpuHasAvx512()) {
-                System.setProperty(EXTENSION_PROPERTY, ONEDNN_AVX512);
+            if (isX86()) {
+                System.setProperty(EXTENSION_PROPERTY, ONEDNN);
             } else {
-                LOG.warn("CPU lacks AVX-512: using ND4J's plain native build (the oneDNN fast path is off)");
+                LOG.warn("{} is not x86-64: using ND4J's plain native build (the oneDNN fast path is off)",
+                        System.getProperty("os.arch"));
             }
         }
         if (System.getProperty(HELPERS_DISABLE_PROPERTY) == null) {
@@ -70,18 +70,10 @@ public final class CpuFastPath {
         }
     }
 
-    /** Whether /proc/cpuinfo lists avx512f (false when it cannot be read). */
-    public static boolean cpuHasAvx512() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("flags")) {
-                    return line.contains(" avx512f");
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("cannot read /proc/cpuinfo", e);
-        }
-        return false;
+    /** Whether this JVM runs on x86-64, the only architecture the oneDNN variant is shipped for. */
+    public static boolean isX86() {
+        String arch = System.getProperty("os.arch", "");
+        return arch.equals("amd64") || arch.equals("x86_64");
     }
 
     /** What the running JVM actually uses; touches ND4J (loads the native library). */

@@ -5,7 +5,7 @@ import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 
 /**
- * Selects the CPU fast path (oneDNN variant when the CPU has AVX-512, helpers on) once per test JVM, before
+ * Selects the CPU fast path (generic oneDNN variant on x86-64, helpers on) once per test JVM, before
  * any test touches ND4J: tests run the same configuration as the launcher. Registered through
  * {@code META-INF/services}; the model test-jar carries it to every module's tests.
  */
