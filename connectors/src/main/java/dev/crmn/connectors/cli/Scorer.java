@@ -47,8 +47,7 @@ public final class Scorer {
 
     /** The report; {@code labels} are the model's class names (to resolve labels sent as names). */
     public Map<String, Object> report(List<String> labels) {
-        FrameDecoder labelParser = new FrameDecoder(1, 1, 3, labels == null ? List.of() : labels, false,
-                dev.crmn.connectors.image.DecoderSettings.defaults());
+        List<String> classNames = labels == null ? List.of() : labels;
         Map<String, int[]> perModel = new LinkedHashMap<>(); // name vN -> {count, labelled, correct}
         Set<String> seen = new HashSet<>();
         int duplicates = 0, labelled = 0, correct = 0;
@@ -63,7 +62,7 @@ public final class Scorer {
             String model = p.model().name() + " v" + p.model().version();
             int[] m = perModel.computeIfAbsent(model, k -> new int[3]);
             m[0]++;
-            Integer truth = truth(coords, p, labelParser);
+            Integer truth = truth(coords, p, classNames);
             if (truth != null) {
                 labelled++;
                 m[1]++;
@@ -103,11 +102,11 @@ public final class Scorer {
         return doc;
     }
 
-    private Integer truth(String coords, Prediction p, FrameDecoder parser) {
+    private Integer truth(String coords, Prediction p, List<String> classNames) {
         String header = labelByFrame.get(coords);
         if (header != null) {
             try {
-                return parser.parseLabel(header);
+                return FrameDecoder.parseLabel(header, classNames, false);
             } catch (FrameRejectedException e) {
                 return null;
             }

@@ -59,6 +59,16 @@ public final class FrameDecoder implements Serializable {
 
     /** The class index of a label header value (index or name), -1 when absent and not required. */
     public int parseLabel(String header) throws FrameRejectedException {
+        return parseLabel(header, labels, labelRequired);
+    }
+
+    /**
+     * The class index of a label header value: a decimal class index or a class name (case-insensitive);
+     * -1 when absent and not required.
+     *
+     * @throws FrameRejectedException {@code missing-label} or {@code bad-label}
+     */
+    public static int parseLabel(String header, List<String> labels, boolean labelRequired) throws FrameRejectedException {
         if (header == null || header.isBlank()) {
             if (labelRequired) {
                 throw new FrameRejectedException(DeadLetterReason.MISSING_LABEL, "this topic needs a label header");
