@@ -4,6 +4,7 @@ import dev.crmn.connectors.format.FrameRecords;
 import dev.crmn.connectors.image.ContentType;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.model.cli.CliSupport;
+import dev.crmn.model.cli.Progress;
 import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.data.PixelImage;
 import java.io.ByteArrayOutputStream;
@@ -96,7 +97,7 @@ public final class ProduceCommand implements Callable<Integer> {
         AtomicLong acked = new AtomicLong();
         AtomicReference<Exception> failure = new AtomicReference<>();
         long start = System.nanoTime();
-        long lastProgress = 0;
+        Progress progress = new Progress();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (int n = 0; n < total; n++) {
                 int i = skip + n;
@@ -126,21 +127,17 @@ public final class ProduceCommand implements Callable<Integer> {
                         acked.incrementAndGet();
                     }
                 });
-                long now = System.nanoTime();
-                if (now - lastProgress > 1_000_000_000L) {
-                    lastProgress = now;
-                    progress(n + 1, total, (now - start) / 1e9);
-                }
+                progress.update(status(n + 1, total, (System.nanoTime() - start) / 1e9));
             }
             producer.flush();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (failure.get() != null) {
-            System.err.println("\nerror: sending failed after " + acked.get() + " frames: " + failure.get().getMessage());
+            progress.clear();
+            System.err.println("error: sending failed after " + acked.get() + " frames: " + failure.get().getMessage());
             return 1;
         }
-        progress(total, total, seconds);
-        System.err.println();
+        progress.done(status(total, total, seconds));
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("topic", topic);
@@ -157,11 +154,11 @@ public final class ProduceCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void progress(int done, int total, double seconds) {
+    private static String status(int done, int total, double seconds) {
         int width = 30;
         int filled = total == 0 ? width : (int) ((long) done * width / total);
-        System.err.printf("\r[%s%s] %d/%d frames  %.0f frames/s", "#".repeat(filled), ".".repeat(width - filled), done, total,
-                done / Math.max(seconds, 1e-9));
+        return String.format("[%s%s] %d/%d frames  %.0f frames/s", "#".repeat(filled), ".".repeat(width - filled), done,
+                total, done / Math.max(seconds, 1e-9));
     }
 
     static void ensureTopic(KafkaOptions opts, String topic, int partitions) throws IOException, InterruptedException {

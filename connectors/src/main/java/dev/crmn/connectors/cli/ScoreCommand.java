@@ -5,6 +5,7 @@ import dev.crmn.connectors.format.PredictionJson;
 import dev.crmn.connectors.kafka.FrameDeserializationSchema;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.model.cli.CliSupport;
+import dev.crmn.model.cli.Progress;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -67,6 +68,7 @@ public final class ScoreCommand implements Callable<Integer> {
         p.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         long start = System.nanoTime();
         long lastNew = start;
+        Progress progress = new Progress();
         try (KafkaConsumer<byte[], byte[]> preds = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
              KafkaConsumer<byte[], byte[]> frames = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             preds.subscribe(List.of(predictionsTopic));
@@ -88,7 +90,7 @@ public final class ScoreCommand implements Callable<Integer> {
                         || (now - start) / 1e9 > timeoutSeconds) {
                     break;
                 }
-                System.err.printf("\rscore: %d predictions", scorer.predictions());
+                progress.update("score: " + scorer.predictions() + " predictions read");
             }
             // frames are read to their end so that every prediction can be joined
             for (int empty = 0; empty < 3; ) {
@@ -99,7 +101,7 @@ public final class ScoreCommand implements Callable<Integer> {
                 }
             }
         }
-        System.err.println();
+        progress.done("score: " + scorer.predictions() + " predictions read");
         List<String> labels = labelsFrom == null ? List.of()
                 : dev.crmn.model.checkpoint.Checkpoints.readManifest(dev.crmn.model.checkpoint.Checkpoints
                 .directoryOf(labelsFrom).resolve(dev.crmn.model.checkpoint.Checkpoints.MANIFEST)).labels();
