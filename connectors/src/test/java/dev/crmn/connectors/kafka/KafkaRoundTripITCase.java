@@ -143,6 +143,26 @@ class KafkaRoundTripITCase {
     }
 
     @Test
+    void publishAnnouncesTheModelRefOnTheCompactedTopic() throws Exception {
+        kafka.createTopic("pub-updates", 1, java.util.Map.of("cleanup.policy", "compact"));
+        Path ck = Checkpoints2.tiny(dir.resolve("pub-tiny"), 3, 2L);
+        String store = dir.resolve("pub-store").toUri().toString();
+        int rc = new CommandLine(new dev.crmn.connectors.cli.PublishCommand()).execute("--model=" + ck, "--store=" + store,
+                "--announce", "--topic=pub-updates", "--bootstrap-servers=" + kafka.bootstrapServers());
+        assertThat(rc).isZero();
+        List<ConsumerRecord<byte[], byte[]>> recs = consume("pub-updates", 1);
+        assertThat(recs).hasSize(1);
+        assertThat(new String(recs.get(0).key(), StandardCharsets.UTF_8)).isEqualTo("tiny");
+        dev.crmn.connectors.format.ModelRef ref = dev.crmn.connectors.format.ModelRefJson.fromBytes(recs.get(0).value());
+        assertThat(ref.version()).isEqualTo(3);
+        assertThat(ref.parentVersion()).isEqualTo(2L);
+        assertThat(new dev.crmn.connectors.store.ModelStore(store).latest("tiny")).get()
+                .extracting(dev.crmn.connectors.format.ModelRef::sha256).isEqualTo(ref.sha256());
+        Path fetched = new dev.crmn.connectors.store.ModelStore(store).fetch(ref, dir.resolve("pub-fetched"));
+        assertThat(dev.crmn.model.checkpoint.Checkpoints.load(fetched, false).manifest().version()).isEqualTo(3);
+    }
+
+    @Test
     void produceThenClassifyThenScoreRoundTrip() throws Exception {
         String frames = "rt-frames";
         String predictions = "rt-predictions";
