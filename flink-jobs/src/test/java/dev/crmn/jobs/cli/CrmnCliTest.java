@@ -38,7 +38,7 @@ class CrmnCliTest {
     void helpListsEverySubcommand() {
         Run r = run("--help");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("info", "train", "eval", "bench", "produce", "score", "broker");
+        assertThat(r.out()).contains("info", "train", "eval", "bench", "produce", "score", "broker", "publish", "models");
     }
 
     @Test
