@@ -165,6 +165,21 @@ class CheckpointsTest {
     }
 
     @Test
+    void aRunWithoutHoldoutRoundTripsItsNaNMetricsAndResumes() throws Exception {
+        TrainingSettings s = TrainingSettings.builder().epochs(1).batchSize(32).holdout(0).build();
+        Trainer.Result r = new Trainer(s, null, null).train(Presets.get("wrn-tiny"), "nohold", "wrn-tiny", data);
+        assertThat(r.history().get(0).valAccuracy()).isNaN();
+        Path c = dir.resolve("nohold");
+        Checkpoints.write(c, r.network(), r.manifest());
+        Checkpoints.Loaded loaded = Checkpoints.load(c, true);
+        Trainer.Result resumed = new Trainer(TrainingSettings.builder().epochs(2).batchSize(32).holdout(0).build(), null, null)
+                .resume(loaded, data);
+        assertThat(resumed.history()).hasSize(2);
+        assertThat(resumed.history().get(0).valAccuracy()).isNaN();
+        assertThat(resumed.manifest().version()).isEqualTo(2);
+    }
+
+    @Test
     void normalisationIsComputedFromTheTrainingPartOnly() {
         Normalization n = trained.manifest().normalization();
         assertThat(n.channels()).isEqualTo(3);
