@@ -54,7 +54,7 @@ public final class CpuFastPath {
             System.setProperty(HELPERS_DISABLE_PROPERTY, "true");
             return;
         }
-        if (System.getProperty(EXTENSION_PROPERTY) == null) {
+        if (System.getProperty(EXTENSION_PROPERTY) == null && cpuBackendPresent()) {
             if (isX86()) {
                 System.setProperty(EXTENSION_PROPERTY, ONEDNN);
             } else {
@@ -68,6 +68,11 @@ public final class CpuFastPath {
         if (System.getProperty(MAX_PHYSICAL_BYTES_PROPERTY) == null) {
             System.setProperty(MAX_PHYSICAL_BYTES_PROPERTY, "0");
         }
+    }
+
+    /** Whether ND4J's CPU backend is on the classpath (not with the {@code cuda} profile). */
+    static boolean cpuBackendPresent() {
+        return CpuFastPath.class.getClassLoader().getResource("org/nd4j/linalg/cpu/nativecpu/CpuBackend.class") != null;
     }
 
     /** Whether this JVM runs on x86-64, the only architecture the oneDNN variant is shipped for. */
