@@ -20,6 +20,12 @@ public final class Evaluator {
      */
     public static EvaluationReport evaluate(ComputationGraph net, ImageSet set, Normalization norm, CNN2DFormat layout,
                                             int batchSize) {
+        return evaluate(dev.crmn.model.infer.InferenceNetwork.of(net), set, norm, layout, batchSize);
+    }
+
+    /** As above, for any {@link dev.crmn.model.infer.InferenceNetwork} (e.g. a classifier's serving network). */
+    public static EvaluationReport evaluate(dev.crmn.model.infer.InferenceNetwork net, ImageSet set, Normalization norm,
+                                            CNN2DFormat layout, int batchSize) {
         int k = set.classNames().size();
         int topK = Math.min(5, k);
         long[][] confusion = new long[k][k];
@@ -32,7 +38,7 @@ public final class Evaluator {
                 idx[j] = start + j;
             }
             INDArray x = Batches.features(set, idx, norm, layout, null);
-            float[][] p = net.outputSingle(false, x).toFloatMatrix();
+            float[][] p = net.output(x).toFloatMatrix();
             for (int j = 0; j < n; j++) {
                 int actual = set.label(idx[j]);
                 int predicted = argmax(p[j]);

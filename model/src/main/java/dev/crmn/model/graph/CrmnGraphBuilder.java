@@ -36,7 +36,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * per residual block {@code i} (1-based, depth order) {@code b<i>_bn1, b<i>_relu1, b<i>_conv1, b<i>_bn2,
  * b<i>_relu2, [b<i>_drop], b<i>_conv2, [b<i>_short], b<i>} (the block output, an element-wise add; in a
  * serving graph with batch norm folded, {@code b<i>_bn2} and {@code b<i>_relu2} are gone: {@code b<i>_conv1}
- * has a bias and applies the ReLU itself);
+ * has a bias and applies the ReLU itself, and the graph ends at {@code final_pool} and {@code mem_seq}: the
+ * memory and the classifier run outside DL4J, see {@link ServingNetwork});
  * {@code final_bn, final_relu, final_pool}; with memory {@code m<i>_pool, m<i>_proj, mem_steps, mem_seq,
  * memory, fuse}; and {@code output}.
  *
@@ -121,6 +122,16 @@ public final class CrmnGraphBuilder {
         g.addLayer("final_relu", relu(), "final_bn");
         g.addLayer(FINAL_POOL, avgPool(), "final_relu");
 
+        if (opts.foldBatchNorm()) {
+            // serving trunk: ServingNetwork runs the memory LSTM and the classifier natively
+            if (cfg.memory()) {
+                memorySequence(blocks);
+                g.setOutputs(FINAL_POOL, MEMORY_SEQUENCE);
+            } else {
+                g.setOutputs(FINAL_POOL);
+            }
+            return g.build();
+        }
         String features = FINAL_POOL;
         int featureSize = cfg.stageWidth(2);
         if (cfg.memory()) {
@@ -170,6 +181,21 @@ public final class CrmnGraphBuilder {
     }
 
     private String memory(List<String> blocks) {
+        memorySequence(blocks);
+        int f = cfg.memoryInputSize();
+        g.addLayer(MEMORY, new LastTimeStep(new LSTM.Builder().nIn(f).nOut(cfg.lstmSize())
+                .activation(Activation.TANH).weightInit(WeightInit.XAVIER).dataFormat(RNNFormat.NCW).build()),
+                MEMORY_SEQUENCE);
+        if (cfg.fusion() == CrmnConfig.Fusion.SUM) {
+            g.addVertex("fuse", new ElementWiseVertex(ElementWiseVertex.Op.Add), FINAL_POOL, MEMORY);
+        } else {
+            g.addVertex("fuse", new MergeVertex(), FINAL_POOL, MEMORY);
+        }
+        return "fuse";
+    }
+
+    /** The per-block pooled, projected vectors as an NCW sequence {@code mem_seq}. */
+    private void memorySequence(List<String> blocks) {
         int steps = blocks.size();
         int f = cfg.memoryInputSize();
         String[] projected = new String[steps];
@@ -185,15 +211,6 @@ public final class CrmnGraphBuilder {
         // [mb, T*F] (block t at columns t*F..t*F+F-1) -> 'f'-order reshape -> NCW [mb, F, T]: step t = block t+1.
         g.addVertex("mem_steps", new MergeVertex(), projected);
         g.addVertex(MEMORY_SEQUENCE, new ReshapeVertex('f', new int[]{-1, f, steps}, null), "mem_steps");
-        g.addLayer(MEMORY, new LastTimeStep(new LSTM.Builder().nIn(f).nOut(cfg.lstmSize())
-                .activation(Activation.TANH).weightInit(WeightInit.XAVIER).dataFormat(RNNFormat.NCW).build()),
-                MEMORY_SEQUENCE);
-        if (cfg.fusion() == CrmnConfig.Fusion.SUM) {
-            g.addVertex("fuse", new ElementWiseVertex(ElementWiseVertex.Op.Add), FINAL_POOL, MEMORY);
-        } else {
-            g.addVertex("fuse", new MergeVertex(), FINAL_POOL, MEMORY);
-        }
-        return "fuse";
     }
 
     private ConvolutionLayer conv(int out, int kernel, int stride, boolean bias) {

@@ -6,6 +6,7 @@ import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.Batches;
 import dev.crmn.model.data.PixelImage;
 import dev.crmn.model.graph.BatchNormFolding;
+import dev.crmn.model.graph.ServingNetwork;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,16 +27,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * must be used by one thread at a time; give each thread (each Flink subtask) its own instance. Instances
  * are independent: loading the same checkpoint twice gives two networks that share nothing.
  *
- * <p>By default it runs the fast path ({@link ClassifierOptions#defaults()}): a serving copy of the network
- * in NHWC with batch norm folded into the convolutions.
+ * <p>By default it runs the fast path ({@link ClassifierOptions#defaults()}): a {@link ServingNetwork} in
+ * NHWC with batch norm folded into the convolutions and the memory on ND4J's native LSTM op.
  */
 public final class Classifier implements AutoCloseable {
 
     private final Manifest manifest;
-    private final ComputationGraph net;
+    private final InferenceNetwork net;
     private final CNN2DFormat layout;
 
-    private Classifier(Manifest manifest, ComputationGraph net, CNN2DFormat layout) {
+    private Classifier(Manifest manifest, InferenceNetwork net, CNN2DFormat layout) {
         this.manifest = manifest;
         this.net = net;
         this.layout = layout;
@@ -52,14 +53,20 @@ public final class Classifier implements AutoCloseable {
     }
 
     /**
-     * A classifier over a trained network described by {@code manifest}. The network is copied when the
-     * options ask for another layout or folding; otherwise it is used as is (and must not be used elsewhere).
+     * A classifier over a trained network described by {@code manifest}. With batch norm folding it runs a
+     * {@link ServingNetwork} (copied weights); otherwise the network itself, copied only when the options ask
+     * for another layout (an uncopied network must not be used elsewhere).
      */
     public static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options) {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
-        ComputationGraph net = (options.foldBatchNorm() || options.layout() != trainedLayout)
-                ? BatchNormFolding.servingCopy(trained, manifest.architecture(), options.layout(), options.foldBatchNorm())
-                : trained;
+        InferenceNetwork net;
+        if (options.foldBatchNorm()) {
+            net = ServingNetwork.of(trained, manifest.architecture(), options.layout());
+        } else if (options.layout() != trainedLayout) {
+            net = InferenceNetwork.of(BatchNormFolding.servingCopy(trained, manifest.architecture(), options.layout(), false));
+        } else {
+            net = InferenceNetwork.of(trained);
+        }
         return new Classifier(manifest, net, options.layout());
     }
 
@@ -68,7 +75,7 @@ public final class Classifier implements AutoCloseable {
     }
 
     /** The network this classifier runs (for inspection and benchmarks). */
-    public ComputationGraph network() {
+    public InferenceNetwork network() {
         return net;
     }
 
@@ -109,8 +116,7 @@ public final class Classifier implements AutoCloseable {
 
     /** Class probabilities for already-normalised input in this classifier's {@link #layout()}. */
     public float[][] probabilities(INDArray normalized) {
-        INDArray out = net.outputSingle(false, normalized);
-        return out.toFloatMatrix();
+        return net.output(normalized).toFloatMatrix();
     }
 
     /** The {@code k} most probable classes of each image, most probable first. */
@@ -143,6 +149,6 @@ public final class Classifier implements AutoCloseable {
 
     @Override
     public void close() {
-        net.clear();
+        net.close();
     }
 }

@@ -23,7 +23,7 @@ public final class ForwardBench {
 
     /** How the measured network is materialised. */
     public enum Path {
-        /** Serving copy: NHWC, batch norm folded; oneDNN helpers if the JVM has them. */
+        /** {@link dev.crmn.model.graph.ServingNetwork}: NHWC, batch norm folded, native LSTM; oneDNN helpers if the JVM has them. */
         FAST,
         /** DL4J's default: the NCHW training graph, {@code ComputationGraph.output()}. */
         PLAIN
@@ -39,7 +39,10 @@ public final class ForwardBench {
 
     /** Forward images/s for each batch size. */
     public static List<Point> forward(CrmnConfig cfg, Path path, int[] batches, double seconds) {
-        ComputationGraph net = network(cfg, path, false);
+        dev.crmn.model.infer.InferenceNetwork net = path == Path.PLAIN
+                ? dev.crmn.model.infer.InferenceNetwork.of(network(cfg, path, false))
+                : dev.crmn.model.graph.ServingNetwork.of(CrmnGraphBuilder.network(cfg, GraphOptions.training()), cfg,
+                CNN2DFormat.NHWC);
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         List<Point> out = new ArrayList<>();
         for (int b : batches) {
@@ -73,12 +76,10 @@ public final class ForwardBench {
         return 2.0 * n * n * n / (ms / 1000) / 1e9;
     }
 
+    /** The plain path's graph (NCHW), or the fast path's training graph (NHWC). */
     private static ComputationGraph network(CrmnConfig cfg, Path path, boolean training) {
-        if (path == Path.PLAIN) {
-            return CrmnGraphBuilder.network(cfg, GraphOptions.training().withLayout(CNN2DFormat.NCHW));
-        }
-        ComputationGraph trainingGraph = CrmnGraphBuilder.network(cfg, GraphOptions.training());
-        return training ? trainingGraph : BatchNormFolding.servingCopy(trainingGraph, cfg, CNN2DFormat.NHWC, true);
+        return CrmnGraphBuilder.network(cfg, GraphOptions.training()
+                .withLayout(path == Path.PLAIN ? CNN2DFormat.NCHW : CNN2DFormat.NHWC));
     }
 
     private static INDArray input(CrmnConfig cfg, CNN2DFormat layout, int batch) {

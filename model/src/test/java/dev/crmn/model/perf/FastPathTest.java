@@ -10,6 +10,10 @@ import dev.crmn.model.data.PixelImage;
 import dev.crmn.model.graph.BatchNormFolding;
 import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.graph.GraphOptions;
+import dev.crmn.model.graph.ServingNetwork;
+import dev.crmn.model.config.CrmnConfig;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import dev.crmn.model.infer.ClassScore;
 import dev.crmn.model.infer.Classifier;
 import dev.crmn.model.infer.ClassifierOptions;
@@ -84,7 +88,9 @@ class FastPathTest {
             batch.add(images.image(i));
         }
         try (Classifier fast = Classifier.load(ck, ClassifierOptions.fast())) {
-            assertThat(fast.network().getVertex("b1_bn2")).as("batch norm folded").isNull();
+            ComputationGraph trunk = ((ServingNetwork) fast.network()).trunk();
+            assertThat(trunk.getVertex("b1_bn2")).as("batch norm folded").isNull();
+            assertThat(trunk.getVertex(CrmnGraphBuilder.MEMORY)).as("memory runs on the native LSTM op").isNull();
             float[][] p = fast.probabilities(batch);
             INDArray plainIn = dev.crmn.model.data.Batches.features(batch, trained.manifest().normalization(), CNN2DFormat.NCHW);
             float[][] q = plain.outputSingle(false, plainIn).toFloatMatrix();
@@ -101,6 +107,20 @@ class FastPathTest {
             assertThat(top.get(0).get(0).probability()).isGreaterThanOrEqualTo(top.get(0).get(1).probability());
             assertThat(top.get(0).get(0).label()).isEqualTo(trained.manifest().labels().get(top.get(0).get(0).index()));
         }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"crmn-tiny", "wrn-tiny", "crmn-sum"})
+    void servingNetworkComputesWhatTheTrainingGraphComputes(String name) {
+        CrmnConfig cfg = name.equals("crmn-sum")
+                ? CrmnConfig.builder().depth(10).widen(1).lstmSize(64).memoryInputSize(8).fusion(CrmnConfig.Fusion.SUM).build()
+                : Presets.get(name);
+        ComputationGraph trainedGraph = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(5));
+        INDArray x = org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 16, 32, 32, 3).subi(0.5).muli(4);
+        INDArray expected = trainedGraph.outputSingle(false, x);
+        INDArray served = ServingNetwork.of(trainedGraph, cfg, CNN2DFormat.NHWC).output(x);
+        assertThat(served.shape()).containsExactly(16, 10);
+        assertThat(served.sub(expected).amaxNumber().doubleValue()).as(name).isLessThan(1e-4);
     }
 
     @Test
