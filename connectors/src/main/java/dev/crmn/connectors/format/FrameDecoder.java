@@ -21,7 +21,7 @@ public final class FrameDecoder implements Serializable {
     private final int channels;
     private final List<String> labels;
     private final boolean labelRequired;
-    private final DecoderSettings settings;
+    private final ImageDecoder images;
 
     /**
      * @param labelRequired frames without a {@code label} header are rejected ({@code missing-label}): the
@@ -34,7 +34,7 @@ public final class FrameDecoder implements Serializable {
         this.channels = channels;
         this.labels = List.copyOf(labels);
         this.labelRequired = labelRequired;
-        this.settings = settings;
+        this.images = new ImageDecoder(settings);
     }
 
     public DecodedFrame decode(Frame f) throws FrameRejectedException {
@@ -45,9 +45,8 @@ public final class FrameDecoder implements Serializable {
             }
             int label = parseLabel(f.header(Headers.LABEL));
             long eventTime = parseEventTime(f.header(Headers.EVENT_TIME));
-            ImageDecoder decoder = new ImageDecoder(settings);
             ContentType type = ContentType.of(f.header(Headers.CONTENT_TYPE), value);
-            PixelImage img = decoder.fit(decoder.decode(type, value), height, width, channels);
+            PixelImage img = images.fit(images.decode(type, value), height, width, channels);
             return new DecodedFrame(f.frameId(), f.keyString(), f.topic(), f.partition(), f.offset(), f.timestamp(),
                     eventTime, label, img);
         } catch (FrameRejectedException e) {

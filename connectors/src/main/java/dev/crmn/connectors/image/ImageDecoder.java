@@ -19,7 +19,7 @@ import javax.imageio.stream.ImageInputStream;
  * failure is a {@link FrameRejectedException} naming its dead-letter reason; nothing else escapes.
  * Thread-safe (stateless apart from its settings).
  */
-public final class ImageDecoder {
+public final class ImageDecoder implements java.io.Serializable {
 
     private final DecoderSettings settings;
 
