@@ -162,8 +162,16 @@ public final class ProduceCommand implements Callable<Integer> {
     }
 
     static void ensureTopic(KafkaOptions opts, String topic, int partitions) throws IOException, InterruptedException {
-        try (Admin admin = Admin.create(opts.toProperties())) {
-            if (!admin.listTopics().names().get().contains(topic)) {
+        Admin admin = Admin.create(opts.toProperties());
+        try {
+            java.util.Set<String> topics;
+            try {
+                topics = admin.listTopics().names().get(15, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IOException("cannot reach Kafka at " + opts.bootstrapServers() + " within 15 s"
+                        + " (start one with ./crmn broker, or pass --bootstrap-servers)");
+            }
+            if (!topics.contains(topic)) {
                 admin.createTopics(List.of(new NewTopic(topic, partitions, (short) -1))).all().get();
                 System.err.println("created topic " + topic + " with " + partitions + " partition(s)");
             }
@@ -171,6 +179,8 @@ public final class ProduceCommand implements Callable<Integer> {
             if (!(e.getCause() instanceof TopicExistsException)) {
                 throw new IOException("cannot check or create topic " + topic + ": " + e.getCause().getMessage(), e.getCause());
             }
+        } finally {
+            admin.close(java.time.Duration.ofSeconds(2)); // do not wait out the API timeout on an unreachable broker
         }
     }
 

@@ -102,6 +102,10 @@ public final class ScoreCommand implements Callable<Integer> {
             }
         }
         progress.done("score: " + scorer.predictions() + " predictions read");
+        if (scorer.predictions() == 0) {
+            System.err.println("score: no committed predictions on " + predictionsTopic + " at " + opts.bootstrapServers()
+                    + " (is the broker reachable and the inference job writing?)");
+        }
         List<String> labels = labelsFrom == null ? List.of()
                 : dev.crmn.model.checkpoint.Checkpoints.readManifest(dev.crmn.model.checkpoint.Checkpoints
                 .directoryOf(labelsFrom).resolve(dev.crmn.model.checkpoint.Checkpoints.MANIFEST)).labels();
