@@ -40,9 +40,7 @@ public final class EvalCommand implements Callable<Integer> {
                 System.err.println("error: data classes " + set.classNames() + " differ from the model's " + c.labels());
                 return 2;
             }
-            ImageSet ready = set.height() == c.manifest().input().height() && set.width() == c.manifest().input().width()
-                    ? set : null;
-            if (ready == null) {
+            if (set.height() != c.manifest().input().height() || set.width() != c.manifest().input().width()) {
                 System.err.println("error: data images are " + set.height() + "x" + set.width() + ", the model takes "
                         + c.manifest().input().height() + "x" + c.manifest().input().width());
                 return 2;

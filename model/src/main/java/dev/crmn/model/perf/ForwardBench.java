@@ -2,7 +2,6 @@ package dev.crmn.model.perf;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.crmn.model.config.CrmnConfig;
-import dev.crmn.model.graph.BatchNormFolding;
 import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.graph.GraphOptions;
 import java.util.ArrayList;
@@ -40,7 +39,7 @@ public final class ForwardBench {
     /** Forward images/s for each batch size. */
     public static List<Point> forward(CrmnConfig cfg, Path path, int[] batches, double seconds) {
         dev.crmn.model.infer.InferenceNetwork net = path == Path.PLAIN
-                ? dev.crmn.model.infer.InferenceNetwork.of(network(cfg, path, false))
+                ? dev.crmn.model.infer.InferenceNetwork.of(network(cfg, path))
                 : dev.crmn.model.graph.ServingNetwork.of(CrmnGraphBuilder.network(cfg, GraphOptions.training()), cfg,
                 CNN2DFormat.NHWC);
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
@@ -55,7 +54,7 @@ public final class ForwardBench {
 
     /** Training-step (forward, backward, update) images/s at one batch size. */
     public static Point trainStep(CrmnConfig cfg, Path path, int batch, double seconds) {
-        ComputationGraph net = network(cfg, path, true);
+        ComputationGraph net = network(cfg, path);
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         INDArray x = input(cfg, layout, batch);
         INDArray y = Nd4j.zeros(DataType.FLOAT, batch, cfg.classes());
@@ -77,7 +76,7 @@ public final class ForwardBench {
     }
 
     /** The plain path's graph (NCHW), or the fast path's training graph (NHWC). */
-    private static ComputationGraph network(CrmnConfig cfg, Path path, boolean training) {
+    private static ComputationGraph network(CrmnConfig cfg, Path path) {
         return CrmnGraphBuilder.network(cfg, GraphOptions.training()
                 .withLayout(path == Path.PLAIN ? CNN2DFormat.NCHW : CNN2DFormat.NHWC));
     }
