@@ -34,10 +34,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  *
  * <p>Vertex names are part of the checkpoint format and of the tests: {@code input}; {@code stem};
  * per residual block {@code i} (1-based, depth order) {@code b<i>_bn1, b<i>_relu1, b<i>_conv1, b<i>_bn2,
- * b<i>_relu2, [b<i>_drop], b<i>_conv2, [b<i>_short], b<i>} (the block output, an element-wise add; in a
- * serving graph with batch norm folded, {@code b<i>_bn2} and {@code b<i>_relu2} are gone: {@code b<i>_conv1}
- * has a bias and applies the ReLU itself, and the graph ends at {@code final_pool} and {@code mem_seq}: the
- * memory and the classifier run outside DL4J, see {@link ServingNetwork});
+ * b<i>_relu2, [b<i>_drop], b<i>_conv2, [b<i>_short], b<i>} (the block output, an element-wise add);
  * {@code final_bn, final_relu, final_pool}; with memory {@code m<i>_pool, m<i>_proj, mem_steps, mem_seq,
  * memory, fuse}; and {@code output}.
  *
@@ -122,16 +119,6 @@ public final class CrmnGraphBuilder {
         g.addLayer("final_relu", relu(), "final_bn");
         g.addLayer(FINAL_POOL, avgPool(), "final_relu");
 
-        if (opts.foldBatchNorm()) {
-            // serving trunk: ServingNetwork runs the memory LSTM and the classifier natively
-            if (cfg.memory()) {
-                memorySequence(blocks);
-                g.setOutputs(FINAL_POOL, MEMORY_SEQUENCE);
-            } else {
-                g.setOutputs(FINAL_POOL);
-            }
-            return g.build();
-        }
         String features = FINAL_POOL;
         int featureSize = cfg.stageWidth(2);
         if (cfg.memory()) {
@@ -157,18 +144,10 @@ public final class CrmnGraphBuilder {
             g.addLayer(p + "short", conv(out, 1, stride, false), p + "relu1");
             shortcut = p + "short";
         }
-        String conv1In = p + "relu1";
-        String conv2In;
-        if (opts.foldBatchNorm()) {
-            // serving: bn2 folded into conv1, and relu2 applied by conv1 itself (in place)
-            g.addLayer(p + "conv1", conv(out, 3, stride, true, Activation.RELU), conv1In);
-            conv2In = p + "conv1";
-        } else {
-            g.addLayer(p + "conv1", conv(out, 3, stride, false), conv1In);
-            g.addLayer(p + "bn2", bn(), p + "conv1");
-            g.addLayer(p + "relu2", relu(), p + "bn2");
-            conv2In = p + "relu2";
-        }
+        g.addLayer(p + "conv1", conv(out, 3, stride, false), p + "relu1");
+        g.addLayer(p + "bn2", bn(), p + "conv1");
+        g.addLayer(p + "relu2", relu(), p + "bn2");
+        String conv2In = p + "relu2";
         if (cfg.dropout() > 0) {
             // DL4J's dropout argument is the retain probability.
             g.addLayer(p + "drop", new DropoutLayer.Builder(1.0 - cfg.dropout()).build(), conv2In);
@@ -214,12 +193,8 @@ public final class CrmnGraphBuilder {
     }
 
     private ConvolutionLayer conv(int out, int kernel, int stride, boolean bias) {
-        return conv(out, kernel, stride, bias, Activation.IDENTITY);
-    }
-
-    private ConvolutionLayer conv(int out, int kernel, int stride, boolean bias, Activation activation) {
         return new ConvolutionLayer.Builder(kernel, kernel).stride(stride, stride).nOut(out)
-                .hasBias(bias).dataFormat(fmt).activation(activation).build();
+                .hasBias(bias).dataFormat(fmt).activation(Activation.IDENTITY).build();
     }
 
     private BatchNormalization bn() {

@@ -5,7 +5,7 @@ import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.Batches;
 import dev.crmn.model.data.PixelImage;
-import dev.crmn.model.graph.BatchNormFolding;
+import dev.crmn.model.graph.LayoutCopy;
 import dev.crmn.model.graph.ServingNetwork;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,8 +27,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * must be used by one thread at a time; give each thread (each Flink subtask) its own instance. Instances
  * are independent: loading the same checkpoint twice gives two networks that share nothing.
  *
- * <p>By default it runs the fast path ({@link ClassifierOptions#defaults()}): a {@link ServingNetwork} in
- * NHWC with batch norm folded into the convolutions and the memory on ND4J's native LSTM op.
+ * <p>By default it runs the fast path ({@link ClassifierOptions#defaults()}): a {@link ServingNetwork}, the
+ * network as native ND4J operations in NHWC with batch norm folded into the convolutions.
  */
 public final class Classifier implements AutoCloseable {
 
@@ -53,17 +53,17 @@ public final class Classifier implements AutoCloseable {
     }
 
     /**
-     * A classifier over a trained network described by {@code manifest}. With batch norm folding it runs a
-     * {@link ServingNetwork} (copied weights); otherwise the network itself, copied only when the options ask
-     * for another layout (an uncopied network must not be used elsewhere).
+     * A classifier over a trained network described by {@code manifest}. On the fast path it runs a
+     * {@link ServingNetwork} (copied weights); otherwise the network itself, copied only when it was trained
+     * in another layout than NCHW (an uncopied network must not be used elsewhere).
      */
     public static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options) {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
         InferenceNetwork net;
-        if (options.foldBatchNorm()) {
-            net = ServingNetwork.of(trained, manifest.architecture(), options.layout());
+        if (options.serving()) {
+            net = ServingNetwork.of(trained, manifest.architecture());
         } else if (options.layout() != trainedLayout) {
-            net = InferenceNetwork.of(BatchNormFolding.servingCopy(trained, manifest.architecture(), options.layout(), false));
+            net = InferenceNetwork.of(LayoutCopy.of(trained, manifest.architecture(), options.layout()));
         } else {
             net = InferenceNetwork.of(trained);
         }

@@ -22,7 +22,7 @@ public final class ForwardBench {
 
     /** How the measured network is materialised. */
     public enum Path {
-        /** {@link dev.crmn.model.graph.ServingNetwork}: NHWC, batch norm folded, native LSTM; oneDNN helpers if the JVM has them. */
+        /** {@link dev.crmn.model.graph.ServingNetwork}: native ND4J operations, NHWC, batch norm folded (oneDNN kernels on the oneDNN build). */
         FAST,
         /** DL4J's default: the NCHW training graph, {@code ComputationGraph.output()}. */
         PLAIN
@@ -40,8 +40,7 @@ public final class ForwardBench {
     public static List<Point> forward(CrmnConfig cfg, Path path, int[] batches, double seconds) {
         dev.crmn.model.infer.InferenceNetwork net = path == Path.PLAIN
                 ? dev.crmn.model.infer.InferenceNetwork.of(network(cfg, path))
-                : dev.crmn.model.graph.ServingNetwork.of(CrmnGraphBuilder.network(cfg, GraphOptions.training()), cfg,
-                CNN2DFormat.NHWC);
+                : dev.crmn.model.graph.ServingNetwork.of(CrmnGraphBuilder.network(cfg, GraphOptions.training()), cfg);
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         List<Point> out = new ArrayList<>();
         for (int b : batches) {

@@ -1,13 +1,14 @@
 package dev.crmn.model.perf;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.config.Presets;
 import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.data.PixelImage;
-import dev.crmn.model.graph.BatchNormFolding;
+import dev.crmn.model.graph.LayoutCopy;
 import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.graph.GraphOptions;
 import dev.crmn.model.graph.ServingNetwork;
@@ -33,12 +34,14 @@ import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The fast path is real and exact: the test JVM runs with the oneDNN native variant (see the surefire
- * argLine); these tests fail if DL4J's layers silently stop using oneDNN, or if the serving copy (NHWC,
- * batch norm folded, oneDNN helpers) disagrees with DL4J's plain path on real images.
+ * argLine); these tests fail if DL4J's layers silently stop using oneDNN, or if the serving network (native
+ * ND4J operations: NHWC, batch norm folded) disagrees with DL4J's plain path on real images.
  */
 class FastPathTest {
 
@@ -78,8 +81,8 @@ class FastPathTest {
 
     @Test
     void foldedNhwcOneDnnOutputsEqualThePlainPathOnRealImages() throws Exception {
-        ComputationGraph plain = withoutHelpers(() -> BatchNormFolding.servingCopy(trained.network(),
-                trained.manifest().architecture(), CNN2DFormat.NCHW, false));
+        ComputationGraph plain = withoutHelpers(() -> LayoutCopy.of(trained.network(),
+                trained.manifest().architecture(), CNN2DFormat.NCHW));
         assertThat(plain.getLayers()).allSatisfy(l -> assertThat(l.getHelper()).isNull());
         Path ck = dir.resolve("ck");
         Checkpoints.write(ck, trained.network(), trained.manifest());
@@ -88,9 +91,7 @@ class FastPathTest {
             batch.add(images.image(i));
         }
         try (Classifier fast = Classifier.load(ck, ClassifierOptions.fast())) {
-            ComputationGraph trunk = ((ServingNetwork) fast.network()).trunk();
-            assertThat(trunk.getVertex("b1_bn2")).as("batch norm folded").isNull();
-            assertThat(trunk.getVertex(CrmnGraphBuilder.MEMORY)).as("memory runs on the native LSTM op").isNull();
+            assertThat(fast.network()).isInstanceOf(ServingNetwork.class);
             float[][] p = fast.probabilities(batch);
             INDArray plainIn = dev.crmn.model.data.Batches.features(batch, trained.manifest().normalization(), CNN2DFormat.NCHW);
             float[][] q = plain.outputSingle(false, plainIn).toFloatMatrix();
@@ -110,17 +111,47 @@ class FastPathTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"crmn-tiny", "wrn-tiny", "crmn-sum"})
+    @ValueSource(strings = {"crmn-tiny", "wrn-tiny", "crmn-sum", "crmn-relu-dropout"})
     void servingNetworkComputesWhatTheTrainingGraphComputes(String name) {
-        CrmnConfig cfg = name.equals("crmn-sum")
-                ? CrmnConfig.builder().depth(10).widen(1).lstmSize(64).memoryInputSize(8).fusion(CrmnConfig.Fusion.SUM).build()
-                : Presets.get(name);
+        CrmnConfig cfg = switch (name) {
+            case "crmn-sum" -> CrmnConfig.builder().depth(10).widen(1).lstmSize(64).memoryInputSize(8)
+                    .fusion(CrmnConfig.Fusion.SUM).build();
+            case "crmn-relu-dropout" -> CrmnConfig.builder().depth(10).widen(2).lstmSize(16).memoryInputSize(12)
+                    .memoryInput(CrmnConfig.MemoryInput.RELU).dropout(0.3).build();
+            default -> Presets.get(name);
+        };
         ComputationGraph trainedGraph = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(5));
-        INDArray x = org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 16, 32, 32, 3).subi(0.5).muli(4);
-        INDArray expected = trainedGraph.outputSingle(false, x);
-        INDArray served = ServingNetwork.of(trainedGraph, cfg, CNN2DFormat.NHWC).output(x);
-        assertThat(served.shape()).containsExactly(16, 10);
-        assertThat(served.sub(expected).amaxNumber().doubleValue()).as(name).isLessThan(1e-4);
+        randomizeBatchNorms(trainedGraph);
+        ServingNetwork served = ServingNetwork.of(trainedGraph, cfg);
+        // one instance, batches that grow and shrink: buffers are reused and resized
+        for (int n : new int[]{16, 5, 16, 1, 24}) {
+            INDArray x = Nd4j.rand(DataType.FLOAT, n, 32, 32, 3).subi(0.5).muli(4);
+            INDArray expected = trainedGraph.outputSingle(false, x);
+            INDArray actual = served.output(x);
+            assertThat(actual.shape()).containsExactly(n, 10);
+            assertThat(actual.sub(expected).amaxNumber().doubleValue()).as("%s, batch %d", name, n).isLessThan(1e-4);
+        }
+        assertThatThrownBy(() -> served.output(Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NHWC");
+    }
+
+    /** Batch-norm statistics and affine parameters away from their initial values (0, 1), so folding matters. */
+    private static void randomizeBatchNorms(ComputationGraph net) {
+        org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandomFactory().getNewRandomInstance(11);
+        for (Layer l : net.getLayers()) {
+            if (l.conf().getLayer() instanceof BatchNormalization) {
+                for (java.util.Map.Entry<String, INDArray> p : l.paramTable().entrySet()) {
+                    INDArray u = Nd4j.rand(rng, p.getValue().shape()).castTo(DataType.FLOAT);
+                    INDArray v = switch (p.getKey()) {
+                        case "gamma" -> u.addi(0.5);              // (0.5, 1.5)
+                        case "var" -> u.muli(2).addi(0.25);       // (0.25, 2.25)
+                        case "log10stdev" -> u.subi(0.5).muli(0.6); // std in (0.5, 2)
+                        default -> u.subi(0.5);                  // beta, mean in (-0.5, 0.5)
+                    };
+                    p.getValue().assign(v);
+                }
+            }
+        }
     }
 
     @Test
@@ -131,7 +162,7 @@ class FastPathTest {
             PixelImage gray = images.image(0).toGray();
             assertThat(c.probabilities(List.of(gray))[0]).hasSize(10);
             PixelImage big = images.image(0).resize(40, 40);
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.probabilities(List.of(big)))
+            assertThatThrownBy(() -> c.probabilities(List.of(big)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("40x40");
         }
     }
