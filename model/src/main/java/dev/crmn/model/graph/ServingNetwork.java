@@ -271,9 +271,10 @@ public final class ServingNetwork implements InferenceNetwork {
         return h;
     }
 
-    /** Releases the activation buffers (they are re-created on the next call). */
+    /** Frees the activation buffers now (they are re-created on the next call). */
     @Override
     public void close() {
+        buffers.values().forEach(INDArray::close);
         buffers.clear();
     }
 }

@@ -23,9 +23,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * }
  * }</pre>
  *
- * <p><b>Thread-safety:</b> not thread-safe. A DL4J network keeps per-call state, so a {@code Classifier}
- * must be used by one thread at a time; give each thread (each Flink subtask) its own instance. Instances
- * are independent: loading the same checkpoint twice gives two networks that share nothing.
+ * <p><b>Thread-safety:</b> not thread-safe. The network keeps per-call state (the serving network its
+ * activation buffers, a DL4J graph its layer state), so a {@code Classifier} must be used by one thread at
+ * a time; give each thread (each Flink subtask) its own instance. Instances are independent: loading the
+ * same checkpoint twice gives two networks that share nothing.
  *
  * <p>By default it runs the fast path ({@link ClassifierOptions#defaults()}): a {@link ServingNetwork}, the
  * network as native ND4J operations in NHWC with batch norm folded into the convolutions.
