@@ -86,7 +86,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
         TrainingSettings settings = TrainingSettings.builder().epochs(epochs).maxMinutes(maxMinutes).batchSize(batchSize)
                 .learningRate(lr).momentum(momentum).weightDecay(weightDecay).holdout(holdout).augment(!noAugment)
-                .seed(seed).layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC).build();
+                .seed(seed).layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC)
+                .forwardCache(CpuFastPath.forwardCacheEnabled()).build();
         ImageSet set = ImageSet.load(data, limit);
         String runName = name != null ? name : preset;
         Path logs = logDir != null ? logDir : Path.of("runs", runName + "-"

@@ -15,7 +15,7 @@ public final class Presets {
     static {
         // Unit-test scale: WRN-10-1, 3 memory steps; trains to >95% on a few hundred images in seconds.
         add("tiny", CrmnConfig.builder().depth(10).widen(1).lstmSize(32).memoryInputSize(16));
-        // CPU demo: WRN-16-2 (6 memory steps); trains to useful CIFAR-10 accuracy in < 30 min on 2 cores.
+        // CPU demo: WRN-16-1 (6 memory steps); trains to useful CIFAR-10 accuracy in < 30 min on 2 cores.
         add("demo", CrmnConfig.builder().depth(16).widen(1).lstmSize(64).memoryInputSize(32));
         add("10-2", CrmnConfig.builder().depth(10).widen(2).lstmSize(128).memoryInputSize(64));
         // Paper-scale shapes.

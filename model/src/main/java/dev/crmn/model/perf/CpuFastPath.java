@@ -29,6 +29,7 @@ public final class CpuFastPath {
     public static final String HELPERS_DISABLE_PROPERTY = "org.eclipse.deeplearning4j.helpers.disable";
     public static final String SWITCH_PROPERTY = "crmn.fastpath";
     public static final String SWITCH_ENV = "CRMN_FAST_PATH";
+    public static final String FORWARD_CACHE_PROPERTY = "crmn.forwardcache";
     /** The generic oneDNN build: oneDNN JIT-compiles its kernels for the host CPU (AVX2, AVX-512, ...). */
     public static final String ONEDNN = "-onednn";
     /** JavaCPP reads /proc/self/statm on every allocation while this limit is set; 0 turns that off. */
@@ -41,7 +42,19 @@ public final class CpuFastPath {
 
     /** Whether the user asked for the plain path. */
     public static boolean disabledByUser() {
-        String v = System.getProperty(SWITCH_PROPERTY, System.getenv(SWITCH_ENV));
+        return isOff(System.getProperty(SWITCH_PROPERTY, System.getenv(SWITCH_ENV)));
+    }
+
+    /**
+     * Whether training graphs keep their convolutions' forward output for the backward pass
+     * ({@link dev.crmn.model.graph.CrmnGraphBuilder#cacheForwardPass}): yes, unless the fast path is off or
+     * {@code -Dcrmn.forwardcache=off}.
+     */
+    public static boolean forwardCacheEnabled() {
+        return !disabledByUser() && !isOff(System.getProperty(FORWARD_CACHE_PROPERTY));
+    }
+
+    private static boolean isOff(String v) {
         return v != null && (v.equalsIgnoreCase("off") || v.equalsIgnoreCase("false") || v.equals("0"));
     }
 

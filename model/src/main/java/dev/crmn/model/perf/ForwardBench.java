@@ -54,6 +54,9 @@ public final class ForwardBench {
     /** Training-step (forward, backward, update) images/s at one batch size. */
     public static Point trainStep(CrmnConfig cfg, Path path, int batch, double seconds) {
         ComputationGraph net = network(cfg, path);
+        if (path == Path.FAST && CpuFastPath.forwardCacheEnabled()) {
+            CrmnGraphBuilder.cacheForwardPass(net);
+        }
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         INDArray x = input(cfg, layout, batch);
         INDArray y = Nd4j.zeros(DataType.FLOAT, batch, cfg.classes());

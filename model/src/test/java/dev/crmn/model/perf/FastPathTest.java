@@ -138,6 +138,30 @@ class FastPathTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NHWC");
     }
 
+    @Test
+    void cachingTheForwardPassLeavesTrainingUnchanged() {
+        CrmnConfig cfg = Presets.get("crmn-tiny"); // no dropout: both runs must see the same activations
+        ComputationGraph plain = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
+        ComputationGraph cached = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
+        CrmnGraphBuilder.cacheForwardPass(cached);
+        INDArray initial = plain.params().dup();
+        assertThat(cached.params()).isEqualTo(initial);
+        org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandomFactory().getNewRandomInstance(17);
+        INDArray x = Nd4j.rand(rng, 32, 32, 32, 3).castTo(DataType.FLOAT);
+        INDArray y = Nd4j.zeros(DataType.FLOAT, 32, 10);
+        for (int i = 0; i < 32; i++) {
+            y.putScalar(i, (i * 7) % 10, 1f);
+        }
+        org.nd4j.linalg.dataset.DataSet ds = new org.nd4j.linalg.dataset.DataSet(x, y);
+        for (int step = 0; step < 3; step++) {
+            plain.fit(ds);
+            cached.fit(ds);
+        }
+        assertThat(plain.params().sub(initial).amaxNumber().doubleValue()).as("training moved the weights")
+                .isGreaterThan(1e-3);
+        assertThat(cached.params().sub(plain.params()).amaxNumber().doubleValue()).isLessThan(1e-5);
+    }
+
     /** Batch-norm statistics and affine parameters away from their initial values (0, 1), so folding matters. */
     private static void randomizeBatchNorms(ComputationGraph net) {
         org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandomFactory().getNewRandomInstance(11);
