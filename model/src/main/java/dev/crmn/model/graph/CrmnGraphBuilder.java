@@ -4,7 +4,6 @@ import dev.crmn.model.config.CrmnConfig;
 import java.util.ArrayList;
 import java.util.List;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -73,18 +72,6 @@ public final class CrmnGraphBuilder {
         ComputationGraph net = new ComputationGraph(configuration(cfg, opts));
         net.init();
         return net;
-    }
-
-    /**
-     * Makes {@code net}'s convolutions keep their forward output for the backward pass (DL4J's
-     * {@link CacheMode#DEVICE}). With DL4J's default ({@code NONE}) a convolution layer recomputes its
-     * forward convolution in every backward pass; keeping it costs one activation per convolution and makes
-     * a training step 9–18 % faster (docs/benchmarks.md). Gradients are unchanged (tested). Works on new and
-     * loaded graphs alike; the setting is not part of the architecture.
-     */
-    public static void cacheForwardPass(ComputationGraph net) {
-        net.getConfiguration().setCacheMode(CacheMode.DEVICE); // makes DL4J open the cache workspace
-        net.setCacheMode(CacheMode.DEVICE);                    // makes the layers use it
     }
 
     /** Name of block {@code i}'s output vertex (1-based). */

@@ -2,6 +2,7 @@ package dev.crmn.model.graph;
 
 import dev.crmn.model.config.CrmnConfig;
 import dev.crmn.model.infer.InferenceNetwork;
+import dev.crmn.model.util.NativeOps;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -193,14 +194,14 @@ public final class ServingNetwork implements InferenceNetwork {
             if (sequence != null) {
                 // memory step t: block t+1's output, mean-pooled over space and projected
                 INDArray pooled = Nd4j.create(DataType.FLOAT, n, y.size(3));
-                meanPool(y, pooled);
+                NativeOps.spatialMean(y, pooled);
                 pooled.mmuli(projections[t], sequence.get(NDArrayIndex.point(t), NDArrayIndex.all(), NDArrayIndex.all()));
             }
         }
         INDArray a = buffer("a", n, y.size(1), y.size(2), y.size(3));
         affineRelu(y, finalBn, a);
         INDArray features = Nd4j.create(DataType.FLOAT, n, a.size(3));
-        meanPool(a, features);
+        NativeOps.spatialMean(a, features);
         if (sequence != null) {
             if (cfg.memoryInput() == CrmnConfig.MemoryInput.RELU) {
                 Transforms.relu(sequence, false);
@@ -245,15 +246,6 @@ public final class ServingNetwork implements InferenceNetwork {
                 .addFloatingPointArguments(0.0)
                 .build());
         Transforms.relu(out, false);
-    }
-
-    /** Spatial mean of NHWC {@code x} into {@code out [n, c]} (oneDNN average pooling over the whole map). */
-    private static void meanPool(INDArray x, INDArray out) {
-        Nd4j.exec(DynamicCustomOp.builder("avgpool2d").addInputs(x)
-                .addOutputs(out.reshape(out.size(0), 1, 1, out.size(1)))
-                // kernel = the map, stride 1, no padding, dilation 1, VALID, divisor mode, NHWC
-                .addIntegerArguments((int) x.size(1), (int) x.size(2), 1, 1, 0, 0, 1, 1, 0, 0, 1)
-                .build());
     }
 
     /** The LSTM's last hidden state for a time-major sequence {@code [steps, n, features]}. */

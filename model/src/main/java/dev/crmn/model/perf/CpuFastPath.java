@@ -29,7 +29,6 @@ public final class CpuFastPath {
     public static final String HELPERS_DISABLE_PROPERTY = "org.eclipse.deeplearning4j.helpers.disable";
     public static final String SWITCH_PROPERTY = "crmn.fastpath";
     public static final String SWITCH_ENV = "CRMN_FAST_PATH";
-    public static final String FORWARD_CACHE_PROPERTY = "crmn.forwardcache";
     /** The generic oneDNN build: oneDNN JIT-compiles its kernels for the host CPU (AVX2, AVX-512, ...). */
     public static final String ONEDNN = "-onednn";
     /** JavaCPP reads /proc/self/statm on every allocation while this limit is set; 0 turns that off. */
@@ -45,16 +44,8 @@ public final class CpuFastPath {
         return isOff(System.getProperty(SWITCH_PROPERTY, System.getenv(SWITCH_ENV)));
     }
 
-    /**
-     * Whether training graphs keep their convolutions' forward output for the backward pass
-     * ({@link dev.crmn.model.graph.CrmnGraphBuilder#cacheForwardPass}): yes, unless the fast path is off or
-     * {@code -Dcrmn.forwardcache=off}.
-     */
-    public static boolean forwardCacheEnabled() {
-        return !disabledByUser() && !isOff(System.getProperty(FORWARD_CACHE_PROPERTY));
-    }
-
-    private static boolean isOff(String v) {
+    /** Whether a switch value means off: {@code off}, {@code false} or {@code 0}. */
+    public static boolean isOff(String v) {
         return v != null && (v.equalsIgnoreCase("off") || v.equalsIgnoreCase("false") || v.equals("0"));
     }
 

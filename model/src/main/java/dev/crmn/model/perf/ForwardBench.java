@@ -54,8 +54,8 @@ public final class ForwardBench {
     /** Training-step (forward, backward, update) images/s at one batch size. */
     public static Point trainStep(CrmnConfig cfg, Path path, int batch, double seconds) {
         ComputationGraph net = network(cfg, path);
-        if (path == Path.FAST && CpuFastPath.forwardCacheEnabled()) {
-            CrmnGraphBuilder.cacheForwardPass(net);
+        if (path == Path.FAST) {
+            dev.crmn.model.train.TrainingFastPath.apply(net);
         }
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         INDArray x = input(cfg, layout, batch);

@@ -128,8 +128,8 @@ public final class Trainer {
     private Result run(ComputationGraph net, CrmnConfig cfg, String name, String preset, long version, Long parent,
                        Normalization norm, ImageSet all, ImageSet[] split, List<EpochRecord> history,
                        long startIteration, double startElapsed) throws IOException {
-        if (settings.forwardCache()) {
-            CrmnGraphBuilder.cacheForwardPass(net);
+        if (settings.fastPath()) {
+            TrainingFastPath.apply(net);
         }
         ImageSet train = split[0];
         ImageSet val = split[1];

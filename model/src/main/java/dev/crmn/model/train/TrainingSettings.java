@@ -10,13 +10,12 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
  * {@code epochs} and {@code maxMinutes}: progress is {@code max(iterations / planned iterations,
  * elapsed / maxMinutes)}, so a time-limited run still anneals to the end.
  *
- * <p>{@code layout} and {@code forwardCache} are the training part of the CPU fast path: NHWC activations,
- * and convolutions keeping their forward output for the backward pass
- * ({@link dev.crmn.model.graph.CrmnGraphBuilder#cacheForwardPass}); both are on by default.
+ * <p>{@code layout} (NHWC) and {@code fastPath} ({@link TrainingFastPath}) are the training part of the CPU
+ * fast path; both are on by default.
  */
 public record TrainingSettings(int epochs, double maxMinutes, int batchSize, double learningRate, double momentum,
                                double weightDecay, double warmupFraction, boolean augment, int holdout, long seed,
-                               CNN2DFormat layout, boolean forwardCache) {
+                               CNN2DFormat layout, boolean fastPath) {
 
     public TrainingSettings {
         if (epochs < 1) {
@@ -67,7 +66,7 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
         private int holdout = 2000;
         private long seed = 42;
         private CNN2DFormat layout = CNN2DFormat.NHWC;
-        private boolean forwardCache = true;
+        private boolean fastPath = true;
 
         public Builder epochs(int v) { epochs = v; return this; }
         public Builder maxMinutes(double v) { maxMinutes = v; return this; }
@@ -80,11 +79,11 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
         public Builder holdout(int v) { holdout = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
         public Builder layout(CNN2DFormat v) { layout = v; return this; }
-        public Builder forwardCache(boolean v) { forwardCache = v; return this; }
+        public Builder fastPath(boolean v) { fastPath = v; return this; }
 
         public TrainingSettings build() {
             return new TrainingSettings(epochs, maxMinutes, batchSize, learningRate, momentum, weightDecay,
-                    warmupFraction, augment, holdout, seed, layout, forwardCache);
+                    warmupFraction, augment, holdout, seed, layout, fastPath);
         }
     }
 }

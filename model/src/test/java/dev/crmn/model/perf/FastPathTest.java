@@ -20,6 +20,7 @@ import dev.crmn.model.infer.Classifier;
 import dev.crmn.model.infer.ClassifierOptions;
 import dev.crmn.model.testutil.TestData;
 import dev.crmn.model.train.Trainer;
+import dev.crmn.model.train.TrainingFastPath;
 import dev.crmn.model.train.TrainingSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -138,28 +139,51 @@ class FastPathTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("NHWC");
     }
 
-    @Test
-    void cachingTheForwardPassLeavesTrainingUnchanged() {
+    @ParameterizedTest
+    @ValueSource(strings = {TrainingFastPath.FORWARD_CACHE_PROPERTY, TrainingFastPath.BATCH_NORM_PROPERTY})
+    void trainingFastPathPartsLeaveTrainingUnchanged(String part) {
         CrmnConfig cfg = Presets.get("crmn-tiny"); // no dropout: both runs must see the same activations
-        ComputationGraph plain = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
-        ComputationGraph cached = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
-        CrmnGraphBuilder.cacheForwardPass(cached);
-        INDArray initial = plain.params().dup();
-        assertThat(cached.params()).isEqualTo(initial);
+        ComputationGraph reference = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
+        ComputationGraph fast = CrmnGraphBuilder.network(cfg, GraphOptions.training().withSeed(3));
+        if (part.equals(TrainingFastPath.FORWARD_CACHE_PROPERTY)) {
+            TrainingFastPath.cacheForwardPass(fast);
+        } else {
+            TrainingFastPath.installBatchNorm(fast);
+            long installed = java.util.Arrays.stream(fast.getLayers())
+                    .filter(TrainingFastPath::usesChannelsLastBatchNorm).count();
+            assertThat(installed).as("batch-norm layers on the channels-last helper").isEqualTo(
+                    java.util.Arrays.stream(fast.getLayers()).filter(l -> l.conf().getLayer() instanceof BatchNormalization).count())
+                    .isGreaterThan(5);
+        }
+        INDArray initial = reference.params().dup();
+        assertThat(fast.params()).isEqualTo(initial);
         org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandomFactory().getNewRandomInstance(17);
-        INDArray x = Nd4j.rand(rng, 32, 32, 32, 3).castTo(DataType.FLOAT);
+        INDArray x = Nd4j.rand(rng, 32, 32, 32, 3).castTo(DataType.FLOAT).subi(0.3).muli(3);
         INDArray y = Nd4j.zeros(DataType.FLOAT, 32, 10);
         for (int i = 0; i < 32; i++) {
             y.putScalar(i, (i * 7) % 10, 1f);
         }
         org.nd4j.linalg.dataset.DataSet ds = new org.nd4j.linalg.dataset.DataSet(x, y);
-        for (int step = 0; step < 3; step++) {
-            plain.fit(ds);
-            cached.fit(ds);
+        for (ComputationGraph g : new ComputationGraph[]{reference, fast}) { // same weights: same gradient
+            g.setInputs(x);
+            g.setLabels(y);
+            g.computeGradientAndScore();
         }
-        assertThat(plain.params().sub(initial).amaxNumber().doubleValue()).as("training moved the weights")
+        INDArray gradient = reference.gradient().gradient();
+        double scale = Math.max(1, gradient.amaxNumber().doubleValue());
+        assertThat(fast.gradient().gradient().sub(gradient).amaxNumber().doubleValue() / scale)
+                .as("gradient with %s (relative)", part).isLessThan(1e-5);
+        // a few steps on: float rounding grows through SGD and the batch norms, but stays small
+        for (int step = 0; step < 3; step++) {
+            reference.fit(ds);
+            fast.fit(ds);
+        }
+        // params() includes the batch norms' running mean and log-std, updated from the batch statistics
+        assertThat(reference.params().sub(initial).amaxNumber().doubleValue()).as("training moved the weights")
                 .isGreaterThan(1e-3);
-        assertThat(cached.params().sub(plain.params()).amaxNumber().doubleValue()).isLessThan(1e-5);
+        assertThat(fast.params().sub(reference.params()).amaxNumber().doubleValue()).as(part).isLessThan(1e-3);
+        assertThat(fast.outputSingle(false, x).sub(reference.outputSingle(false, x)).amaxNumber().doubleValue())
+                .as("inference with %s", part).isLessThan(1e-4);
     }
 
     /** Batch-norm statistics and affine parameters away from their initial values (0, 1), so folding matters. */
