@@ -52,13 +52,15 @@ public final class TrainingFastPath {
         net.setCacheMode(CacheMode.DEVICE);                    // makes the layers use it
     }
 
-    /** Gives every NHWC batch-norm layer of {@code net} a {@link ChannelsLastBatchNorm} helper. */
+    /** Gives every NHWC batch-norm layer of {@code net} (with trainable gamma and beta) a {@link ChannelsLastBatchNorm} helper. */
     public static void installBatchNorm(ComputationGraph net) {
         for (Layer layer : net.getLayers()) {
-            if (layer instanceof BatchNormalization bn
-                    && ((org.deeplearning4j.nn.conf.layers.BatchNormalization) bn.conf().getLayer()).getCnn2DFormat()
-                    == CNN2DFormat.NHWC) {
-                setHelper(bn, new ChannelsLastBatchNorm());
+            if (layer instanceof BatchNormalization bn) {
+                var conf = (org.deeplearning4j.nn.conf.layers.BatchNormalization) bn.conf().getLayer();
+                ChannelsLastBatchNorm helper = new ChannelsLastBatchNorm();
+                if (conf.getCnn2DFormat() == CNN2DFormat.NHWC && helper.checkSupported(conf.getEps(), conf.isLockGammaBeta())) {
+                    setHelper(bn, helper);
+                }
             }
         }
     }
