@@ -87,6 +87,7 @@ public final class ServingNetwork implements InferenceNetwork {
 
     /** The serving form of {@code trained} (a training graph of {@code cfg}); {@code trained} is not changed. */
     public static ServingNetwork of(ComputationGraph trained, CrmnConfig cfg) {
+        dev.crmn.model.perf.CpuFastPath.tuneLoadedBackend();
         try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             List<Block> blocks = new ArrayList<>();
             for (int i = 1; i <= cfg.totalBlocks(); i++) {

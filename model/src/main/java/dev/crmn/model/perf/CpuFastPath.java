@@ -33,8 +33,11 @@ public final class CpuFastPath {
     public static final String ONEDNN = "-onednn";
     /** JavaCPP reads /proc/self/statm on every allocation while this limit is set; 0 turns that off. */
     public static final String MAX_PHYSICAL_BYTES_PROPERTY = "org.bytedeco.javacpp.maxphysicalbytes";
+    /** OpenBLAS threads once ND4J is loaded ({@link #tuneLoadedBackend()}); default 1. */
+    public static final String BLAS_THREADS_PROPERTY = "crmn.blasthreads";
 
     private static final Logger LOG = LoggerFactory.getLogger(CpuFastPath.class);
+    private static boolean backendTuned;
 
     private CpuFastPath() {
     }
@@ -74,6 +77,28 @@ public final class CpuFastPath {
         }
     }
 
+    /**
+     * Tunes the loaded CPU backend: OpenBLAS gets one thread ({@code -Dcrmn.blasthreads=N} for another
+     * number). ND4J gives OpenBLAS as many threads as OpenMP; the networks here only send it small matrix
+     * products (LSTM, projections, classifier), and with two threads its idle threads spin and yield against
+     * the OpenMP threads running oneDNN's convolutions: at two OpenMP threads one OpenBLAS thread made
+     * serving up to 2× and training 1.3–1.9× faster (docs/benchmarks.md). Loads ND4J; idempotent; does
+     * nothing when the fast path is off or the backend is not the CPU one. Called by the serving network
+     * and the training fast path.
+     */
+    public static synchronized void tuneLoadedBackend() {
+        if (backendTuned) {
+            return;
+        }
+        backendTuned = true;
+        if (disabledByUser() || !cpuBackendPresent()) {
+            return;
+        }
+        int threads = Integer.getInteger(BLAS_THREADS_PROPERTY, 1);
+        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(threads);
+        LOG.debug("OpenBLAS threads: {}", threads);
+    }
+
     /** Whether ND4J's CPU backend is on the classpath (not with the {@code cuda} profile). */
     static boolean cpuBackendPresent() {
         return CpuFastPath.class.getClassLoader().getResource("org/nd4j/linalg/cpu/nativecpu/CpuBackend.class") != null;
@@ -92,7 +117,8 @@ public final class CpuFastPath {
         String ext = System.getProperty(EXTENSION_PROPERTY, "");
         String backend = org.nd4j.linalg.factory.Nd4j.getExecutioner().getEnvironmentInformation()
                 .getProperty("backend", "?");
-        return new Status(backend.toLowerCase(Locale.ROOT), ext, onednn, helpers);
+        int blasThreads = org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads();
+        return new Status(backend.toLowerCase(Locale.ROOT), ext, onednn, helpers, blasThreads);
     }
 
     /**
@@ -100,8 +126,10 @@ public final class CpuFastPath {
      * @param nativeVariant  JavaCPP platform extension in force ("" = plain build)
      * @param onednnLoaded   the loaded native library has oneDNN enabled
      * @param layerHelpers   DL4J layer helpers are allowed
+     * @param blasThreads    OpenBLAS threads now
      */
-    public record Status(String backend, String nativeVariant, boolean onednnLoaded, boolean layerHelpers) {
+    public record Status(String backend, String nativeVariant, boolean onednnLoaded, boolean layerHelpers,
+                         int blasThreads) {
         /** oneDNN is loaded and DL4J's layers may use it. */
         public boolean fast() {
             return onednnLoaded && layerHelpers;
@@ -110,7 +138,7 @@ public final class CpuFastPath {
         @Override
         public String toString() {
             return "backend=" + backend + " native=" + (nativeVariant.isEmpty() ? "plain" : nativeVariant)
-                    + " onednn=" + onednnLoaded + " layerHelpers=" + layerHelpers;
+                    + " onednn=" + onednnLoaded + " layerHelpers=" + layerHelpers + " blasThreads=" + blasThreads;
         }
     }
 }

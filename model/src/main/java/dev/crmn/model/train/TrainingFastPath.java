@@ -11,7 +11,8 @@ import org.deeplearning4j.nn.layers.normalization.BatchNormalizationHelper;
 
 /**
  * The training part of the CPU fast path, applied to a DL4J training graph (new or loaded) before it is
- * trained. Two parts, each with a switch (both off with {@code CRMN_FAST_PATH=off}):
+ * trained ({@link CpuFastPath#tuneLoadedBackend()} first). Two parts, each with a switch (both off with
+ * {@code CRMN_FAST_PATH=off}):
  * <ul>
  *   <li><b>forward cache</b> ({@code -Dcrmn.train.forwardcache=off}): convolutions keep their forward output
  *       for the backward pass (DL4J's {@link CacheMode#DEVICE}); with DL4J's default a convolution layer
@@ -33,6 +34,7 @@ public final class TrainingFastPath {
 
     /** Applies the parts that are switched on to {@code net}. */
     public static void apply(ComputationGraph net) {
+        CpuFastPath.tuneLoadedBackend();
         if (enabled(FORWARD_CACHE_PROPERTY)) {
             cacheForwardPass(net);
         }

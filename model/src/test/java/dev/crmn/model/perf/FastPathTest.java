@@ -81,6 +81,13 @@ class FastPathTest {
     }
 
     @Test
+    void servingLeavesOpenBlasOneThread() {
+        // the test JVMs run two OpenMP threads (surefire config), so ND4J's default would be two
+        ServingNetwork.of(trained.network(), trained.manifest().architecture());
+        assertThat(CpuFastPath.status().blasThreads()).isEqualTo(1);
+    }
+
+    @Test
     void foldedNhwcOneDnnOutputsEqualThePlainPathOnRealImages() throws Exception {
         ComputationGraph plain = withoutHelpers(() -> LayoutCopy.of(trained.network(),
                 trained.manifest().architecture(), CNN2DFormat.NCHW));
