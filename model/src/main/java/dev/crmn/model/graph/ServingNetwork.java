@@ -38,7 +38,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * (input, forget, cell input, output).
  *
  * <p>Not thread-safe: activation buffers are per instance. Buffers grow to the largest batch seen; smaller
- * batches use their leading part.
+ * batches use their leading part. Batches are padded to a few sizes ({@link #bucket}) so that oneDNN
+ * keeps reusing its compiled kernels.
  */
 public final class ServingNetwork implements InferenceNetwork {
 
@@ -168,9 +169,17 @@ public final class ServingNetwork implements InferenceNetwork {
             throw new IllegalArgumentException("input " + java.util.Arrays.toString(input.shape()) + " is not NHWC [n, "
                     + cfg.height() + ", " + cfg.width() + ", " + cfg.channels() + "]");
         }
-        INDArray x = input.dataType() == DataType.FLOAT && input.ordering() == 'c' && !input.isView()
-                ? input : input.castTo(DataType.FLOAT).dup('c');
-        long n = x.size(0);
+        long rows = input.size(0);
+        long n = bucket(rows);
+        INDArray x;
+        if (n != rows) {
+            x = buffer("input", n, input.size(1), input.size(2), input.size(3));
+            x.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all())
+                    .assign(input);
+        } else {
+            x = input.dataType() == DataType.FLOAT && input.ordering() == 'c' && !input.isView()
+                    ? input : input.castTo(DataType.FLOAT).dup('c');
+        }
         INDArray y = buffer("stem", n, x.size(1), x.size(2), stem.out());
         conv(x, stem, y);
         INDArray sequence = cfg.memory() ? Nd4j.create(DataType.FLOAT, blocks.size(), n, cfg.memoryInputSize()) : null;
@@ -211,7 +220,22 @@ public final class ServingNetwork implements InferenceNetwork {
             features = cfg.fusion() == CrmnConfig.Fusion.SUM ? features.addi(memory) : Nd4j.hstack(features, memory);
         }
         INDArray logits = features.mmul(outputWeights).addiRowVector(outputBias);
-        return Activation.SOFTMAX.getActivationFunction().getActivation(logits, false);
+        INDArray p = Activation.SOFTMAX.getActivationFunction().getActivation(logits, false);
+        return n == rows ? p : p.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all()).dup();
+    }
+
+    /**
+     * The batch size actually computed for {@code rows} images: the next power of two up to 8, then the next
+     * multiple of 8; the extra rows are padding, computed and dropped (every operation here is per image).
+     * oneDNN compiles kernels for each tensor shape and caches a bounded number of them: a stream of
+     * micro-batches of every size from 1 to 64 made it recompile continually (docs/benchmarks.md), while
+     * these buckets leave 11 shapes up to 64 at the cost of at most 7 padded images above 8.
+     */
+    static long bucket(long rows) {
+        if (rows <= 8) {
+            return Long.highestOneBit(rows) == rows ? rows : Long.highestOneBit(rows) << 1;
+        }
+        return (rows + 7) / 8 * 8;
     }
 
     /**
@@ -223,7 +247,7 @@ public final class ServingNetwork implements InferenceNetwork {
         INDArray b = buffers.get(key);
         if (b == null || b.size(0) < n) {
             try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                b = Nd4j.createUninitialized(DataType.FLOAT, new long[]{n, h, w, c}, 'c');
+                b = Nd4j.create(DataType.FLOAT, new long[]{n, h, w, c}, 'c'); // zeros: padding rows stay finite
             }
             buffers.put(key, b);
         }
