@@ -86,8 +86,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         TrainingSettings settings = TrainingSettings.builder().epochs(epochs).maxMinutes(maxMinutes).batchSize(batchSize)
                 .learningRate(lr).momentum(momentum).weightDecay(weightDecay).holdout(holdout).augment(!noAugment)
-                .seed(seed).layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC)
-                .fastPath(!CpuFastPath.disabledByUser()).build();
+                .seed(seed).layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC).build();
         ImageSet set = ImageSet.load(data, limit);
         String runName = name != null ? name : preset;
         Path logs = logDir != null ? logDir : Path.of("runs", runName + "-"
