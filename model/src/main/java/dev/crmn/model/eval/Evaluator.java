@@ -15,17 +15,37 @@ public final class Evaluator {
     }
 
     /**
+     * Evaluates a DL4J graph (training layout; it stays the caller's, its layer state is cleared afterwards).
+     *
      * @param layout the network's input layout
      * @param batchSize images per forward pass
      */
     public static EvaluationReport evaluate(ComputationGraph net, ImageSet set, Normalization norm, CNN2DFormat layout,
                                             int batchSize) {
-        return evaluate(dev.crmn.model.infer.InferenceNetwork.of(net), set, norm, layout, batchSize);
+        EvaluationReport r = evaluate(x -> {
+            try (INDArray out = net.outputSingle(false, x)) {
+                return out.toFloatMatrix();
+            }
+        }, set, norm, layout, batchSize);
+        net.clearLayersStates();
+        return r;
     }
 
-    /** As above, for any {@link dev.crmn.model.infer.InferenceNetwork} (e.g. a classifier's serving network). */
-    public static EvaluationReport evaluate(dev.crmn.model.infer.InferenceNetwork net, ImageSet set, Normalization norm,
-                                            CNN2DFormat layout, int batchSize) {
+    /** The forward pass an evaluation needs: normalised input in, probabilities out. */
+    @FunctionalInterface
+    public interface Forward {
+        float[][] probabilities(INDArray input);
+    }
+
+    /** As above, for any network, e.g. a classifier's ({@code classifier.network()::probabilities}). */
+    public static EvaluationReport evaluate(Forward net, ImageSet set, Normalization norm, CNN2DFormat layout,
+                                            int batchSize) {
+        return evaluate(net, set, norm, layout, batchSize, done -> { });
+    }
+
+    /** As above, telling {@code progress} the number of images evaluated after each batch. */
+    public static EvaluationReport evaluate(Forward net, ImageSet set, Normalization norm, CNN2DFormat layout,
+                                            int batchSize, java.util.function.IntConsumer progress) {
         int k = set.classNames().size();
         int topK = Math.min(5, k);
         long[][] confusion = new long[k][k];
@@ -37,8 +57,10 @@ public final class Evaluator {
             for (int j = 0; j < n; j++) {
                 idx[j] = start + j;
             }
-            INDArray x = Batches.features(set, idx, norm, layout, null);
-            float[][] p = net.output(x).toFloatMatrix();
+            float[][] p;
+            try (INDArray x = Batches.features(set, idx, norm, layout, null)) {
+                p = net.probabilities(x);
+            }
             for (int j = 0; j < n; j++) {
                 int actual = set.label(idx[j]);
                 int predicted = argmax(p[j]);
@@ -51,6 +73,7 @@ public final class Evaluator {
                 }
                 lossSum += -Math.log(Math.max(p[j][actual], 1e-12));
             }
+            progress.accept(start + n);
         }
         double[] perClass = new double[k];
         for (int i = 0; i < k; i++) {

@@ -5,8 +5,7 @@ import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.Batches;
 import dev.crmn.model.data.PixelImage;
-import dev.crmn.model.graph.LayoutCopy;
-import dev.crmn.model.graph.ServingNetwork;
+import dev.crmn.model.graph.Graphs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,22 +48,40 @@ public final class Classifier implements AutoCloseable {
     }
 
     public static Classifier load(Path checkpoint, ClassifierOptions options) throws CheckpointException {
-        Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, false);
-        return of(loaded.manifest(), loaded.network(), options);
+        return of(Checkpoints.load(checkpoint, false), options);
     }
 
     /**
-     * A classifier over a trained network described by {@code manifest}. On the fast path it runs a
-     * {@link ServingNetwork} (copied weights); otherwise the network itself, copied only when it was trained
-     * in another layout than NCHW (an uncopied network must not be used elsewhere).
+     * A classifier over a loaded checkpoint, which it takes over: on the fast path the trained graph's weights
+     * are copied into a {@link ServingNetwork} and the graph is freed at once; on the plain path the graph (or
+     * its NCHW copy, the original then freed) becomes the classifier's network. Either way the loaded graph
+     * must not be used afterwards, and {@link #close()} frees all native memory.
      */
-    public static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options) {
+    public static Classifier of(Checkpoints.Loaded loaded, ClassifierOptions options) {
+        return of(loaded.manifest(), loaded.network(), options, true);
+    }
+
+    /**
+     * A classifier over a trained network described by {@code manifest}, which stays the caller's and is
+     * not changed (the classifier runs on a copy).
+     */
+    public static Classifier copyOf(Manifest manifest, ComputationGraph trained, ClassifierOptions options) {
+        return of(manifest, trained, options, false);
+    }
+
+    private static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options, boolean owned) {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
         InferenceNetwork net;
         if (options.serving()) {
             net = ServingNetwork.of(trained, manifest.architecture());
-        } else if (options.layout() != trainedLayout) {
+            if (owned) {
+                Graphs.free(trained);
+            }
+        } else if (options.layout() != trainedLayout || !owned) {
             net = InferenceNetwork.of(LayoutCopy.of(trained, manifest.architecture(), options.layout()));
+            if (owned) {
+                Graphs.free(trained);
+            }
         } else {
             net = InferenceNetwork.of(trained);
         }
@@ -89,8 +106,8 @@ public final class Classifier implements AutoCloseable {
     }
 
     /**
-     * Normalised network input for images of the model's height and width; gray images are expanded to
-     * RGB (and RGB reduced to gray) as the model needs.
+     * Normalised network input (a new native array the caller closes) for images of the model's height and
+     * width; gray images are expanded to RGB (and RGB reduced to gray) as the model needs.
      *
      * @throws IllegalArgumentException if an image has another height or width than the model's
      */
@@ -112,12 +129,14 @@ public final class Classifier implements AutoCloseable {
 
     /** Class probabilities {@code [n][classes]} for a batch of images. */
     public float[][] probabilities(List<PixelImage> images) {
-        return probabilities(prepare(images));
+        try (INDArray x = prepare(images)) {
+            return probabilities(x);
+        }
     }
 
-    /** Class probabilities for already-normalised input in this classifier's {@link #layout()}. */
+    /** Class probabilities for already-normalised input in this classifier's {@link #layout()} (not kept). */
     public float[][] probabilities(INDArray normalized) {
-        return net.output(normalized).toFloatMatrix();
+        return net.probabilities(normalized);
     }
 
     /** The {@code k} most probable classes of each image, most probable first. */
@@ -148,6 +167,7 @@ public final class Classifier implements AutoCloseable {
         return top;
     }
 
+    /** Frees the network's native memory (weights and buffers); the classifier cannot be used afterwards. */
     @Override
     public void close() {
         net.close();

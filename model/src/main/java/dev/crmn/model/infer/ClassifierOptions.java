@@ -5,7 +5,7 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
 /**
  * How a {@link Classifier} runs its network.
  *
- * @param serving the fast path: a {@link dev.crmn.model.graph.ServingNetwork} (native ND4J operations, NHWC,
+ * @param serving the fast path: a {@link dev.crmn.model.infer.ServingNetwork} (native ND4J operations, NHWC,
  *                batch norm folded); otherwise DL4J's plain path ({@code ComputationGraph.output()}, NCHW)
  */
 public record ClassifierOptions(boolean serving) {

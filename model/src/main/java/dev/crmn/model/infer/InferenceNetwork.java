@@ -1,28 +1,47 @@
 package dev.crmn.model.infer;
 
+import dev.crmn.model.graph.Graphs;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** Normalised images in, class probabilities out. Not thread-safe, like the networks behind it. */
-public interface InferenceNetwork {
+/**
+ * Normalised images in, class probabilities out: the engine behind a {@link Classifier} (the CPU
+ * {@link ServingNetwork}, DL4J's plain graph, later a GPU engine). Not thread-safe, like the networks behind it.
+ * A network owns its native memory; {@link #close()} frees it.
+ */
+public interface InferenceNetwork extends AutoCloseable {
 
-    /** Class probabilities {@code [n, classes]} for normalised input {@code [n, ...]} in the network's layout. */
-    INDArray output(INDArray input);
+    /**
+     * Class probabilities {@code [n][classes]} for normalised input {@code [n, ...]} in the network's layout.
+     * The input is neither changed nor kept; the result is plain Java memory.
+     */
+    float[][] probabilities(INDArray input);
 
-    /** Releases cached activations. */
+    /** Frees everything the network owns (weights, buffers); it cannot be used afterwards. Idempotent. */
+    @Override
     void close();
 
-    /** A DL4J graph whose single output is the softmax. */
+    /** A DL4J graph whose single output is the softmax; the network owns the graph and frees it on close. */
     static InferenceNetwork of(ComputationGraph graph) {
         return new InferenceNetwork() {
+            private boolean closed;
+
             @Override
-            public INDArray output(INDArray input) {
-                return graph.outputSingle(false, input);
+            public float[][] probabilities(INDArray input) {
+                if (closed) {
+                    throw new IllegalStateException("the network is closed");
+                }
+                try (INDArray out = graph.outputSingle(false, input)) {
+                    return out.toFloatMatrix();
+                }
             }
 
             @Override
             public void close() {
-                graph.clear();
+                if (!closed) {
+                    closed = true;
+                    Graphs.free(graph);
+                }
             }
         };
     }

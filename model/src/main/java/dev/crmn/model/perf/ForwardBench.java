@@ -4,6 +4,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.crmn.model.config.CrmnConfig;
 import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.graph.GraphOptions;
+import dev.crmn.model.graph.Graphs;
+import dev.crmn.model.infer.InferenceNetwork;
+import dev.crmn.model.infer.ServingNetwork;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,7 +25,7 @@ public final class ForwardBench {
 
     /** How the measured network is materialised. */
     public enum Path {
-        /** {@link dev.crmn.model.graph.ServingNetwork}: native ND4J operations, NHWC, batch norm folded (oneDNN kernels on the oneDNN build). */
+        /** {@link dev.crmn.model.infer.ServingNetwork}: native ND4J operations, NHWC, batch norm folded (oneDNN kernels on the oneDNN build). */
         FAST,
         /** DL4J's default: the NCHW training graph, {@code ComputationGraph.output()}. */
         PLAIN
@@ -38,15 +41,20 @@ public final class ForwardBench {
 
     /** Forward images/s for each batch size. */
     public static List<Point> forward(CrmnConfig cfg, Path path, int[] batches, double seconds) {
-        dev.crmn.model.infer.InferenceNetwork net = path == Path.PLAIN
-                ? dev.crmn.model.infer.InferenceNetwork.of(network(cfg, path))
-                : dev.crmn.model.graph.ServingNetwork.of(CrmnGraphBuilder.network(cfg, GraphOptions.training()), cfg);
+        ComputationGraph graph = network(cfg, path);
+        InferenceNetwork net = path == Path.PLAIN ? InferenceNetwork.of(graph) : ServingNetwork.of(graph, cfg);
+        if (path == Path.FAST) {
+            Graphs.free(graph);
+        }
         CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
         List<Point> out = new ArrayList<>();
-        for (int b : batches) {
-            INDArray x = input(cfg, layout, b);
-            double ms = medianMillis(() -> net.output(x), seconds);
-            out.add(new Point(b, b * 1000.0 / ms, ms, lastRepetitions));
+        try (net) {
+            for (int b : batches) {
+                try (INDArray x = input(cfg, layout, b)) {
+                    double ms = medianMillis(() -> net.probabilities(x), seconds);
+                    out.add(new Point(b, b * 1000.0 / ms, ms, lastRepetitions));
+                }
+            }
         }
         return out;
     }

@@ -1,6 +1,8 @@
-package dev.crmn.model.graph;
+package dev.crmn.model.infer;
 
 import dev.crmn.model.config.CrmnConfig;
+import dev.crmn.model.graph.CrmnGraphBuilder;
+import dev.crmn.model.graph.GraphOptions;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.graph.ComputationGraph;

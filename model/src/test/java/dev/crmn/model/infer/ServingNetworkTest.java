@@ -1,4 +1,4 @@
-package dev.crmn.model.graph;
+package dev.crmn.model.infer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
