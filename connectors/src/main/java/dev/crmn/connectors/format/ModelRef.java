@@ -16,6 +16,7 @@ import java.util.Map;
  * @param sha256        SHA-256 of the checkpoint's model zip
  * @param metrics       metrics from the manifest (e.g. val_accuracy, holdout_accuracy)
  * @param parentVersion the version it was fine-tuned from, or null
+ * @param parentSha256  the SHA-256 of that parent's model zip, or null
  * @param publishedAt   when it was published (ms since the epoch)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -28,6 +29,7 @@ public record ModelRef(
         @JsonProperty("sha256") String sha256,
         @JsonProperty("metrics") Map<String, Double> metrics,
         @JsonProperty("parent_version") Long parentVersion,
+        @JsonProperty("parent_sha256") String parentSha256,
         @JsonProperty("published_at") long publishedAt) {
 
     /** "crmn-demo v3". */

@@ -5,9 +5,13 @@ import dev.crmn.connectors.format.ModelRefJson;
 import dev.crmn.model.checkpoint.CheckpointException;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.util.MoreFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.security.InvalidKeyException;
@@ -19,24 +23,42 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Published checkpoints on any Flink {@link FileSystem} ({@code file://}, and {@code s3://}, {@code hdfs://}
- * where the plugin is present). Layout: {@code <root>/<name>/v<version>-<sha256 prefix>/} holding
- * {@code manifest.json} and {@code model.zip}. Publishing writes to {@code <root>/<name>/.tmp-<uuid>/} and
- * renames it into place, so a reader never sees a partial checkpoint (on object stores without atomic
- * rename, readers still ignore dot-directories and verify the hash). Published versions are immutable.
+ * where the plugin is present), shared by every subtask, job and restart that reads or writes them.
  *
- * <p>With a signing key, published manifests carry an HMAC-SHA256 {@code signature} (over the manifest
- * without it, which includes the model zip's SHA-256), and {@link #fetch} refuses unsigned or wrongly
- * signed checkpoints.
+ * <p><b>Layout.</b> {@code <root>/<name>/v<version>/} holding {@code manifest.json}, {@code model.zip} and, in
+ * a signed store, {@code manifest.json.sig}. (Stores written before 0.1 used {@code v<version>-<sha prefix>};
+ * they are still read.)
+ *
+ * <p><b>One version, one checkpoint.</b> {@link #publish} writes into {@code <root>/<name>/.tmp-<uuid>/} and
+ * renames it to {@code v<version>}: a reader never sees a partial checkpoint, and of two publishers racing for
+ * one version exactly one wins. Publishing version N when a <em>different</em> checkpoint holds N is refused;
+ * publishing the same bytes again returns the existing reference, so a publish retried after a failure is
+ * idempotent. On object stores without atomic rename the race is not excluded (readers still verify hashes).
+ *
+ * <p><b>Signatures.</b> With a signing key, publish writes a detached HMAC-SHA256 of the manifest's stored
+ * bytes ({@code manifest.json.sig}, hex), and {@link #fetch} refuses checkpoints whose signature is missing or
+ * wrong. The manifest carries the model zip's SHA-256, so the signature covers the weights too; signing the
+ * bytes (not a re-serialised manifest) keeps fields this version does not know covered and verifiable.
  */
 public final class ModelStore {
+
+    /** The detached signature beside a signed manifest. */
+    public static final String SIGNATURE = Checkpoints.MANIFEST + ".sig";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelStore.class);
+    private static final Pattern VERSION_DIR = Pattern.compile("v(\\d+)(-[0-9a-f]+)?");
 
     private final Path root;
     private final byte[] signingKey;
@@ -58,35 +80,44 @@ public final class ModelStore {
         return root;
     }
 
+    /** Whether this store signs and verifies manifests. */
+    public boolean signed() {
+        return signingKey != null;
+    }
+
     /**
-     * Publishes a local checkpoint directory (verified first) and returns its reference.
+     * Publishes a local checkpoint directory (verified first) and returns its reference. Publishing the same
+     * checkpoint again returns the existing reference.
      *
-     * @throws CheckpointException if the checkpoint is invalid or that version is already published
+     * @throws CheckpointException if the checkpoint is invalid, or another checkpoint already holds its version
      */
     public ModelRef publish(java.nio.file.Path checkpoint) throws IOException {
         Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, false);
-        loaded.network().clear();
+        dev.crmn.model.graph.Graphs.free(loaded.network());
         Manifest m = loaded.manifest();
-        if (signingKey != null) {
-            m = m.withSignature(sign(m));
+        Optional<ModelRef> existing = existing(m);
+        if (existing.isPresent()) {
+            return existing.get();
         }
         FileSystem fs = root.getFileSystem();
         Path modelDir = new Path(root, m.name());
-        Path target = new Path(modelDir, dirName(m));
-        if (fs.exists(target)) {
-            throw new CheckpointException(m.displayName() + " is already published at " + target);
-        }
+        Path target = new Path(modelDir, "v" + m.version());
         Path tmp = new Path(modelDir, ".tmp-" + UUID.randomUUID());
         fs.mkdirs(tmp);
         try {
+            byte[] manifestBytes = Checkpoints.json().writeValueAsBytes(m.withModelFile(Checkpoints.MODEL, m.modelBytes(),
+                    m.sha256()));
             try (OutputStream out = fs.create(new Path(tmp, Checkpoints.MODEL), FileSystem.WriteMode.NO_OVERWRITE)) {
                 Files.copy(loaded.directory().resolve(m.modelFile()), out);
             }
-            try (OutputStream out = fs.create(new Path(tmp, Checkpoints.MANIFEST), FileSystem.WriteMode.NO_OVERWRITE)) {
-                Checkpoints.json().writeValue(nonClosing(out), m.withModelFile(Checkpoints.MODEL, m.modelBytes(), m.sha256()));
+            write(fs, new Path(tmp, Checkpoints.MANIFEST), manifestBytes);
+            if (signingKey != null) {
+                write(fs, new Path(tmp, SIGNATURE), sign(manifestBytes).getBytes(StandardCharsets.US_ASCII));
             }
             if (!fs.rename(tmp, target)) {
-                throw new CheckpointException("cannot move " + tmp + " to " + target + " (published concurrently?)");
+                // another publisher won the race for this version: fine if it published these bytes
+                return existing(m).orElseThrow(() -> new CheckpointException("cannot publish " + m.displayName()
+                        + ": " + target + " appeared concurrently with another checkpoint"));
             }
         } finally {
             if (fs.exists(tmp)) {
@@ -96,14 +127,59 @@ public final class ModelStore {
         return ref(m, target, fs.getFileStatus(target).getModificationTime());
     }
 
-    /** The reference of a published manifest at {@code dir}. */
-    private static ModelRef ref(Manifest m, Path dir, long publishedAt) {
-        return new ModelRef(ModelRefJson.CURRENT_SCHEMA, m.name(), m.version(), dir.toUri().toString(), m.sha256(),
-                m.metrics(), m.parentVersion(), publishedAt);
+    /**
+     * The published reference of {@code m}'s version if the same checkpoint (same model SHA-256) already holds
+     * it; empty if the version is free.
+     *
+     * @throws CheckpointException if another checkpoint holds the version
+     */
+    private Optional<ModelRef> existing(Manifest m) throws IOException {
+        for (ModelRef r : list(m.name())) {
+            if (r.version() == m.version()) {
+                if (!r.sha256().equalsIgnoreCase(m.sha256())) {
+                    throw new CheckpointException(m.displayName() + " is already published at " + r.uri()
+                            + " with another checkpoint (SHA-256 " + r.sha256().substring(0, 12) + "…, this one "
+                            + m.sha256().substring(0, 12) + "…); one version number names one checkpoint");
+                }
+                LOG.info("{} is already published at {} (same checkpoint)", m.displayName(), r.uri());
+                return Optional.of(r);
+            }
+        }
+        return Optional.empty();
     }
 
-    private static String dirName(Manifest m) {
-        return "v" + m.version() + "-" + m.sha256().substring(0, 12);
+    private static void write(FileSystem fs, Path file, byte[] bytes) throws IOException {
+        try (OutputStream out = fs.create(file, FileSystem.WriteMode.NO_OVERWRITE)) {
+            out.write(bytes);
+        }
+    }
+
+    /** The reference of a published manifest at {@code dir}. */
+    private static ModelRef ref(Manifest m, Path dir, long publishedAt) {
+        return new ModelRef(ModelRefJson.CURRENT_SCHEMA, m.name(), m.version(), uri(dir), m.sha256(), m.metrics(),
+                m.parentVersion(), m.parentSha256(), publishedAt);
+    }
+
+    /** A directory's URI as the docs write it: {@code file:///abs/path/} for local paths. */
+    static String uri(Path dir) {
+        java.net.URI u = dir.toUri();
+        String s = u.getScheme() == null ? "file://" + u.getPath()
+                : u.getScheme().equals("file") && u.getAuthority() == null ? "file://" + u.getPath() : u.toString();
+        return s.endsWith("/") ? s : s + "/";
+    }
+
+    /**
+     * The reference of the published checkpoint at {@code uri} (a version directory of a store, as
+     * {@link ModelRef#uri()} names it).
+     */
+    public static ModelRef refAt(String uri) throws IOException {
+        Path dir = new Path(uri);
+        FileSystem fs = dir.getFileSystem();
+        Manifest m;
+        try (InputStream in = fs.open(new Path(dir, Checkpoints.MANIFEST))) {
+            m = Checkpoints.readManifest(in.readAllBytes(), uri);
+        }
+        return ref(m, dir, fs.getFileStatus(dir).getModificationTime());
     }
 
     /** Published versions of {@code name}, oldest first. Unreadable entries are skipped. */
@@ -119,100 +195,146 @@ public final class ModelStore {
             return refs;
         }
         for (FileStatus s : entries) {
-            String n = s.getPath().getName();
-            if (!s.isDir() || n.startsWith(".")) {
+            Matcher dirName = VERSION_DIR.matcher(s.getPath().getName());
+            if (!s.isDir() || !dirName.matches()) {
                 continue;
             }
             try (InputStream in = fs.open(new Path(s.getPath(), Checkpoints.MANIFEST))) {
-                Manifest m = Checkpoints.json().readValue(in, Manifest.class);
-                refs.add(ref(m, s.getPath(), s.getModificationTime()));
+                Manifest m = Checkpoints.readManifest(in.readAllBytes(), s.getPath().toString());
+                if (m.name().equals(name) && Long.toString(m.version()).equals(dirName.group(1))) {
+                    refs.add(ref(m, s.getPath(), s.getModificationTime()));
+                }
             } catch (IOException | RuntimeException e) {
-                // a half-written or foreign directory: not a published version
+                LOG.debug("{} is not a published version: {}", s.getPath(), e.getMessage());
             }
         }
-        refs.sort(Comparator.comparingLong(ModelRef::version));
+        refs.sort(Comparator.comparingLong(ModelRef::version).thenComparingLong(ModelRef::publishedAt)
+                .thenComparing(ModelRef::uri));
         return refs;
     }
 
-    /** The highest published version of {@code name}. */
+    /** The highest published version of {@code name} (ties, possible only in old stores, go to the latest published). */
     public Optional<ModelRef> latest(String name) throws IOException {
         List<ModelRef> refs = list(name);
         return refs.isEmpty() ? Optional.empty() : Optional.of(refs.get(refs.size() - 1));
     }
 
     /**
-     * Copies the referenced checkpoint into {@code localDir} (created; reused if it already holds the same
-     * verified checkpoint) and verifies it: SHA-256 against the reference and the manifest, the signature
-     * when this store has a key, and the checkpoint itself.
+     * Makes the referenced checkpoint available locally and verified, in a cache shared by every thread and
+     * process that fetches into {@code cache}: the checkpoint lands in {@code <cache>/<sha256>/} by a single
+     * directory rename (written and verified first in a private {@code .fetch-*} directory), so a reader never
+     * sees a partial copy; when that directory is already there and verifies, it is reused without copying.
+     * Concurrent fetches of one version are safe: one rename wins, the others verify and use its result.
+     * Verified: the manifest parses and names the reference's model name and version, the model zip's size
+     * and SHA-256 match the manifest and the reference, and in a signed store the manifest's signature.
      *
-     * @return the verified local checkpoint directory
-     * @throws CheckpointException when anything does not verify
+     * @return the verified local checkpoint directory ({@code <cache>/<sha256>})
+     * @throws CheckpointException when anything does not verify (nothing is left in the cache then)
      */
-    public java.nio.file.Path fetch(ModelRef ref, java.nio.file.Path localDir) throws IOException {
-        Path src = new Path(ref.uri());
-        FileSystem fs = src.getFileSystem();
-        Files.createDirectories(localDir);
-        java.nio.file.Path tmp = Files.createTempDirectory(localDir.toAbsolutePath().getParent() == null
-                ? localDir : localDir.toAbsolutePath().getParent(), ".fetch-");
+    public java.nio.file.Path fetch(ModelRef ref, java.nio.file.Path cache) throws IOException {
+        String sha = ref.sha256().toLowerCase(java.util.Locale.ROOT);
+        if (!sha.matches("[0-9a-f]{64}")) {
+            throw new CheckpointException("reference " + ref.displayName() + " has an invalid SHA-256 '" + ref.sha256() + "'");
+        }
+        Files.createDirectories(cache);
+        java.nio.file.Path target = cache.resolve(sha);
+        if (Files.isDirectory(target)) {
+            try {
+                verifyLocal(target, ref);
+                return target;
+            } catch (CheckpointException e) {
+                LOG.warn("cached {} at {} does not verify ({}); fetching it again", ref.displayName(), target, e.getMessage());
+                MoreFiles.deleteRecursively(moveAside(target, cache));
+            }
+        }
+        java.nio.file.Path tmp = Files.createDirectory(cache.resolve(".fetch-" + UUID.randomUUID()));
         try {
-            for (String f : List.of(Checkpoints.MANIFEST, Checkpoints.MODEL)) {
+            Path src = new Path(ref.uri());
+            FileSystem fs = src.getFileSystem();
+            List<String> files = new ArrayList<>(List.of(Checkpoints.MANIFEST, Checkpoints.MODEL));
+            if (signingKey != null && fs.exists(new Path(src, SIGNATURE))) {
+                files.add(SIGNATURE);
+            }
+            for (String f : files) {
                 try (InputStream in = fs.open(new Path(src, f))) {
-                    Files.copy(in, tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(in, tmp.resolve(f));
                 }
             }
-            Manifest m = Checkpoints.readManifest(tmp.resolve(Checkpoints.MANIFEST));
-            if (!m.sha256().equalsIgnoreCase(ref.sha256())) {
-                throw new CheckpointException("checkpoint at " + ref.uri() + " has SHA-256 " + m.sha256()
-                        + " in its manifest, the reference says " + ref.sha256());
+            verifyLocal(tmp, ref);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("the model cache " + cache + " does not support atomic renames", e);
+            } catch (FileSystemException e) {
+                // rename(2) onto a non-empty directory fails (ENOTEMPTY, reported as a plain FileSystemException
+                // for ATOMIC_MOVE): a concurrent fetch won the rename
+                if (!Files.isDirectory(target)) {
+                    throw e;
+                }
+                verifyLocal(target, ref);
             }
-            Checkpoints.verifyFile(tmp.resolve(m.modelFile()), m);
-            verifySignature(m, ref);
-            for (String f : List.of(Checkpoints.MANIFEST, Checkpoints.MODEL)) {
-                Files.move(tmp.resolve(f), localDir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-            }
-            return localDir;
+            return target;
         } finally {
-            try (var s = Files.walk(tmp)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            if (Files.exists(tmp)) {
+                MoreFiles.deleteRecursively(tmp);
             }
         }
     }
 
-    private void verifySignature(Manifest m, ModelRef ref) throws CheckpointException {
+    private static java.nio.file.Path moveAside(java.nio.file.Path dir, java.nio.file.Path cache) throws IOException {
+        java.nio.file.Path aside = cache.resolve(".stale-" + UUID.randomUUID());
+        Files.move(dir, aside, StandardCopyOption.ATOMIC_MOVE);
+        return aside;
+    }
+
+    /** Verifies a local copy of a checkpoint against its reference (see {@link #fetch}). */
+    private void verifyLocal(java.nio.file.Path dir, ModelRef ref) throws CheckpointException {
+        byte[] manifestBytes;
+        try {
+            manifestBytes = Files.readAllBytes(dir.resolve(Checkpoints.MANIFEST));
+        } catch (IOException e) {
+            throw new CheckpointException("no readable manifest for " + ref.displayName() + " at " + ref.uri(), e);
+        }
+        Manifest m = Checkpoints.readManifest(manifestBytes, ref.uri() + Checkpoints.MANIFEST);
+        if (!m.sha256().equalsIgnoreCase(ref.sha256())) {
+            throw new CheckpointException("checkpoint at " + ref.uri() + " has SHA-256 " + m.sha256()
+                    + " in its manifest, the reference says " + ref.sha256());
+        }
+        if (!m.name().equals(ref.name()) || m.version() != ref.version()) {
+            throw new CheckpointException("checkpoint at " + ref.uri() + " is " + m.displayName()
+                    + ", the reference says " + ref.displayName());
+        }
+        Checkpoints.verifyFile(dir.resolve(m.modelFile()), m);
+        verifySignature(dir.resolve(SIGNATURE), manifestBytes, ref);
+    }
+
+    private void verifySignature(java.nio.file.Path sigFile, byte[] manifestBytes, ModelRef ref) throws CheckpointException {
         if (signingKey == null) {
             return;
         }
-        if (m.signature() == null || m.signature().isBlank()) {
+        String sig;
+        try {
+            sig = Files.isRegularFile(sigFile) ? Files.readString(sigFile, StandardCharsets.US_ASCII).strip() : "";
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read the signature of " + ref.displayName(), e);
+        }
+        if (sig.isEmpty()) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is not signed and this store requires signatures");
         }
-        String expected = sign(m.withSignature(null));
-        if (!MessageDigest.isEqual(expected.getBytes(), m.signature().toLowerCase().getBytes())) {
+        if (!MessageDigest.isEqual(sign(manifestBytes).getBytes(StandardCharsets.US_ASCII),
+                sig.toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII))) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
         }
     }
 
-    /** Hex HMAC-SHA256 of the manifest without its signature. */
-    String sign(Manifest m) throws CheckpointException {
+    /** Hex HMAC-SHA256 of a manifest's bytes with this store's key. */
+    String sign(byte[] manifestBytes) throws CheckpointException {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(signingKey, "HmacSHA256"));
-            return HexFormat.of().formatHex(mac.doFinal(Checkpoints.json().writeValueAsBytes(m.withSignature(null))));
-        } catch (NoSuchAlgorithmException | InvalidKeyException | IOException e) {
+            return HexFormat.of().formatHex(mac.doFinal(manifestBytes));
+        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
             throw new CheckpointException("cannot sign manifest: " + e.getMessage(), e);
         }
-    }
-
-    private static OutputStream nonClosing(OutputStream out) {
-        return new java.io.FilterOutputStream(out) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.flush();
-            }
-        };
     }
 }

@@ -55,10 +55,11 @@ class WireFormatTest {
     @Test
     void modelRefRoundTripsAndNeedsItsCoreFields() throws Exception {
         ModelRef r = new ModelRef(ModelRefJson.CURRENT_SCHEMA, "crmn-demo", 4, "file:///store/crmn-demo/v4-abc",
-                "cd".repeat(32), Map.of("val_accuracy", 0.8), 3L, 123L);
+                "cd".repeat(32), Map.of("val_accuracy", 0.8), 3L, "ef".repeat(32), 123L);
         assertThat(ModelRefJson.fromBytes(ModelRefJson.toBytes(r))).isEqualTo(r);
         JsonNode json = new ObjectMapper().readTree(ModelRefJson.toBytes(r));
-        assertThat(json.fieldNames()).toIterable().contains("schema", "name", "version", "uri", "sha256", "metrics", "parent_version");
+        assertThat(json.fieldNames()).toIterable().contains("schema", "name", "version", "uri", "sha256", "metrics", "parent_version",
+                "parent_sha256");
         assertThatThrownBy(() -> ModelRefJson.fromBytes("{\"schema\":1,\"name\":\"x\"}".getBytes()))
                 .hasMessageContaining("needs name, uri and sha256");
         assertThatThrownBy(() -> ModelRefJson.fromBytes("{\"schema\":2}".getBytes())).hasMessageContaining("schema 2");
@@ -133,7 +134,7 @@ class WireFormatTest {
         assertThat(collect(new dev.crmn.connectors.kafka.DeadLetterDeserializationSchema(),
                 consumed(new dev.crmn.connectors.kafka.DeadLetterSerializationSchema("dead-letters").serialize(d, null, null), 0)))
                 .containsExactly(d);
-        ModelRef r = new ModelRef(1, "m", 2, "file:///x/", "ab".repeat(32), Map.of(), null, 5);
+        ModelRef r = new ModelRef(1, "m", 2, "file:///x/", "ab".repeat(32), Map.of(), null, null, 5);
         ProducerRecord<byte[], byte[]> mr = new dev.crmn.connectors.kafka.ModelRefSerializationSchema("model-updates")
                 .serialize(r, null, null);
         assertThat(new String(mr.key())).isEqualTo("m");

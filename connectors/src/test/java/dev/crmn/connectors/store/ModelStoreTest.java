@@ -7,11 +7,19 @@ import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.testutil.Checkpoints2;
 import dev.crmn.model.checkpoint.CheckpointException;
 import dev.crmn.model.checkpoint.Checkpoints;
-import dev.crmn.model.checkpoint.Manifest;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Collectors;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,15 +31,21 @@ class ModelStoreTest {
     static java.nio.file.Path dir;
     static java.nio.file.Path v1;
     static java.nio.file.Path v2;
+    static java.nio.file.Path otherV1;
 
     @BeforeAll
     static void checkpoints() throws Exception {
         v1 = Checkpoints2.tiny(dir.resolve("local-v1"), 1, null);
         v2 = Checkpoints2.tiny(dir.resolve("local-v2"), 2, 1L);
+        otherV1 = Checkpoints2.tiny(dir.resolve("local-other-v1"), 1, null, 99); // same version, other weights
     }
 
     private static ModelStore store(String name, byte[] key) {
         return new ModelStore(new Path(dir.resolve(name).toUri()), key);
+    }
+
+    private static java.nio.file.Path local(ModelRef r) {
+        return java.nio.file.Path.of(java.net.URI.create(r.uri()));
     }
 
     @Test
@@ -41,15 +55,119 @@ class ModelStoreTest {
         ModelRef r1 = store.publish(v1);
         ModelRef r2 = store.publish(v2);
         assertThat(store.list("tiny")).extracting(ModelRef::version).containsExactly(1L, 2L);
-        assertThat(store.latest("tiny")).contains(store.list("tiny").get(1));
+        assertThat(store.latest("tiny")).contains(r2);
         assertThat(r2.parentVersion()).isEqualTo(1L);
         assertThat(r1.sha256()).isEqualTo(Checkpoints.sha256(v1.resolve(Checkpoints.MODEL)));
-        assertThat(r1.uri()).startsWith("file:");
-        java.nio.file.Path local = store.fetch(r2, dir.resolve("fetched-v2"));
+        assertThat(r1.uri()).startsWith("file:///").endsWith("/tiny/v1/");
+        assertThat(ModelStore.refAt(r2.uri())).isEqualTo(r2);
+        java.nio.file.Path local = store.fetch(r2, dir.resolve("cache"));
+        assertThat(local).isEqualTo(dir.resolve("cache").resolve(r2.sha256()));
         assertThat(Checkpoints.load(local, false).manifest().version()).isEqualTo(2);
-        assertThatThrownBy(() -> store.publish(v1)).isInstanceOf(CheckpointException.class).hasMessageContaining("already published");
         try (var s = Files.list(dir.resolve("store").resolve("tiny"))) {
             assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("."));
+        }
+    }
+
+    @Test
+    void oneVersionNamesOneCheckpointAndARetriedPublishIsANoOp() throws Exception {
+        ModelStore store = store("idempotent", null);
+        ModelRef first = store.publish(v1);
+        assertThat(store.publish(v1)).as("the same bytes again").isEqualTo(first);
+        assertThatThrownBy(() -> store.publish(otherV1)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("already published").hasMessageContaining("another checkpoint");
+        assertThat(store.list("tiny")).containsExactly(first);
+    }
+
+    @Test
+    void racingPublishersOfOneVersionLeaveExactlyOneCheckpoint() throws Exception {
+        ModelStore store = store("race", null);
+        List<java.nio.file.Path> sources = List.of(v1, otherV1, v1, otherV1);
+        CyclicBarrier start = new CyclicBarrier(sources.size());
+        ExecutorService pool = Executors.newFixedThreadPool(sources.size());
+        try {
+            List<Future<ModelRef>> results = new ArrayList<>();
+            for (java.nio.file.Path src : sources) {
+                results.add(pool.submit(() -> {
+                    start.await();
+                    return store.publish(src);
+                }));
+            }
+            Set<String> published = new java.util.HashSet<>();
+            int refused = 0;
+            for (Future<ModelRef> f : results) {
+                try {
+                    published.add(f.get().sha256());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    assertThat(e.getCause()).isInstanceOf(CheckpointException.class);
+                    refused++;
+                }
+            }
+            assertThat(published).hasSize(1);
+            assertThat(refused).isEqualTo(2); // the two copies of the losing checkpoint
+            assertThat(store.list("tiny")).hasSize(1).allMatch(r -> published.contains(r.sha256()));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void concurrentFetchesShareOneVerifiedCacheEntry() throws Exception {
+        ModelStore store = store("concurrent", null);
+        ModelRef r = store.publish(v2);
+        java.nio.file.Path cache = dir.resolve("shared-cache");
+        int threads = 8;
+        CyclicBarrier start = new CyclicBarrier(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<java.nio.file.Path>> results = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                Callable<java.nio.file.Path> fetch = () -> {
+                    start.await();
+                    return store.fetch(r, cache);
+                };
+                results.add(pool.submit(fetch));
+            }
+            for (Future<java.nio.file.Path> f : results) {
+                assertThat(f.get()).isEqualTo(cache.resolve(r.sha256()));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        try (var s = Files.list(cache)) {
+            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList())).containsExactly(r.sha256());
+        }
+        Checkpoints.verifyFile(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL),
+                Checkpoints.readManifest(cache.resolve(r.sha256()).resolve(Checkpoints.MANIFEST)));
+        // a later fetch reuses the entry (no copy: the file is the same one)
+        Object inode = Files.readAttributes(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL), BasicFileAttributes.class).fileKey();
+        store.fetch(r, cache);
+        assertThat(Files.readAttributes(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL), BasicFileAttributes.class)
+                .fileKey()).isEqualTo(inode);
+    }
+
+    @Test
+    void aCorruptedCacheEntryIsFetchedAgain() throws Exception {
+        ModelStore store = store("recache", null);
+        ModelRef r = store.publish(v1);
+        java.nio.file.Path cache = dir.resolve("cache-corrupt");
+        java.nio.file.Path entry = store.fetch(r, cache);
+        flipByte(entry.resolve(Checkpoints.MODEL));
+        assertThat(store.fetch(r, cache)).isEqualTo(entry);
+        Checkpoints.load(entry, false); // verifies again
+    }
+
+    @Test
+    void fetchChecksTheManifestAgainstTheReference() throws Exception {
+        ModelStore store = store("mismatch", null);
+        ModelRef r = store.publish(v1);
+        ModelRef wrongVersion = new ModelRef(r.schema(), r.name(), 7, r.uri(), r.sha256(), r.metrics(), null, null, 0);
+        assertThatThrownBy(() -> store.fetch(wrongVersion, dir.resolve("cache-mismatch")))
+                .isInstanceOf(CheckpointException.class).hasMessageContaining("the reference says tiny v7");
+        ModelRef wrongName = new ModelRef(r.schema(), "other", 1, r.uri(), r.sha256(), r.metrics(), null, null, 0);
+        assertThatThrownBy(() -> store.fetch(wrongName, dir.resolve("cache-mismatch")))
+                .hasMessageContaining("the reference says other v1");
+        try (var s = Files.list(dir.resolve("cache-mismatch"))) {
+            assertThat(s).as("nothing unverified is left in the cache").isEmpty();
         }
     }
 
@@ -57,36 +175,46 @@ class ModelStoreTest {
     void aTamperedPublishedFileIsRefused() throws Exception {
         ModelStore store = store("tamper", null);
         ModelRef r = store.publish(v1);
-        java.nio.file.Path zip = java.nio.file.Path.of(java.net.URI.create(r.uri())).resolve(Checkpoints.MODEL);
-        try (RandomAccessFile f = new RandomAccessFile(zip.toFile(), "rw")) {
-            f.seek(100);
-            int b = f.read();
-            f.seek(100);
-            f.write(b ^ 1);
-        }
+        flipByte(local(r).resolve(Checkpoints.MODEL));
         assertThatThrownBy(() -> store.fetch(r, dir.resolve("fetched-tampered"))).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("SHA-256");
-        ModelRef forged = new ModelRef(r.schema(), r.name(), r.version(), r.uri(), "00".repeat(32), r.metrics(), null, 0);
+        ModelRef forged = new ModelRef(r.schema(), r.name(), r.version(), r.uri(), "00".repeat(32), r.metrics(), null, null, 0);
         assertThatThrownBy(() -> store.fetch(forged, dir.resolve("fetched-forged"))).hasMessageContaining("the reference says");
     }
 
     @Test
-    void signedStoresRefuseUnsignedAndWronglySignedCheckpoints() throws Exception {
+    void signaturesCoverTheStoredManifestBytes() throws Exception {
         byte[] key = "s3cret".getBytes(StandardCharsets.UTF_8);
         ModelStore signed = store("signed", key);
         ModelRef r = signed.publish(v1);
-        java.nio.file.Path ok = signed.fetch(r, dir.resolve("signed-ok"));
-        assertThat(Checkpoints.readManifest(ok.resolve(Checkpoints.MANIFEST)).signature()).hasSize(64);
+        java.nio.file.Path published = local(r);
+        assertThat(Files.readString(published.resolve(ModelStore.SIGNATURE))).hasSize(64);
+        signed.fetch(r, dir.resolve("signed-ok"));
         ModelStore otherKey = new ModelStore(signed.root(), "other".getBytes(StandardCharsets.UTF_8));
         assertThatThrownBy(() -> otherKey.fetch(r, dir.resolve("signed-bad"))).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("wrong signature");
         ModelRef unsigned = store("unsigned", null).publish(v2);
         assertThatThrownBy(() -> signed.fetch(unsigned, dir.resolve("unsigned"))).hasMessageContaining("not signed");
-        // A signed manifest whose metrics were edited no longer verifies.
-        java.nio.file.Path published = java.nio.file.Path.of(java.net.URI.create(r.uri()));
-        Manifest m = Checkpoints.readManifest(published.resolve(Checkpoints.MANIFEST));
-        Checkpoints.writeManifest(published.resolve(Checkpoints.MANIFEST),
-                m.withMetrics(java.util.Map.of("val_accuracy", 0.99)));
+
+        // A manifest written by a newer version, with a field this one does not know, signed by its writer: verifies.
+        java.nio.file.Path manifest = published.resolve(Checkpoints.MANIFEST);
+        String original = Files.readString(manifest);
+        String extended = original.replaceFirst("\\{", "{\n  \"future_field\" : {\"x\" : 1},");
+        Files.writeString(manifest, extended);
+        Files.writeString(published.resolve(ModelStore.SIGNATURE), signed.sign(extended.getBytes(StandardCharsets.UTF_8)));
+        assertThat(signed.fetch(r, dir.resolve("signed-extended"))).exists();
+        // One changed byte (a metric edited after signing) does not.
+        Files.writeString(manifest, extended.replace("\"val_accuracy\" : 0.1", "\"val_accuracy\" : 0.9"));
+        assertThat(Files.readString(manifest)).isNotEqualTo(extended);
         assertThatThrownBy(() -> signed.fetch(r, dir.resolve("signed-edited"))).hasMessageContaining("wrong signature");
+    }
+
+    private static void flipByte(java.nio.file.Path file) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 1);
+        }
     }
 }

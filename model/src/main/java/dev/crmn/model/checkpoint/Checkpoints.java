@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.graph.GraphOptions;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -79,7 +80,8 @@ public final class Checkpoints {
         Path tmp = null;
         try {
             Files.createDirectories(parent);
-            tmp = Files.createTempDirectory(parent, "." + dir.getFileName() + ".tmp-");
+            // not createTempDirectory: its rwx------ would make checkpoints unreadable to the group
+            tmp = Files.createDirectory(parent.resolve("." + dir.getFileName() + ".tmp-" + java.util.UUID.randomUUID()));
             Path zip = tmp.resolve(MODEL);
             ModelSerializer.writeModel(net, zip.toFile(), true);
             Manifest full = manifest.withModelFile(MODEL, Files.size(zip), sha256(zip));
@@ -103,7 +105,7 @@ public final class Checkpoints {
             throw new CheckpointException("cannot write checkpoint " + dir + ": " + e.getMessage(), e);
         } finally {
             if (tmp != null) {
-                deleteQuietly(tmp);
+                dev.crmn.model.util.MoreFiles.deleteQuietly(tmp);
             }
         }
     }
@@ -117,28 +119,48 @@ public final class Checkpoints {
 
     /** Reads and checks a manifest: readable JSON, known schema, required fields present. */
     public static Manifest readManifest(Path file) throws CheckpointException {
-        Manifest m;
-        try (InputStream in = Files.newInputStream(file)) {
-            m = JSON.readValue(in, Manifest.class);
-        } catch (IOException | RuntimeException e) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
             throw new CheckpointException("unreadable manifest " + file + ": " + e.getMessage(), e);
         }
+        return readManifest(bytes, file.toString());
+    }
+
+    /** Reads and checks a manifest from its bytes; {@code source} names it in errors. */
+    public static Manifest readManifest(byte[] bytes, String source) throws CheckpointException {
+        Manifest m;
+        try {
+            m = JSON.readValue(bytes, Manifest.class);
+        } catch (IOException | RuntimeException e) {
+            throw new CheckpointException("unreadable manifest " + source + ": " + e.getMessage(), e);
+        }
+        if (m == null) {
+            throw new CheckpointException("manifest " + source + " is empty");
+        }
         if (m.schema() < 1 || m.schema() > Manifest.CURRENT_SCHEMA) {
-            throw new CheckpointException("manifest " + file + " has schema " + m.schema() + "; this build reads 1.."
+            throw new CheckpointException("manifest " + source + " has schema " + m.schema() + "; this build reads 1.."
                     + Manifest.CURRENT_SCHEMA);
         }
         if (m.architecture() == null || m.input() == null || m.normalization() == null || m.labels() == null
                 || m.sha256() == null || m.modelFile() == null || m.name() == null) {
-            throw new CheckpointException("manifest " + file + " lacks a required field (name, architecture, input,"
+            throw new CheckpointException("manifest " + source + " lacks a required field (name, architecture, input,"
                     + " normalization, labels, model_file, sha256)");
         }
         if (m.labels().size() != m.architecture().classes()) {
-            throw new CheckpointException("manifest " + file + " lists " + m.labels().size() + " labels for a "
+            throw new CheckpointException("manifest " + source + " lists " + m.labels().size() + " labels for a "
                     + m.architecture().classes() + "-class architecture");
         }
         if (m.normalization().channels() != m.architecture().channels()) {
-            throw new CheckpointException("manifest " + file + ": normalization has " + m.normalization().channels()
+            throw new CheckpointException("manifest " + source + ": normalization has " + m.normalization().channels()
                     + " channels, architecture " + m.architecture().channels());
+        }
+        if (m.input().channels() != m.architecture().channels() || m.input().height() != m.architecture().height()
+                || m.input().width() != m.architecture().width()) {
+            throw new CheckpointException("manifest " + source + ": input " + m.input().height() + "x" + m.input().width()
+                    + "x" + m.input().channels() + " differs from the architecture's " + m.architecture().height() + "x"
+                    + m.architecture().width() + "x" + m.architecture().channels());
         }
         return m;
     }
@@ -173,8 +195,56 @@ public final class Checkpoints {
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("corrupt model file " + zip + ": " + e.getMessage(), e);
         }
-        verifyArchitecture(net, m, zip);
+        verifyArchitecture(net, m, zip.toString());
         return new Loaded(dir, m, net);
+    }
+
+    /**
+     * Loads and verifies a checkpoint held in memory (operator state, a remote store's streams): the manifest's
+     * bytes and the model zip's bytes, checked exactly as {@link #load(Path, boolean)} checks files. The
+     * result's {@code directory} is null.
+     */
+    public static Loaded load(byte[] manifestJson, byte[] modelZip, boolean withUpdater) throws CheckpointException {
+        Manifest m = readManifest(manifestJson, "(in memory)");
+        if (modelZip.length != m.modelBytes()) {
+            throw new CheckpointException("model zip has " + modelZip.length + " bytes, the manifest says "
+                    + m.modelBytes() + " (truncated or replaced)");
+        }
+        String hash = sha256(modelZip);
+        if (!hash.equalsIgnoreCase(m.sha256())) {
+            throw new CheckpointException("model zip has SHA-256 " + hash + ", the manifest says " + m.sha256()
+                    + " (corrupted or tampered)");
+        }
+        ComputationGraph net;
+        try {
+            net = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(modelZip), withUpdater);
+        } catch (IOException | RuntimeException e) {
+            throw new CheckpointException("corrupt model zip: " + e.getMessage(), e);
+        }
+        verifyArchitecture(net, m, "model zip of " + m.displayName());
+        return new Loaded(null, m, net);
+    }
+
+    /** As {@link #load(byte[], byte[], boolean)}, reading both streams to their end (the caller closes them). */
+    public static Loaded load(InputStream manifestJson, InputStream modelZip, boolean withUpdater) throws CheckpointException {
+        try {
+            return load(manifestJson.readAllBytes(), modelZip.readAllBytes(), withUpdater);
+        } catch (CheckpointException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read checkpoint streams: " + e.getMessage(), e);
+        }
+    }
+
+    /** A network as a DL4J model zip in memory (updater state included), e.g. for operator state. */
+    public static byte[] toZipBytes(ComputationGraph net) throws CheckpointException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            ModelSerializer.writeModel(net, out, true);
+        } catch (IOException e) {
+            throw new CheckpointException("cannot serialise the network: " + e.getMessage(), e);
+        }
+        return out.toByteArray();
     }
 
     /** Checks size and SHA-256 of the model file against the manifest. */
@@ -201,7 +271,7 @@ public final class Checkpoints {
     }
 
     /** Checks that the network is exactly the one the manifest's architecture builds. */
-    static void verifyArchitecture(ComputationGraph net, Manifest m, Path zip) throws CheckpointException {
+    static void verifyArchitecture(ComputationGraph net, Manifest m, String zip) throws CheckpointException {
         CNN2DFormat layout;
         try {
             layout = CNN2DFormat.valueOf(m.input().layout());
@@ -255,6 +325,15 @@ public final class Checkpoints {
         return s;
     }
 
+    /** Hex SHA-256 of bytes. */
+    public static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("JDK without SHA-256", e);
+        }
+    }
+
     /** Hex SHA-256 of a file. */
     public static String sha256(Path file) throws IOException {
         try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
@@ -265,20 +344,6 @@ public final class Checkpoints {
             return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("JDK without SHA-256", e);
-        }
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
         }
     }
 }

@@ -131,9 +131,7 @@ class CheckpointsTest {
         CrmnConfig wider = Presets.get("crmn-tiny").toBuilder().widen(2).build();
         Path d = copy("wider");
         Manifest m = Checkpoints.readManifest(d.resolve(Checkpoints.MANIFEST));
-        Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), new Manifest(m.schema(), m.name(), m.version(),
-                m.parentVersion(), m.preset(), wider, m.input(), m.normalization(), m.labels(), m.training(), m.metrics(),
-                m.created(), m.modelFile(), m.modelBytes(), m.sha256(), null));
+        Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), m.toBuilder().architecture(wider).build());
         assertThatThrownBy(() -> Checkpoints.load(d, false)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("does not match");
     }
@@ -152,16 +150,51 @@ class CheckpointsTest {
     }
 
     @Test
-    void resumingContinuesTheLineageAndTheUpdaterState() throws Exception {
+    void resumingContinuesTheLineageTheScheduleAndTheCheckpointsSplit() throws Exception {
         Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, true);
-        TrainingSettings s = TrainingSettings.builder().epochs(2).batchSize(32).holdout(32).build();
+        // another holdout and seed than the checkpoint's: the run must keep the checkpoint's own split
+        TrainingSettings s = TrainingSettings.builder().epochs(2).batchSize(32).holdout(64).seed(7).build();
         Trainer.Result r = new Trainer(s, null, null).resume(loaded, data);
         assertThat(r.manifest().version()).isEqualTo(2);
         assertThat(r.manifest().parentVersion()).isEqualTo(1);
+        assertThat(r.manifest().parentSha256()).isEqualTo(Checkpoints.readManifest(checkpoint.resolve(Checkpoints.MANIFEST)).sha256());
         assertThat(r.history()).hasSize(2);
         assertThat(r.history().get(1).epoch()).isEqualTo(2);
         assertThat(r.manifest().normalization()).isEqualTo(trained.manifest().normalization());
-        assertThat((Long) r.manifest().training().get("iterations")).isEqualTo(6L); // 96 images / 32 per epoch, 2 epochs
+        assertThat(r.manifest().training()).containsEntry("holdout", 32).containsEntry("split_seed", 42L)
+                .containsEntry("mode", "resume");
+        // 96 training images / 32 per batch = 3 steps per epoch: the budget of 2 epochs adds exactly 3 steps
+        assertThat((Long) r.manifest().training().get("iterations")).isEqualTo(6L);
+    }
+
+    @Test
+    void resumingARunWhoseBudgetIsUsedUpIsRefusedNotANewVersion() throws Exception {
+        // the README's example after a longer run: --resume with a smaller epoch budget than already trained
+        Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, true);
+        TrainingSettings s = TrainingSettings.builder().epochs(1).batchSize(32).holdout(32).build();
+        assertThatThrownBy(() -> new Trainer(s, null, null).resume(loaded, data))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nothing to resume")
+                .hasMessageContaining("--more-epochs");
+    }
+
+    @Test
+    void aCheckpointLoadsFromBytesAsFromItsDirectory() throws Exception {
+        byte[] manifest = Files.readAllBytes(checkpoint.resolve(Checkpoints.MANIFEST));
+        byte[] zip = Files.readAllBytes(checkpoint.resolve(Checkpoints.MODEL));
+        Checkpoints.Loaded fromBytes = Checkpoints.load(manifest, zip, false);
+        Checkpoints.Loaded fromDir = Checkpoints.load(checkpoint, false);
+        assertThat(fromBytes.manifest()).isEqualTo(fromDir.manifest());
+        assertThat(fromBytes.network().params()).isEqualTo(fromDir.network().params());
+        try (var in1 = Files.newInputStream(checkpoint.resolve(Checkpoints.MANIFEST));
+             var in2 = Files.newInputStream(checkpoint.resolve(Checkpoints.MODEL))) {
+            assertThat(Checkpoints.load(in1, in2, true).network().params()).isEqualTo(fromDir.network().params());
+        }
+        zip[zip.length / 2] ^= 1;
+        assertThatThrownBy(() -> Checkpoints.load(manifest, zip, false)).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("SHA-256");
+        assertThatThrownBy(() -> Checkpoints.load(manifest, java.util.Arrays.copyOf(zip, 100), false))
+                .hasMessageContaining("truncated");
+        assertThat(Checkpoints.toZipBytes(fromDir.network())).isNotEmpty();
     }
 
     @Test
@@ -181,10 +214,26 @@ class CheckpointsTest {
 
     @Test
     void normalisationIsComputedFromTheTrainingPartOnly() {
-        Normalization n = trained.manifest().normalization();
-        assertThat(n.channels()).isEqualTo(3);
-        for (float v : n.mean()) {
-            assertThat(v).isBetween(0.2f, 0.7f);
-        }
+        ImageSet[] split = data.split(32, 42); // the run's holdout and (default) seed
+        Normalization trainingPart = Normalization.compute(split[0]);
+        assertThat(trained.manifest().normalization()).isEqualTo(trainingPart);
+        assertThat(trained.manifest().normalization()).isNotEqualTo(Normalization.compute(data));
+    }
+
+    @Test
+    void manifestsWithLabelsThatDoNotMatchTheArchitectureAreRefused() throws Exception {
+        Manifest m = trained.manifest();
+        assertThatThrownBy(() -> m.toBuilder().labels(List.of("a", "b")).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 labels for a 10-class");
+        Path c = copy("bad-labels");
+        String json = Files.readString(c.resolve(Checkpoints.MANIFEST)).replace("\"airplane\",", "");
+        Files.writeString(c.resolve(Checkpoints.MANIFEST), json);
+        assertThatThrownBy(() -> Checkpoints.load(c, false)).hasMessageContaining("9 labels for a 10-class");
+        Path d = copy("bad-normalisation");
+        Manifest bad = m.toBuilder().normalization(new Normalization(new float[]{0.5f}, new float[]{0.2f}))
+                .modelFile(Checkpoints.MODEL, Files.size(d.resolve(Checkpoints.MODEL)),
+                        Checkpoints.sha256(d.resolve(Checkpoints.MODEL))).build();
+        Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), bad);
+        assertThatThrownBy(() -> Checkpoints.load(d, false)).hasMessageContaining("normalization has 1 channels");
     }
 }
