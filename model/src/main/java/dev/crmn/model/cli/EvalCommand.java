@@ -1,6 +1,7 @@
 package dev.crmn.model.cli;
 
 import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.Skipped;
 import dev.crmn.model.eval.EvaluationReport;
 import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.infer.Classifier;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code crmn eval}: accuracy, top-5, per-class accuracy and confusion matrix of a checkpoint. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate a checkpoint on CIFAR binary files or an image folder.")
+        description = "Evaluate a checkpoint on CIFAR binary files or an image folder (ROOT/<class>/<image>).")
 public final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = "Checkpoint directory (or its manifest.json).")
@@ -29,25 +30,32 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "256", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--json", description = "Print one JSON document (accuracy, top5, per_class_accuracy, confusion_matrix).")
+    @Option(names = "--strict", description = "Stop at the first image that does not decode (default: skip it, count it, "
+            + "and list the reasons at the end).")
+    boolean strict;
+
+    @Option(names = "--json", description = "Print one JSON document (accuracy, top5, per_class_accuracy, confusion_matrix, skipped).")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
         try (Classifier c = Classifier.load(model)) {
-            ImageSet set = ImageSet.load(data, limit);
-            if (!set.classNames().equals(c.labels())) {
-                System.err.println("error: data classes " + set.classNames() + " differ from the model's " + c.labels());
-                return 2;
-            }
+            Skipped skipped = strict ? null : new Skipped();
+            ImageSet set = ImageSet.load(data, limit, skipped)
+                    .matchClasses(c.labels(), note -> System.err.println("eval: " + note));
             if (set.height() != c.manifest().input().height() || set.width() != c.manifest().input().width()) {
-                System.err.println("error: data images are " + set.height() + "x" + set.width() + ", the model takes "
-                        + c.manifest().input().height() + "x" + c.manifest().input().width());
-                return 2;
+                throw new IllegalArgumentException("the data's images are " + set.height() + "x" + set.width()
+                        + ", the model takes " + c.manifest().input().height() + "x" + c.manifest().input().width());
             }
+            Progress progress = new Progress();
             long t0 = System.nanoTime();
-            EvaluationReport r = Evaluator.evaluate(c.network(), set, c.manifest().normalization(), c.layout(), batchSize);
+            EvaluationReport r = Evaluator.evaluate(c::probabilities, set, c.manifest().normalization(), c.layout(),
+                    batchSize, done -> progress.update(String.format("eval: %d/%d images", done, set.size())));
             double seconds = (System.nanoTime() - t0) / 1e9;
+            progress.done(String.format("eval: %d/%d images", set.size(), set.size()));
+            if (skipped != null && !skipped.isEmpty()) {
+                System.err.println("eval: " + skipped.summary());
+            }
             if (json) {
                 Map<String, Object> doc = new LinkedHashMap<>();
                 doc.put("model", c.manifest().name());
@@ -62,6 +70,7 @@ public final class EvalCommand implements Callable<Integer> {
                 doc.put("labels", r.labels());
                 doc.put("confusion_matrix", r.confusion());
                 doc.put("seconds", seconds);
+                doc.put("skipped", skipped == null ? Map.of() : skipped.byReason());
                 CliSupport.printJson(doc);
             } else {
                 System.out.printf("%s on %s%n%n", c.manifest().displayName(), set.description());

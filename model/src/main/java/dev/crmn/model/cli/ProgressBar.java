@@ -17,9 +17,14 @@ final class ProgressBar implements TrainingListener {
 
     @Override
     public void onBatch(int epoch, long iteration, double fraction, double loss, double accuracy, double ips, double lr) {
-        progress.update(String.format("epoch %3d %s %5.1f%%  loss %.4f  acc %s  %6.0f img/s  lr %.4f", epoch,
+        String line = String.format("epoch %3d %s %5.1f%%  loss %.4f  acc %s  %6.0f img/s  lr %.4f", epoch,
                 bar(fraction), 100 * fraction, loss, Double.isNaN(accuracy) ? "  -   " : String.format("%.4f", accuracy),
-                ips, lr));
+                ips, lr);
+        if (fraction >= 1) {
+            progress.done(line); // the last step: the bar ends at 100 %, whatever the throttle skipped
+        } else {
+            progress.update(line);
+        }
     }
 
     @Override

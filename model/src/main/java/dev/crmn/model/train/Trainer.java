@@ -1,6 +1,5 @@
 package dev.crmn.model.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.config.CrmnConfig;
@@ -85,15 +84,25 @@ public final class Trainer {
 
     /** Trains a new network of architecture {@code cfg}. */
     public Result train(CrmnConfig cfg, String name, String preset, ImageSet data) throws IOException {
-        ImageSet[] split = split(data);
-        Normalization norm = Normalization.compute(split[0]);
+        ImageSet[] split = split(data, settings.holdout(), settings.seed());
+        Normalization norm = Normalization.compute(split[0]); // the training part only: held-out images stay unseen
         ComputationGraph net = CrmnGraphBuilder.network(cfg, GraphOptions.training().withLayout(settings.layout())
                 .withOptimizer(settings.learningRate(), settings.momentum(), settings.weightDecay())
                 .withSeed(settings.seed()));
-        return run(net, cfg, name, preset, 1, null, norm, data, split, new ArrayList<>(), 0, 0);
+        return run(net, cfg, name, preset, 1, null, norm, data, split, settings.holdout(), settings.seed(),
+                new ArrayList<>(), 0, 0);
     }
 
-    /** Resumes training from a loaded checkpoint (which must have been loaded with its updater). */
+    /**
+     * Continues an interrupted or shorter run from a loaded checkpoint (which must have been loaded with its
+     * updater): weights, updater state, schedule position and history carry on, the run's budget is this
+     * trainer's {@code epochs}/{@code maxMinutes} counted from the run's first step, and the held-out split
+     * is the checkpoint's own (its recorded holdout size and seed, so no training image is evaluated as
+     * held out). The result's version is the parent's + 1.
+     *
+     * @throws IllegalArgumentException if the data, layout or classes do not fit the checkpoint, or if the
+     *                                  budget is already used up (nothing would be trained: fine-tune instead)
+     */
     public Result resume(Checkpoints.Loaded from, ImageSet data) throws IOException {
         Manifest m = from.manifest();
         if (!m.labels().equals(data.classNames())) {
@@ -104,30 +113,36 @@ public final class Trainer {
             throw new IllegalArgumentException("checkpoint layout " + m.input().layout() + " differs from the run's "
                     + settings.layout());
         }
-        ImageSet[] split = split(data);
-        Map<String, Object> t = m.training() == null ? Map.of() : m.training();
-        long iterations = ((Number) t.getOrDefault("iterations", 0)).longValue();
-        double elapsed = ((Number) t.getOrDefault("elapsed_s", 0.0)).doubleValue();
-        List<EpochRecord> history = new ArrayList<>();
-        Object h = t.get("history");
-        if (h != null) {
-            ObjectMapper json = Checkpoints.json();
-            history.addAll(List.of(json.convertValue(h, EpochRecord[].class)));
+        RunRecord parent = RunRecord.of(m);
+        if (parent.holdout() >= data.size()) {
+            throw new IllegalArgumentException("the checkpoint held out " + parent.holdout() + " images, the data has only "
+                    + data.size());
         }
-        return run(from.network(), m.architecture(), m.name(), m.preset(), m.version() + 1, m.version(),
-                m.normalization(), data, split, history, iterations, elapsed);
+        ImageSet[] split = split(data, parent.holdout(), parent.seed());
+        int bs = Math.min(settings.batchSize(), split[0].size());
+        long planned = (long) settings.epochs() * (split[0].size() / bs);
+        double maxSeconds = settings.maxMinutes() > 0 ? settings.maxMinutes() * 60 : Double.POSITIVE_INFINITY;
+        if (progress(parent.iterations(), planned, parent.elapsedSeconds(), maxSeconds) >= 1) {
+            throw new IllegalArgumentException(m.displayName() + " has already trained " + parent.iterations()
+                    + " iterations (" + parent.epochs() + " epochs, " + Math.round(parent.elapsedSeconds() / 60) + " min) of a "
+                    + settings.epochs() + "-epoch" + (settings.maxMinutes() > 0 ? " / " + settings.maxMinutes() + "-minute" : "")
+                    + " budget: nothing to resume. Give a larger budget, or fine-tune it (--more-epochs / --steps)");
+        }
+        return run(from.network(), m.architecture(), m.name(), m.preset(), m.version() + 1, m, m.normalization(), data,
+                split, parent.holdout(), parent.seed(), new ArrayList<>(parent.history()), parent.iterations(),
+                parent.elapsedSeconds());
     }
 
-    private ImageSet[] split(ImageSet data) {
-        if (settings.holdout() == 0) {
+    private static ImageSet[] split(ImageSet data, int holdout, long seed) {
+        if (holdout == 0) {
             return new ImageSet[]{data, null};
         }
-        return data.split(settings.holdout(), settings.seed());
+        return data.split(holdout, seed);
     }
 
-    private Result run(ComputationGraph net, CrmnConfig cfg, String name, String preset, long version, Long parent,
-                       Normalization norm, ImageSet all, ImageSet[] split, List<EpochRecord> history,
-                       long startIteration, double startElapsed) throws IOException {
+    private Result run(ComputationGraph net, CrmnConfig cfg, String name, String preset, long version, Manifest parent,
+                       Normalization norm, ImageSet all, ImageSet[] split, int holdout, long seed,
+                       List<EpochRecord> history, long startIteration, double startElapsed) throws IOException {
         if (settings.fastPath()) {
             TrainingFastPath.apply(net);
         }
@@ -137,7 +152,7 @@ public final class Trainer {
         int batchesPerEpoch = train.size() / bs; // drop the last partial batch
         long plannedIterations = (long) settings.epochs() * batchesPerEpoch;
         double maxSeconds = settings.maxMinutes() > 0 ? settings.maxMinutes() * 60 : Double.POSITIVE_INFINITY;
-        Random augment = new Random(settings.seed() * 31 + startIteration);
+        Random augment = new Random(seed * 31 + startIteration);
         long iteration = startIteration;
         double elapsedBefore = startElapsed;
         long runStart = System.nanoTime();
@@ -146,7 +161,7 @@ public final class Trainer {
         boolean done = progress(iteration, plannedIterations, elapsedBefore, maxSeconds) >= 1;
         while (!done) {
             epoch++;
-            int[] order = ImageSet.permutation(train.size(), new Random(settings.seed() + epoch));
+            int[] order = ImageSet.permutation(train.size(), new Random(seed + epoch));
             double lossSum = 0;
             int lossCount = 0, sampled = 0, sampledCorrect = 0;
             long epochStart = System.nanoTime();
@@ -163,28 +178,15 @@ public final class Trainer {
                     net.setLearningRate(lr);
                 }
                 int[] idx = java.util.Arrays.copyOfRange(order, b * bs, (b + 1) * bs);
-                INDArray x = Batches.features(train, idx, norm, settings.layout(), settings.augment() ? augment : null);
-                INDArray y = Batches.oneHot(train, idx);
                 if (b % ACCURACY_SAMPLE_EVERY == 0) {
-                    float[][] out = net.outputSingle(false, x).toFloatMatrix();
-                    for (int j = 0; j < idx.length; j++) {
-                        sampled++;
-                        if (Evaluator.argmax(out[j]) == train.label(idx[j])) {
-                            sampledCorrect++;
-                        }
-                    }
+                    sampled += idx.length;
+                    sampledCorrect += TrainingStep.correct(net, train, idx, norm, settings.layout());
                 }
-                net.fit(new DataSet(x, y));
+                double score = TrainingStep.fit(net, train, idx, norm, settings.layout(), settings.augment() ? augment : null);
                 iteration++;
                 images += idx.length;
-                double score = net.score();
-                if (Double.isFinite(score)) {
-                    lossSum += score;
-                    lossCount++;
-                } else {
-                    throw new IllegalStateException("training diverged: loss " + score + " at iteration " + iteration
-                            + " (lower the learning rate)");
-                }
+                lossSum += score;
+                lossCount++;
                 double ips = images / ((System.nanoTime() - epochStart) / 1e9);
                 listener.onBatch(epoch, iteration, progress(iteration, plannedIterations,
                                 elapsedBefore + (System.nanoTime() - runStart) / 1e9, maxSeconds),
@@ -203,33 +205,40 @@ public final class Trainer {
             history.add(rec);
             listener.onEpoch(rec);
             LOG.info("epoch {} done: {}", epoch, rec);
-            writeLog(result(net, cfg, name, preset, version, parent, norm, all, history, v, iteration, rec.elapsedSeconds()));
+            writeLog(result(net, cfg, name, preset, version, parent, norm, all, holdout, seed, history, v, iteration,
+                    rec.elapsedSeconds()));
+        }
+        if (iteration == startIteration) {
+            throw new IllegalStateException("the run trained no step (budget used up before the first step); no checkpoint");
         }
         double elapsed = elapsedBefore + (System.nanoTime() - runStart) / 1e9;
         EvaluationReport finalVal = val == null ? null : Evaluator.evaluate(net, val, norm, settings.layout(), 256);
-        Result r = result(net, cfg, name, preset, version, parent, norm, all, history, finalVal, iteration, elapsed);
+        Result r = result(net, cfg, name, preset, version, parent, norm, all, holdout, seed, history, finalVal, iteration,
+                elapsed);
         writeLog(r);
         return r;
     }
 
-    private static double progress(long iteration, long planned, double elapsed, double maxSeconds) {
+    static double progress(long iteration, long planned, double elapsed, double maxSeconds) {
         return Math.max((double) iteration / planned, elapsed / maxSeconds);
     }
 
-    private Result result(ComputationGraph net, CrmnConfig cfg, String name, String preset, long version, Long parent,
-                          Normalization norm, ImageSet data, List<EpochRecord> history, EvaluationReport val,
-                          long iterations, double elapsed) {
+    private Result result(ComputationGraph net, CrmnConfig cfg, String name, String preset, long version, Manifest parent,
+                          Normalization norm, ImageSet data, int holdout, long seed, List<EpochRecord> history,
+                          EvaluationReport val, long iterations, double elapsed) {
         Map<String, Object> training = new LinkedHashMap<>();
+        training.put("mode", parent == null ? "train" : "resume");
         training.put("data", data.description());
         training.put("images", data.size());
-        training.put("holdout", settings.holdout());
+        training.put("holdout", holdout);
+        training.put("split_seed", seed);
         training.put("epochs_completed", history.isEmpty() ? 0 : history.get(history.size() - 1).epoch());
         training.put("iterations", iterations);
         training.put("elapsed_s", elapsed);
         training.put("settings", Map.of("epochs", settings.epochs(), "max_minutes", settings.maxMinutes(),
                 "batch_size", settings.batchSize(), "learning_rate", settings.learningRate(),
                 "momentum", settings.momentum(), "weight_decay", settings.weightDecay(),
-                "warmup_fraction", settings.warmupFraction(), "augment", settings.augment(), "seed", settings.seed(),
+                "warmup_fraction", settings.warmupFraction(), "augment", settings.augment(), "seed", seed,
                 "optimizer", "sgd-nesterov, cosine schedule"));
         training.put("history", history);
         Map<String, Double> metrics = new LinkedHashMap<>();
@@ -238,9 +247,11 @@ public final class Trainer {
             metrics.put("val_top5", val.top5());
             metrics.put("val_loss", val.loss());
         }
-        Manifest m = new Manifest(Manifest.CURRENT_SCHEMA, name, version, parent, preset, cfg,
-                new Manifest.InputSpec(cfg.height(), cfg.width(), cfg.channels(), settings.layout().name()), norm,
-                data.classNames(), training, metrics, Instant.now().toString(), null, 0, null, null);
+        Manifest m = Manifest.builder().name(name).version(version)
+                .parent(parent == null ? null : parent.version(), parent == null ? null : parent.sha256())
+                .preset(preset).architecture(cfg)
+                .input(new Manifest.InputSpec(cfg.height(), cfg.width(), cfg.channels(), settings.layout().name()))
+                .normalization(norm).labels(data.classNames()).training(training).metrics(metrics).build();
         return new Result(m, net, List.copyOf(history), val);
     }
 

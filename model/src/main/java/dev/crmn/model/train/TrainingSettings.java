@@ -45,12 +45,20 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
 
     /** Learning rate at {@code progress} in [0, 1]. */
     public double learningRateAt(double progress) {
+        return warmupCosine(learningRate, warmupFraction, progress);
+    }
+
+    /**
+     * The schedule of every run: linear warm-up from 10 % of {@code peak} over the first {@code warmupFraction}
+     * of the budget, then a cosine from {@code peak} to 0 at {@code progress} 1.
+     */
+    public static double warmupCosine(double peak, double warmupFraction, double progress) {
         double p = Math.min(1, Math.max(0, progress));
         if (warmupFraction > 0 && p < warmupFraction) {
-            return learningRate * (0.1 + 0.9 * p / warmupFraction);
+            return peak * (0.1 + 0.9 * p / warmupFraction);
         }
         double q = warmupFraction > 0 ? (p - warmupFraction) / (1 - warmupFraction) : p;
-        return learningRate * 0.5 * (1 + Math.cos(Math.PI * q));
+        return peak * 0.5 * (1 + Math.cos(Math.PI * q));
     }
 
     /** Builder with defaults: 30 epochs, no time limit, batch 128, lr 0.1, momentum 0.9, weight decay 5e-4. */

@@ -1,0 +1,243 @@
+package dev.crmn.model.train;
+
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.eval.EvaluationReport;
+import dev.crmn.model.eval.Evaluator;
+import dev.crmn.model.graph.Graphs;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BooleanSupplier;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+
+/**
+ * Fine-tunes a trained checkpoint: from its weights and updater state, exactly {@link FineTuneSettings#steps()}
+ * more optimisation steps on in-memory data, with their own learning-rate schedule, then an evaluation on a
+ * holdout the caller passes in. It trains a copy: the base network (which may be serving) is never touched.
+ * The result is a {@link Candidate} without a version: whoever publishes it (a model store, the fine-tuning
+ * job) decides the number.
+ *
+ * <pre>{@code
+ * try (FineTuning run = FineTuning.start(base.manifest(), base.network(), newImages, settings)) {
+ *     while (!run.finished()) {
+ *         run.run(20, stop::get);          // bounded slices, e.g. one per mailbox action; stop between steps
+ *     }
+ *     Candidate c = run.finish(holdout, Map.of("source", "frames-labelled"));
+ *     Checkpoints.write(dir, c.network(), c.manifest(nextVersion));
+ * }
+ * }</pre>
+ *
+ * <p>Not thread-safe: one thread drives a run. The copy's native memory is freed by {@link #close()} unless
+ * {@link #finish} handed it to the candidate, whose own {@code close()} frees it.
+ */
+public final class FineTuning implements AutoCloseable {
+
+    private final Manifest base;
+    private final ComputationGraph net;
+    private final ImageSet train;
+    private final FineTuneSettings settings;
+    private final CNN2DFormat layout;
+    private final int batchSize;
+    private final Random augment;
+    private final Random shuffle;
+    private int[] order;
+    private int cursor;
+    private long stepsDone;
+    private double lossSum;
+    private long nanos;
+    private boolean handedOver;
+
+    private FineTuning(Manifest base, ComputationGraph net, ImageSet train, FineTuneSettings settings) {
+        this.base = base;
+        this.net = net;
+        this.train = train;
+        this.settings = settings;
+        this.layout = CNN2DFormat.valueOf(base.input().layout());
+        this.batchSize = Math.min(settings.batchSize(), train.size());
+        this.augment = new Random(settings.seed() * 31 + 1);
+        this.shuffle = new Random(settings.seed());
+    }
+
+    /**
+     * Starts a fine-tune of {@code baseNetwork} (described by {@code base}; loaded with its updater state to
+     * continue the optimiser's momentum) on {@code train}. The network is copied; the original is not changed.
+     *
+     * @throws IllegalArgumentException if the data's classes or image shape differ from the checkpoint's, or
+     *                                  there is no data
+     */
+    public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings) {
+        if (train.size() == 0) {
+            throw new IllegalArgumentException("no training images");
+        }
+        if (!train.classNames().equals(base.labels())) {
+            throw new IllegalArgumentException("training data classes " + train.classNames() + " differ from "
+                    + base.displayName() + "'s " + base.labels());
+        }
+        if (train.height() != base.input().height() || train.width() != base.input().width()
+                || train.channels() != base.input().channels()) {
+            throw new IllegalArgumentException("training images are " + train.height() + "x" + train.width() + "x"
+                    + train.channels() + ", " + base.displayName() + " takes " + base.input().height() + "x"
+                    + base.input().width() + "x" + base.input().channels());
+        }
+        ComputationGraph copy = baseNetwork.clone(); // parameters and updater state (momentum) copied
+        copy.getConfiguration().setIterationCount(baseNetwork.getIterationCount()); // clone() starts at 0
+        copy.getConfiguration().setEpochCount(baseNetwork.getEpochCount());
+        if (settings.fastPath()) {
+            TrainingFastPath.apply(copy);
+        }
+        return new FineTuning(base, copy, train, settings);
+    }
+
+    /** Epochs of {@code train} as a number of steps of {@code batchSize} images (at least one). */
+    public static long stepsForEpochs(double epochs, int trainImages, int batchSize) {
+        return Math.max(1, Math.round(epochs * (trainImages / Math.min(batchSize, trainImages))));
+    }
+
+    /**
+     * Trains up to {@code maxSteps} more steps (fewer when the run's steps are done), checking {@code stop}
+     * and the thread's interrupt flag before each step.
+     *
+     * @return the steps trained by this call
+     * @throws IllegalStateException if training diverges (non-finite loss)
+     */
+    public int run(int maxSteps, BooleanSupplier stop) {
+        if (handedOver) {
+            throw new IllegalStateException("the run is finished");
+        }
+        int n = 0;
+        long t0 = System.nanoTime();
+        try {
+            while (n < maxSteps && stepsDone < settings.steps() && !stop.getAsBoolean()
+                    && !Thread.currentThread().isInterrupted()) {
+                net.setLearningRate(settings.learningRateAt(stepsDone));
+                lossSum += TrainingStep.fit(net, train, nextBatch(), base.normalization(), layout,
+                        settings.augment() ? augment : null);
+                stepsDone++;
+                n++;
+            }
+        } finally {
+            nanos += System.nanoTime() - t0;
+        }
+        return n;
+    }
+
+    /** The next mini-batch: passes over the data in a fresh random order each, the last partial batch dropped. */
+    private int[] nextBatch() {
+        if (order == null || cursor + batchSize > order.length) {
+            order = ImageSet.permutation(train.size(), shuffle);
+            cursor = 0;
+        }
+        int[] idx = Arrays.copyOfRange(order, cursor, cursor + batchSize);
+        cursor += batchSize;
+        return idx;
+    }
+
+    public long stepsDone() {
+        return stepsDone;
+    }
+
+    public long stepsPlanned() {
+        return settings.steps();
+    }
+
+    /** Whether all planned steps are trained. */
+    public boolean finished() {
+        return stepsDone >= settings.steps();
+    }
+
+    /** Mean training loss of the steps so far (NaN before the first). */
+    public double meanLoss() {
+        return stepsDone == 0 ? Double.NaN : lossSum / stepsDone;
+    }
+
+    /** Training images per second so far. */
+    public double imagesPerSecond() {
+        return nanos == 0 ? 0 : stepsDone * batchSize / (nanos / 1e9);
+    }
+
+    /**
+     * Ends the run: evaluates the trained copy on {@code holdout} (if given) and hands it to the returned
+     * candidate. A run that was interrupted after some steps still yields a candidate (its training record
+     * says how many steps it trained); one that trained none does not.
+     *
+     * @param lineage extra entries for the manifest's {@code training} record (e.g. the Kafka offsets trained on)
+     * @throws IllegalStateException if no step was trained
+     */
+    public Candidate finish(ImageSet holdout, Map<String, Object> lineage) {
+        if (stepsDone == 0) {
+            throw new IllegalStateException("the fine-tune trained no step; there is no candidate");
+        }
+        if (handedOver) {
+            throw new IllegalStateException("the run is finished");
+        }
+        EvaluationReport eval = holdout == null || holdout.size() == 0 ? null
+                : Evaluator.evaluate(net, holdout, base.normalization(), layout, 256);
+        Map<String, Object> training = new LinkedHashMap<>();
+        training.put("mode", "fine-tune");
+        training.put("base_version", base.version());
+        training.put("base_sha256", base.sha256());
+        training.put("data", train.description());
+        training.put("images", train.size());
+        training.put("steps", stepsDone);
+        training.put("steps_planned", settings.steps());
+        training.put("batch_size", batchSize);
+        training.put("learning_rate", settings.learningRate());
+        training.put("warmup_fraction", settings.warmupFraction());
+        training.put("augment", settings.augment());
+        training.put("seed", settings.seed());
+        training.put("mean_loss", meanLoss());
+        training.put("elapsed_s", nanos / 1e9);
+        training.put("holdout", holdout == null ? 0 : holdout.size());
+        training.putAll(lineage == null ? Map.of() : lineage);
+        handedOver = true;
+        return new Candidate(base, net, stepsDone, eval, training);
+    }
+
+    /** Frees the trained copy unless it was handed to a candidate. */
+    @Override
+    public void close() {
+        if (!handedOver) {
+            handedOver = true;
+            Graphs.free(net);
+        }
+    }
+
+    /**
+     * A fine-tuned network, not yet versioned. It owns the network: {@link #close()} frees it (after it was
+     * written, or when it is refused).
+     *
+     * @param base     the checkpoint it was fine-tuned from
+     * @param network  the trained network (the base's layout, with updater state)
+     * @param steps    steps trained
+     * @param holdout  evaluation on the caller's holdout, or null
+     * @param training the manifest's {@code training} record
+     */
+    public record Candidate(Manifest base, ComputationGraph network, long steps, EvaluationReport holdout,
+                            Map<String, Object> training) implements AutoCloseable {
+
+        /** The candidate's manifest as version {@code version}; its lineage names the base (version and SHA-256). */
+        public Manifest manifest(long version) {
+            if (version <= base.version()) {
+                throw new IllegalArgumentException("a fine-tuned version must be above its base " + base.displayName()
+                        + ", got " + version);
+            }
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            if (holdout != null) {
+                metrics.put("holdout_accuracy", holdout.accuracy());
+                metrics.put("holdout_top5", holdout.top5());
+                metrics.put("holdout_loss", holdout.loss());
+                metrics.put("holdout_images", (double) holdout.images());
+            }
+            return base.toBuilder().version(version).parent(base.version(), base.sha256()).training(training)
+                    .metrics(metrics).created(java.time.Instant.now().toString()).modelFile(null, 0, null).build();
+        }
+
+        @Override
+        public void close() {
+            Graphs.free(network);
+        }
+    }
+}

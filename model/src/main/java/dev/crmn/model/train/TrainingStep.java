@@ -1,0 +1,54 @@
+package dev.crmn.model.train;
+
+import dev.crmn.model.data.Batches;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.Normalization;
+import dev.crmn.model.eval.Evaluator;
+import java.util.Random;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+
+/** One optimisation step, and one accuracy sample, on a mini-batch of an {@link ImageSet}; frees its arrays. */
+final class TrainingStep {
+
+    private TrainingStep() {
+    }
+
+    /**
+     * Fits {@code net} on images {@code idx} of {@code set} (augmented when {@code augment} is given).
+     *
+     * @return the step's loss
+     * @throws IllegalStateException if the loss is not finite (the run diverged)
+     */
+    static double fit(ComputationGraph net, ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
+                      Random augment) {
+        try (INDArray x = Batches.features(set, idx, norm, layout, augment);
+             INDArray y = Batches.oneHot(set, idx)) {
+            net.fit(new DataSet(x, y));
+        }
+        double score = net.score();
+        if (!Double.isFinite(score)) {
+            throw new IllegalStateException("training diverged: loss " + score + " at iteration "
+                    + net.getIterationCount() + " (lower the learning rate)");
+        }
+        return score;
+    }
+
+    /** How many of images {@code idx} {@code net} classifies correctly (inference mode, no augmentation). */
+    static int correct(ComputationGraph net, ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout) {
+        float[][] out;
+        try (INDArray x = Batches.features(set, idx, norm, layout, null);
+             INDArray p = net.outputSingle(false, x)) {
+            out = p.toFloatMatrix();
+        }
+        int correct = 0;
+        for (int j = 0; j < idx.length; j++) {
+            if (Evaluator.argmax(out[j]) == set.label(idx[j])) {
+                correct++;
+            }
+        }
+        return correct;
+    }
+}

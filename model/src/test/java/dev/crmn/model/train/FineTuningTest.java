@@ -1,0 +1,112 @@
+package dev.crmn.model.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.config.Presets;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.testutil.TestData;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+class FineTuningTest {
+
+    @TempDir
+    static Path dir;
+    static Checkpoints.Loaded base;
+    static ImageSet fresh;
+    static ImageSet holdout;
+
+    @BeforeAll
+    static void baseModel() throws Exception {
+        ImageSet data = ImageSet.load(List.of(TestData.trainBatch1()), 160);
+        TrainingSettings s = TrainingSettings.builder().epochs(1).batchSize(32).holdout(32).build();
+        Trainer.Result r = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "tiny", "crmn-tiny", data);
+        Checkpoints.write(dir.resolve("base"), r.network(), r.manifest());
+        base = Checkpoints.load(dir.resolve("base"), true);
+        ImageSet more = ImageSet.load(List.of(TestData.testBatch()), 96);
+        ImageSet[] split = more.split(32, 1);
+        fresh = split[0];
+        holdout = split[1];
+    }
+
+    private static FineTuneSettings steps(long n) {
+        return FineTuneSettings.builder().steps(n).batchSize(16).build();
+    }
+
+    @Test
+    void aFineTuneOfSStepsTrainsSStepsOnACopyAndNamesItsBase() {
+        INDArray before = base.network().params().dup();
+        INDArray updaterState = base.network().getUpdater().getStateViewArray().dup();
+        assertThat(updaterState.amaxNumber().doubleValue()).as("the base has momentum to continue from").isGreaterThan(0);
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(5))) {
+            assertThat(run.run(100, () -> false)).isEqualTo(5);
+            assertThat(run.finished()).isTrue();
+            assertThat(run.run(100, () -> false)).as("no step beyond the planned ones").isZero();
+            try (FineTuning.Candidate c = run.finish(holdout, Map.of("offsets", "frames-labelled-0:0-63"))) {
+                assertThat(c.steps()).isEqualTo(5);
+                assertThat(c.network().getIterationCount() - base.network().getIterationCount()).isEqualTo(5);
+                assertThat(c.network().params().sub(before).amaxNumber().doubleValue()).as("weights moved").isGreaterThan(1e-4);
+                assertThat(base.network().params()).as("the base is untouched").isEqualTo(before);
+                assertThat(base.network().getUpdater().getStateViewArray()).isEqualTo(updaterState);
+                assertThat(c.holdout().images()).isEqualTo(holdout.size());
+                Manifest m = c.manifest(7);
+                assertThat(m.version()).isEqualTo(7);
+                assertThat(m.parentVersion()).isEqualTo(base.manifest().version());
+                assertThat(m.parentSha256()).isEqualTo(base.manifest().sha256());
+                assertThat(m.training()).containsEntry("mode", "fine-tune").containsEntry("steps", 5L)
+                        .containsEntry("offsets", "frames-labelled-0:0-63");
+                assertThat(m.metrics()).containsKeys("holdout_accuracy", "holdout_loss");
+                assertThat(m.normalization()).isEqualTo(base.manifest().normalization());
+                assertThatThrownBy(() -> c.manifest(base.manifest().version()))
+                        .isInstanceOf(IllegalArgumentException.class);
+            }
+        }
+    }
+
+    @Test
+    void aFineTuneStopsBetweenStepsWhenAskedOrInterrupted() {
+        AtomicInteger polls = new AtomicInteger();
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(50))) {
+            assertThat(run.run(100, () -> polls.incrementAndGet() > 3)).isEqualTo(3);
+            assertThat(run.stepsDone()).isEqualTo(3);
+            assertThat(run.finished()).isFalse();
+            Thread.currentThread().interrupt();
+            try {
+                assertThat(run.run(100, () -> false)).as("interrupted: no step").isZero();
+            } finally {
+                Thread.interrupted();
+            }
+            assertThat(run.run(2, () -> false)).as("a bounded slice").isEqualTo(2);
+            try (FineTuning.Candidate c = run.finish(null, Map.of())) {
+                assertThat(c.steps()).isEqualTo(5);
+                assertThat(c.manifest(2).training()).containsEntry("steps_planned", 50L);
+            }
+        }
+    }
+
+    @Test
+    void aFineTuneThatTrainedNothingIsAnErrorNotACandidate() {
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(0).build()).isInstanceOf(IllegalArgumentException.class);
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(5))) {
+            assertThat(run.run(5, () -> true)).isZero();
+            assertThatThrownBy(() -> run.finish(holdout, Map.of())).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("no step");
+        }
+    }
+
+    @Test
+    void dataOfOtherClassesIsRefused() {
+        ImageSet other = fresh.withClassNames(dev.crmn.model.data.CifarBinaryReader.placeholderNames(10));
+        assertThatThrownBy(() -> FineTuning.start(base.manifest(), base.network(), other, steps(1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("classes");
+    }
+}
