@@ -126,6 +126,6 @@ public final class ScoreCommand implements Callable<Integer> {
 
     /** CIFAR-10 class names, for labels sent by name without --labels-from. */
     static List<String> defaultLabels() {
-        return List.of("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
+        return dev.crmn.model.data.CifarBinaryReader.CIFAR10_LABELS;
     }
 }

@@ -20,6 +20,8 @@ public enum DeadLetterReason {
     BAD_LABEL,
     /** A labelled topic's frame has no label. */
     MISSING_LABEL,
+    /** A decoder failed unexpectedly (a bug, or an input that trips one in the JDK's decoders); the detail names the exception. */
+    INTERNAL_ERROR,
     /** The frame could not be classified (an internal error); the detail says why. */
     INFERENCE_FAILED;
 

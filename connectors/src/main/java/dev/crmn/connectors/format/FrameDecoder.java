@@ -12,7 +12,9 @@ import java.util.List;
 /**
  * Turns a consumed {@link Frame} into a {@link DecodedFrame} for a model with the given input size and
  * labels, or rejects it with a {@link FrameRejectedException} whose reason becomes the dead letter's
- * {@code error-reason}. Never throws anything else. Thread-safe.
+ * {@code error-reason}; an unexpected {@code RuntimeException} inside a decoder becomes
+ * {@code internal-error}. {@code Error}s ({@code OutOfMemoryError} and the like) propagate: they say the
+ * process, not the frame, is in trouble. Thread-safe.
  */
 public final class FrameDecoder implements Serializable {
 
@@ -51,8 +53,9 @@ public final class FrameDecoder implements Serializable {
                     eventTime, label, img);
         } catch (FrameRejectedException e) {
             throw e;
-        } catch (RuntimeException | OutOfMemoryError e) {
-            throw new FrameRejectedException(DeadLetterReason.UNDECODABLE_IMAGE, "unexpected decoding failure: " + e, e);
+        } catch (RuntimeException e) {
+            // a decoder bug or an input that trips one: its own reason, so it is not mistaken for a bad image
+            throw new FrameRejectedException(DeadLetterReason.INTERNAL_ERROR, "unexpected decoder failure: " + e, e);
         }
     }
 

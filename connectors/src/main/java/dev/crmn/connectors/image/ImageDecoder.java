@@ -3,21 +3,15 @@ package dev.crmn.connectors.image;
 import dev.crmn.connectors.format.DeadLetterReason;
 import dev.crmn.connectors.format.FrameRejectedException;
 import dev.crmn.model.data.PixelImage;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.util.Iterator;
+import dev.crmn.model.data.ImageBytes;
 import java.util.Locale;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
- * Decodes frame bytes into pixels safely: PNG and JPEG through the JDK's ImageIO, raw rgb8/gray8 directly.
- * The byte budget is checked first, then the image header is read and the pixel budget checked
- * <em>before</em> any pixel is decoded, so a small file that claims a huge size never allocates it. Every
- * failure is a {@link FrameRejectedException} naming its dead-letter reason; nothing else escapes.
- * Thread-safe (stateless apart from its settings).
+ * Decodes frame bytes into pixels safely: PNG and JPEG through {@link ImageBytes} (ImageIO without its disk
+ * cache, pixel budget checked from the header before decoding), raw rgb8/gray8 directly. The byte budget is
+ * checked first. Every failure of the bytes is a {@link FrameRejectedException} naming its dead-letter reason;
+ * an unexpected {@code RuntimeException} from ImageIO is passed on (the caller reports it as
+ * {@code internal-error}) and {@code Error}s propagate. Thread-safe (stateless apart from its settings).
  */
 public final class ImageDecoder implements java.io.Serializable {
 
@@ -55,38 +49,16 @@ public final class ImageDecoder implements java.io.Serializable {
     }
 
     private PixelImage decodeCompressed(ContentType type, byte[] value) throws FrameRejectedException {
-        String expected = type.kind() == ContentType.Kind.PNG ? "png" : "jpeg";
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(value))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) {
-                throw new FrameRejectedException(DeadLetterReason.UNDECODABLE_IMAGE,
-                        "the bytes are not a " + expected.toUpperCase(Locale.ROOT) + " image (no decoder recognises them)");
-            }
-            ImageReader reader = readers.next();
-            String actual = reader.getFormatName().toLowerCase(Locale.ROOT);
-            if (!actual.equals("png") && !actual.equals("jpeg")) {
-                reader.dispose();
-                throw new FrameRejectedException(DeadLetterReason.UNKNOWN_CONTENT_TYPE,
-                        "the bytes are a " + actual + " image; only PNG and JPEG are accepted");
-            }
-            try {
-                reader.setInput(in, true, true);
-                int w = reader.getWidth(0);
-                int h = reader.getHeight(0);
-                checkPixels(w, h);
-                BufferedImage img = reader.read(0);
-                if (img == null) {
-                    throw new FrameRejectedException(DeadLetterReason.UNDECODABLE_IMAGE, "the " + actual + " decoder returned nothing");
-                }
-                return PixelImage.of(img);
-            } finally {
-                reader.dispose();
-            }
-        } catch (FrameRejectedException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
-            throw new FrameRejectedException(DeadLetterReason.UNDECODABLE_IMAGE, "cannot decode " + expected.toUpperCase(Locale.ROOT)
-                    + ": " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()), e);
+        try {
+            return ImageBytes.decode(value, settings.maxPixels());
+        } catch (ImageBytes.DecodeException e) {
+            DeadLetterReason reason = switch (e.failure()) {
+                case UNSUPPORTED_FORMAT -> DeadLetterReason.UNKNOWN_CONTENT_TYPE;
+                case TOO_LARGE -> DeadLetterReason.TOO_LARGE;
+                case NOT_AN_IMAGE, CORRUPT -> DeadLetterReason.UNDECODABLE_IMAGE;
+            };
+            String claimed = type.kind() == ContentType.Kind.PNG ? "PNG" : "JPEG";
+            throw new FrameRejectedException(reason, claimed + " frame: " + e.getMessage(), e);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.crmn.connectors.image.DecoderSettings;
 import dev.crmn.connectors.testutil.Images;
 import dev.crmn.model.data.PixelImage;
 import java.util.Arrays;
+import dev.crmn.model.data.CifarBinaryReader;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -14,8 +15,7 @@ import org.junit.jupiter.api.Test;
 /** Every dead-letter reason, produced by a crafted bad input; and the good paths. */
 class FrameDecoderTest {
 
-    static final List<String> LABELS = List.of("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-            "ship", "truck");
+    static final List<String> LABELS = CifarBinaryReader.CIFAR10_LABELS;
     final FrameDecoder decoder = new FrameDecoder(32, 32, 3, LABELS, false, DecoderSettings.defaults());
     final FrameDecoder labelled = new FrameDecoder(32, 32, 3, LABELS, true, DecoderSettings.defaults());
 

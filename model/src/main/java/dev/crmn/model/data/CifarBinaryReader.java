@@ -30,6 +30,9 @@ public final class CifarBinaryReader implements Iterator<LabelledImage>, Closeab
     public static final int SIDE = 32;
     public static final int PLANE = SIDE * SIDE;
     public static final int PIXEL_BYTES = 3 * PLANE;
+    /** CIFAR-10's class names, in label order (what {@code batches.meta.txt} lists). */
+    public static final List<String> CIFAR10_LABELS = List.of("airplane", "automobile", "bird", "cat", "deer", "dog",
+            "frog", "horse", "ship", "truck");
 
     /** The two CIFAR binary layouts. */
     public enum CifarFormat {
@@ -98,12 +101,13 @@ public final class CifarBinaryReader implements Iterator<LabelledImage>, Closeab
             return CifarFormat.CIFAR100;
         }
         throw new IOException("cannot tell whether " + file + " is CIFAR-10 or CIFAR-100 (" + size
-                + " bytes); name the format explicitly");
+                + " bytes): name it like the originals, data_batch_N.bin / test_batch.bin (CIFAR-10) or train.bin /"
+                + " test.bin (CIFAR-100)");
     }
 
     /**
      * Class names for a CIFAR file: {@code batches.meta.txt} (CIFAR-10) or {@code fine_label_names.txt}
-     * (CIFAR-100) beside it, else "class_0", "class_1", ...
+     * (CIFAR-100) beside it, else {@link #placeholderNames} ("class_0", "class_1", ...)
      */
     public static List<String> classNames(Path file, CifarFormat format) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
@@ -116,11 +120,14 @@ public final class CifarBinaryReader implements Iterator<LabelledImage>, Closeab
                 }
             }
         }
-        if (names.size() != format.classes()) {
-            names.clear();
-            for (int i = 0; i < format.classes(); i++) {
-                names.add("class_" + i);
-            }
+        return names.size() == format.classes() ? names : placeholderNames(format.classes());
+    }
+
+    /** {@code class_0, class_1, ...}: the names of classes whose file carries none. */
+    public static List<String> placeholderNames(int classes) {
+        List<String> names = new ArrayList<>(classes);
+        for (int i = 0; i < classes; i++) {
+            names.add("class_" + i);
         }
         return names;
     }

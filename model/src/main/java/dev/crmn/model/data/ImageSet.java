@@ -58,27 +58,50 @@ public final class ImageSet {
     }
 
     /**
-     * Loads one or more sources: CIFAR-10/100 binary files, or image folders (one subfolder per class).
-     * All sources must agree on the class list.
+     * Loads one or more sources: CIFAR-10/100 binary files, or image folders (one subfolder per class). All
+     * sources must agree on the class list. Strict: an image that does not decode is an error naming it.
      *
      * @param limit at most this many images in total (0 = all)
      */
     public static ImageSet load(List<Path> sources, int limit) throws IOException {
+        return load(sources, limit, null);
+    }
+
+    /**
+     * As {@link #load(List, int)}; with {@code skipped} given, images that do not decode and files that are
+     * not images are left out and recorded there instead of failing the load.
+     */
+    public static ImageSet load(List<Path> sources, int limit, Skipped skipped) throws IOException {
         List<LabelledImage> all = new ArrayList<>();
         List<String> names = null;
         StringBuilder desc = new StringBuilder();
-        int h = 0, w = 0, c = 0;
         for (Path p : sources) {
+            if (!Files.exists(p)) {
+                throw new IOException("data " + p + " not found");
+            }
             List<String> srcNames;
             List<LabelledImage> imgs = new ArrayList<>();
             if (Files.isDirectory(p)) {
                 ImageFolderReader folder = ImageFolderReader.open(p);
+                if (!folder.labelled()) {
+                    throw new IOException(p + " has no class subfolders: labelled data is ROOT/<class>/<image>.png");
+                }
                 srcNames = folder.classNames();
-                for (LabelledImage li : folder) {
+                if (skipped != null) {
+                    skipped.notImages(folder.ignored().size());
+                }
+                for (ImageFolderReader.Entry e : folder.entries()) {
                     if (limit > 0 && all.size() + imgs.size() >= limit) {
                         break;
                     }
-                    imgs.add(li);
+                    try {
+                        imgs.add(new LabelledImage(ImageFolderReader.decode(e), e.label()));
+                    } catch (ImageBytes.DecodeException ex) {
+                        if (skipped == null) {
+                            throw ex;
+                        }
+                        skipped.image(e.file(), ex.failure().name().toLowerCase(java.util.Locale.ROOT), ex.getMessage());
+                    }
                 }
             } else {
                 CifarBinaryReader.CifarFormat fmt = CifarBinaryReader.detect(p);
@@ -96,19 +119,49 @@ public final class ImageSet {
             } else if (!names.equals(srcNames)) {
                 throw new IOException("class lists differ between sources: " + names + " vs " + srcNames + " (" + p + ")");
             }
-            if (!imgs.isEmpty() && h == 0) {
-                PixelImage first = imgs.get(0).image();
-                h = first.height();
-                w = first.width();
-                c = first.channels();
-            }
             all.addAll(imgs);
             desc.append(desc.length() == 0 ? "" : ", ").append(p.getFileName()).append(" (").append(imgs.size()).append(')');
         }
         if (names == null || all.isEmpty()) {
             throw new IOException("no images in " + sources);
         }
-        return of(all, names, h, w, c, desc.toString());
+        PixelImage first = all.get(0).image();
+        return of(all, names, first.height(), first.width(), first.channels(), desc.toString());
+    }
+
+    /**
+     * Whether the class names are the placeholders {@code class_0, class_1, ...} that a CIFAR file without its
+     * names file ({@code batches.meta.txt}) gets.
+     */
+    public boolean hasPlaceholderNames() {
+        return classNames.equals(CifarBinaryReader.placeholderNames(classNames.size()));
+    }
+
+    /** This set with other names for its classes (same number). */
+    public ImageSet withClassNames(List<String> names) {
+        if (names.size() != classNames.size()) {
+            throw new IllegalArgumentException(names.size() + " class names for " + classNames.size() + " classes");
+        }
+        return new ImageSet(height, width, channels, pixels, labels, names, description);
+    }
+
+    /**
+     * This set with {@code modelLabels} as its class names: unchanged when they are the set's own names;
+     * when the set has only placeholder names (a CIFAR file without {@code batches.meta.txt}) and the same
+     * number of classes, the model's names are used by index and {@code note} is told so.
+     *
+     * @throws IllegalArgumentException if the classes do not match
+     */
+    public ImageSet matchClasses(List<String> modelLabels, java.util.function.Consumer<String> note) {
+        if (classNames.equals(modelLabels)) {
+            return this;
+        }
+        if (hasPlaceholderNames() && classNames.size() == modelLabels.size()) {
+            note.accept("the data carries no class names (no batches.meta.txt beside it): its " + classNames.size()
+                    + " labels are taken as the model's classes by index");
+            return withClassNames(modelLabels);
+        }
+        throw new IllegalArgumentException("the data's classes " + classNames + " differ from the model's " + modelLabels);
     }
 
     public int size() {
