@@ -18,6 +18,8 @@ import java.lang.reflect.Method;
 public final class Nd4jCpu$Environment {
 
     private static final Nd4jCpu$Environment INSTANCE = new Nd4jCpu$Environment();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Nd4jCpu$Environment.class);
+    private static volatile boolean warned;
     private static final String REAL = "org.nd4j.linalg.cpu.nativecpu.bindings.Nd4jCpu$Environment";
 
     private Nd4jCpu$Environment() {
@@ -43,6 +45,11 @@ public final class Nd4jCpu$Environment {
             Method m = real.getMethod("isUseONEDNN");
             return (Boolean) m.invoke(env);
         } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            if (!warned) {
+                warned = true;
+                LOG.warn("cannot tell whether the loaded ND4J library has oneDNN ({}); DL4J's layers run without their"
+                        + " oneDNN helpers (slower training). Is this bridge beside an ND4J 1.0.0-M2.1 CPU backend?", e.toString());
+            }
             return false;
         }
     }

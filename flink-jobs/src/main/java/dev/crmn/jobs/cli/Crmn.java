@@ -14,6 +14,16 @@ public final class Crmn implements Runnable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Crmn.class);
 
+    /** {@code --verbose} on any subcommand: show Kafka's and our own warnings and progress logs. */
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Log more: Kafka client warnings, the project's INFO messages.")
+    void verbose(boolean on) {
+        if (on) {
+            org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.kafka", org.apache.logging.log4j.Level.WARN);
+            org.apache.logging.log4j.core.config.Configurator.setLevel("dev.crmn", org.apache.logging.log4j.Level.INFO);
+        }
+    }
+
     @Override
     public void run() {
         new CommandLine(this).usage(System.out);
@@ -28,6 +38,7 @@ public final class Crmn implements Runnable {
         for (Object cmd : ConnectorCommands.all()) {
             cl.addSubcommand(cmd);
         }
+        cl.addSubcommand(new dev.crmn.jobs.local.BrokerCommand());
         return cl;
     }
 

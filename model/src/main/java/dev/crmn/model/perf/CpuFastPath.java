@@ -37,7 +37,6 @@ public final class CpuFastPath {
     public static final String BLAS_THREADS_PROPERTY = "crmn.blasthreads";
 
     private static final Logger LOG = LoggerFactory.getLogger(CpuFastPath.class);
-    private static boolean backendTuned;
 
     private CpuFastPath() {
     }
@@ -87,16 +86,15 @@ public final class CpuFastPath {
      * and the training fast path.
      */
     public static synchronized void tuneLoadedBackend() {
-        if (backendTuned) {
-            return;
-        }
-        backendTuned = true;
         if (disabledByUser() || !cpuBackendPresent()) {
             return;
         }
         int threads = Integer.getInteger(BLAS_THREADS_PROPERTY, 1);
-        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(threads);
-        LOG.debug("OpenBLAS threads: {}", threads);
+        var blas = org.nd4j.linalg.factory.Nd4j.factory().blas();
+        if (blas.getMaxThreads() != threads) { // also after someone else changed it
+            blas.setMaxThreads(threads);
+            LOG.debug("OpenBLAS threads: {}", threads);
+        }
     }
 
     /** Whether ND4J's CPU backend is on the classpath (not with the {@code cuda} profile). */
@@ -118,7 +116,22 @@ public final class CpuFastPath {
         String backend = org.nd4j.linalg.factory.Nd4j.getExecutioner().getEnvironmentInformation()
                 .getProperty("backend", "?");
         int blasThreads = org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads();
-        return new Status(backend.toLowerCase(Locale.ROOT), ext, onednn, helpers, blasThreads);
+        return new Status(backend.toLowerCase(Locale.ROOT), ext, onednn, helpers, blasThreads, bridgeVisibleToDl4j(),
+                disabledByUser());
+    }
+
+    /**
+     * Whether DL4J's class loader finds the {@code Nd4jCpu$Environment} bridge (DL4J looks it up with its own
+     * loader: on a Flink cluster the bridge must sit in {@code lib/} beside DL4J, not in the job jar).
+     */
+    static boolean bridgeVisibleToDl4j() {
+        try {
+            ClassLoader dl4j = org.deeplearning4j.nn.graph.ComputationGraph.class.getClassLoader();
+            Class.forName("org.nd4j.nativeblas.Nd4jCpu$Environment", false, dl4j);
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /**
@@ -127,18 +140,44 @@ public final class CpuFastPath {
      * @param onednnLoaded   the loaded native library has oneDNN enabled
      * @param layerHelpers   DL4J layer helpers are allowed
      * @param blasThreads    OpenBLAS threads now
+     * @param helperBridge   DL4J's class loader finds the helper bridge class
+     * @param switchedOff    the user asked for the plain path
      */
     public record Status(String backend, String nativeVariant, boolean onednnLoaded, boolean layerHelpers,
-                         int blasThreads) {
+                         int blasThreads, boolean helperBridge, boolean switchedOff) {
         /** oneDNN is loaded and DL4J's layers may use it. */
         public boolean fast() {
-            return onednnLoaded && layerHelpers;
+            return onednnLoaded && layerHelpers && helperBridge;
+        }
+
+        /**
+         * What keeps this JVM off the fast path although nobody switched it off (empty when all is well, or when
+         * {@code CRMN_FAST_PATH=off} was asked for): operators log these in {@code open()}.
+         */
+        public java.util.List<String> problems() {
+            java.util.List<String> p = new java.util.ArrayList<>();
+            if (switchedOff || !backend.equals("cpu")) {
+                return p;
+            }
+            if (!onednnLoaded) {
+                p.add("ND4J's native library is the plain build (" + (nativeVariant.isEmpty() ? "no" : nativeVariant)
+                        + " variant): CpuFastPath.configure() ran after ND4J loaded, or the -onednn jar is missing");
+            }
+            if (!layerHelpers) {
+                p.add("DL4J's oneDNN layer helpers are disabled (" + HELPERS_DISABLE_PROPERTY + "=true): training is slower");
+            }
+            if (!helperBridge) {
+                p.add("DL4J cannot see the Nd4jCpu$Environment bridge (crmn-model-*-nd4j-bridge.jar belongs in lib/ beside"
+                        + " DL4J): training runs without oneDNN helpers");
+            }
+            return p;
         }
 
         @Override
         public String toString() {
             return "backend=" + backend + " native=" + (nativeVariant.isEmpty() ? "plain" : nativeVariant)
-                    + " onednn=" + onednnLoaded + " layerHelpers=" + layerHelpers + " blasThreads=" + blasThreads;
+                    + " onednn=" + onednnLoaded + " layerHelpers=" + layerHelpers + " bridge=" + helperBridge
+                    + " blasThreads=" + blasThreads + (switchedOff ? " (fast path switched off)" : "");
         }
     }
 }

@@ -81,10 +81,18 @@ class FastPathTest {
     }
 
     @Test
-    void servingLeavesOpenBlasOneThread() {
-        // the test JVMs run two OpenMP threads (surefire config), so ND4J's default would be two
-        ServingNetwork.of(trained.network(), trained.manifest().architecture());
-        assertThat(CpuFastPath.status().blasThreads()).isEqualTo(1);
+    void servingAndTrainingApplyTheFastPathThemselves() {
+        // the test JVMs run two OpenMP threads (surefire config), so ND4J's default would be two; a serving
+        // network and a trained graph must each set one, whatever ran before them in this JVM
+        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(2);
+        ServingNetwork.of(trained.network(), trained.manifest().architecture()).close();
+        assertThat(CpuFastPath.status().blasThreads()).as("after ServingNetwork.of").isEqualTo(1);
+        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(2);
+        TrainingFastPath.apply(CrmnGraphBuilder.network(Presets.get("crmn-tiny"), GraphOptions.training()));
+        assertThat(CpuFastPath.status().blasThreads()).as("after TrainingFastPath.apply").isEqualTo(1);
+        assumeThat(CpuFastPath.isX86()).as("the oneDNN variant is shipped for x86-64").isTrue();
+        assertThat(CpuFastPath.status().problems()).isEmpty();
+        assertThat(CpuFastPath.status().helperBridge()).isTrue();
     }
 
     @Test

@@ -1,7 +1,8 @@
-package dev.crmn.connectors.kafka;
+package dev.crmn.it.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.crmn.jobs.local.EmbeddedKafka;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

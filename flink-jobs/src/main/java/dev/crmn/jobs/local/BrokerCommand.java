@@ -1,7 +1,5 @@
-package dev.crmn.connectors.cli;
+package dev.crmn.jobs.local;
 
-import dev.crmn.connectors.format.Topics;
-import dev.crmn.connectors.kafka.EmbeddedKafka;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -11,7 +9,8 @@ import picocli.CommandLine.Option;
 
 /** {@code crmn broker}: a local single-node Kafka broker for demos, with the default topics. */
 @Command(name = "broker", mixinStandardHelpOptions = true,
-        description = "Run a local single-node Kafka broker (KRaft, from Maven artifacts) with the default topics, until Ctrl-C.")
+        description = {"Run a local single-node Kafka broker (KRaft, from Maven artifacts) with the default topics, until Ctrl-C.",
+                "Topics are created here; the broker does not create topics on first use (auto.create.topics.enable=false)."})
 public final class BrokerCommand implements Callable<Integer> {
 
     @Option(names = "--port", defaultValue = "9092", description = "Client port (default: ${DEFAULT-VALUE}).")
@@ -30,14 +29,10 @@ public final class BrokerCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             kafka.close();
             stop.countDown();
-        }));
-        kafka.createTopic(Topics.FRAMES, partitions);
-        kafka.createTopic(Topics.FRAMES_LABELLED, partitions);
-        kafka.createTopic(Topics.PREDICTIONS, partitions);
-        kafka.createTopic(Topics.DEAD_LETTERS, 1);
-        kafka.createTopic(Topics.MODEL_UPDATES, 1, Map.of("cleanup.policy", "compact"));
-        System.out.println("Kafka broker at " + kafka.bootstrapServers() + " (data in " + dataDir + "); topics: frames, "
-                + "frames-labelled, predictions, dead-letters, model-updates. Ctrl-C stops it.");
+        }, "crmn-broker-shutdown"));
+        DefaultTopics.create(kafka, partitions);
+        System.out.println("Kafka broker at " + kafka.bootstrapServers() + " (data in " + dataDir + "); topics: "
+                + String.join(", ", DefaultTopics.NAMES) + ". Ctrl-C stops it.");
         stop.await();
         return 0;
     }

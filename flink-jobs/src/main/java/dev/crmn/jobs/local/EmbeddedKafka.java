@@ -1,4 +1,4 @@
-package dev.crmn.connectors.kafka;
+package dev.crmn.jobs.local;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -65,9 +65,17 @@ public final class EmbeddedKafka implements AutoCloseable {
      * @param logDir    where the broker keeps its data (null = a temporary directory, deleted on close);
      *                  an existing, formatted directory is reused
      * @param overrides extra broker properties
+     * @throws BrokerConflictException before anything is touched, if the port is taken or another broker holds
+     *                                 the data directory
      */
     public static EmbeddedKafka start(int port, Path logDir, Map<String, String> overrides) throws IOException {
         boolean temporary = logDir == null;
+        if (!temporary) {
+            checkNotInUse(logDir.resolve("data"));
+        }
+        if (port != 0 && !portFree(port)) {
+            throw new BrokerConflictException("port " + port + " is in use (another broker? pass --port, or stop it)");
+        }
         Path dir = temporary ? Files.createTempDirectory("crmn-kafka-") : logDir;
         Files.createDirectories(dir);
         int clientPort = port == 0 ? freePort() : port;
@@ -117,6 +125,49 @@ public final class EmbeddedKafka implements AutoCloseable {
     /** Kafka's own random id: never starts with '-' (which the storage tool would read as an option). */
     private static String clusterId() {
         return org.apache.kafka.common.Uuid.randomUuid().toString();
+    }
+
+    /** The broker could not start because something else holds its port or data directory. */
+    public static final class BrokerConflictException extends IOException {
+        public BrokerConflictException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Refuses a data directory another broker (this process or another) has locked: Kafka locks
+     * {@code <log dir>/.lock} while it runs, and a second broker on the same directory corrupts the first.
+     */
+    private static void checkNotInUse(Path dataDir) throws IOException {
+        Path lock = dataDir.resolve(".lock");
+        if (!Files.exists(lock)) {
+            return;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.channels.FileLock l = ch.tryLock();
+            if (l == null) {
+                throw inUse(dataDir);
+            }
+            l.release();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            throw inUse(dataDir);
+        }
+    }
+
+    private static BrokerConflictException inUse(Path dataDir) {
+        return new BrokerConflictException("a Kafka broker is already running on " + dataDir.getParent()
+                + " (stop it, or pass another --data-dir)");
+    }
+
+    private static boolean portFree(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static int freePort() throws IOException {

@@ -1,4 +1,4 @@
-package dev.crmn.connectors.kafka;
+package dev.crmn.it.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -16,6 +16,9 @@ import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.format.PredictionJson;
 import dev.crmn.connectors.format.Topics;
 import dev.crmn.connectors.image.DecoderSettings;
+import dev.crmn.connectors.kafka.FrameDeserializationSchema;
+import dev.crmn.connectors.kafka.PredictionSerializationSchema;
+import dev.crmn.it.testutil.KafkaFixture;
 import dev.crmn.connectors.testutil.Checkpoints2;
 import dev.crmn.connectors.testutil.Images;
 import dev.crmn.model.infer.ClassScore;
@@ -47,17 +50,17 @@ import picocli.CommandLine;
 /** Against a real KRaft broker: frames as the docs tell users to send them, dead letters, and produce → score. */
 class KafkaRoundTripITCase {
 
-    static EmbeddedKafka kafka;
+    static KafkaFixture kafka;
     @TempDir
     static Path dir;
 
     @BeforeAll
     static void broker() throws Exception {
-        kafka = EmbeddedKafka.start();
+        kafka = KafkaFixture.start();
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws Exception {
         kafka.close();
     }
 
