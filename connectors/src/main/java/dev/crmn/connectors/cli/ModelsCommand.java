@@ -2,38 +2,68 @@ package dev.crmn.connectors.cli;
 
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.SigningKeys;
 import dev.crmn.model.cli.CliSupport;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code crmn models}: the published versions of a model in a store. */
-@Command(name = "models", mixinStandardHelpOptions = true, description = "List the published versions of a model in a model store.")
+/** {@code crmn models}: the published versions of a model in a store, each verified. */
+@Command(name = "models", mixinStandardHelpOptions = true,
+        description = "List the published versions of a model in a model store, verifying each (hashes; the signature "
+                + "when a signing key is given).")
 public final class ModelsCommand implements Callable<Integer> {
 
-    @Option(names = "--store", required = true, description = "Model store root URI.")
+    @Option(names = "--store", required = true, description = "Model store root URI (file:///..., s3://..., hdfs://...).")
     String store;
 
     @Option(names = "--name", required = true, description = "Model name.")
     String name;
 
-    @Option(names = "--json", description = "Print the ModelRefs as a JSON array, oldest first.")
+    @Option(names = "--signing-key-file", description = "HMAC key file; default: $CRMN_MODEL_STORE_KEY, else unsigned.")
+    Path signingKeyFile;
+
+    @Option(names = "--json", description = "Print the ModelRefs as a JSON array, oldest first, each with verified (and problem).")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-        List<ModelRef> refs = new ModelStore(store).list(name);
+        ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(store), SigningKeys.resolve(signingKeyFile));
+        List<ModelRef> refs = s.list(name);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        int bad = 0;
+        for (ModelRef r : refs) {
+            Map<String, Object> row = CliSupport.json().convertValue(r, LinkedHashMap.class);
+            try {
+                s.verify(r);
+                row.put("verified", true);
+            } catch (IOException e) {
+                row.put("verified", false);
+                row.put("problem", e.getMessage());
+                bad++;
+            }
+            rows.add(row);
+        }
         if (json) {
-            CliSupport.printJson(refs);
+            CliSupport.printJson(rows);
         } else if (refs.isEmpty()) {
             System.out.println("no published versions of " + name + " in " + store);
         } else {
-            for (ModelRef r : refs) {
-                System.out.printf("%-24s %s  sha256 %s  metrics %s%n", r.displayName(), r.uri(), r.sha256().substring(0, 16),
-                        r.metrics());
+            System.out.printf("%-8s %-8s %-14s %-9s %s%n", "version", "parent", "sha256", "verified", "uri / metrics");
+            for (Map<String, Object> row : rows) {
+                ModelRef r = CliSupport.json().convertValue(row, ModelRef.class);
+                System.out.printf("%-8d %-8s %-14s %-9s %s%n         %s%n", r.version(),
+                        r.parentVersion() == null ? "-" : r.parentVersion(), r.sha256().substring(0, 12),
+                        Boolean.TRUE.equals(row.get("verified")) ? "yes" : "NO", r.uri(),
+                        row.containsKey("problem") ? row.get("problem") : r.metrics());
             }
         }
-        return 0;
+        return bad == 0 ? 0 : 1;
     }
 }

@@ -2,6 +2,7 @@ package dev.crmn.connectors.cli;
 
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.Topics;
+import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.SigningKeys;
@@ -20,8 +21,10 @@ import picocli.CommandLine.Unmatched;
 
 /** {@code crmn publish}: put a checkpoint into a model store and, optionally, announce it on model-updates. */
 @Command(name = "publish", mixinStandardHelpOptions = true,
-        description = "Publish a checkpoint to a model store (atomic, verified; signed when a key is configured) and "
-                + "optionally announce its ModelRef on the model-updates topic.")
+        description = {"Publish a checkpoint to a model store (atomic, verified; signed when a key is configured) and "
+                + "optionally announce its ModelRef on the model-updates topic.",
+                "Publishing the same checkpoint again is a no-op that returns the same reference (and, with --announce,"
+                        + " announces it again): a publish or announcement that failed can simply be retried."})
 public final class PublishCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = "Checkpoint directory to publish.")
@@ -51,12 +54,22 @@ public final class PublishCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(store), SigningKeys.resolve(signingKeyFile));
-        ModelRef ref = s.publish(model);
+        KafkaOptions opts = announce ? kafka.toOptions(kafkaProperties) : null;
         if (announce) {
-            Properties p = kafka.toOptions(kafkaProperties).toProperties();
+            KafkaCliOptions.checkReachable(opts); // before writing anything: fail fast, leave the store as it was
+        }
+        ModelRef ref = s.publish(model); // the same checkpoint again returns its existing reference
+        if (announce) {
+            Properties p = opts.toProperties();
             p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+            p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
+            p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+            p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
                 producer.send(ModelRefSerializationSchema.record(topic, ref)).get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new java.io.IOException("published " + ref.displayName() + " at " + ref.uri() + " but could not announce it"
+                        + " on " + topic + ": " + e.getCause().getMessage() + " (run the same command again to announce it)");
             }
         }
         if (json) {

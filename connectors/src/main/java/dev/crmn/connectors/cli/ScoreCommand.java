@@ -9,10 +9,14 @@ import dev.crmn.model.cli.Progress;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import dev.crmn.model.checkpoint.Checkpoints;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.UUID;
+import java.util.Set;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -60,10 +64,14 @@ public final class ScoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         KafkaOptions opts = kafka.toOptions(kafkaProperties);
+        Set<String> existing = KafkaCliOptions.topics(opts);
+        if (!existing.contains(predictionsTopic)) {
+            throw new IOException("topic " + predictionsTopic + " does not exist at " + opts.bootstrapServers()
+                    + " (is the inference job running?)");
+        }
         Scorer scorer = new Scorer();
         Properties p = opts.toProperties();
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "crmn-score-" + UUID.randomUUID());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.remove(ConsumerConfig.GROUP_ID_CONFIG); // partitions are assigned, not subscribed: no group, no rebalance
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         long start = System.nanoTime();
@@ -71,10 +79,10 @@ public final class ScoreCommand implements Callable<Integer> {
         Progress progress = new Progress();
         try (KafkaConsumer<byte[], byte[]> preds = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
              KafkaConsumer<byte[], byte[]> frames = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            preds.subscribe(List.of(predictionsTopic));
-            frames.subscribe(framesTopics);
+            assignFromBeginning(preds, List.of(predictionsTopic));
+            assignFromBeginning(frames, framesTopics.stream().filter(existing::contains).toList());
             while (true) {
-                for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ofMillis(50))) {
+                for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ZERO)) {
                     scorer.addFrame(FrameDeserializationSchema.toFrame(r));
                 }
                 for (ConsumerRecord<byte[], byte[]> r : preds.poll(Duration.ofMillis(200))) {
@@ -92,36 +100,69 @@ public final class ScoreCommand implements Callable<Integer> {
                 }
                 progress.update("score: " + scorer.predictions() + " predictions read");
             }
-            // frames are read to their end so that every prediction can be joined
-            for (int empty = 0; empty < 3; ) {
-                var batch = frames.poll(Duration.ofMillis(200));
-                empty = batch.isEmpty() ? empty + 1 : 0;
-                for (ConsumerRecord<byte[], byte[]> r : batch) {
+            // the frames are read to their (committed) end, so that every prediction can be joined with its label
+            Map<TopicPartition, Long> end = frames.endOffsets(frames.assignment());
+            while (end.entrySet().stream().anyMatch(e -> frames.position(e.getKey()) < e.getValue())) {
+                for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ofMillis(200))) {
                     scorer.addFrame(FrameDeserializationSchema.toFrame(r));
                 }
             }
         }
         progress.done("score: " + scorer.predictions() + " predictions read");
-        if (scorer.predictions() == 0) {
-            System.err.println("score: no committed predictions on " + predictionsTopic + " at " + opts.bootstrapServers()
-                    + " (is the broker reachable and the inference job writing?)");
-        }
-        List<String> labels = labelsFrom == null ? List.of()
-                : dev.crmn.model.checkpoint.Checkpoints.readManifest(dev.crmn.model.checkpoint.Checkpoints
-                .directoryOf(labelsFrom).resolve(dev.crmn.model.checkpoint.Checkpoints.MANIFEST)).labels();
-        Map<String, Object> report = scorer.report(labels.isEmpty() ? defaultLabels() : labels);
+        List<String> labels = labelsFrom == null ? defaultLabels()
+                : Checkpoints.readManifest(Checkpoints.directoryOf(labelsFrom).resolve(Checkpoints.MANIFEST)).labels();
+        Map<String, Object> report = scorer.report(labels);
         if (json) {
             CliSupport.printJson(report);
         } else {
-            System.out.printf("predictions %s (unreadable %s, duplicates %s), labelled %s%n", report.get("predictions"),
-                    report.get("unreadable"), report.get("duplicates"), report.get("labelled"));
-            System.out.printf("accuracy    %s%n", report.get("accuracy") == null ? "n/a" : String.format("%.4f", (Double) report.get("accuracy")));
-            System.out.printf("per model   %s%n", report.get("per_model"));
-            System.out.printf("throughput  %s predictions/s%n", report.get("throughput_per_s") == null ? "n/a"
-                    : String.format("%.1f", (Double) report.get("throughput_per_s")));
-            System.out.printf("latency ms  %s%n", report.get("latency_ms"));
+            print(report);
+        }
+        if (scorer.predictions() == 0) {
+            System.err.println("score: no committed predictions on " + predictionsTopic + " at " + opts.bootstrapServers()
+                    + " within " + idleSeconds + " s (is the inference job writing?)");
+            return 1;
+        }
+        if (expect > 0 && scorer.predictions() < expect) {
+            System.err.println("score: expected " + expect + " predictions, read " + scorer.predictions());
+            return 1;
         }
         return 0;
+    }
+
+    /** Assigns every partition of {@code topics} and seeks to their beginning. */
+    private static void assignFromBeginning(KafkaConsumer<byte[], byte[]> consumer, List<String> topics) {
+        List<TopicPartition> parts = new ArrayList<>();
+        for (String t : topics) {
+            for (PartitionInfo info : consumer.partitionsFor(t)) {
+                parts.add(new TopicPartition(t, info.partition()));
+            }
+        }
+        consumer.assign(parts);
+        consumer.seekToBeginning(parts);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void print(Map<String, Object> report) {
+        System.out.printf("predictions  %s (unreadable %s, duplicates %s), labelled %s%n", report.get("predictions"),
+                report.get("unreadable"), report.get("duplicates"), report.get("labelled"));
+        System.out.printf("accuracy     %s%n", report.get("accuracy") == null ? "n/a"
+                : String.format("%.4f", (Double) report.get("accuracy")));
+        System.out.printf("throughput   %s predictions/s%n", report.get("throughput_per_s") == null ? "n/a"
+                : String.format("%.1f", (Double) report.get("throughput_per_s")));
+        Map<String, Map<String, Object>> models = (Map<String, Map<String, Object>>) report.get("per_model");
+        if (!models.isEmpty()) {
+            System.out.printf("%n%-28s %12s %10s %10s%n", "model", "predictions", "labelled", "accuracy");
+            for (Map.Entry<String, Map<String, Object>> e : models.entrySet()) {
+                double acc = ((Number) e.getValue().get("accuracy")).doubleValue();
+                System.out.printf("%-28s %12s %10s %10s%n", e.getKey(), e.getValue().get("predictions"),
+                        e.getValue().get("labelled"), Double.isNaN(acc) ? "n/a" : String.format("%.4f", acc));
+            }
+        }
+        Map<String, Object> latency = (Map<String, Object>) report.get("latency_ms");
+        if (!latency.isEmpty()) {
+            System.out.printf("%nlatency ms   %s%n", String.join("  ", latency.entrySet().stream()
+                    .map(e -> String.format("%s %.1f", e.getKey(), (Double) e.getValue())).toList()));
+        }
     }
 
     /** CIFAR-10 class names, for labels sent by name without --labels-from. */

@@ -48,7 +48,7 @@ public final class Scorer {
     /** The report; {@code labels} are the model's class names (to resolve labels sent as names). */
     public Map<String, Object> report(List<String> labels) {
         List<String> classNames = labels == null ? List.of() : labels;
-        Map<String, int[]> perModel = new LinkedHashMap<>(); // name vN -> {count, labelled, correct}
+        Map<String, int[]> perModel = new java.util.TreeMap<>(java.util.Comparator.comparing(Scorer::modelSortKey)); // name vN -> {count, labelled, correct}
         Set<String> seen = new HashSet<>();
         int duplicates = 0, labelled = 0, correct = 0;
         double[] latency = new double[predictions.size()];
@@ -112,6 +112,12 @@ public final class Scorer {
             }
         }
         return p.label();
+    }
+
+    /** "crmn-demo v10" sorts after "crmn-demo v9". */
+    private static String modelSortKey(String model) {
+        int v = model.lastIndexOf(" v");
+        return v < 0 ? model : model.substring(0, v) + String.format(" v%012d", Long.parseLong(model.substring(v + 2)));
     }
 
     static double percentile(double[] sorted, double pct) {

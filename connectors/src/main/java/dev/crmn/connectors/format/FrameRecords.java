@@ -21,8 +21,16 @@ public final class FrameRecords {
      */
     public static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] image, ContentType type,
                                                         String frameId, long eventTime, String label) {
+        return record(topic, key, image, type.headerValue(), frameId, eventTime, label);
+    }
+
+    /** As above with the content-type header as text, or null for none (consumers then sniff PNG/JPEG bytes). */
+    public static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] image, String contentType,
+                                                        String frameId, long eventTime, String label) {
         RecordHeaders h = new RecordHeaders();
-        h.add(Headers.CONTENT_TYPE, utf8(type.headerValue()));
+        if (contentType != null) {
+            h.add(Headers.CONTENT_TYPE, utf8(contentType));
+        }
         if (frameId != null) {
             h.add(Headers.FRAME_ID, utf8(frameId));
         }

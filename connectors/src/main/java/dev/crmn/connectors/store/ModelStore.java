@@ -295,6 +295,63 @@ public final class ModelStore {
         } catch (IOException e) {
             throw new CheckpointException("no readable manifest for " + ref.displayName() + " at " + ref.uri(), e);
         }
+        Manifest m = checkManifest(manifestBytes, ref);
+        Checkpoints.verifyFile(dir.resolve(m.modelFile()), m);
+        String sig;
+        try {
+            java.nio.file.Path sigFile = dir.resolve(SIGNATURE);
+            sig = Files.isRegularFile(sigFile) ? Files.readString(sigFile, StandardCharsets.US_ASCII) : null;
+        } catch (IOException e) {
+            throw new CheckpointException("cannot read the signature of " + ref.displayName(), e);
+        }
+        verifySignature(sig, manifestBytes, ref);
+    }
+
+    /**
+     * Verifies a published checkpoint where it lies, without copying it: manifest against the reference, the
+     * model zip's size and SHA-256 (streamed), and the signature in a signed store.
+     *
+     * @throws CheckpointException saying what does not verify
+     */
+    public void verify(ModelRef ref) throws IOException {
+        Path dir = new Path(ref.uri());
+        FileSystem fs = dir.getFileSystem();
+        byte[] manifestBytes;
+        try (InputStream in = fs.open(new Path(dir, Checkpoints.MANIFEST))) {
+            manifestBytes = in.readAllBytes();
+        }
+        Manifest m = checkManifest(manifestBytes, ref);
+        java.security.MessageDigest digest;
+        try {
+            digest = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        long size = 0;
+        try (InputStream in = fs.open(new Path(dir, m.modelFile()))) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                digest.update(buf, 0, n);
+                size += n;
+            }
+        }
+        String hash = HexFormat.of().formatHex(digest.digest());
+        if (size != m.modelBytes() || !hash.equalsIgnoreCase(m.sha256())) {
+            throw new CheckpointException("model file of " + ref.displayName() + " at " + ref.uri() + " has " + size
+                    + " bytes and SHA-256 " + hash + ", the manifest says " + m.modelBytes() + " and " + m.sha256());
+        }
+        String sig = null;
+        Path sigPath = new Path(dir, SIGNATURE);
+        if (signingKey != null && fs.exists(sigPath)) {
+            try (InputStream in = fs.open(sigPath)) {
+                sig = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+            }
+        }
+        verifySignature(sig, manifestBytes, ref);
+    }
+
+    /** Parses a manifest and checks it names the reference's model, version and zip hash. */
+    private static Manifest checkManifest(byte[] manifestBytes, ModelRef ref) throws CheckpointException {
         Manifest m = Checkpoints.readManifest(manifestBytes, ref.uri() + Checkpoints.MANIFEST);
         if (!m.sha256().equalsIgnoreCase(ref.sha256())) {
             throw new CheckpointException("checkpoint at " + ref.uri() + " has SHA-256 " + m.sha256()
@@ -304,25 +361,18 @@ public final class ModelStore {
             throw new CheckpointException("checkpoint at " + ref.uri() + " is " + m.displayName()
                     + ", the reference says " + ref.displayName());
         }
-        Checkpoints.verifyFile(dir.resolve(m.modelFile()), m);
-        verifySignature(dir.resolve(SIGNATURE), manifestBytes, ref);
+        return m;
     }
 
-    private void verifySignature(java.nio.file.Path sigFile, byte[] manifestBytes, ModelRef ref) throws CheckpointException {
+    private void verifySignature(String sig, byte[] manifestBytes, ModelRef ref) throws CheckpointException {
         if (signingKey == null) {
             return;
         }
-        String sig;
-        try {
-            sig = Files.isRegularFile(sigFile) ? Files.readString(sigFile, StandardCharsets.US_ASCII).strip() : "";
-        } catch (IOException e) {
-            throw new CheckpointException("cannot read the signature of " + ref.displayName(), e);
-        }
-        if (sig.isEmpty()) {
+        if (sig == null || sig.isBlank()) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is not signed and this store requires signatures");
         }
         if (!MessageDigest.isEqual(sign(manifestBytes).getBytes(StandardCharsets.US_ASCII),
-                sig.toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII))) {
+                sig.strip().toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII))) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
         }
     }

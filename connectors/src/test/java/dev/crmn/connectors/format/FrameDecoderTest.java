@@ -143,4 +143,151 @@ class FrameDecoderTest {
         assertThat(reject(labelled, frame(png))).isEqualTo(DeadLetterReason.MISSING_LABEL);
         assertThat(labelled.decode(frame(png, Headers.LABEL, "truck")).label()).isEqualTo(9);
     }
+
+    @Test
+    void decodingWritesNoTempFiles(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cacheDir) throws Exception {
+        boolean cache = javax.imageio.ImageIO.getUseCache();
+        java.io.File oldDir = javax.imageio.ImageIO.getCacheDirectory();
+        javax.imageio.ImageIO.setUseCache(true); // ImageIO's default: a temp file per stream
+        javax.imageio.ImageIO.setCacheDirectory(cacheDir.toFile());
+        try (java.nio.file.WatchService watch = cacheDir.getFileSystem().newWatchService()) {
+            cacheDir.register(watch, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE);
+            byte[] png = Images.png(Images.gradient(32, 32));
+            byte[] jpeg = Images.jpeg(Images.gradient(32, 32));
+            for (int i = 0; i < 10; i++) {
+                decoder.decode(frame(png));
+                decoder.decode(frame(jpeg));
+            }
+            java.nio.file.Files.createFile(cacheDir.resolve("sentinel")); // events arrive in order: wait for this one
+            List<String> created = new java.util.ArrayList<>();
+            while (!created.contains("sentinel")) {
+                java.nio.file.WatchKey key = watch.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(key).as("the sentinel's event").isNotNull();
+                key.pollEvents().forEach(e -> created.add(e.context().toString()));
+                key.reset();
+            }
+            assertThat(created).as("files created while decoding").containsExactly("sentinel");
+        } finally {
+            javax.imageio.ImageIO.setUseCache(cache);
+            javax.imageio.ImageIO.setCacheDirectory(oldDir);
+        }
+    }
+
+    @Test
+    void decodingWorksWithoutAWritableTempDirectory() throws Exception {
+        String tmp = System.getProperty("java.io.tmpdir");
+        boolean cache = javax.imageio.ImageIO.getUseCache();
+        java.io.File oldDir = javax.imageio.ImageIO.getCacheDirectory();
+        javax.imageio.ImageIO.setUseCache(true);
+        javax.imageio.ImageIO.setCacheDirectory(null); // = java.io.tmpdir
+        System.setProperty("java.io.tmpdir", "/nonexistent-crmn-tmp");
+        try {
+            assertThat(decoder.decode(frame(Images.png(Images.gradient(32, 32)))).image().height()).isEqualTo(32);
+        } finally {
+            System.setProperty("java.io.tmpdir", tmp);
+            javax.imageio.ImageIO.setUseCache(cache);
+            javax.imageio.ImageIO.setCacheDirectory(oldDir);
+        }
+    }
+
+    @Test
+    void aDecoderBugIsAnInternalErrorAndErrorsPropagate() throws Exception {
+        // A PNG reader that fails the way a JDK decoder bug would, for bytes starting with "BOOM".
+        ExplodingReader.Spi spi = new ExplodingReader.Spi();
+        javax.imageio.spi.IIORegistry.getDefaultInstance().registerServiceProvider(spi);
+        try {
+            FrameRejectedException e = catchThrowableOfType(FrameRejectedException.class,
+                    () -> decoder.decode(frame("BOOM:runtime".getBytes(), Headers.CONTENT_TYPE, "image/png")));
+            assertThat(e.reason()).isEqualTo(DeadLetterReason.INTERNAL_ERROR);
+            assertThat(e.detail()).contains("IllegalStateException");
+            Throwable oom = org.assertj.core.api.Assertions.catchThrowable(
+                    () -> decoder.decode(frame("BOOM:error".getBytes(), Headers.CONTENT_TYPE, "image/png")));
+            assertThat(oom).as("an Error is not a bad frame").isInstanceOf(OutOfMemoryError.class);
+        } finally {
+            javax.imageio.spi.IIORegistry.getDefaultInstance().deregisterServiceProvider(spi);
+        }
+    }
+
+    /** An ImageIO reader that claims "BOOM..." bytes as PNG and then throws. */
+    static final class ExplodingReader extends javax.imageio.ImageReader {
+        ExplodingReader(javax.imageio.spi.ImageReaderSpi spi) {
+            super(spi);
+        }
+
+        private String mode() throws java.io.IOException {
+            javax.imageio.stream.ImageInputStream in = (javax.imageio.stream.ImageInputStream) getInput();
+            in.seek(5);
+            byte[] b = new byte[in.length() > 0 ? (int) in.length() - 5 : 7];
+            int n = in.read(b);
+            return new String(b, 0, Math.max(n, 0));
+        }
+
+        @Override
+        public int getNumImages(boolean allowSearch) {
+            return 1;
+        }
+
+        @Override
+        public int getWidth(int imageIndex) {
+            return 32;
+        }
+
+        @Override
+        public int getHeight(int imageIndex) {
+            return 32;
+        }
+
+        @Override
+        public java.util.Iterator<javax.imageio.ImageTypeSpecifier> getImageTypes(int imageIndex) {
+            return java.util.Collections.emptyIterator();
+        }
+
+        @Override
+        public javax.imageio.metadata.IIOMetadata getStreamMetadata() {
+            return null;
+        }
+
+        @Override
+        public javax.imageio.metadata.IIOMetadata getImageMetadata(int imageIndex) {
+            return null;
+        }
+
+        @Override
+        public java.awt.image.BufferedImage read(int imageIndex, javax.imageio.ImageReadParam param) throws java.io.IOException {
+            if (mode().startsWith("error")) {
+                throw new OutOfMemoryError("simulated");
+            }
+            throw new IllegalStateException("simulated decoder bug");
+        }
+
+        static final class Spi extends javax.imageio.spi.ImageReaderSpi {
+            Spi() {
+                super("crmn-test", "1", new String[]{"png"}, new String[]{"png"}, new String[]{"image/png"},
+                        ExplodingReader.class.getName(), new Class<?>[]{javax.imageio.stream.ImageInputStream.class},
+                        null, false, null, null, null, null, false, null, null, null, null);
+            }
+
+            @Override
+            public boolean canDecodeInput(Object source) throws java.io.IOException {
+                javax.imageio.stream.ImageInputStream in = (javax.imageio.stream.ImageInputStream) source;
+                byte[] b = new byte[4];
+                in.mark();
+                try {
+                    return in.read(b) == 4 && new String(b).equals("BOOM");
+                } finally {
+                    in.reset();
+                }
+            }
+
+            @Override
+            public javax.imageio.ImageReader createReaderInstance(Object extension) {
+                return new ExplodingReader(this);
+            }
+
+            @Override
+            public String getDescription(java.util.Locale locale) {
+                return "test reader";
+            }
+        }
+    }
 }

@@ -149,14 +149,55 @@ class WireFormatTest {
 
     @Test
     void recordsFlowingThroughFlinkArePojosNotKryo() {
-        for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class}) {
-            TypeInformation<?> t = TypeInformation.of(c);
-            assertThat(t).as(c.getSimpleName()).isInstanceOf(PojoTypeInfo.class);
-            PojoTypeInfo<?> pojo = (PojoTypeInfo<?>) t;
-            for (int i = 0; i < pojo.getArity(); i++) {
-                assertThat(pojo.getTypeAt(i)).as(c.getSimpleName() + "." + pojo.getPojoFieldAt(i).getField().getName())
-                        .isNotInstanceOf(GenericTypeInfo.class);
-            }
+        // ModelRef travels in broadcast and operator state, Prediction between operators: no Kryo anywhere inside
+        for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class, ModelRef.class, Prediction.class}) {
+            assertNoGenericTypes(TypeInformation.of(c), c.getSimpleName());
         }
+    }
+
+    private static void assertNoGenericTypes(TypeInformation<?> t, String path) {
+        assertThat(t).as(path).isNotInstanceOf(GenericTypeInfo.class);
+        if (t instanceof PojoTypeInfo<?> pojo) {
+            for (int i = 0; i < pojo.getArity(); i++) {
+                assertNoGenericTypes(pojo.getTypeAt(i), path + "." + pojo.getPojoFieldAt(i).getField().getName());
+            }
+        } else if (t instanceof org.apache.flink.api.java.typeutils.ObjectArrayTypeInfo<?, ?> array) {
+            assertNoGenericTypes(array.getComponentInfo(), path + "[]");
+        } else if (t instanceof org.apache.flink.api.java.typeutils.MapTypeInfo<?, ?> map) {
+            assertNoGenericTypes(map.getKeyTypeInfo(), path + ".key");
+            assertNoGenericTypes(map.getValueTypeInfo(), path + ".value");
+        } else if (t instanceof org.apache.flink.api.java.typeutils.ListTypeInfo<?> list) {
+            assertNoGenericTypes(list.getElementTypeInfo(), path + "[]");
+        }
+    }
+
+    @Test
+    void skippingSchemasCountWhatTheySkipAndLetDownstreamFailuresThrough() throws Exception {
+        var schema = new dev.crmn.connectors.kafka.ModelRefDeserializationSchema();
+        assertThat(collect(schema, consumed(new ProducerRecord<>("t", null, "junk".getBytes()), 0))).isEmpty();
+        assertThat(collect(schema, consumed(new ProducerRecord<>("t", "m".getBytes(), null), 1))).isEmpty();
+        assertThat(schema.skippedCount()).isEqualTo(1);
+        assertThat(schema.tombstoneCount()).isEqualTo(1);
+        ModelRef r = new ModelRef(1, "m", 2, "file:///x/", "ab".repeat(32), Map.of(), null, null, 5);
+        ProducerRecord<byte[], byte[]> good = new dev.crmn.connectors.kafka.ModelRefSerializationSchema("model-updates")
+                .serialize(r, null, null);
+        org.apache.flink.util.Collector<ModelRef> failing = new org.apache.flink.util.Collector<>() {
+            @Override
+            public void collect(ModelRef record) {
+                throw new IllegalStateException("downstream failure");
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        assertThatThrownBy(() -> schema.deserialize(consumed(good, 2), failing)).hasMessage("downstream failure");
+        assertThat(schema.skippedCount()).as("a downstream failure is not a skipped record").isEqualTo(1);
+        // a dead letter of a frame that had no value is a real dead letter, not a tombstone
+        Frame empty = new Frame("frames", 0, 5, 77L, null, null, new String[0], new byte[0][]);
+        var dl = new dev.crmn.connectors.kafka.DeadLetterDeserializationSchema();
+        DeadLetter d = new DeadLetter(empty, DeadLetterReason.EMPTY_VALUE, "no bytes");
+        assertThat(collect(dl, consumed(new dev.crmn.connectors.kafka.DeadLetterSerializationSchema("dead-letters")
+                .serialize(d, null, null), 0))).containsExactly(d);
     }
 }

@@ -5,7 +5,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.zip.CRC32;
-import javax.imageio.ImageIO;
 
 /** Test images: synthetic pixels, PNG/JPEG bytes, and a crafted PNG header. */
 public final class Images {
@@ -35,11 +34,7 @@ public final class Images {
     }
 
     private static byte[] encode(PixelImage img, String format) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        if (!ImageIO.write(img.toBufferedImage(), format, out)) {
-            throw new IOException("no " + format + " writer");
-        }
-        return out.toByteArray();
+        return dev.crmn.model.data.ImageBytes.encode(img.toBufferedImage(), format);
     }
 
     /**

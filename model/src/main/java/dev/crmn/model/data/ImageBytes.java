@@ -91,4 +91,20 @@ public final class ImageBytes {
                     + (e.getMessage() == null ? "" : ": " + e.getMessage()), e);
         }
     }
+
+    /** {@code img} encoded as PNG (or {@code format}, e.g. "jpeg"), through memory: no temp file. */
+    public static byte[] encode(java.awt.image.RenderedImage img, String format) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (javax.imageio.stream.ImageOutputStream out = new javax.imageio.stream.MemoryCacheImageOutputStream(bytes)) {
+            if (!ImageIO.write(img, format, out)) {
+                throw new IOException("no " + format + " encoder");
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    /** {@code img} as PNG bytes (see {@link #encode}). */
+    public static byte[] png(PixelImage img) throws IOException {
+        return encode(img.toBufferedImage(), "png");
+    }
 }

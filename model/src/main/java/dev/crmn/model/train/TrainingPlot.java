@@ -6,12 +6,10 @@ import java.awt.Font;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
-import javax.imageio.ImageIO;
 
 /** Renders training curves (loss and accuracy per epoch, training and held-out) as a PNG. */
 public final class TrainingPlot {
@@ -37,13 +35,11 @@ public final class TrainingPlot {
         panel(g, 0, "loss", history, EpochRecord::trainLoss, EpochRecord::valLoss, false);
         panel(g, W / 2, "accuracy", history, EpochRecord::trainAccuracy, EpochRecord::valAccuracy, true);
         g.dispose();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            ImageIO.write(img, "png", out);
+            return dev.crmn.model.data.ImageBytes.encode(img, "png");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return out.toByteArray();
     }
 
     private static void panel(Graphics2D g, int x0, String name, List<EpochRecord> h, ToDoubleFunction<EpochRecord> train,

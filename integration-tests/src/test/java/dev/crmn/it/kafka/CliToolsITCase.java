@@ -1,0 +1,227 @@
+package dev.crmn.it.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmn.connectors.format.FrameRecords;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelRefJson;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.format.PredictionJson;
+import dev.crmn.connectors.kafka.PredictionSerializationSchema;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.testutil.Checkpoints2;
+import dev.crmn.connectors.testutil.Images;
+import dev.crmn.it.testutil.Cli;
+import dev.crmn.it.testutil.KafkaFixture;
+import dev.crmn.jobs.local.EmbeddedKafka;
+import dev.crmn.model.infer.ClassScore;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command-line tools against a real broker, at the edges a new user met: reruns, retries, missing brokers, bad files. */
+class CliToolsITCase {
+
+    static KafkaFixture kafka;
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void broker() throws Exception {
+        kafka = KafkaFixture.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        kafka.close();
+    }
+
+    static KafkaProducer<byte[], byte[]> producer() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "read-" + topic + "-" + System.nanoTime());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            c.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (out.size() < atLeast && System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    static Prediction prediction(String frameId, String topic, long offset, int top) {
+        return new Prediction(PredictionJson.CURRENT_SCHEMA, frameId, null, new Prediction.Source(topic, 0, offset),
+                new ClassScore[]{new ClassScore(top, "c" + top, 0.9f)}, new Prediction.ModelInfo("m", 1, "ab"), 1,
+                new Prediction.Timings(1, 2, 3), null, top, System.currentTimeMillis());
+    }
+
+    @Test
+    void scoreCountsEachPredictionOnceAndReportsRealDuplicates() throws Exception {
+        kafka.createTopic("s-predictions", 2);
+        kafka.createTopic("s-frames", 1);
+        try (KafkaProducer<byte[], byte[]> p = producer()) {
+            var schema = new PredictionSerializationSchema("s-predictions");
+            p.send(schema.serialize(prediction("a", "s-frames", 0, 1), null, null)).get();
+            p.send(schema.serialize(prediction("b", "s-frames", 1, 2), null, null)).get();
+            p.send(schema.serialize(prediction("c", "s-frames", 2, 3), null, null)).get();
+            p.send(schema.serialize(prediction("b", "s-frames", 1, 2), null, null)).get(); // a real duplicate
+        }
+        for (int run = 0; run < 2; run++) { // and the same again: nothing is consumed or committed by a score
+            Cli.Run r = Cli.run("score", "--bootstrap-servers=" + kafka.bootstrapServers(), "--predictions=s-predictions",
+                    "--frames=s-frames", "--idle-seconds=2", "--json");
+            assertThat(r.code()).as(r.err()).isZero();
+            JsonNode j = r.json();
+            assertThat(j.get("predictions").asInt()).isEqualTo(4);
+            assertThat(j.get("duplicates").asInt()).isEqualTo(1);
+            assertThat(j.get("labelled").asInt()).isEqualTo(4);
+            assertThat(j.get("accuracy").asDouble()).isEqualTo(1.0);
+        }
+        Cli.Run expectMore = Cli.run("score", "--bootstrap-servers=" + kafka.bootstrapServers(),
+                "--predictions=s-predictions", "--frames=s-frames", "--idle-seconds=2", "--expect=10");
+        assertThat(expectMore.code()).as("an expectation not met is a failure").isEqualTo(1);
+        assertThat(expectMore.err()).contains("expected 10 predictions, read 4");
+        assertThat(expectMore.out()).contains("m v1").doesNotContain("{"); // a table, not a Java map
+    }
+
+    @Test
+    void toolsSayQuicklyAndInOneLineWhenNoBrokerAnswers() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // nothing listens there afterwards
+        }
+        Path ck = Checkpoints2.tiny(dir.resolve("nobroker-ck"), 1, null);
+        Path store = dir.resolve("nobroker-store");
+        long t0 = System.nanoTime();
+        Cli.Run publish = Cli.run("publish", "--model=" + ck, "--store=" + store.toUri(), "--announce",
+                "--bootstrap-servers=127.0.0.1:" + port);
+        assertThat(publish.code()).isNotZero();
+        assertThat(publish.err()).contains("cannot reach Kafka at 127.0.0.1:" + port).doesNotContain("Exception").hasLineCount(1);
+        assertThat(store).as("nothing written before the broker check").doesNotExist();
+        Cli.Run score = Cli.run("score", "--bootstrap-servers=127.0.0.1:" + port);
+        assertThat(score.code()).isNotZero();
+        assertThat(score.err()).contains("cannot reach Kafka").hasLineCount(1);
+        Cli.Run produce = Cli.run("produce", "--bootstrap-servers=127.0.0.1:" + port, "--data=" + dev.crmn.model.testutil.TestData.testBatch(), "--limit=1");
+        assertThat(produce.code()).isNotZero();
+        assertThat(produce.err()).contains("cannot reach Kafka").hasLineCount(1);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("three tools, each failing within seconds").isLessThan(Duration.ofSeconds(45));
+    }
+
+    @Test
+    void publishIsIdempotentSoAFailedAnnouncementCanBeRetried() throws Exception {
+        kafka.createTopic("p-updates", 1, Map.of("cleanup.policy", "compact"));
+        Path ck = Checkpoints2.tiny(dir.resolve("retry-ck"), 4, 3L);
+        String store = dir.resolve("retry-store").toUri().toString();
+        // published earlier without an announcement (e.g. the broker was down then)
+        Cli.Run first = Cli.run("publish", "--model=" + ck, "--store=" + store, "--json");
+        assertThat(first.code()).as(first.err()).isZero();
+        Cli.Run again = Cli.run("publish", "--model=" + ck, "--store=" + store, "--announce", "--topic=p-updates",
+                "--bootstrap-servers=" + kafka.bootstrapServers(), "--json");
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.json()).isEqualTo(first.json());
+        List<ConsumerRecord<byte[], byte[]>> recs = readAll("p-updates", 1);
+        assertThat(recs).hasSize(1);
+        ModelRef ref = ModelRefJson.fromBytes(recs.get(0).value());
+        assertThat(ref.version()).isEqualTo(4);
+        assertThat(ref.parentVersion()).isEqualTo(3L);
+        assertThat(new ModelStore(store).list("tiny")).hasSize(1);
+        Path other = Checkpoints2.tiny(dir.resolve("retry-other"), 4, 3L, 77);
+        Cli.Run conflict = Cli.run("publish", "--model=" + other, "--store=" + store);
+        assertThat(conflict.code()).isNotZero();
+        assertThat(conflict.err()).contains("another checkpoint");
+        Cli.Run models = Cli.run("models", "--store=" + store, "--name=tiny", "--json");
+        assertThat(models.code()).isZero();
+        JsonNode v = models.json().get(0);
+        assertThat(v.get("version").asLong()).isEqualTo(4);
+        assertThat(v.get("parent_version").asLong()).isEqualTo(3);
+        assertThat(v.get("verified").asBoolean()).isTrue();
+        assertThat(v.get("uri").asText()).startsWith("file:///");
+        assertThat(v.has("metrics")).isTrue();
+    }
+
+    @Test
+    void produceSkipsBadImagesSendsFlatFoldersAndSendsFilesAsIs() throws Exception {
+        Path flat = Files.createDirectories(dir.resolve("flat"));
+        byte[] good = Images.png(Images.gradient(32, 32));
+        Files.write(flat.resolve("a.png"), good);
+        Files.write(flat.resolve("b.png"), java.util.Arrays.copyOf(good, good.length / 2)); // truncated
+        Files.write(flat.resolve("c.png"), Images.pngHeaderClaiming(100_000, 100_000));    // decompression bomb
+        Files.writeString(flat.resolve("notes.txt"), "not an image");
+        Cli.Run r = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=pf-frames",
+                "--data=" + flat, "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().get("frames").asInt()).isEqualTo(1);
+        assertThat(r.json().get("skipped").get("corrupt").asInt()).isEqualTo(1);
+        assertThat(r.json().get("skipped").get("too_large").asInt()).isEqualTo(1);
+        assertThat(r.json().get("not_images").asInt()).isEqualTo(1);
+        assertThat(r.err()).contains("b.png").contains("c.png");
+        Cli.Run strict = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=pf-frames",
+                "--data=" + flat, "--strict");
+        assertThat(strict.code()).isNotZero();
+        assertThat(strict.err()).contains("produce: error: " + flat.resolve("b.png")).doesNotContain("\tat ");
+        Cli.Run labels = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=pf-frames",
+                "--data=" + flat, "--labels");
+        assertThat(labels.code()).isNotZero();
+        assertThat(labels.err()).contains("class subfolders");
+        Cli.Run asIs = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=pf-asis",
+                "--data=" + flat, "--as-is", "--json");
+        assertThat(asIs.code()).as(asIs.err()).isZero();
+        assertThat(asIs.json().get("frames").asInt()).isEqualTo(4);
+        List<ConsumerRecord<byte[], byte[]>> sent = readAll("pf-asis", 4);
+        assertThat(sent).hasSize(4);
+        assertThat(sent.get(1).value()).isEqualTo(Files.readAllBytes(flat.resolve("b.png")));
+        assertThat(new String(sent.get(1).headers().lastHeader("content-type").value(), StandardCharsets.UTF_8))
+                .isEqualTo("image/png");
+        assertThat(sent.get(3).headers().lastHeader("content-type")).as("notes.txt: no content type").isNull();
+    }
+
+    @Test
+    void aSecondBrokerOnTheSameDataOrPortIsRefusedWithoutHarmingTheFirst() throws Exception {
+        Path data = dir.resolve("broker-data");
+        try (EmbeddedKafka first = EmbeddedKafka.start(0, data, Map.of())) {
+            first.createTopic("still-here", 1);
+            Cli.Run second = Cli.run("broker", "--data-dir=" + data, "--port=0");
+            assertThat(second.code()).isNotZero();
+            assertThat(second.err()).contains("already running on " + data).hasLineCount(1);
+            int port = Integer.parseInt(first.bootstrapServers().substring(first.bootstrapServers().lastIndexOf(':') + 1));
+            Cli.Run clash = Cli.run("broker", "--data-dir=" + dir.resolve("other-data"), "--port=" + port);
+            assertThat(clash.code()).isNotZero();
+            assertThat(clash.err()).contains("port " + port + " is in use").hasLineCount(1);
+            assertThat(dir.resolve("other-data")).as("nothing touched").doesNotExist();
+            try (var admin = first.admin()) {
+                assertThat(admin.listTopics().names().get()).contains("still-here");
+            }
+            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    first.bootstrapServers()), new ByteArraySerializer(), new ByteArraySerializer())) {
+                p.send(new ProducerRecord<>("still-here", "ok".getBytes())).get();
+            }
+        }
+    }
+}
