@@ -24,9 +24,13 @@ public final class Crmn implements Runnable {
         }
     }
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** {@code crmn} alone: the usage with every subcommand. */
     @Override
     public void run() {
-        new CommandLine(this).usage(System.out);
+        spec.commandLine().usage(System.out);
     }
 
     public static CommandLine commandLine() {

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's subcommands and their --json contracts, run as a user would (in-process). */
 class CrmnCliTest {
 
-    record Run(int code, String out) {
+    record Run(int code, String out, String err) {
         JsonNode json() throws Exception {
             return new ObjectMapper().readTree(out);
         }
@@ -24,14 +24,105 @@ class CrmnCliTest {
 
     static synchronized Run run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        PrintStream old = System.out;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            int code = Crmn.commandLine().execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8));
+            var cl = Crmn.commandLine();
+            cl.setErr(new java.io.PrintWriter(System.err, true));
+            int code = cl.execute(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
-            System.setOut(old);
+            System.setOut(oldOut);
+            System.setErr(oldErr);
         }
+    }
+
+    @Test
+    void noArgumentsListsTheSubcommands() {
+        Run r = run();
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("train", "eval", "produce", "score", "broker", "publish", "models");
+    }
+
+    @Test
+    void userMistakesGetOneClearLine(@TempDir Path dir) {
+        Run missing = run("eval", "--model", "../models/crmn-demo", "--data", dir.resolve("nope.bin").toString());
+        assertThat(missing.code()).isNotZero();
+        assertThat(missing.err().strip()).isEqualTo("eval: error: data " + dir.resolve("nope.bin") + " not found");
+        Run preset = run("train", "--preset", "nope", "--data", dir.resolve("nope.bin").toString(), "--out",
+                dir.resolve("o").toString());
+        assertThat(preset.code()).isEqualTo(2);
+        assertThat(preset.err()).as("the preset is checked before the data is read").contains("unknown preset 'nope'");
+        Run steps = run("train", "--data", TestData.testBatch().toString(), "--steps", "3", "--out", dir.resolve("o").toString());
+        assertThat(steps.code()).isEqualTo(2);
+        assertThat(steps.err()).contains("--resume");
+    }
+
+    @Test
+    void aCifarFileWithoutItsNamesFileIsMatchedToTheModelByClassCount(@TempDir Path dir) throws Exception {
+        Path bare = dir.resolve("test_batch.bin"); // no batches.meta.txt beside it
+        try (var in = Files.newInputStream(TestData.testBatch())) {
+            Files.write(bare, in.readNBytes(3073 * 200));
+        }
+        Run r = run("eval", "--model", "../models/crmn-demo", "--data", bare.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("no batches.meta.txt").contains("by index");
+        assertThat(r.json().get("images").asInt()).isEqualTo(200);
+        assertThat(r.json().get("labels").get(0).asText()).isEqualTo("airplane");
+    }
+
+    @Test
+    void evalSkipsImagesThatDoNotDecodeUnlessStrict(@TempDir Path dir) throws Exception {
+        dev.crmn.model.data.ImageSet cifar = dev.crmn.model.data.ImageSet.load(java.util.List.of(TestData.testBatch()), 4);
+        for (int i = 0; i < cifar.size(); i++) {
+            Path cls = Files.createDirectories(dir.resolve(cifar.classNames().get(cifar.label(i))));
+            Files.write(cls.resolve("img" + i + ".png"), dev.crmn.model.data.ImageBytes.png(cifar.image(i)));
+        }
+        Path broken = dir.resolve(cifar.classNames().get(cifar.label(0))).resolve("broken.png");
+        Files.write(broken, new byte[]{(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0});
+        Files.writeString(dir.resolve(cifar.classNames().get(cifar.label(0))).resolve("notes.txt"), "x");
+        Run r = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().get("images").asInt()).isEqualTo(4);
+        assertThat(r.json().get("skipped").get("corrupt").asInt()).isEqualTo(1);
+        assertThat(r.err()).contains("broken.png").contains("ignored 1 file(s) that are not");
+        Run strict = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--strict");
+        assertThat(strict.code()).isNotZero();
+        assertThat(strict.err()).contains("broken.png");
+    }
+
+    @Test
+    void resumeRefusesAnEmptyRunAndFineTuningTrainsTheStepsItSays(@TempDir Path dir) throws Exception {
+        Path ck = dir.resolve("v1");
+        Run t = run("train", "--preset", "crmn-tiny", "--data", TestData.trainBatch1().toString(), "--limit", "160",
+                "--holdout", "32", "--epochs", "1", "--batch-size", "32", "--seed", "5", "--out", ck.toString(),
+                "--log-dir", dir.resolve("logs").toString(), "--json");
+        assertThat(t.code()).as(t.err()).isZero();
+        assertThat(java.nio.file.Files.getPosixFilePermissions(ck)).as("checkpoints are readable by the group")
+                .contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ,
+                        java.nio.file.attribute.PosixFilePermission.GROUP_EXECUTE);
+        // the README's example after a longer run: the budget is used up, so nothing would be trained
+        Run resume = run("train", "--resume", ck.toString(), "--epochs", "1", "--data", TestData.trainBatch1().toString(),
+                "--limit", "160", "--out", dir.resolve("v2").toString(), "--log-dir", dir.resolve("logs2").toString());
+        assertThat(resume.code()).isNotZero();
+        assertThat(resume.err()).contains("nothing to resume");
+        assertThat(dir.resolve("v2")).doesNotExist();
+        Run more = run("train", "--resume", ck.toString(), "--epochs", "2", "--data", TestData.trainBatch1().toString(),
+                "--limit", "160", "--out", dir.resolve("v2").toString(), "--log-dir", dir.resolve("logs2").toString(), "--json");
+        assertThat(more.code()).as(more.err()).isZero();
+        assertThat(more.json().get("iterations").asLong()).isEqualTo(8); // 128 training images / 32 = 4 per epoch
+        assertThat(more.err()).contains("continuing the run").contains("seed 5");
+        Run ft = run("train", "--resume", ck.toString(), "--steps", "3", "--batch-size", "16", "--data",
+                TestData.trainBatch1().toString(), "--limit", "160", "--out", dir.resolve("ft").toString(), "--json");
+        assertThat(ft.code()).as(ft.err()).isZero();
+        assertThat(ft.json().get("mode").asText()).isEqualTo("fine-tune");
+        assertThat(ft.json().get("steps").asLong()).isEqualTo(3);
+        assertThat(ft.json().get("version").asLong()).isEqualTo(2);
+        assertThat(ft.json().get("parent_version").asLong()).isEqualTo(1);
+        assertThat(ft.json().get("metrics").has("holdout_accuracy")).isTrue();
     }
 
     @Test

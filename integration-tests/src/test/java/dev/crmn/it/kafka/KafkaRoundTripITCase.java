@@ -74,17 +74,33 @@ class KafkaRoundTripITCase {
     }
 
     static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int n) {
+        return consume(topic, n, "read_committed");
+    }
+
+    /**
+     * Up to {@code n} records of {@code topic}: waits (at most 60 s) until {@code n} are visible, or stops earlier when
+     * the consumer has read to the end of every partition and still has fewer.
+     */
+    static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int n, String isolation) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-" + topic + "-" + System.nanoTime());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            c.subscribe(List.of(topic));
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            List<org.apache.kafka.common.TopicPartition> parts = List.of();
+            while (parts.isEmpty() && System.nanoTime() < deadline) {
+                parts = c.partitionsFor(topic).stream()
+                        .map(i -> new org.apache.kafka.common.TopicPartition(topic, i.partition())).toList();
+            }
+            c.assign(parts);
+            c.seekToBeginning(parts);
             while (out.size() < n && System.nanoTime() < deadline) {
                 c.poll(Duration.ofMillis(200)).forEach(out::add);
+                var end = c.endOffsets(parts); // read_committed: the last stable offset
+                if (!out.isEmpty() && parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
+                    break; // everything visible is read (the tests write before they read)
+                }
             }
         }
         return out;
@@ -210,6 +226,11 @@ class KafkaRoundTripITCase {
             tx.flush();
             tx.abortTransaction();
         }
+        // the aborted prediction is in the log (a read_uncommitted consumer sees it) but not for read_committed ones
+        assertThat(consume(predictions, n + 1, "read_uncommitted")).hasSize(n + 1)
+                .anyMatch(r -> new String(r.headers().lastHeader(Headers.FRAME_ID).value(), StandardCharsets.UTF_8).equals("ghost"));
+        assertThat(consume(predictions, n + 1, "read_committed")).hasSize(n)
+                .noneMatch(r -> new String(r.headers().lastHeader(Headers.FRAME_ID).value(), StandardCharsets.UTF_8).equals("ghost"));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PrintStream old = System.out;
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));

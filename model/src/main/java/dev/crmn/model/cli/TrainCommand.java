@@ -62,8 +62,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--more-epochs", description = "Fine-tune --resume for this many more epochs of the data.")
     Double moreEpochs;
 
-    @Option(names = "--max-minutes", defaultValue = "0", description = "Time budget in minutes; 0 = none (default).")
-    double maxMinutes;
+    @Option(names = "--max-minutes", description = "Time budget in minutes; 0 = none (default; with --resume, the run's own).")
+    Double maxMinutes;
 
     @Option(names = "--batch-size", description = "Mini-batch size (default: 128; fine-tuning 64).")
     Integer batchSize;
@@ -129,14 +129,19 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private int train(Checkpoints.Loaded from, CrmnConfig preset, ImageSet set) throws Exception {
-        TrainingSettings.Builder b = TrainingSettings.builder().maxMinutes(maxMinutes)
+        TrainingSettings.Builder b = TrainingSettings.builder().maxMinutes(maxMinutes == null ? 0 : maxMinutes)
                 .batchSize(batchSize == null ? 128 : batchSize).learningRate(lr == null ? 0.1 : lr).momentum(momentum)
                 .weightDecay(weightDecay).holdout(holdout).augment(!noAugment).seed(seed)
                 .layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC);
         if (from != null) {
+            // a continued run keeps its own settings unless one is given again
             RunRecord run = RunRecord.of(from.manifest());
-            Object budget = from.manifest().training().get("settings") instanceof Map<?, ?> s ? s.get("epochs") : null;
-            b.epochs(epochs != null ? epochs : budget instanceof Number n ? n.intValue() : 30);
+            Map<?, ?> recorded = from.manifest().training().get("settings") instanceof Map<?, ?> s ? s : Map.of();
+            b.epochs(epochs != null ? epochs : number(recorded.get("epochs"), 30).intValue());
+            b.batchSize(batchSize != null ? batchSize : number(recorded.get("batch_size"), 128).intValue());
+            b.learningRate(lr != null ? lr : number(recorded.get("learning_rate"), 0.1).doubleValue());
+            b.maxMinutes(maxMinutes != null ? maxMinutes : number(recorded.get("max_minutes"), 0).doubleValue());
+            b.warmupFraction(number(recorded.get("warmup_fraction"), 0.02).doubleValue());
             b.layout(CNN2DFormat.valueOf(from.manifest().input().layout()));
             System.err.printf("train: continuing the run of %s (%d iterations, %d epochs so far) to a budget of %d epochs;"
                             + " held-out split from the checkpoint (%d images, seed %d)%n", from.manifest().displayName(),
@@ -159,6 +164,10 @@ public final class TrainCommand implements Callable<Integer> {
         report(written, r.heldOut(), Map.of("epochs", r.history().size(),
                 "iterations", written.training().get("iterations")));
         return 0;
+    }
+
+    private static Number number(Object v, Number fallback) {
+        return v instanceof Number n ? n : fallback;
     }
 
     private int fineTune(Checkpoints.Loaded from, ImageSet set) throws Exception {

@@ -147,14 +147,23 @@ public final class ImageSet {
 
     /**
      * This set with {@code modelLabels} as its class names: unchanged when they are the set's own names;
-     * when the set has only placeholder names (a CIFAR file without {@code batches.meta.txt}) and the same
-     * number of classes, the model's names are used by index and {@code note} is told so.
+     * when every class of the set is one of the model's (an image folder with subfolders for some classes),
+     * its labels are renumbered to the model's indices; when the set has only placeholder names (a CIFAR file
+     * without {@code batches.meta.txt}) and the same number of classes, the model's names are used by index
+     * and {@code note} is told so.
      *
      * @throws IllegalArgumentException if the classes do not match
      */
     public ImageSet matchClasses(List<String> modelLabels, java.util.function.Consumer<String> note) {
         if (classNames.equals(modelLabels)) {
             return this;
+        }
+        if (!hasPlaceholderNames() && modelLabels.containsAll(classNames)) {
+            int[] mapped = new int[labels.length];
+            for (int i = 0; i < labels.length; i++) {
+                mapped[i] = modelLabels.indexOf(classNames.get(labels[i]));
+            }
+            return new ImageSet(height, width, channels, pixels, mapped, modelLabels, description);
         }
         if (hasPlaceholderNames() && classNames.size() == modelLabels.size()) {
             note.accept("the data carries no class names (no batches.meta.txt beside it): its " + classNames.size()

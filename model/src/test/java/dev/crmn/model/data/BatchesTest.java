@@ -47,4 +47,36 @@ class BatchesTest {
         assertThat(labels.getFloat(0, set.label(0))).isEqualTo(1f);
         assertThat(labels.sumNumber().intValue()).isEqualTo(4);
     }
+
+    @Test
+    void augmentationIsARandomCropOfThePaddedImageAndAHorizontalFlip() throws Exception {
+        ImageSet set = ImageSet.load(List.of(TestData.testBatch()), 8);
+        Normalization n = Normalization.compute(set);
+        int[] idx = {0, 1, 2, 3, 4, 5, 6, 7};
+        INDArray aug = Batches.features(set, idx, n, CNN2DFormat.NHWC, new Random(11));
+        Random same = new Random(11); // the draws Batches makes, in its order: dy, dx, flip per image
+        boolean flipped = false, shifted = false;
+        for (int b = 0; b < idx.length; b++) {
+            int dy = same.nextInt(2 * Batches.PAD + 1) - Batches.PAD;
+            int dx = same.nextInt(2 * Batches.PAD + 1) - Batches.PAD;
+            boolean flip = same.nextBoolean();
+            flipped |= flip;
+            shifted |= dy != 0 || dx != 0;
+            PixelImage img = set.image(idx[b]);
+            for (int y = 0; y < 32; y++) {
+                for (int x = 0; x < 32; x++) {
+                    int sy = y + dy;
+                    int sx = (flip ? 31 - x : x) + dx;
+                    for (int c = 0; c < 3; c++) {
+                        float expected = sy >= 0 && sy < 32 && sx >= 0 && sx < 32 ? n.apply(img.value(sy, sx, c), c)
+                                : n.apply(0, c); // padding is black before normalisation
+                        assertThat(aug.getFloat(b, y, x, c)).as("image %d (dy %d, dx %d, flip %s) at %d,%d,%d", b, dy, dx,
+                                flip, y, x, c).isEqualTo(expected);
+                    }
+                }
+            }
+        }
+        assertThat(flipped).as("some image flipped").isTrue();
+        assertThat(shifted).as("some image shifted").isTrue();
+    }
 }

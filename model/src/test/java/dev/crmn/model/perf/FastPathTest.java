@@ -221,7 +221,11 @@ class FastPathTest {
         Checkpoints.write(ck, trained.network(), trained.manifest());
         try (Classifier c = Classifier.load(ck)) {
             PixelImage gray = images.image(0).toGray();
-            assertThat(c.probabilities(List.of(gray))[0]).hasSize(10);
+            float[] p = c.probabilities(List.of(gray))[0];
+            assertThat(p).hasSize(10);
+            // a gray image is classified as its RGB expansion (R = G = B), not as the colour original
+            assertThat(p).containsExactly(c.probabilities(List.of(gray.toRgb()))[0]);
+            assertThat(maxDiff(new float[][]{p}, c.probabilities(List.of(images.image(0))))).isGreaterThan(1e-6);
             PixelImage big = images.image(0).resize(40, 40);
             assertThatThrownBy(() -> c.probabilities(List.of(big)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("40x40");
