@@ -1,5 +1,6 @@
 package dev.crmn.connectors.cli;
 
+import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.io.IOException;
 import java.time.Duration;
@@ -11,8 +12,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,15 +67,9 @@ public final class KafkaCliOptions {
             return;
         }
         try (Admin admin = Admin.create(opts.toProperties())) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) -1))).all()
-                    .get(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            System.err.println("created topic " + topic + " with " + partitions + " partition(s)");
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("cannot create topic " + topic + ": " + e.getCause().getMessage(), e.getCause());
+            if (CrmnKafka.createTopic(admin, topic, partitions, (short) -1, java.util.Map.of(), REACH_TIMEOUT)) {
+                System.err.println("created topic " + topic + " with " + partitions + " partition(s)");
             }
-        } catch (TimeoutException e) {
-            throw unreachable(opts);
         }
     }
 }

@@ -108,4 +108,31 @@ public final class CrmnKafka {
         p.putIfAbsent("transaction.timeout.ms", DEFAULT_TRANSACTION_TIMEOUT_MS);
         return p;
     }
+
+    /**
+     * Creates a topic through {@code admin} unless it exists (replication factor {@code replication}; -1 = the
+     * broker's default).
+     *
+     * @return whether this call created it
+     * @throws java.io.IOException if the broker refuses or does not answer within {@code timeout}
+     */
+    public static boolean createTopic(org.apache.kafka.clients.admin.Admin admin, String name, int partitions,
+                                      short replication, java.util.Map<String, String> config,
+                                      java.time.Duration timeout) throws java.io.IOException {
+        try {
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(name, partitions, replication)
+                    .configs(config))).all().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException) {
+                return false;
+            }
+            throw new java.io.IOException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new java.io.IOException("the broker did not create topic " + name + " within " + timeout.toSeconds() + " s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.IOException("interrupted while creating topic " + name, e);
+        }
+    }
 }

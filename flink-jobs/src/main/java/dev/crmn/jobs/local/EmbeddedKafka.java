@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
+import dev.crmn.connectors.kafka.CrmnKafka;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -219,14 +220,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     public void createTopic(String name, int partitions, Map<String, String> config) throws IOException {
         try (Admin admin = admin()) {
-            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(config))).all().get();
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+            CrmnKafka.createTopic(admin, name, partitions, (short) 1, config, Duration.ofSeconds(30));
         }
     }
 

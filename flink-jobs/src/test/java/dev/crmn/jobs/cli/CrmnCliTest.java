@@ -3,6 +3,7 @@ package dev.crmn.jobs.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.crmn.jobs.testutil.Cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmn.model.testutil.TestData;
 import java.io.ByteArrayOutputStream;
@@ -16,47 +17,27 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's subcommands and their --json contracts, run as a user would (in-process). */
 class CrmnCliTest {
 
-    record Run(int code, String out, String err) {
-        JsonNode json() throws Exception {
-            return new ObjectMapper().readTree(out);
-        }
-    }
-
-    static synchronized Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            var cl = Crmn.commandLine();
-            cl.setErr(new java.io.PrintWriter(System.err, true));
-            int code = cl.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static Cli.Run run(String... args) {
+        return Cli.run(args);
     }
 
     @Test
     void noArgumentsListsTheSubcommands() {
-        Run r = run();
+        Cli.Run r = run();
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("train", "eval", "produce", "score", "broker", "publish", "models");
     }
 
     @Test
     void userMistakesGetOneClearLine(@TempDir Path dir) {
-        Run missing = run("eval", "--model", "../models/crmn-demo", "--data", dir.resolve("nope.bin").toString());
+        Cli.Run missing = run("eval", "--model", "../models/crmn-demo", "--data", dir.resolve("nope.bin").toString());
         assertThat(missing.code()).isNotZero();
         assertThat(missing.err().strip()).isEqualTo("eval: error: data " + dir.resolve("nope.bin") + " not found");
-        Run preset = run("train", "--preset", "nope", "--data", dir.resolve("nope.bin").toString(), "--out",
+        Cli.Run preset = run("train", "--preset", "nope", "--data", dir.resolve("nope.bin").toString(), "--out",
                 dir.resolve("o").toString());
         assertThat(preset.code()).isEqualTo(2);
         assertThat(preset.err()).as("the preset is checked before the data is read").contains("unknown preset 'nope'");
-        Run steps = run("train", "--data", TestData.testBatch().toString(), "--steps", "3", "--out", dir.resolve("o").toString());
+        Cli.Run steps = run("train", "--data", TestData.testBatch().toString(), "--steps", "3", "--out", dir.resolve("o").toString());
         assertThat(steps.code()).isEqualTo(2);
         assertThat(steps.err()).contains("--resume");
     }
@@ -67,7 +48,7 @@ class CrmnCliTest {
         try (var in = Files.newInputStream(TestData.testBatch())) {
             Files.write(bare, in.readNBytes(3073 * 200));
         }
-        Run r = run("eval", "--model", "../models/crmn-demo", "--data", bare.toString(), "--json");
+        Cli.Run r = run("eval", "--model", "../models/crmn-demo", "--data", bare.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.err()).contains("no batches.meta.txt").contains("by index");
         assertThat(r.json().get("images").asInt()).isEqualTo(200);
@@ -84,12 +65,12 @@ class CrmnCliTest {
         Path broken = dir.resolve(cifar.classNames().get(cifar.label(0))).resolve("broken.png");
         Files.write(broken, new byte[]{(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0});
         Files.writeString(dir.resolve(cifar.classNames().get(cifar.label(0))).resolve("notes.txt"), "x");
-        Run r = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--json");
+        Cli.Run r = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.json().get("images").asInt()).isEqualTo(4);
         assertThat(r.json().get("skipped").get("corrupt").asInt()).isEqualTo(1);
         assertThat(r.err()).contains("broken.png").contains("ignored 1 file(s) that are not");
-        Run strict = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--strict");
+        Cli.Run strict = run("eval", "--model", "../models/crmn-demo", "--data", dir.toString(), "--strict");
         assertThat(strict.code()).isNotZero();
         assertThat(strict.err()).contains("broken.png");
     }
@@ -97,7 +78,7 @@ class CrmnCliTest {
     @Test
     void resumeRefusesAnEmptyRunAndFineTuningTrainsTheStepsItSays(@TempDir Path dir) throws Exception {
         Path ck = dir.resolve("v1");
-        Run t = run("train", "--preset", "crmn-tiny", "--data", TestData.trainBatch1().toString(), "--limit", "160",
+        Cli.Run t = run("train", "--preset", "crmn-tiny", "--data", TestData.trainBatch1().toString(), "--limit", "160",
                 "--holdout", "32", "--epochs", "1", "--batch-size", "32", "--seed", "5", "--out", ck.toString(),
                 "--log-dir", dir.resolve("logs").toString(), "--json");
         assertThat(t.code()).as(t.err()).isZero();
@@ -105,17 +86,17 @@ class CrmnCliTest {
                 .contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ,
                         java.nio.file.attribute.PosixFilePermission.GROUP_EXECUTE);
         // the README's example after a longer run: the budget is used up, so nothing would be trained
-        Run resume = run("train", "--resume", ck.toString(), "--epochs", "1", "--data", TestData.trainBatch1().toString(),
+        Cli.Run resume = run("train", "--resume", ck.toString(), "--epochs", "1", "--data", TestData.trainBatch1().toString(),
                 "--limit", "160", "--out", dir.resolve("v2").toString(), "--log-dir", dir.resolve("logs2").toString());
         assertThat(resume.code()).isNotZero();
         assertThat(resume.err()).contains("nothing to resume");
         assertThat(dir.resolve("v2")).doesNotExist();
-        Run more = run("train", "--resume", ck.toString(), "--epochs", "2", "--data", TestData.trainBatch1().toString(),
+        Cli.Run more = run("train", "--resume", ck.toString(), "--epochs", "2", "--data", TestData.trainBatch1().toString(),
                 "--limit", "160", "--out", dir.resolve("v2").toString(), "--log-dir", dir.resolve("logs2").toString(), "--json");
         assertThat(more.code()).as(more.err()).isZero();
         assertThat(more.json().get("iterations").asLong()).isEqualTo(8); // 128 training images / 32 = 4 per epoch
         assertThat(more.err()).contains("continuing the run").contains("seed 5");
-        Run ft = run("train", "--resume", ck.toString(), "--steps", "3", "--batch-size", "16", "--data",
+        Cli.Run ft = run("train", "--resume", ck.toString(), "--steps", "3", "--batch-size", "16", "--data",
                 TestData.trainBatch1().toString(), "--limit", "160", "--out", dir.resolve("ft").toString(), "--json");
         assertThat(ft.code()).as(ft.err()).isZero();
         assertThat(ft.json().get("mode").asText()).isEqualTo("fine-tune");
@@ -127,14 +108,14 @@ class CrmnCliTest {
 
     @Test
     void helpListsEverySubcommand() {
-        Run r = run("--help");
+        Cli.Run r = run("--help");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("info", "train", "eval", "bench", "produce", "score", "broker", "publish", "models");
     }
 
     @Test
     void infoJsonHasParamsAndMacs() throws Exception {
-        Run r = run("info", "--preset", "wrn-16-4", "--json");
+        Cli.Run r = run("info", "--preset", "wrn-16-4", "--json");
         assertThat(r.code()).isZero();
         JsonNode j = r.json();
         assertThat(j.get("params").asLong()).isBetween(2_646_000L, 2_754_000L);
@@ -146,7 +127,7 @@ class CrmnCliTest {
     @Test
     void trainThenEvalWithJsonOutputs(@TempDir Path dir) throws Exception {
         Path ck = dir.resolve("ck");
-        Run t = run("train", "--preset", "crmn-tiny", "--data", TestData.trainBatch1().toString(), "--limit", "192",
+        Cli.Run t = run("train", "--preset", "crmn-tiny", "--data", TestData.trainBatch1().toString(), "--limit", "192",
                 "--holdout", "64", "--epochs", "1", "--batch-size", "32", "--out", ck.toString(),
                 "--log-dir", dir.resolve("logs").toString(), "--json");
         assertThat(t.code()).isZero();
@@ -156,7 +137,7 @@ class CrmnCliTest {
         assertThat(ck.resolve("training-curves.png")).exists();
         assertThat(dir.resolve("logs").resolve("metrics.json")).exists();
         assertThat(Files.readAllBytes(ck.resolve("training-curves.png"))).startsWith(0x89, 'P', 'N', 'G');
-        Run e = run("eval", "--model", ck.toString(), "--data", TestData.testBatch().toString(), "--limit", "100", "--json");
+        Cli.Run e = run("eval", "--model", ck.toString(), "--data", TestData.testBatch().toString(), "--limit", "100", "--json");
         assertThat(e.code()).isZero();
         JsonNode j = e.json();
         assertThat(j.get("images").asInt()).isEqualTo(100);
@@ -177,7 +158,7 @@ class CrmnCliTest {
 
     @Test
     void benchJsonHasOneEntryPerBatch() throws Exception {
-        Run r = run("bench", "--preset", "crmn-tiny", "--batches", "1,4", "--seconds", "0.2", "--no-baseline", "--json");
+        Cli.Run r = run("bench", "--preset", "crmn-tiny", "--batches", "1,4", "--seconds", "0.2", "--no-baseline", "--json");
         assertThat(r.code()).isZero();
         JsonNode j = r.json();
         assertThat(j.get("matmul_gflops").asDouble()).isPositive();

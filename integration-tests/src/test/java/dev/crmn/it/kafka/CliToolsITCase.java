@@ -12,7 +12,7 @@ import dev.crmn.connectors.kafka.PredictionSerializationSchema;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.testutil.Checkpoints2;
 import dev.crmn.connectors.testutil.Images;
-import dev.crmn.it.testutil.Cli;
+import dev.crmn.jobs.testutil.Cli;
 import dev.crmn.it.testutil.KafkaFixture;
 import dev.crmn.jobs.local.EmbeddedKafka;
 import dev.crmn.model.infer.ClassScore;
@@ -56,25 +56,11 @@ class CliToolsITCase {
     }
 
     static KafkaProducer<byte[], byte[]> producer() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        return kafka.producer(null);
     }
 
     static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "read-" + topic + "-" + System.nanoTime());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            c.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (out.size() < atLeast && System.nanoTime() < deadline) {
-                c.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-        }
-        return out;
+        return kafka.read(topic, atLeast, "read_uncommitted");
     }
 
     static Prediction prediction(String frameId, String topic, long offset, int top) {

@@ -65,45 +65,15 @@ class KafkaRoundTripITCase {
     }
 
     static KafkaProducer<byte[], byte[]> producer(String txId) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        if (txId != null) {
-            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txId);
-        }
-        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        return kafka.producer(txId);
     }
 
     static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int n) {
-        return consume(topic, n, "read_committed");
+        return kafka.read(topic, n);
     }
 
-    /**
-     * Up to {@code n} records of {@code topic}: waits (at most 60 s) until {@code n} are visible, or stops earlier when
-     * the consumer has read to the end of every partition and still has fewer.
-     */
     static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int n, String isolation) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            List<org.apache.kafka.common.TopicPartition> parts = List.of();
-            while (parts.isEmpty() && System.nanoTime() < deadline) {
-                parts = c.partitionsFor(topic).stream()
-                        .map(i -> new org.apache.kafka.common.TopicPartition(topic, i.partition())).toList();
-            }
-            c.assign(parts);
-            c.seekToBeginning(parts);
-            while (out.size() < n && System.nanoTime() < deadline) {
-                c.poll(Duration.ofMillis(200)).forEach(out::add);
-                var end = c.endOffsets(parts); // read_committed: the last stable offset
-                if (!out.isEmpty() && parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
-                    break; // everything visible is read (the tests write before they read)
-                }
-            }
-        }
-        return out;
+        return kafka.read(topic, n, isolation);
     }
 
     static byte[] utf8(String s) {

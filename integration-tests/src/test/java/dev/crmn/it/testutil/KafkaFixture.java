@@ -6,11 +6,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
+import dev.crmn.connectors.kafka.CrmnKafka;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,15 +101,54 @@ public final class KafkaFixture implements AutoCloseable {
     /** Creates a topic (no error if it exists). */
     public void createTopic(String name, int partitions, Map<String, String> config) throws IOException {
         try (Admin admin = admin()) {
-            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(config))).all().get();
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IOException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+            CrmnKafka.createTopic(admin, name, partitions, (short) 1, config, java.time.Duration.ofSeconds(30));
         }
+    }
+
+    /** A byte-array producer for this broker, transactional when {@code transactionalId} is given. */
+    public KafkaProducer<byte[], byte[]> producer(String transactionalId) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        if (transactionalId != null) {
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        }
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    /**
+     * Up to {@code n} records of {@code topic} (all partitions, no consumer group): waits (at most 60 s) until
+     * {@code n} are visible, or stops earlier once everything visible is read and there are fewer. The tests
+     * write before they read, so "everything visible" is everything they wrote.
+     *
+     * @param isolation {@code read_committed} or {@code read_uncommitted}
+     */
+    public List<ConsumerRecord<byte[], byte[]>> read(String topic, int n, String isolation) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
+        List<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+            List<TopicPartition> parts = List.of();
+            while (parts.isEmpty() && System.nanoTime() < deadline) {
+                parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+            }
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            while (out.size() < n && System.nanoTime() < deadline) {
+                c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
+                Map<TopicPartition, Long> end = c.endOffsets(parts); // read_committed: the last stable offsets
+                if (!out.isEmpty() && parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {@link #read(String, int, String)} read-committed. */
+    public List<ConsumerRecord<byte[], byte[]>> read(String topic, int n) {
+        return read(topic, n, "read_committed");
     }
 
     @Override

@@ -1,4 +1,4 @@
-package dev.crmn.it.testutil;
+package dev.crmn.jobs.testutil;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
