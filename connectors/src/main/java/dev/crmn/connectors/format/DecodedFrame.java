@@ -14,9 +14,11 @@ import dev.crmn.model.data.PixelImage;
  * @param eventTime  the {@code event-time} header (ms), or -1 when absent
  * @param label      the class index from the {@code label} header, or -1 when absent
  * @param image      pixels of the model's input size and channels
+ * @param original   the frame as consumed, kept so that a frame that cannot be classified after all can still be
+ *                   dead-lettered without loss
  */
 public record DecodedFrame(String frameId, String key, String topic, int partition, long offset, long timestamp,
-                           long eventTime, int label, PixelImage image) {
+                           long eventTime, int label, PixelImage image, Frame original) {
 
     public boolean hasLabel() {
         return label >= 0;

@@ -50,7 +50,7 @@ public final class FrameDecoder implements Serializable {
             ContentType type = ContentType.of(f.header(Headers.CONTENT_TYPE), value);
             PixelImage img = images.fit(images.decode(type, value), height, width, channels);
             return new DecodedFrame(f.frameId(), f.keyString(), f.topic(), f.partition(), f.offset(), f.timestamp(),
-                    eventTime, label, img);
+                    eventTime, label, img, f);
         } catch (FrameRejectedException e) {
             throw e;
         } catch (RuntimeException e) {

@@ -30,7 +30,7 @@ public record ModelRef(
         @JsonProperty("metrics") Map<String, Double> metrics,
         @JsonProperty("parent_version") Long parentVersion,
         @JsonProperty("parent_sha256") String parentSha256,
-        @JsonProperty("published_at") long publishedAt) {
+        @JsonProperty("published_at") long publishedAt) implements java.io.Serializable {
 
     /** "crmn-demo v3". */
     public String displayName() {

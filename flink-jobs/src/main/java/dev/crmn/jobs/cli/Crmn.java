@@ -43,6 +43,7 @@ public final class Crmn implements Runnable {
             cl.addSubcommand(cmd);
         }
         cl.addSubcommand(new dev.crmn.jobs.local.BrokerCommand());
+        cl.addSubcommand(new dev.crmn.jobs.local.InferCommand());
         return cl;
     }
 

@@ -146,6 +146,39 @@ public final class KafkaFixture implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Waits until {@code topic} holds at least {@code n} committed records (a running job writing them), reads a
+     * little longer to catch any extra (duplicates) and returns them all.
+     *
+     * @throws AssertionError if fewer arrive within {@code timeout}
+     */
+    public List<ConsumerRecord<byte[], byte[]>> await(String topic, int n, java.time.Duration timeout) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        List<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            List<TopicPartition> parts = List.of();
+            while (parts.isEmpty() && System.nanoTime() < deadline) {
+                parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+            }
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            while (out.size() < n && System.nanoTime() < deadline) {
+                c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
+            }
+            if (out.size() < n) {
+                throw new AssertionError("only " + out.size() + " of " + n + " committed records on " + topic + " within " + timeout);
+            }
+            long settle = System.nanoTime() + java.time.Duration.ofSeconds(2).toNanos(); // a duplicate would show now
+            while (System.nanoTime() < settle) {
+                c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
     /** {@link #read(String, int, String)} read-committed. */
     public List<ConsumerRecord<byte[], byte[]>> read(String topic, int n) {
         return read(topic, n, "read_committed");

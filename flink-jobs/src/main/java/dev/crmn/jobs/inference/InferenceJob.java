@@ -1,0 +1,279 @@
+package dev.crmn.jobs.inference;
+
+import dev.crmn.connectors.format.DeadLetter;
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.Frame;
+import dev.crmn.connectors.format.FrameDecoder;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelRefJson;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.image.DecoderSettings;
+import dev.crmn.connectors.kafka.CrmnKafka;
+import dev.crmn.connectors.kafka.KafkaOptions;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.jobs.common.DecodeFunction;
+import dev.crmn.jobs.common.JobArgs;
+import dev.crmn.model.checkpoint.CheckpointException;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.infer.ServingNetwork;
+import dev.crmn.model.perf.CpuFastPath;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.UnaryOperator;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The inference job: frames from Kafka, decoded and validated in parallel (bad frames to the dead-letter
+ * topic with their reason), classified in micro-batches by a {@link MicroBatchInferenceOperator} that follows
+ * the model-updates topic and hot-swaps, one prediction per frame to Kafka, exactly once (transactional
+ * sinks committed by checkpoints; read them with {@code isolation.level=read_committed}).
+ *
+ * <pre>{@code
+ * KafkaSource(frames) -> decode/validate --+--> micro-batch inference --> KafkaSink(predictions)
+ *                                         |      ^ broadcast                   \--> dead letters (inference-failed)
+ *                                         |  KafkaSource(model-updates)
+ *                                         +--> KafkaSink(dead-letters)
+ * }</pre>
+ *
+ * <p>Run it with {@code crmn infer ...} on a local MiniCluster, or submit {@code target/dist/crmn-flink-job.jar}
+ * with this class as the entry point; {@code --help} lists the options ({@link InferenceOptions}).
+ */
+public final class InferenceJob {
+
+    public static final String USAGE = "crmn infer [options]   or   flink run -c " + InferenceJob.class.getName()
+            + " target/dist/crmn-flink-job.jar [options]\n\nClassifies the frames topic into the predictions topic"
+            + " (exactly once), dead-letters bad frames, and hot-swaps\nthe model announced on the model-updates topic.";
+
+    private static final Logger LOG = LoggerFactory.getLogger(InferenceJob.class);
+
+    private InferenceJob() {
+    }
+
+    /** Entry point of the job jar on a cluster. */
+    public static void main(String[] args) throws Exception {
+        CpuFastPath.configure();
+        JobArgs.Parsed parsed = JobArgs.parse(args, InferenceOptions.ALL);
+        if (parsed.help()) {
+            System.out.println(JobArgs.help(USAGE, InferenceOptions.ALL));
+            return;
+        }
+        Plan plan = plan(parsed.config(), parsed.kafka());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        build(env, plan, UnaryOperator.identity());
+        env.execute(plan.jobName());
+    }
+
+    /**
+     * What is decided before the job graph is built.
+     *
+     * @param model    the initial model version
+     * @param manifest its manifest (the decoder is configured for its input and classes)
+     */
+    public record Plan(Configuration config, KafkaOptions kafka, ModelRef model, Manifest manifest, int parallelism,
+                       int batchSize) {
+        public String jobName() {
+            return "crmn inference (" + model.displayName() + ")";
+        }
+
+        public String store() {
+            return storeUri(config.get(InferenceOptions.STORE));
+        }
+    }
+
+    /**
+     * Resolves the options: Kafka, parallelism, batch size, and the initial model (published to the store first
+     * when it is a local checkpoint directory), whose manifest is read for the decoder.
+     */
+    public static Plan plan(Configuration c, Map<String, String> kafkaProperties) throws IOException {
+        KafkaOptions kafka = new KafkaOptions(c.get(InferenceOptions.BOOTSTRAP_SERVERS), kafkaProperties);
+        int parallelism = c.get(InferenceOptions.PARALLELISM) > 0 ? c.get(InferenceOptions.PARALLELISM)
+                : Runtime.getRuntime().availableProcessors();
+        int batch = c.get(InferenceOptions.BATCH_SIZE);
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batch);
+        }
+        int padded = (int) ServingNetwork.bucket(batch);
+        if (padded != batch) {
+            LOG.info("batch size {} rounded up to {}, the size the serving network computes for it", batch, padded);
+        }
+        if (c.get(InferenceOptions.MAX_DELAY_MS) < 0 || c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS) < 10) {
+            throw new IllegalArgumentException("--max-delay-ms must be >= 0 and --checkpoint-interval-ms >= 10");
+        }
+        startingOffsets(c); // validate early
+        byte[] key = signingKey(c);
+        ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
+        ModelRef ref = initialModel(c, kafka, store);
+        Path cache = modelCache(c);
+        Manifest manifest = Checkpoints.readManifest(store.fetch(ref, cache).resolve(Checkpoints.MANIFEST));
+        return new Plan(c, kafka, ref, manifest, parallelism, padded);
+    }
+
+    /**
+     * Builds the job graph into {@code env}.
+     *
+     * @param afterDecode applied to the decoded frames before inference (identity in production; tests insert a
+     *                    failure there)
+     */
+    public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
+        Configuration c = plan.config();
+        env.setParallelism(plan.parallelism());
+        env.enableCheckpointing(c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS));
+        env.getConfig().enableObjectReuse(); // no operator here changes a record it received
+        KafkaOptions kafka = plan.kafka();
+        String group = c.get(InferenceOptions.GROUP_ID);
+        Manifest m = plan.manifest();
+        FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
+                false, DecoderSettings.defaults());
+
+        DataStream<Frame> frames = env.fromSource(CrmnKafka.frameSource(kafka, List.of(c.get(InferenceOptions.FRAMES_TOPIC)),
+                        group, startingOffsets(c)), WatermarkStrategy.noWatermarks(), "frames")
+                .uid("frames-source");
+        SingleOutputStreamOperator<DecodedFrame> decoded = frames.process(new DecodeFunction(decoder))
+                .name("decode and validate").uid("decode");
+        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(kafka,
+                        c.get(InferenceOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
+                        WatermarkStrategy.noWatermarks(), "model-updates")
+                .setParallelism(1).uid("model-updates-source");
+        InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(m), plan.batchSize(),
+                c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
+                c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
+                modelCache(c).toString());
+        SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
+                .connect(updates.broadcast())
+                .transform("micro-batch inference", TypeInformation.of(Prediction.class),
+                        new MicroBatchInferenceOperatorFactory(settings))
+                .uid("inference");
+        String prefix = c.get(InferenceOptions.TRANSACTIONAL_ID_PREFIX);
+        predictions.sinkTo(CrmnKafka.predictionSink(kafka, c.get(InferenceOptions.PREDICTIONS_TOPIC),
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-predictions")).name("predictions").uid("predictions-sink");
+        DataStream<DeadLetter> dead = decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
+                .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS));
+        dead.sinkTo(CrmnKafka.deadLetterSink(kafka, c.get(InferenceOptions.DEAD_LETTERS_TOPIC),
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters")).name("dead letters").uid("dead-letters-sink");
+    }
+
+    static OffsetsInitializer startingOffsets(Configuration c) {
+        return switch (c.get(InferenceOptions.STARTING_OFFSETS).toLowerCase(Locale.ROOT)) {
+            case "committed" -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
+            case "earliest" -> OffsetsInitializer.earliest();
+            case "latest" -> OffsetsInitializer.latest();
+            default -> throw new IllegalArgumentException("--starting-offsets must be committed, earliest or latest, got "
+                    + c.get(InferenceOptions.STARTING_OFFSETS));
+        };
+    }
+
+    /** A store location as a file system URI: a plain path becomes an absolute {@code file://} URI. */
+    public static String storeUri(String store) {
+        return store.contains("://") ? store : Path.of(store).toAbsolutePath().normalize().toUri().toString();
+    }
+
+    static Path modelCache(Configuration c) {
+        String dir = c.get(InferenceOptions.MODEL_CACHE);
+        return dir != null ? Path.of(dir) : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+    }
+
+    private static byte[] signingKey(Configuration c) throws IOException {
+        String file = c.get(InferenceOptions.SIGNING_KEY_FILE);
+        return SigningKeys.resolve(file == null ? null : Path.of(file));
+    }
+
+    /** The initial model: a checkpoint directory (published first), a store URI, or the latest announced ModelRef. */
+    static ModelRef initialModel(Configuration c, KafkaOptions kafka, ModelStore store) throws IOException {
+        String model = c.get(InferenceOptions.MODEL);
+        if (model != null) {
+            Path dir = model.startsWith("file:") ? Path.of(URI.create(model)) : model.contains("://") ? null : Path.of(model);
+            if (dir != null && Files.isRegularFile(dir.resolve(Checkpoints.MANIFEST))
+                    && !isInStore(dir, store)) {
+                ModelRef ref = store.publish(dir);
+                LOG.info("published {} to {} as {}", dir, store.root(), ref.uri());
+                return ref;
+            }
+            if (dir != null && !Files.exists(dir)) {
+                throw new CheckpointException("--model " + model + ": no such checkpoint directory");
+            }
+            return ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());
+        }
+        Map<String, ModelRef> latest = announced(kafka, c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
+        String name = c.get(InferenceOptions.MODEL_NAME);
+        if (name != null) {
+            ModelRef r = latest.get(name);
+            if (r == null) {
+                throw new IOException("no ModelRef for " + name + " on " + c.get(InferenceOptions.MODEL_UPDATES_TOPIC)
+                        + " (announced: " + latest.keySet() + "); give --model");
+            }
+            return r;
+        }
+        if (latest.size() != 1) {
+            throw new IOException(latest.isEmpty() ? "no --model given and no ModelRef on "
+                    + c.get(InferenceOptions.MODEL_UPDATES_TOPIC) + " (publish one with crmn publish --announce, or give --model)"
+                    : "model-updates announces several models " + latest.keySet() + ": choose one with --model-name");
+        }
+        return latest.values().iterator().next();
+    }
+
+    /** Whether {@code dir} is a version directory inside the store itself (then it is referenced, not republished). */
+    private static boolean isInStore(Path dir, ModelStore store) {
+        try {
+            Path root = Path.of(URI.create(store.root().toUri().toString()));
+            return dir.toAbsolutePath().normalize().startsWith(root.toAbsolutePath().normalize());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The newest ModelRef per model name on the (compacted) model-updates topic, read to its end. */
+    static Map<String, ModelRef> announced(KafkaOptions kafka, String topic) throws IOException {
+        Properties p = kafka.toProperties();
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        Map<String, ModelRef> latest = new HashMap<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = consumer.partitionsFor(topic, Duration.ofSeconds(15)).stream()
+                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = consumer.endOffsets(parts, Duration.ofSeconds(15));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (parts.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.value() == null) {
+                        continue;
+                    }
+                    try {
+                        ModelRef ref = ModelRefJson.fromBytes(r.value());
+                        latest.merge(ref.name(), ref, (a, b) -> b.version() > a.version() ? b : a);
+                    } catch (IOException e) {
+                        LOG.warn("skipping an unreadable ModelRef at {}-{}-{}", r.topic(), r.partition(), r.offset());
+                    }
+                }
+            }
+        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+            throw new IOException("cannot read " + topic + " at " + kafka.bootstrapServers() + ": " + e.getMessage(), e);
+        }
+        return latest;
+    }
+}

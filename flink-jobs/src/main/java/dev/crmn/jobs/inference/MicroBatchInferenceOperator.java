@@ -1,0 +1,357 @@
+package dev.crmn.jobs.inference;
+
+import dev.crmn.connectors.format.DeadLetter;
+import dev.crmn.connectors.format.DeadLetterReason;
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.format.PredictionJson;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.jobs.common.Metrics;
+import dev.crmn.jobs.common.TaskSetup;
+import dev.crmn.model.infer.ClassScore;
+import dev.crmn.model.infer.Classifier;
+import dev.crmn.model.perf.CpuFastPath;
+import dev.crmn.model.perf.NativeMemory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.Meter;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Classifies decoded frames in micro-batches and hot-swaps its model; input 1 is the frames, input 2 the
+ * broadcast {@link ModelRef}s of the model-updates topic.
+ *
+ * <p><b>Batching</b> (the bundle pattern of Flink's own batching operators): frames are buffered and the
+ * buffer is classified as one batch when it is full, when its oldest frame has waited {@code maxDelayMs} (a
+ * processing-time timer armed when the buffer becomes non-empty), in {@link #prepareSnapshotPreBarrier}
+ * (so no frame is ever buffered across a checkpoint: the buffer needs no state and every prediction of a
+ * checkpoint is in that checkpoint's Kafka transaction), and at the end of input.
+ *
+ * <p><b>Hot-swap</b>: a ModelRef for the serving model's name with a higher version than any seen is handed to
+ * a loader thread ({@link ModelLoader}: fetch, verify, check input and classes, warm up); a model that passes
+ * is handed back through the mailbox and becomes active between two batches (a reference change); the
+ * replaced one is closed at once (its native memory freed). One that fails is refused: logged with the
+ * reason, counted, and the current model keeps serving. The active ModelRef (and one still loading) are
+ * operator state, so a restore serves with the same version and resumes an interrupted swap.
+ *
+ * <p>One network per subtask, created in {@link #open()} and used only on the task thread.
+ */
+public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Prediction>
+        implements TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction> {
+
+    /** Frames whose batch failed in the network even alone (reason {@code inference-failed}). */
+    public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("inference-dead-letters",
+            TypeInformation.of(DeadLetter.class));
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MicroBatchInferenceOperator.class);
+
+    private final InferenceSettings settings;
+    private final MailboxExecutor mailbox;
+
+    private transient List<DecodedFrame> buffer;
+    private transient long[] arrivalNanos;
+    private transient long timerGeneration;
+    private transient ModelLoader.LoadedModel active;
+    private transient ModelRef loading;
+    private transient long highestRequested;
+    private transient ModelLoader loader;
+    private transient ExecutorService loaderThread;
+    private transient AtomicReference<ModelLoader.LoadedModel> handover;
+    private transient ListState<ModelRef> activeState;
+    private transient ListState<ModelRef> loadingState;
+    private transient ModelRef restoredActive;
+    private transient ModelRef restoredLoading;
+    private transient Histogram batchSizes;
+    private transient Histogram queueMs;
+    private transient Histogram inferenceMs;
+    private transient Counter classified;
+    private transient Meter framesPerSecond;
+    private transient Counter swaps;
+    private transient Counter refused;
+    private transient Counter inferenceFailed;
+    private transient String backend;
+
+    public MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, InferenceSettings settings) {
+        super(parameters);
+        this.settings = settings;
+        this.mailbox = parameters.getMailboxExecutor();
+    }
+
+    @Override
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        TypeInformation<ModelRef> type = TypeInformation.of(ModelRef.class);
+        activeState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("active-model", type));
+        loadingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("loading-model", type));
+        if (context.isRestored()) {
+            restoredActive = newest(activeState.get());
+            restoredLoading = newest(loadingState.get());
+        }
+    }
+
+    /** The highest version among restored refs (after a rescale a subtask may get several). */
+    private static ModelRef newest(Iterable<ModelRef> refs) {
+        ModelRef best = null;
+        for (ModelRef r : refs) {
+            if (best == null || r.version() > best.version()) {
+                best = r;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        String subtask = "inference " + (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + 1) + "/"
+                + getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
+        CpuFastPath.Status status = TaskSetup.prepare(settings.threadsPerSubtask(),
+                getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks(), subtask);
+        backend = status.backend() + (status.onednnLoaded() ? " onednn" : " plain") + ", " + TaskSetup.ompThreads()
+                + " thread(s)";
+        buffer = new ArrayList<>(settings.batchSize());
+        arrivalNanos = new long[settings.batchSize()];
+        handover = new AtomicReference<>();
+        Path cache = settings.modelCache() != null ? Path.of(settings.modelCache())
+                : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+        byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
+        loader = new ModelLoader(new ModelStore(new org.apache.flink.core.fs.Path(cache.toUri()), key), cache,
+                settings.expected(), settings.batchSize());
+        registerMetrics();
+        ModelRef first = restoredActive != null ? restoredActive : settings.initialModel();
+        active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
+        highestRequested = first.version();
+        LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
+        loaderThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "crmn-model-loader-" + subtask);
+            t.setDaemon(true);
+            return t;
+        });
+        if (restoredLoading != null) {
+            request(restoredLoading); // a swap the restore interrupted
+        }
+    }
+
+    private void registerMetrics() {
+        var g = getMetricGroup();
+        batchSizes = g.histogram(Metrics.BATCH_SIZE, new DescriptiveStatisticsHistogram(1000));
+        queueMs = g.histogram(Metrics.QUEUE_TIME_MS, new DescriptiveStatisticsHistogram(1000));
+        inferenceMs = g.histogram(Metrics.INFERENCE_TIME_MS, new DescriptiveStatisticsHistogram(1000));
+        classified = g.counter(Metrics.FRAMES_CLASSIFIED);
+        framesPerSecond = g.meter(Metrics.FRAMES_PER_SECOND, new MeterView(classified));
+        swaps = g.counter(Metrics.SWAPS);
+        refused = g.counter(Metrics.SWAPS_REFUSED);
+        inferenceFailed = Metrics.deadLetterCounters(g).get(DeadLetterReason.INFERENCE_FAILED);
+        g.gauge(Metrics.ACTIVE_MODEL_VERSION, () -> active == null ? -1L : active.ref().version());
+        g.gauge(Metrics.BACKEND, () -> backend);
+        g.gauge(Metrics.NATIVE_ARRAY_BYTES, NativeMemory::ndArrayBytes);
+    }
+
+    @Override
+    public void processElement1(StreamRecord<DecodedFrame> element) throws Exception {
+        if (buffer.isEmpty()) {
+            long generation = ++timerGeneration;
+            long now = getProcessingTimeService().getCurrentProcessingTime();
+            getProcessingTimeService().registerTimer(now + settings.maxDelayMs(), t -> {
+                if (generation == timerGeneration) { // this buffer has not been flushed since
+                    flush();
+                }
+            });
+        }
+        arrivalNanos[buffer.size()] = System.nanoTime();
+        buffer.add(element.getValue());
+        if (buffer.size() >= settings.batchSize()) {
+            flush();
+        }
+    }
+
+    @Override
+    public void processElement2(StreamRecord<ModelRef> element) {
+        ModelRef r = element.getValue();
+        if (!r.name().equals(active.ref().name())) {
+            LOG.info("ignoring {}: this job serves {}", r.displayName(), active.ref().name());
+            return;
+        }
+        if (r.version() <= highestRequested) {
+            LOG.debug("ignoring {}: version {} is active or was requested already", r.displayName(), highestRequested);
+            return;
+        }
+        request(r);
+    }
+
+    /** Starts loading {@code r} on the loader thread; the result comes back through the mailbox. */
+    private void request(ModelRef r) {
+        highestRequested = Math.max(highestRequested, r.version());
+        loading = r;
+        LOG.info("loading {} from {}", r.displayName(), r.uri());
+        loaderThread.execute(() -> {
+            if (r.version() < highestRequested) {
+                return; // a newer version was requested while this one waited
+            }
+            try {
+                ModelLoader.LoadedModel m = loader.load(r);
+                handover.set(m);
+                mailbox.execute(this::swap, "swap to %s", r.displayName());
+            } catch (ModelLoader.Refused e) {
+                try {
+                    mailbox.execute(() -> refuse(r, e), "refuse %s", r.displayName());
+                } catch (RejectedExecutionException closing) {
+                    LOG.info("{} refused while the task is closing: {}", r.displayName(), e.getMessage());
+                }
+            } catch (RejectedExecutionException closing) {
+                ModelLoader.LoadedModel m = handover.getAndSet(null);
+                if (m != null) {
+                    m.close();
+                }
+            }
+        });
+    }
+
+    /** On the task thread, between two batches: the loaded model becomes the active one. */
+    private void swap() {
+        ModelLoader.LoadedModel m = handover.getAndSet(null);
+        if (m == null) {
+            return;
+        }
+        if (m.ref().version() <= active.ref().version()) {
+            m.close();
+            return;
+        }
+        ModelLoader.LoadedModel old = active;
+        active = m;
+        if (loading != null && loading.version() <= m.ref().version()) {
+            loading = null;
+        }
+        old.close(); // no batch uses it any more: its native memory goes now
+        swaps.inc();
+        LOG.info("swapped {} -> {}", old.ref().displayName(), m.ref().displayName());
+    }
+
+    private void refuse(ModelRef r, ModelLoader.Refused e) {
+        refused.inc();
+        if (loading != null && loading.version() == r.version()) {
+            loading = null;
+        }
+        LOG.warn("refused {}: {}; {} keeps serving", r.displayName(), e.getMessage(), active.ref().displayName());
+    }
+
+    /** Classifies the buffered frames as one batch and emits one prediction per frame. */
+    private void flush() {
+        if (buffer.isEmpty()) {
+            return;
+        }
+        timerGeneration++;
+        long start = System.nanoTime();
+        int n = buffer.size();
+        List<dev.crmn.model.data.PixelImage> images = new ArrayList<>(n);
+        for (DecodedFrame f : buffer) {
+            images.add(f.image());
+        }
+        Classifier c = active.classifier();
+        float[][] p;
+        try {
+            p = c.probabilities(images);
+        } catch (RuntimeException e) {
+            LOG.warn("a batch of {} failed in {}: {}; classifying its frames one by one", n, active.ref().displayName(), e.toString());
+            p = classifyOneByOne(c, images);
+        }
+        double inference = (System.nanoTime() - start) / 1e6;
+        long now = System.currentTimeMillis();
+        ModelRef ref = active.ref();
+        Prediction.ModelInfo model = new Prediction.ModelInfo(ref.name(), ref.version(), ref.sha256());
+        for (int i = 0; i < n; i++) {
+            DecodedFrame f = buffer.get(i);
+            double queue = (start - arrivalNanos[i]) / 1e6;
+            queueMs.update(Math.round(queue));
+            if (p[i] == null) {
+                inferenceFailed.inc();
+                output.collect(DEAD_LETTERS, new StreamRecord<>(new DeadLetter(f.original(), DeadLetterReason.INFERENCE_FAILED,
+                        "the network failed on this frame with " + ref.displayName())));
+                continue;
+            }
+            List<ClassScore> top = Classifier.topK(p[i], settings.topK(), c.labels());
+            output.collect(new StreamRecord<>(new Prediction(PredictionJson.CURRENT_SCHEMA, f.frameId(), f.key(),
+                    new Prediction.Source(f.topic(), f.partition(), f.offset()), top.toArray(new ClassScore[0]), model, n,
+                    new Prediction.Timings(queue, inference, Math.max(0, now - f.timestamp())),
+                    f.eventTime() < 0 ? null : f.eventTime(), f.hasLabel() ? f.label() : null, now)));
+        }
+        classified.inc(n);
+        batchSizes.update(n);
+        inferenceMs.update(Math.round(inference));
+        buffer.clear();
+    }
+
+    /** The batch's frames alone; a frame that still fails gets null (and becomes a dead letter). */
+    private float[][] classifyOneByOne(Classifier c, List<dev.crmn.model.data.PixelImage> images) {
+        float[][] p = new float[images.size()][];
+        for (int i = 0; i < images.size(); i++) {
+            try {
+                p[i] = c.probabilities(List.of(images.get(i)))[0];
+            } catch (RuntimeException e) {
+                LOG.warn("frame {} failed alone: {}", buffer.get(i).frameId(), e.toString());
+            }
+        }
+        return p;
+    }
+
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        super.prepareSnapshotPreBarrier(checkpointId);
+        flush(); // nothing is buffered across a checkpoint
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        activeState.update(List.of(active.ref()));
+        loadingState.update(loading == null ? List.of() : List.of(loading));
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flush();
+        super.finish();
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (loaderThread != null) {
+                loaderThread.shutdownNow();
+                loaderThread.awaitTermination(30, TimeUnit.SECONDS);
+            }
+            ModelLoader.LoadedModel pending = handover == null ? null : handover.getAndSet(null);
+            if (pending != null) {
+                pending.close();
+            }
+            if (active != null) {
+                active.close();
+                active = null;
+            }
+        } finally {
+            super.close();
+        }
+    }
+}
