@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
                 + "when a signing key is given).")
 public final class ModelsCommand implements Callable<Integer> {
 
-    @Option(names = "--store", required = true, description = "Model store root URI (file:///..., s3://..., hdfs://...).")
+    @Option(names = "--store", required = true, description = "Model store: a directory, or a file system URI (file:///..., s3://..., hdfs://...).")
     String store;
 
     @Option(names = "--name", required = true, description = "Model name.")
@@ -34,7 +34,7 @@ public final class ModelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(store), SigningKeys.resolve(signingKeyFile));
+        ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(ModelStore.rootUri(store)), SigningKeys.resolve(signingKeyFile));
         List<ModelRef> refs = s.list(name);
         List<Map<String, Object>> rows = new ArrayList<>();
         int bad = 0;

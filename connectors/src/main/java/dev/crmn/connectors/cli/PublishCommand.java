@@ -30,7 +30,7 @@ public final class PublishCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Checkpoint directory to publish.")
     Path model;
 
-    @Option(names = "--store", required = true, description = "Model store root URI (file:///..., s3://..., hdfs://...).")
+    @Option(names = "--store", required = true, description = "Model store: a directory, or a file system URI (file:///..., s3://..., hdfs://...).")
     String store;
 
     @Option(names = "--signing-key-file", description = "HMAC key file; default: $CRMN_MODEL_STORE_KEY, else unsigned.")
@@ -53,7 +53,7 @@ public final class PublishCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(store), SigningKeys.resolve(signingKeyFile));
+        ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(ModelStore.rootUri(store)), SigningKeys.resolve(signingKeyFile));
         KafkaOptions opts = announce ? kafka.toOptions(kafkaProperties) : null;
         if (announce) {
             KafkaCliOptions.checkReachable(opts); // before writing anything: fail fast, leave the store as it was

@@ -73,7 +73,16 @@ public final class ModelStore {
     }
 
     public ModelStore(String rootUri) {
-        this(new Path(rootUri), null);
+        this(new Path(rootUri(rootUri)), null);
+    }
+
+    /**
+     * A store location as a file system URI: a URI ({@code s3://...}, {@code file:///...}) stays as it is, a plain
+     * path (absolute or relative to the working directory) becomes an absolute {@code file://} URI.
+     */
+    public static String rootUri(String location) {
+        return location.contains(":/") ? location
+                : java.nio.file.Path.of(location).toAbsolutePath().normalize().toUri().toString();
     }
 
     public Path root() {

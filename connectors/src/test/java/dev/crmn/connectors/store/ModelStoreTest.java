@@ -209,6 +209,14 @@ class ModelStoreTest {
         assertThatThrownBy(() -> signed.fetch(r, dir.resolve("signed-edited"))).hasMessageContaining("wrong signature");
     }
 
+    @Test
+    void aStoreGivenAsAPlainPathIsAnAbsoluteFileUri() {
+        assertThat(ModelStore.rootUri("runs/store")).startsWith("file:///")
+                .endsWith("/runs/store").contains(java.nio.file.Path.of("").toAbsolutePath().toString());
+        assertThat(ModelStore.rootUri("s3://bucket/models")).isEqualTo("s3://bucket/models");
+        assertThat(ModelStore.rootUri("file:///x/y")).isEqualTo("file:///x/y");
+    }
+
     private static void flipByte(java.nio.file.Path file) throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.seek(f.length() / 2);

@@ -187,9 +187,9 @@ public final class InferenceJob {
         };
     }
 
-    /** A store location as a file system URI: a plain path becomes an absolute {@code file://} URI. */
+    /** A store location as a file system URI ({@link ModelStore#rootUri}). */
     public static String storeUri(String store) {
-        return store.contains("://") ? store : Path.of(store).toAbsolutePath().normalize().toUri().toString();
+        return ModelStore.rootUri(store);
     }
 
     static Path modelCache(Configuration c) {
