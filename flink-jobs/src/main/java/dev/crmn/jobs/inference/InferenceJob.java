@@ -141,26 +141,13 @@ public final class InferenceJob {
      */
     public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
         Configuration c = plan.config();
-        env.setParallelism(plan.parallelism());
-        env.enableCheckpointing(c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS));
-        env.getConfig().enableObjectReuse(); // no operator here changes a record it received
-        KafkaOptions kafka = plan.kafka();
-        String group = c.get(InferenceOptions.GROUP_ID);
-        Manifest m = plan.manifest();
-        FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
-                false, DecoderSettings.defaults());
-
-        DataStream<Frame> frames = env.fromSource(CrmnKafka.frameSource(kafka, List.of(c.get(InferenceOptions.FRAMES_TOPIC)),
-                        group, startingOffsets(c)), WatermarkStrategy.noWatermarks(), "frames")
-                .uid("frames-source");
-        SingleOutputStreamOperator<DecodedFrame> decoded = frames.process(new DecodeFunction(decoder))
-                .name("decode and validate").uid("decode");
-        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(kafka,
-                        c.get(InferenceOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
+        SingleOutputStreamOperator<DecodedFrame> decoded = decodedFrames(env, plan);
+        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+                        c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
                         WatermarkStrategy.noWatermarks(), "model-updates")
                 .setParallelism(1).uid("model-updates-source");
-        InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(m), plan.batchSize(),
-                c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
+        InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
+                plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
                 modelCache(c).toString());
         SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
@@ -168,12 +155,40 @@ public final class InferenceJob {
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
                         new MicroBatchInferenceOperatorFactory(settings))
                 .uid("inference");
+        sinks(plan, predictions, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
+                .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS)));
+    }
+
+    /**
+     * The environment set up for the job (parallelism, checkpointing, object reuse) and its first half: frames
+     * from Kafka, decoded and validated for the plan's model; rejected frames are the result's
+     * {@link DecodeFunction#DEAD_LETTERS} side output.
+     */
+    public static SingleOutputStreamOperator<DecodedFrame> decodedFrames(StreamExecutionEnvironment env, Plan plan) {
+        Configuration c = plan.config();
+        env.setParallelism(plan.parallelism());
+        env.enableCheckpointing(c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS));
+        env.getConfig().enableObjectReuse(); // no operator here changes a record it received
+        // decoded frames are handed to the inference operator within a few ms (Flink's default 100 ms output-buffer
+        // timeout added up to that much to a frame's latency at moderate rates)
+        env.setBufferTimeout(Math.max(1, Math.min(10, c.get(InferenceOptions.MAX_DELAY_MS) / 2)));
+        Manifest m = plan.manifest();
+        FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
+                false, DecoderSettings.defaults());
+        DataStream<Frame> frames = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
+                        List.of(c.get(InferenceOptions.FRAMES_TOPIC)), c.get(InferenceOptions.GROUP_ID), startingOffsets(c)),
+                        WatermarkStrategy.noWatermarks(), "frames")
+                .uid("frames-source");
+        return frames.process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
+    }
+
+    /** The job's second half: predictions and dead letters to Kafka, exactly once. */
+    public static void sinks(Plan plan, DataStream<Prediction> predictions, DataStream<DeadLetter> deadLetters) {
+        Configuration c = plan.config();
         String prefix = c.get(InferenceOptions.TRANSACTIONAL_ID_PREFIX);
-        predictions.sinkTo(CrmnKafka.predictionSink(kafka, c.get(InferenceOptions.PREDICTIONS_TOPIC),
+        predictions.sinkTo(CrmnKafka.predictionSink(plan.kafka(), c.get(InferenceOptions.PREDICTIONS_TOPIC),
                 DeliveryGuarantee.EXACTLY_ONCE, prefix + "-predictions")).name("predictions").uid("predictions-sink");
-        DataStream<DeadLetter> dead = decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
-                .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS));
-        dead.sinkTo(CrmnKafka.deadLetterSink(kafka, c.get(InferenceOptions.DEAD_LETTERS_TOPIC),
+        deadLetters.sinkTo(CrmnKafka.deadLetterSink(plan.kafka(), c.get(InferenceOptions.DEAD_LETTERS_TOPIC),
                 DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters")).name("dead letters").uid("dead-letters-sink");
     }
 

@@ -92,6 +92,10 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private transient Counter refused;
     private transient Counter inferenceFailed;
     private transient String backend;
+    private transient long openedNanos;
+    private transient long flushNanos;
+    private transient long networkNanos;
+    private transient long batches;
 
     public MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, InferenceSettings settings) {
         super(parameters);
@@ -140,6 +144,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         loader = new ModelLoader(new ModelStore(new org.apache.flink.core.fs.Path(cache.toUri()), key), cache,
                 settings.expected(), settings.batchSize());
         registerMetrics();
+        openedNanos = System.nanoTime();
         ModelRef first = restoredActive != null ? restoredActive : settings.initialModel();
         active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
         highestRequested = first.version();
@@ -277,7 +282,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
             LOG.warn("a batch of {} failed in {}: {}; classifying its frames one by one", n, active.ref().displayName(), e.toString());
             p = classifyOneByOne(c, images);
         }
-        double inference = (System.nanoTime() - start) / 1e6;
+        long inferenceNanos = System.nanoTime() - start;
+        networkNanos += inferenceNanos;
+        double inference = inferenceNanos / 1e6;
         long now = System.currentTimeMillis();
         ModelRef ref = active.ref();
         Prediction.ModelInfo model = new Prediction.ModelInfo(ref.name(), ref.version(), ref.sha256());
@@ -301,6 +308,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         batchSizes.update(n);
         inferenceMs.update(Math.round(inference));
         buffer.clear();
+        batches++;
+        flushNanos += System.nanoTime() - start;
     }
 
     /** The batch's frames alone; a frame that still fails gets null (and becomes a dead letter). */
@@ -337,6 +346,13 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
 
     @Override
     public void close() throws Exception {
+        if (openedNanos > 0 && batches > 0) {
+            double open = (System.nanoTime() - openedNanos) / 1e9;
+            LOG.info("classified {} frames in {} batches (mean {}); network {} s, flushing {} s of {} s open",
+                    classified.getCount(), batches, String.format("%.1f", (double) classified.getCount() / batches),
+                    String.format("%.1f", networkNanos / 1e9), String.format("%.1f", flushNanos / 1e9),
+                    String.format("%.1f", open));
+        }
         try {
             if (loaderThread != null) {
                 loaderThread.shutdownNow();

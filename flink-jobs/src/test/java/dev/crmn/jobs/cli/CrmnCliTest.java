@@ -29,6 +29,23 @@ class CrmnCliTest {
     }
 
     @Test
+    void inferListsItsOptionsAndRefusesUnknownOnesBeforeTouchingKafka() {
+        Cli.Run help = run("infer", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("--batch-size (default: 64)", "--max-delay-ms", "--checkpoint-interval-ms",
+                "--model", "--store", "--duration", "--kafka.<property>=<value>");
+        Cli.Run unknown = run("infer", "--bacth-size", "8");
+        assertThat(unknown.code()).isEqualTo(2);
+        assertThat(unknown.err().strip()).isEqualTo("infer: error: unknown option --bacth-size (--help lists them)");
+        Cli.Run bad = run("infer", "--batch-size", "many");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("--batch-size: cannot read 'many'");
+        Cli.Run offsets = run("infer", "--starting-offsets", "sometimes", "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(offsets.code()).isEqualTo(2);
+        assertThat(offsets.err()).contains("--starting-offsets must be committed, earliest or latest");
+    }
+
+    @Test
     void userMistakesGetOneClearLine(@TempDir Path dir) {
         Cli.Run missing = run("eval", "--model", "../models/crmn-demo", "--data", dir.resolve("nope.bin").toString());
         assertThat(missing.code()).isNotZero();

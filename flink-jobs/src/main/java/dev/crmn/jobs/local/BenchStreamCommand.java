@@ -1,0 +1,478 @@
+package dev.crmn.jobs.local;
+
+import dev.crmn.connectors.format.Frame;
+import dev.crmn.connectors.format.FrameDecoder;
+import dev.crmn.connectors.format.FrameRecords;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.format.PredictionJson;
+import dev.crmn.connectors.image.ContentType;
+import dev.crmn.connectors.image.DecoderSettings;
+import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.DecodeFunction;
+import dev.crmn.jobs.inference.InferenceJob;
+import dev.crmn.jobs.inference.InferenceOptions;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.cli.CliSupport;
+import dev.crmn.model.data.ImageBytes;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.PixelImage;
+import dev.crmn.model.infer.Classifier;
+import dev.crmn.model.train.FineTuneSettings;
+import dev.crmn.model.train.FineTuning;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code crmn bench-stream}: the inference job's throughput and latency against the classifier alone and the
+ * per-record pattern, same machine, same run, same model, on a local broker in this JVM (docs/benchmarks.md).
+ */
+@Command(name = "bench-stream", mixinStandardHelpOptions = true,
+        description = {"Benchmark the inference job end to end (Kafka in, decode, batch, infer, transactional Kafka out)",
+                "against the classifier alone (raw) and per-record inference (naive), on a local broker in this JVM."})
+public final class BenchStreamCommand implements Callable<Integer> {
+
+    @Option(names = "--model", defaultValue = "models/crmn-demo", description = "Checkpoint (default: ${DEFAULT-VALUE}).")
+    Path model;
+
+    @Option(names = "--batches", defaultValue = "1,8,32,64", split = ",", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    int[] batches;
+
+    @Option(names = "--formats", defaultValue = "raw,png", split = ",", description = "Frame formats (default: ${DEFAULT-VALUE}).")
+    List<String> formats;
+
+    @Option(names = "--frames", defaultValue = "8000", description = "Frames per throughput run (default: ${DEFAULT-VALUE}).")
+    int frames;
+
+    @Option(names = "--naive-frames", defaultValue = "600", description = "Frames per naive run (default: ${DEFAULT-VALUE}).")
+    int naiveFrames;
+
+    @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
+    int parallelism;
+
+    @Option(names = "--latency-seconds", defaultValue = "8", description = "Seconds per latency run (default: ${DEFAULT-VALUE}).")
+    double latencySeconds;
+
+    @Option(names = "--max-delays", defaultValue = "5,20,50", split = ",", description = "Max delays (ms) of the latency sweep at the largest batch (default: ${DEFAULT-VALUE}).")
+    long[] maxDelays;
+
+    @Option(names = "--checkpoint-interval-ms", defaultValue = "1000", description = "The job's checkpoint interval (default: ${DEFAULT-VALUE}).")
+    long checkpointMs;
+
+    @Option(names = "--only-throughput", hidden = true, description = "Measure only the job's throughput at the batch sizes (diagnosis).")
+    boolean onlyThroughput;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    private EmbeddedKafka kafka;
+    private ImageSet images;
+    private Path work;
+    private ModelRef ref;
+    private int run;
+
+    @Override
+    public Integer call() throws Exception {
+        work = Files.createTempDirectory("crmn-bench-stream-");
+        images = ImageSet.load(List.of(cifarTest()), Math.max(frames, naiveFrames));
+        Map<String, Object> doc = new LinkedHashMap<>();
+        try (EmbeddedKafka k = EmbeddedKafka.start()) {
+            kafka = k;
+            ModelStore store = new ModelStore(work.resolve("store").toUri().toString());
+            ref = store.publish(model);
+            doc.put("model", ref.displayName());
+            doc.put("cores", Runtime.getRuntime().availableProcessors());
+            doc.put("parallelism", parallelism);
+            doc.put("frames", frames);
+            doc.put("decode_us_per_frame", decodeMicros());
+            for (String fmt : formats) {
+                fill("bench-" + fmt, fmt, 0, frames);
+                fill("naive-" + fmt, fmt, 0, naiveFrames);
+            }
+            if (onlyThroughput) {
+                for (int b : batches) {
+                    progress("batch " + b + ": job " + round(throughput("bench-" + formats.get(0), b, parallelism, 0, 50))
+                            + " images/s");
+                }
+                return 0;
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            Map<String, Double> naive = new HashMap<>();
+            Map<String, Double> perRecordFast = new HashMap<>();
+            for (String fmt : formats) {
+                naive.put(fmt, perRecordJob("naive-" + fmt, true));
+                perRecordFast.put(fmt, perRecordJob("naive-" + fmt, false));
+            }
+            int largest = Arrays.stream(batches).max().orElse(64);
+            for (int b : batches) {
+                double raw = raw(b, parallelism);
+                for (String fmt : formats) {
+                    double job = throughput("bench-" + fmt, b, parallelism, 0, 50);
+                    double[] lat = latency(fmt, b, 20, job / 2, false);
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("batch", b);
+                    row.put("format", fmt);
+                    row.put("raw_images_per_s", round(raw));
+                    row.put("job_images_per_s", round(job));
+                    row.put("naive_images_per_s", round(naive.get(fmt)));
+                    row.put("per_record_fast_images_per_s", round(perRecordFast.get(fmt)));
+                    row.put("job_over_raw", round(job / raw));
+                    row.put("job_over_naive", round(job / naive.get(fmt)));
+                    row.put("p50_ms", round(lat[0]));
+                    row.put("p99_ms", round(lat[1]));
+                    row.put("latency_rate_per_s", round(job / 2));
+                    rows.add(row);
+                    progress(row.toString());
+                }
+            }
+            doc.put("results", rows);
+            double p1 = throughput("bench-raw", largest, 1, 1, 50);
+            double p2 = rows.stream().filter(r -> r.get("batch").equals(largest) && r.get("format").equals("raw"))
+                    .mapToDouble(r -> (Double) r.get("job_images_per_s")).findFirst().orElse(Double.NaN);
+            doc.put("scaling", Map.of("batch", largest, "parallelism_1_images_per_s", round(p1),
+                    "parallelism_2_images_per_s", round(p2), "speedup", round(p2 / p1), "raw_parallelism_1_images_per_s",
+                    round(raw(largest, 1))));
+            double maxRate = p2;
+            List<Map<String, Object>> sweep = new ArrayList<>();
+            for (long d : maxDelays) {
+                double[] lat = latency("raw", largest, d, maxRate / 2, false);
+                sweep.add(Map.of("max_delay_ms", d, "rate_per_s", round(maxRate / 2), "p50_ms", round(lat[0]),
+                        "p99_ms", round(lat[1])));
+                progress("max delay " + d + " ms: p50 " + round(lat[0]) + " p99 " + round(lat[1]));
+            }
+            doc.put("latency_vs_max_delay", sweep);
+            double[] swap = latency("raw", largest, 20, maxRate / 2, true);
+            doc.put("hot_swap", Map.of("rate_per_s", round(maxRate / 2), "largest_gap_around_swap_ms", round(swap[2]),
+                    "largest_gap_elsewhere_ms", round(swap[3])));
+        } finally {
+            dev.crmn.model.util.MoreFiles.deleteQuietly(work);
+        }
+        if (json) {
+            CliSupport.printJson(doc);
+        } else {
+            print(doc);
+        }
+        return 0;
+    }
+
+    private static Path cifarTest() {
+        String env = System.getenv("CRMN_CIFAR10_DIR");
+        Path dir = env != null ? Path.of(env) : Path.of("..", "shared", "datasets", "cifar10");
+        return dir.resolve("test_batch.bin");
+    }
+
+    private static void progress(String line) {
+        System.err.println("bench-stream: " + line);
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    /** Mean microseconds to decode one frame of each format (FrameDecoder, one thread). */
+    private Map<String, Double> decodeMicros() throws Exception {
+        FrameDecoder d = new FrameDecoder(32, 32, 3, images.classNames(), false, DecoderSettings.defaults());
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (String fmt : formats) {
+            List<Frame> fs = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                ProducerRecord<byte[], byte[]> r = record("x", fmt, i);
+                String[] keys = new String[]{"content-type"};
+                byte[][] vals = new byte[][]{r.headers().lastHeader("content-type").value()};
+                fs.add(new Frame("x", 0, i, 0, null, r.value(), keys, vals));
+            }
+            for (int rep = 0; rep < 5; rep++) {
+                for (Frame f : fs) {
+                    d.decode(f); // warm-up: the JIT compiles the decoders
+                }
+            }
+            long t0 = System.nanoTime();
+            for (int rep = 0; rep < 3; rep++) {
+                for (Frame f : fs) {
+                    d.decode(f);
+                }
+            }
+            out.put(fmt, round((System.nanoTime() - t0) / 1e3 / (3.0 * fs.size())));
+        }
+        return out;
+    }
+
+    private ProducerRecord<byte[], byte[]> record(String topic, String fmt, int i) throws IOException {
+        PixelImage img = images.image(i % images.size());
+        byte[] value = fmt.equals("png") ? ImageBytes.png(img) : img.pixels();
+        ContentType type = fmt.equals("png") ? ContentType.png()
+                : ContentType.raw(ContentType.RawFormat.RGB8, img.width(), img.height());
+        return FrameRecords.record(topic, null, value, type, "f-" + i, System.currentTimeMillis(),
+                Integer.toString(images.label(i % images.size())));
+    }
+
+    private KafkaProducer<byte[], byte[]> producer() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    /** Pre-fills {@code topic} (one partition per subtask) with frames [from, to). */
+    private void fill(String topic, String fmt, int from, int to) throws Exception {
+        kafka.createTopic(topic, parallelism);
+        try (KafkaProducer<byte[], byte[]> p = producer()) {
+            for (int i = from; i < to; i++) {
+                ProducerRecord<byte[], byte[]> r = record(topic, fmt, i);
+                p.send(new ProducerRecord<>(topic, i % parallelism, null, r.key(), r.value(), r.headers()));
+            }
+        }
+    }
+
+    /** The classifier alone on decoded images: {@code threads} threads of one OpenMP thread each, batch {@code b}. */
+    private double raw(int b, int threads) throws Exception {
+        List<PixelImage> all = new ArrayList<>();
+        for (int i = 0; i < frames; i++) {
+            all.add(images.image(i % images.size()));
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        long[] elapsed = new long[threads];
+        List<Thread> ts = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int id = t;
+            Thread th = new Thread(() -> {
+                dev.crmn.jobs.common.TaskSetup.prepare(Math.max(1, cores / threads), threads, "raw " + id);
+                try (Classifier c = Classifier.load(model)) {
+                    List<PixelImage> mine = all.subList(id * all.size() / threads, (id + 1) * all.size() / threads);
+                    for (int i = 0; i + b <= Math.min(mine.size(), 20 * b); i += b) {
+                        c.probabilities(mine.subList(i, i + b)); // warm-up
+                    }
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < mine.size(); i += b) {
+                        c.probabilities(mine.subList(i, Math.min(mine.size(), i + b)));
+                    }
+                    elapsed[id] = System.nanoTime() - t0;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            ts.add(th);
+        }
+        ts.forEach(Thread::start);
+        for (Thread t : ts) {
+            t.join();
+        }
+        return all.size() / (Arrays.stream(elapsed).max().orElse(1) / 1e9);
+    }
+
+    private Configuration jobOptions(String framesTopic, String predictions, int b, int p, int threads, long maxDelay) {
+        Map<String, String> m = new HashMap<>();
+        m.put(InferenceOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
+        m.put(InferenceOptions.FRAMES_TOPIC.key(), framesTopic);
+        m.put(InferenceOptions.PREDICTIONS_TOPIC.key(), predictions);
+        m.put(InferenceOptions.DEAD_LETTERS_TOPIC.key(), predictions + "-dead");
+        m.put(InferenceOptions.MODEL_UPDATES_TOPIC.key(), predictions + "-updates");
+        m.put(InferenceOptions.GROUP_ID.key(), predictions);
+        m.put(InferenceOptions.TRANSACTIONAL_ID_PREFIX.key(), predictions);
+        m.put(InferenceOptions.STARTING_OFFSETS.key(), "earliest");
+        m.put(InferenceOptions.STORE.key(), work.resolve("store").toString());
+        m.put(InferenceOptions.MODEL_CACHE.key(), work.resolve("cache").toString());
+        m.put(InferenceOptions.MODEL.key(), ref.uri());
+        m.put(InferenceOptions.PARALLELISM.key(), Integer.toString(p));
+        m.put(InferenceOptions.THREADS_PER_SUBTASK.key(), Integer.toString(threads));
+        m.put(InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), Long.toString(checkpointMs));
+        m.put(InferenceOptions.BATCH_SIZE.key(), Integer.toString(b));
+        m.put(InferenceOptions.MAX_DELAY_MS.key(), Long.toString(maxDelay));
+        return Configuration.fromMap(m);
+    }
+
+    private String topics(String predictions) throws IOException {
+        kafka.createTopic(predictions, parallelism);
+        kafka.createTopic(predictions + "-dead", 1);
+        kafka.createTopic(predictions + "-updates", 1, Map.of("cleanup.policy", "compact"));
+        return predictions;
+    }
+
+    /** Images/s of the job over a pre-filled topic: frames / (last − first prediction time). */
+    private double throughput(String topic, int b, int p, int threads, long maxDelay) throws Exception {
+        String out = topics("pred-" + (run++));
+        InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
+        try (LocalJob job = LocalJob.start(p, env -> InferenceJob.build(env, plan, s -> s), "bench " + topic)) {
+            List<Prediction> preds = await(out, frames, Duration.ofMinutes(5));
+            return rate(preds);
+        }
+    }
+
+    /** Images/s of the per-record pattern ({@code plain}: DL4J's ComputationGraph.output(); else the serving network). */
+    private double perRecordJob(String topic, boolean plain) throws Exception {
+        String out = topics("pred-" + (run++));
+        InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, 1, parallelism, 0, 0), Map.of());
+        Path local = new ModelStore(work.resolve("store").toUri().toString()).fetch(ref, work.resolve("cache"));
+        try (LocalJob job = LocalJob.start(parallelism, env -> {
+            var decoded = InferenceJob.decodedFrames(env, plan);
+            InferenceJob.sinks(plan, decoded.map(new PerRecordInference(local, ref, plain))
+                    .returns(TypeInformation.of(Prediction.class)).name(plain ? "naive per-record" : "per-record fast"),
+                    decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+        }, "bench naive " + topic)) {
+            double r = rate(await(out, naiveFrames, Duration.ofMinutes(10)));
+            progress((plain ? "naive" : "per-record fast path") + " " + topic + ": " + round(r) + " images/s");
+            return r;
+        }
+    }
+
+    /**
+     * Latency (end to end, from the frame's record timestamp to its prediction) at a fixed rate: p50, p99; and,
+     * with {@code swap}, the largest gap between consecutive predictions of a subtask around a model swap and
+     * elsewhere.
+     */
+    private double[] latency(String fmt, int b, long maxDelay, double rate, boolean swap) throws Exception {
+        String in = "lat-in-" + run;
+        String out = topics("pred-" + (run++));
+        kafka.createTopic(in, parallelism);
+        InferenceJob.Plan plan = InferenceJob.plan(jobOptions(in, out, b, parallelism, 0, maxDelay), Map.of());
+        int n = (int) (rate * latencySeconds);
+        AtomicBoolean announced = new AtomicBoolean();
+        try (LocalJob job = LocalJob.start(parallelism, env -> InferenceJob.build(env, plan, s -> s), "bench latency")) {
+            Thread.sleep(3000); // the job is up (a wall-clock pause before a timed run, not synchronisation)
+            try (KafkaProducer<byte[], byte[]> p = producer()) {
+                long start = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    long due = start + (long) (i * 1e9 / rate);
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000)); // pacing, not synchronisation
+                    }
+                    ProducerRecord<byte[], byte[]> r = record(in, fmt, i);
+                    p.send(new ProducerRecord<>(in, i % parallelism, null, r.key(), r.value(), r.headers()));
+                    if (swap && i == n / 2 && announced.compareAndSet(false, true)) {
+                        p.send(ModelRefSerializationSchema.record(out + "-updates", fineTuned()));
+                    }
+                }
+            }
+            List<Prediction> preds = await(out, n, Duration.ofMinutes(5));
+            double[] lat = preds.stream().mapToDouble(x -> x.timings().endToEnd()).sorted().toArray();
+            double[] gaps = swap ? gaps(preds) : new double[]{Double.NaN, Double.NaN};
+            return new double[]{lat[lat.length / 2], lat[(int) Math.min(lat.length - 1, Math.ceil(0.99 * lat.length) - 1)],
+                    gaps[0], gaps[1]};
+        }
+    }
+
+    private ModelRef fineTuned;
+
+    /** A version 2 of the model (a few fine-tuning steps), published once. */
+    private ModelRef fineTuned() throws Exception {
+        if (fineTuned == null) {
+            Checkpoints.Loaded base = Checkpoints.load(model, true);
+            try (FineTuning ft = FineTuning.start(base.manifest(), base.network(), images,
+                    FineTuneSettings.builder().steps(2).batchSize(32).build())) {
+                ft.run(2, () -> false);
+                try (FineTuning.Candidate c = ft.finish(null, Map.of())) {
+                    Path v2 = work.resolve("v2");
+                    Checkpoints.write(v2, c.network(), c.manifest(ref.version() + 1));
+                    fineTuned = new ModelStore(work.resolve("store").toUri().toString()).publish(v2);
+                }
+            } finally {
+                dev.crmn.model.graph.Graphs.free(base.network());
+            }
+        }
+        return fineTuned;
+    }
+
+    /** Per partition in offset order: the largest gap between consecutive predictions around the version switch, and elsewhere. */
+    private static double[] gaps(List<Prediction> preds) {
+        Map<Integer, TreeMap<Long, Prediction>> parts = new HashMap<>();
+        for (Prediction p : preds) {
+            parts.computeIfAbsent(p.source().partition(), k -> new TreeMap<>()).put(p.source().offset(), p);
+        }
+        double around = 0, elsewhere = 0;
+        for (TreeMap<Long, Prediction> part : parts.values()) {
+            List<Prediction> ordered = new ArrayList<>(part.values());
+            int sw = -1;
+            for (int i = 1; i < ordered.size(); i++) {
+                if (ordered.get(i).model().version() != ordered.get(i - 1).model().version()) {
+                    sw = i;
+                }
+            }
+            for (int i = 1; i < ordered.size(); i++) {
+                double g = ordered.get(i).producedAt() - ordered.get(i - 1).producedAt();
+                if (sw > 0 && Math.abs(i - sw) <= 10) {
+                    around = Math.max(around, g);
+                } else {
+                    elsewhere = Math.max(elsewhere, g);
+                }
+            }
+        }
+        return new double[]{around, elsewhere};
+    }
+
+    /**
+     * Predictions per second over the last 60 % of a run (by production time): the first part of every run pays for
+     * the new job's start (JIT compilation of its code, oneDNN's first kernels), which a long-running job does not.
+     */
+    private static double rate(List<Prediction> preds) {
+        long[] t = preds.stream().mapToLong(Prediction::producedAt).sorted().toArray();
+        int from = (int) (t.length * 0.4);
+        return (t.length - 1 - from) / Math.max(1e-3, (t[t.length - 1] - t[from]) / 1000.0);
+    }
+
+    /** The committed predictions of {@code topic}, once there are {@code n}. */
+    private List<Prediction> await(String topic, int n, Duration timeout) throws IOException {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        List<Prediction> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (out.size() < n && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    out.add(PredictionJson.fromBytes(r.value()));
+                }
+            }
+        }
+        if (out.size() < n) {
+            throw new IOException("only " + out.size() + " of " + n + " predictions on " + topic + " within " + timeout);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void print(Map<String, Object> doc) {
+        System.out.printf("%s, %s cores, parallelism %s, %s frames per run; decode us/frame %s%n%n", doc.get("model"),
+                doc.get("cores"), doc.get("parallelism"), doc.get("frames"), doc.get("decode_us_per_frame"));
+        System.out.printf("%6s %7s %10s %10s %10s %12s %8s %9s %9s %9s%n", "batch", "format", "raw img/s", "job img/s",
+                "naive", "per-rec fast", "job/raw", "job/naive", "p50 ms", "p99 ms");
+        for (Map<String, Object> r : (List<Map<String, Object>>) doc.get("results")) {
+            System.out.printf("%6s %7s %10s %10s %10s %12s %8s %9s %9s %9s%n", r.get("batch"), r.get("format"),
+                    r.get("raw_images_per_s"), r.get("job_images_per_s"), r.get("naive_images_per_s"),
+                    r.get("per_record_fast_images_per_s"), r.get("job_over_raw"), r.get("job_over_naive"), r.get("p50_ms"),
+                    r.get("p99_ms"));
+        }
+        System.out.println("\nscaling " + doc.get("scaling"));
+        System.out.println("latency vs max delay " + doc.get("latency_vs_max_delay"));
+        System.out.println("hot swap " + doc.get("hot_swap"));
+    }
+}
