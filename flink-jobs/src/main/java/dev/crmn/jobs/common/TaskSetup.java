@@ -28,6 +28,9 @@ public final class TaskSetup {
         CpuFastPath.configure();
         int cores = Runtime.getRuntime().availableProcessors();
         int n = threads > 0 ? threads : Math.max(1, cores / Math.max(1, parallelism));
+        // ND4J's backend first: NativeOpsHolder reads settings that loading the backend provides, so touching it
+        // first in a fresh JVM (a TaskManager whose first ND4J use is this operator) fails
+        org.nd4j.linalg.factory.Nd4j.getExecutioner();
         org.nd4j.nativeblas.NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(n);
         CpuFastPath.tuneLoadedBackend();
         CpuFastPath.Status status = CpuFastPath.status();

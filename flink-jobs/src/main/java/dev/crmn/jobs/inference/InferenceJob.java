@@ -12,6 +12,7 @@ import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.model.checkpoint.CheckpointException;
@@ -167,7 +168,7 @@ public final class InferenceJob {
     public static SingleOutputStreamOperator<DecodedFrame> decodedFrames(StreamExecutionEnvironment env, Plan plan) {
         Configuration c = plan.config();
         env.setParallelism(plan.parallelism());
-        env.enableCheckpointing(c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS));
+        Checkpointing.configure(env, c.get(InferenceOptions.CHECKPOINT_INTERVAL_MS), c.get(Checkpointing.CHECKPOINT_DIR));
         env.getConfig().enableObjectReuse(); // no operator here changes a record it received
         // decoded frames are handed to the inference operator within a few ms (Flink's default 100 ms output-buffer
         // timeout added up to that much to a frame's latency at moderate rates)

@@ -58,7 +58,7 @@ public final class InferenceOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
             BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, MODEL_CACHE, TOP_K,
-            THREADS_PER_SUBTASK, TRANSACTIONAL_ID_PREFIX);
+            THREADS_PER_SUBTASK, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private InferenceOptions() {
     }

@@ -33,7 +33,7 @@ public final class InferCommand implements Callable<Integer> {
                     + " long (crmn infer only; default: until Ctrl-C).", InferenceOptions.ALL));
             return 0;
         }
-        InferenceJob.Plan plan = InferenceJob.plan(parsed.config(), parsed.kafka());
+        InferenceJob.Plan plan = InferenceJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         try (LocalJob job = LocalJob.start(plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
             System.err.printf("infer: %s from %s; frames %s -> predictions %s, dead letters %s; model-updates %s;"
                             + " %d subtask(s), batch %d, max delay %d ms, checkpoints every %d ms; store %s%n",

@@ -73,15 +73,7 @@ public final class Checkpoints {
      */
     public static Manifest write(Path dir, ComputationGraph net, Manifest manifest, Map<String, byte[]> extraFiles)
             throws CheckpointException {
-        Path parent = dir.toAbsolutePath().getParent();
-        if (Files.exists(dir)) {
-            throw new CheckpointException("checkpoint " + dir + " already exists; checkpoints are immutable");
-        }
-        Path tmp = null;
-        try {
-            Files.createDirectories(parent);
-            // not createTempDirectory: its rwx------ would make checkpoints unreadable to the group
-            tmp = Files.createDirectory(parent.resolve("." + dir.getFileName() + ".tmp-" + java.util.UUID.randomUUID()));
+        return writeDirectory(dir, tmp -> {
             Path zip = tmp.resolve(MODEL);
             ModelSerializer.writeModel(net, zip.toFile(), true);
             Manifest full = manifest.withModelFile(MODEL, Files.size(zip), sha256(zip));
@@ -92,13 +84,51 @@ public final class Checkpoints {
                 }
                 Files.write(tmp.resolve(e.getKey()), e.getValue());
             }
+            return full;
+        });
+    }
+
+    /**
+     * A checkpoint in memory: its manifest (size and hash of the zip filled in) and the DL4J model zip, e.g. to keep
+     * in operator state until it is published.
+     */
+    public record Serialized(Manifest manifest, byte[] zip) {
+    }
+
+    /** {@code net} and {@code manifest} as an in-memory checkpoint (updater state included). */
+    public static Serialized serialize(ComputationGraph net, Manifest manifest) throws CheckpointException {
+        byte[] zip = toZipBytes(net);
+        return new Serialized(manifest.withModelFile(MODEL, zip.length, sha256(zip)), zip);
+    }
+
+    /** Writes an in-memory checkpoint to a new directory, like {@link #write(Path, ComputationGraph, Manifest)}. */
+    public static Manifest write(Path dir, Serialized checkpoint) throws CheckpointException {
+        return writeDirectory(dir, tmp -> {
+            Files.write(tmp.resolve(MODEL), checkpoint.zip());
+            writeManifest(tmp.resolve(MANIFEST), checkpoint.manifest());
+            return checkpoint.manifest();
+        });
+    }
+
+    /** Fills a hidden temporary directory beside {@code dir} and renames it to {@code dir}. */
+    private static Manifest writeDirectory(Path dir, DirectoryFiller fill) throws CheckpointException {
+        Path parent = dir.toAbsolutePath().getParent();
+        if (Files.exists(dir)) {
+            throw new CheckpointException("checkpoint " + dir + " already exists; checkpoints are immutable");
+        }
+        Path tmp = null;
+        try {
+            Files.createDirectories(parent);
+            // not createTempDirectory: its rwx------ would make checkpoints unreadable to the group
+            tmp = Files.createDirectory(parent.resolve("." + dir.getFileName() + ".tmp-" + java.util.UUID.randomUUID()));
+            Manifest written = fill.fill(tmp);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, dir);
             }
             tmp = null;
-            return full;
+            return written;
         } catch (FileAlreadyExistsException e) {
             throw new CheckpointException("checkpoint " + dir + " already exists; checkpoints are immutable", e);
         } catch (IOException e) {
@@ -108,6 +138,11 @@ public final class Checkpoints {
                 dev.crmn.model.util.MoreFiles.deleteQuietly(tmp);
             }
         }
+    }
+
+    @FunctionalInterface
+    private interface DirectoryFiller {
+        Manifest fill(Path tmp) throws IOException;
     }
 
     /** Writes a manifest file (pretty JSON). */

@@ -1,0 +1,132 @@
+package dev.crmn.jobs.finetune;
+
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.FrameDecoder;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.image.DecoderSettings;
+import dev.crmn.connectors.kafka.CrmnKafka;
+import dev.crmn.connectors.kafka.KafkaOptions;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.jobs.common.Checkpointing;
+import dev.crmn.jobs.common.DecodeFunction;
+import dev.crmn.jobs.common.JobArgs;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.perf.CpuFastPath;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * The fine-tuning job: labelled frames from Kafka, decoded and validated (frames without a usable label go to the
+ * dead letters with their reason), a {@link TrainerOperator} that fine-tunes the serving model in rounds, gates
+ * candidates on held-out frames of the same stream and promotes the better ones: published to the model store and
+ * announced on model-updates (exactly once), where the inference job picks them up.
+ *
+ * <pre>{@code
+ * KafkaSource(frames-labelled) -> decode/validate (label required) -> trainer (parallelism 1) -> KafkaSink(model-updates)
+ *                                         \-> KafkaSink(dead-letters)   ^ KafkaSource(model-updates)
+ * }</pre>
+ *
+ * <p>On its first start it reads the labelled topic from the earliest offset (labelled data is precious), later
+ * from its checkpointed offsets. Run it with {@code crmn finetune} or submit the job jar with this class.
+ */
+public final class FineTuneJob {
+
+    public static final String USAGE = "crmn finetune --model NAME [options]   or   flink run -c "
+            + FineTuneJob.class.getName() + " target/dist/crmn-flink-job.jar --model NAME [options]\n\n"
+            + "Fine-tunes the latest version of NAME in the store on the labelled topic, in rounds; promotes a candidate"
+            + "\nonly if it beats the serving model on held-out frames by the margin; publishes and announces it.";
+
+    private FineTuneJob() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        CpuFastPath.configure();
+        JobArgs.Parsed parsed = JobArgs.parse(args, FineTuneOptions.ALL);
+        if (parsed.help()) {
+            System.out.println(JobArgs.help(USAGE, FineTuneOptions.ALL));
+            return;
+        }
+        Plan plan = plan(parsed.config(), parsed.kafka());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        build(env, plan, UnaryOperator.identity());
+        env.execute(plan.jobName());
+    }
+
+    /** What is decided before the job graph is built: the model to start from and the settings of its rounds. */
+    public record Plan(Configuration config, KafkaOptions kafka, ModelRef start, Manifest manifest, RoundSettings rounds) {
+        public String jobName() {
+            return "crmn fine-tuning (" + start.name() + ")";
+        }
+    }
+
+    public static Plan plan(Configuration c, Map<String, String> kafkaProperties) throws IOException {
+        String name = c.get(FineTuneOptions.MODEL);
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
+        }
+        KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
+        String storeUri = ModelStore.rootUri(c.get(FineTuneOptions.STORE));
+        String keyFile = c.get(FineTuneOptions.SIGNING_KEY_FILE);
+        ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri),
+                SigningKeys.resolve(keyFile == null ? null : Path.of(keyFile)));
+        ModelRef start = store.latest(name).orElseThrow(() -> new IOException("no version of " + name + " in " + storeUri
+                + " (publish one first: crmn publish --model models/crmn-demo --store " + c.get(FineTuneOptions.STORE) + ")"));
+        String cacheDir = c.get(FineTuneOptions.MODEL_CACHE);
+        Path cache = cacheDir != null ? Path.of(cacheDir) : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+        Manifest manifest = Checkpoints.readManifest(store.fetch(start, cache).resolve(Checkpoints.MANIFEST));
+        RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, cache.toString(),
+                c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
+                c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
+                c.get(FineTuneOptions.MARGIN), c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
+                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC));
+        return new Plan(c, kafka, start, manifest, rounds);
+    }
+
+    /**
+     * Builds the job graph into {@code env}.
+     *
+     * @param afterDecode applied to the decoded frames before the trainer (identity in production; tests inject
+     *                    failures there)
+     */
+    public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
+        Configuration c = plan.config();
+        env.setParallelism(1);
+        Checkpointing.configure(env, c.get(FineTuneOptions.CHECKPOINT_INTERVAL_MS), c.get(Checkpointing.CHECKPOINT_DIR));
+        env.getConfig().enableObjectReuse();
+        Manifest m = plan.manifest();
+        FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
+                true, DecoderSettings.defaults());
+        String group = c.get(FineTuneOptions.GROUP_ID);
+        SingleOutputStreamOperator<DecodedFrame> decoded = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
+                        List.of(c.get(FineTuneOptions.LABELLED_TOPIC)), group,
+                        OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST)),
+                        WatermarkStrategy.noWatermarks(), "labelled frames").uid("labelled-source")
+                .process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
+        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+                        c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
+                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source");
+        SingleOutputStreamOperator<ModelRef> promoted = afterDecode.apply(decoded).connect(updates.broadcast())
+                .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
+                .uid("trainer");
+        String prefix = c.get(FineTuneOptions.TRANSACTIONAL_ID_PREFIX);
+        promoted.sinkTo(CrmnKafka.modelUpdatesSink(plan.kafka(), c.get(FineTuneOptions.MODEL_UPDATES_TOPIC),
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates")).name("announcements").uid("model-updates-sink");
+        decoded.getSideOutput(DecodeFunction.DEAD_LETTERS).sinkTo(CrmnKafka.deadLetterSink(plan.kafka(),
+                c.get(FineTuneOptions.DEAD_LETTERS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters"))
+                .name("dead letters").uid("dead-letters-sink");
+    }
+}

@@ -1,0 +1,63 @@
+package dev.crmn.jobs.finetune;
+
+import dev.crmn.connectors.format.Topics;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+/** The options of the {@link FineTuneJob}, as Flink {@link ConfigOption}s; flags are {@code --<key>}. */
+public final class FineTuneOptions {
+
+    public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("bootstrap-servers").stringType()
+            .defaultValue("localhost:9092").withDescription("Kafka bootstrap servers.");
+    public static final ConfigOption<String> LABELLED_TOPIC = ConfigOptions.key("labelled-topic").stringType()
+            .defaultValue(Topics.FRAMES_LABELLED).withDescription("Topic of labelled frames (the label header is required).");
+    public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("dead-letters-topic").stringType()
+            .defaultValue(Topics.DEAD_LETTERS).withDescription("Topic unusable frames go to, with the reason.");
+    public static final ConfigOption<String> MODEL_UPDATES_TOPIC = ConfigOptions.key("model-updates-topic").stringType()
+            .defaultValue(Topics.MODEL_UPDATES).withDescription("Compacted topic promoted versions are announced on"
+                    + " (and versions promoted elsewhere are read from).");
+    public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("group-id").stringType()
+            .defaultValue("crmn-finetune").withDescription("Kafka consumer group of the labelled source.");
+    public static final ConfigOption<String> STORE = ConfigOptions.key("store").stringType().defaultValue("runs/store")
+            .withDescription("Model store root (a path or a file system URI every TaskManager can read and write).");
+    public static final ConfigOption<String> MODEL = ConfigOptions.key("model").stringType().noDefaultValue()
+            .withDescription("Name of the model to fine-tune: the job starts from its latest version in the store.");
+    public static final ConfigOption<String> SIGNING_KEY_FILE = ConfigOptions.key("signing-key-file").stringType()
+            .noDefaultValue().withDescription("HMAC key file of a signed store (default: $CRMN_MODEL_STORE_KEY).");
+    public static final ConfigOption<String> MODEL_CACHE = ConfigOptions.key("model-cache").stringType().noDefaultValue()
+            .withDescription("Local directory checkpoints are fetched into (default: <tmp>/crmn-model-cache).");
+    public static final ConfigOption<Integer> ROUND_FRAMES = ConfigOptions.key("round-frames").intType().defaultValue(2000)
+            .withDescription("New labelled training frames that start a round.");
+    public static final ConfigOption<Long> ROUND_INTERVAL = ConfigOptions.key("round-interval").longType().defaultValue(120L)
+            .withDescription("Seconds after which a round starts anyway if any new frame arrived.");
+    public static final ConfigOption<Integer> ROUND_STEPS = ConfigOptions.key("round-steps").intType().defaultValue(150)
+            .withDescription("Optimisation steps per round.");
+    public static final ConfigOption<Integer> BATCH_SIZE = ConfigOptions.key("batch-size").intType().defaultValue(64)
+            .withDescription("Mini-batch size of the rounds.");
+    public static final ConfigOption<Double> LEARNING_RATE = ConfigOptions.key("learning-rate").doubleType()
+            .defaultValue(0.01).withDescription("Peak learning rate of a round (warm-up, then cosine to 0).");
+    public static final ConfigOption<Double> MARGIN = ConfigOptions.key("margin").doubleType().defaultValue(0.5)
+            .withDescription("Points of holdout accuracy a candidate must gain over the serving model to be promoted.");
+    public static final ConfigOption<Integer> HOLDOUT_PERCENT = ConfigOptions.key("holdout-percent").intType()
+            .defaultValue(10).withDescription("Share of labelled frames (by a hash of the frame id) kept for the holdout.");
+    public static final ConfigOption<Integer> HOLDOUT_SIZE = ConfigOptions.key("holdout-size").intType()
+            .defaultValue(1000).withDescription("Largest holdout (a uniform sample of the holdout frames seen).");
+    public static final ConfigOption<Integer> RESERVOIR_SIZE = ConfigOptions.key("reservoir-size").intType()
+            .defaultValue(5000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
+    public static final ConfigOption<Long> CHECKPOINT_INTERVAL_MS = ConfigOptions.key("checkpoint-interval-ms").longType()
+            .defaultValue(5000L).withDescription("Checkpoint interval; a promoted version is published and announced"
+                    + " after the checkpoint that holds it completes.");
+    public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
+            .stringType().defaultValue("crmn-finetune").withDescription("Prefix of the Kafka sinks' transactional ids.");
+    public static final ConfigOption<Integer> THREADS = ConfigOptions.key("threads").intType().defaultValue(0)
+            .withDescription("OpenMP threads of the training thread; 0 = all cores.");
+
+    public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
+            MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
+            CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
+
+    private FineTuneOptions() {
+    }
+}

@@ -1,0 +1,21 @@
+package dev.crmn.jobs.finetune;
+
+import java.io.Serializable;
+
+/**
+ * What the {@link TrainerOperator} needs, shipped with the job graph (no secrets: the signing key is read on the
+ * TaskManager from {@code signingKeyFile} or {@code $CRMN_MODEL_STORE_KEY}).
+ */
+public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
+                            int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
+                            double marginPoints, int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
+                            String labelledTopic) implements Serializable {
+
+    public RoundSettings {
+        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || marginPoints < 0
+                || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || reservoirSize < 1) {
+            throw new IllegalArgumentException("fine-tuning settings out of range: round frames, steps, batch size,"
+                    + " holdout size and reservoir size >= 1, learning rate > 0, margin >= 0, holdout percent 1..50");
+        }
+    }
+}

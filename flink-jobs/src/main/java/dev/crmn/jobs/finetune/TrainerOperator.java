@@ -1,0 +1,485 @@
+package dev.crmn.jobs.finetune;
+
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.jobs.common.TaskSetup;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.data.LabelledImage;
+import dev.crmn.model.data.PixelImage;
+import dev.crmn.model.eval.EvaluationReport;
+import dev.crmn.model.eval.Evaluator;
+import dev.crmn.model.graph.Graphs;
+import dev.crmn.model.train.FineTuneSettings;
+import dev.crmn.model.train.FineTuning;
+import dev.crmn.model.util.MoreFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns a labelled stream into better model versions, safely (parallelism 1). Input 1: decoded labelled frames;
+ * input 2: the model-updates topic. Output: the {@link ModelRef} of every promoted version, once.
+ *
+ * <ul>
+ *   <li><b>Data.</b> Each frame goes, by a hash of its frame id, to the holdout ({@code holdout-percent} of them;
+ *       a bounded uniform sample) or to training: the new frames since the last round, and a bounded replay
+ *       reservoir over every training frame seen. All of it is operator state: a restart loses none of it.</li>
+ *   <li><b>Rounds.</b> When {@code round-frames} new frames have arrived, or {@code round-interval} has passed
+ *       with some, a round fine-tunes the serving model (weights and optimiser state) for {@code round-steps}
+ *       steps on the new frames plus as many replay samples ({@link FineTuning}), on a trainer thread: the task
+ *       thread keeps taking frames and checkpoints meanwhile. The result comes back through the mailbox.</li>
+ *   <li><b>Gate.</b> The candidate and the serving model are evaluated on the same holdout; the candidate is
+ *       promoted only if it is better by {@code margin} points and its outputs are finite.</li>
+ *   <li><b>Promotion.</b> The version number is the next above both the store's and the job's own; the checkpoint
+ *       (lineage: parent, offsets trained on, steps, settings, holdout metrics) is kept in state, and published
+ *       to the store and announced when the checkpoint holding it completes. After a failure the restored state
+ *       publishes it again (a no-op for the same bytes) and announces it in the next transaction: no number is
+ *       published twice and every published version is announced exactly once.</li>
+ *   <li><b>Following.</b> A newer version of the model announced by someone else becomes the base (between
+ *       rounds).</li>
+ * </ul>
+ */
+public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
+        implements TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TrainerOperator.class);
+    private static final long SEED = 0x5eed;
+
+    private final RoundSettings settings;
+    private final MailboxExecutor mailbox;
+
+    private transient ListState<Example> reservoirState;
+    private transient ListState<Example> holdoutState;
+    private transient ListState<Example> freshState;
+    private transient ListState<Long> countersState;
+    private transient ListState<ModelRef> baseState;
+    private transient ListState<PendingVersion> pendingState;
+
+    private transient Reservoir reservoir;
+    private transient Reservoir holdout;
+    private transient List<Example> fresh;
+    private transient long lastVersion;
+    private transient long rounds;
+    private transient ModelRef baseRef;
+    private transient Checkpoints.Loaded base;
+    private transient List<PendingVersion> pending;
+    private transient Map<Long, Long> snapshottedIn;
+    private transient ModelRef deferredBase;
+    private transient boolean running;
+    private transient long lastRoundEnd;
+    private transient ModelStore store;
+    private transient Path cache;
+    private transient ExecutorService trainer;
+    private transient AtomicBoolean stop;
+    private transient Counter roundsCounter;
+    private transient Counter promotions;
+    private transient Counter refusals;
+    private transient volatile double lastBaseAccuracy = Double.NaN;
+    private transient volatile double lastCandidateAccuracy = Double.NaN;
+
+    public TrainerOperator(StreamOperatorParameters<ModelRef> parameters, RoundSettings settings) {
+        super(parameters);
+        this.settings = settings;
+        this.mailbox = parameters.getMailboxExecutor();
+    }
+
+    @Override
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        var states = context.getOperatorStateStore();
+        TypeInformation<Example> ex = TypeInformation.of(Example.class);
+        reservoirState = states.getListState(new ListStateDescriptor<>("reservoir", ex));
+        holdoutState = states.getListState(new ListStateDescriptor<>("holdout", ex));
+        freshState = states.getListState(new ListStateDescriptor<>("new-frames", ex));
+        countersState = states.getListState(new ListStateDescriptor<>("counters", Types.LONG));
+        baseState = states.getListState(new ListStateDescriptor<>("base-model", TypeInformation.of(ModelRef.class)));
+        pendingState = states.getListState(new ListStateDescriptor<>("pending-versions",
+                TypeInformation.of(PendingVersion.class)));
+        List<Long> counters = new ArrayList<>();
+        countersState.get().forEach(counters::add);
+        long reservoirSeen = counters.size() == 4 ? counters.get(0) : 0;
+        long holdoutSeen = counters.size() == 4 ? counters.get(1) : 0;
+        lastVersion = counters.size() == 4 ? counters.get(2) : 0;
+        rounds = counters.size() == 4 ? counters.get(3) : 0;
+        reservoir = new Reservoir(settings.reservoirSize(), SEED, list(reservoirState.get()), reservoirSeen);
+        holdout = new Reservoir(settings.holdoutSize(), SEED + 1, list(holdoutState.get()), holdoutSeen);
+        fresh = list(freshState.get());
+        pending = list(pendingState.get());
+        List<ModelRef> bases = list(baseState.get());
+        baseRef = bases.isEmpty() ? null : bases.get(0);
+        if (context.isRestored()) {
+            FineTuneRounds.restored(new FineTuneRounds.Restore(reservoir.size(), reservoir.seen(), holdout.size(),
+                    fresh.size(), pending.size()));
+            LOG.info("restored: reservoir {} ({} seen), holdout {}, {} new frames, {} version(s) to publish, base {}",
+                    reservoir.size(), reservoir.seen(), holdout.size(), fresh.size(), pending.size(),
+                    baseRef == null ? "-" : baseRef.displayName());
+        }
+    }
+
+    private static <T> List<T> list(Iterable<T> it) {
+        List<T> l = new ArrayList<>();
+        it.forEach(l::add);
+        return l;
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        // ND4J loads on the task thread (its backend discovery needs the task's class loader); the trainer thread
+        // then gets the OpenMP threads: the task thread itself only buffers frames
+        TaskSetup.prepare(1, 1, "fine-tune task");
+        cache = settings.modelCache() != null ? Path.of(settings.modelCache())
+                : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+        byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
+        store = new ModelStore(new org.apache.flink.core.fs.Path(settings.storeUri()), key);
+        snapshottedIn = new java.util.HashMap<>();
+        stop = new AtomicBoolean();
+        ClassLoader userCode = getUserCodeClassloader();
+        trainer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "crmn-finetune-trainer");
+            t.setDaemon(true);
+            t.setContextClassLoader(userCode);
+            return t;
+        });
+        trainer.execute(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
+        if (baseRef == null) {
+            baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
+                    + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
+        }
+        base = Checkpoints.load(store.fetch(baseRef, cache), true);
+        if (!pending.isEmpty()) {
+            // promoted before a failure: the newest is the base; publishing and announcing happen again below
+            PendingVersion newest = pending.get(pending.size() - 1);
+            Graphs.free(base.network());
+            base = Checkpoints.load(newest.manifestJson(), newest.zip(), true);
+            mailbox.execute(this::publishRestored, "publish restored versions");
+        }
+        lastVersion = Math.max(lastVersion, base.manifest().version());
+        lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
+        registerMetrics();
+        scheduleIntervalCheck();
+        LOG.info("fine-tuning {} from {}; reservoir {}, holdout {}, {} new frames", settings.modelName(),
+                base.manifest().displayName(), reservoir.size(), holdout.size(), fresh.size());
+    }
+
+    private void registerMetrics() {
+        var g = getMetricGroup();
+        roundsCounter = g.counter("fineTuneRounds");
+        promotions = g.counter("promotions");
+        refusals = g.counter("promotionsRefused");
+        g.gauge("baseModelVersion", () -> base == null ? -1L : base.manifest().version());
+        g.gauge("reservoirSize", () -> reservoir.size());
+        g.gauge("holdoutSize", () -> holdout.size());
+        g.gauge("newFrames", () -> fresh.size());
+        g.gauge("lastBaseHoldoutAccuracy", () -> lastBaseAccuracy);
+        g.gauge("lastCandidateHoldoutAccuracy", () -> lastCandidateAccuracy);
+    }
+
+    private void scheduleIntervalCheck() {
+        long now = getProcessingTimeService().getCurrentProcessingTime();
+        getProcessingTimeService().registerTimer(now + Math.max(1000, settings.roundIntervalMs() / 4), t -> {
+            if (!running && !fresh.isEmpty() && t - lastRoundEnd >= settings.roundIntervalMs()) {
+                startRound();
+            }
+            scheduleIntervalCheck();
+        });
+    }
+
+    @Override
+    public void processElement1(StreamRecord<DecodedFrame> element) {
+        DecodedFrame f = element.getValue();
+        Example e = new Example(f.image().pixels(), f.label(), f.partition(), f.offset());
+        if (Math.floorMod(f.frameId().hashCode(), 100) < settings.holdoutPercent()) {
+            holdout.offer(e);
+        } else {
+            fresh.add(e);
+            reservoir.offer(e);
+        }
+        if (!running && fresh.size() >= settings.roundFrames()) {
+            startRound();
+        }
+    }
+
+    @Override
+    public void processElement2(StreamRecord<ModelRef> element) {
+        ModelRef r = element.getValue();
+        if (!r.name().equals(settings.modelName()) || r.version() <= base.manifest().version()) {
+            return; // another model, or one this job already has (its own announcements come back here)
+        }
+        if (running) {
+            deferredBase = r; // adopted when the round ends
+        } else {
+            adopt(r);
+        }
+    }
+
+    /** A newer version published elsewhere becomes the base, loaded on the trainer thread. */
+    private void adopt(ModelRef r) {
+        LOG.info("{} was announced: it becomes the base of the next rounds", r.displayName());
+        running = true;
+        execute(() -> {
+            Checkpoints.Loaded loaded = Checkpoints.load(store.fetch(r, cache), true);
+            mailbox.execute(() -> {
+                running = false;
+                Graphs.free(base.network());
+                base = loaded;
+                baseRef = r;
+                lastVersion = Math.max(lastVersion, r.version());
+            }, "adopt %s", r.displayName());
+        }, "cannot adopt " + r.displayName());
+    }
+
+    private void execute(ThrowingRunnable work, String onFailure) {
+        try {
+            trainer.execute(() -> {
+                try {
+                    work.run();
+                } catch (Exception | Error e) {
+                    LOG.warn("{}: {}", onFailure, e.toString());
+                    try {
+                        mailbox.execute(() -> running = false, "after failure");
+                    } catch (RejectedExecutionException closing) {
+                        // the task is ending
+                    }
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            running = false;
+        }
+    }
+
+    @FunctionalInterface
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    /** Starts a round on the trainer thread with the new frames and as many replay samples. */
+    private void startRound() {
+        running = true;
+        long round = ++rounds;
+        int used = Math.min(fresh.size(), 4 * settings.roundFrames());
+        List<Example> newOnes = new ArrayList<>(fresh.subList(0, used));
+        List<Example> replay = reservoir.sample(used, new SplittableRandom(SEED ^ round));
+        List<Example> trainSet = new ArrayList<>(newOnes);
+        trainSet.addAll(replay);
+        Manifest bm = base.manifest();
+        ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed");
+        ImageSet hold = imageSet(holdout.items(), bm, "holdout " + holdout.size());
+        Map<String, Object> lineage = new LinkedHashMap<>();
+        lineage.put("source_topic", settings.labelledTopic());
+        lineage.put("offset_ranges", offsetRanges(newOnes));
+        lineage.put("new_frames", used);
+        lineage.put("replayed_frames", replay.size());
+        lineage.put("holdout", hold.size());
+        lineage.put("round", round);
+        Checkpoints.Loaded b = base;
+        long started = System.nanoTime();
+        LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}", round,
+                bm.displayName(), settings.steps(), used, replay.size(), hold.size());
+        execute(() -> {
+            FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
+                    .learningRate(settings.learningRate()).seed(SEED + round).build();
+            FineTuning.Candidate c;
+            double ips;
+            try (FineTuning ft = FineTuning.start(b.manifest(), b.network(), train, s)) {
+                ft.run(settings.steps(), stop::get);
+                if (stop.get()) {
+                    return;
+                }
+                ips = ft.imagesPerSecond();
+                c = ft.finish(hold, lineage);
+            }
+            EvaluationReport baseEval = Evaluator.evaluate(b.network(), hold, b.manifest().normalization(),
+                    CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            try {
+                mailbox.execute(() -> roundDone(round, c, baseEval, used, train.size(), seconds, ips), "round %s done", round);
+            } catch (RejectedExecutionException closing) {
+                c.close();
+            }
+        }, "round " + round + " failed");
+    }
+
+    /** Per partition of the labelled topic: the first and last offset of the frames a round trained on. */
+    private static List<Map<String, Object>> offsetRanges(List<Example> frames) {
+        TreeMap<Integer, long[]> r = new TreeMap<>();
+        for (Example e : frames) {
+            r.merge(e.partition(), new long[]{e.offset(), e.offset()},
+                    (a, b) -> new long[]{Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        r.forEach((p, range) -> out.add(Map.of("partition", p, "from", range[0], "to", range[1])));
+        return out;
+    }
+
+    private static ImageSet imageSet(List<Example> examples, Manifest m, String description) {
+        int h = m.input().height(), w = m.input().width(), c = m.input().channels();
+        List<LabelledImage> images = new ArrayList<>(examples.size());
+        for (Example e : examples) {
+            images.add(new LabelledImage(new PixelImage(h, w, c, e.pixels()), e.label()));
+        }
+        return ImageSet.of(images, m.labels(), h, w, c, description);
+    }
+
+    /** On the task thread: the gate, and the promotion of a candidate that passes it. */
+    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, int used, int trainImages,
+                           double seconds, double ips) throws Exception {
+        running = false;
+        lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
+        fresh.subList(0, Math.min(used, fresh.size())).clear();
+        roundsCounter.inc();
+        double cAcc = c.holdout().accuracy();
+        double bAcc = baseEval.accuracy();
+        lastBaseAccuracy = bAcc;
+        lastCandidateAccuracy = cAcc;
+        long baseVersion = base.manifest().version();
+        String decision;
+        Long version = null;
+        if (!Double.isFinite(c.holdout().loss())) {
+            decision = "refused: non-finite outputs";
+        } else if (c.base().version() != baseVersion) {
+            decision = "refused: the base changed during the round";
+        } else if (cAcc - bAcc < settings.marginPoints() / 100.0 || cAcc <= bAcc) {
+            decision = String.format("refused: %+.2f points (margin %.2f)", 100 * (cAcc - bAcc), settings.marginPoints());
+        } else {
+            version = nextVersion();
+            Checkpoints.Serialized s = Checkpoints.serialize(c.network(), c.manifest(version));
+            pending.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
+            Graphs.free(base.network());
+            base = new Checkpoints.Loaded(null, s.manifest(), c.network()); // the next rounds continue from it
+            decision = "promoted";
+        }
+        if (version == null) {
+            c.close();
+            refusals.inc();
+        } else {
+            promotions.inc();
+        }
+        RoundReport report = new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(),
+                trainImages, c.steps(), decision, seconds, ips);
+        FineTuneRounds.record(report);
+        LOG.info("round {}: base v{} {} vs candidate {} on {} holdout images: {}{}", round, c.base().version(),
+                String.format("%.4f", bAcc), String.format("%.4f", cAcc), c.holdout().images(), decision,
+                version == null ? "" : " as v" + version + " (published after the next checkpoint)");
+        if (deferredBase != null) {
+            ModelRef d = deferredBase;
+            deferredBase = null;
+            if (d.version() > base.manifest().version()) {
+                adopt(d);
+                return;
+            }
+        }
+        if (fresh.size() >= settings.roundFrames()) {
+            startRound(); // enough new frames arrived during this round
+        }
+    }
+
+    /** The next version: above every version of the model in the store and every one this job allocated. */
+    private long nextVersion() throws java.io.IOException {
+        long inStore = store.latest(settings.modelName()).map(ModelRef::version).orElse(0L);
+        lastVersion = Math.max(Math.max(lastVersion, inStore), base.manifest().version()) + 1;
+        return lastVersion;
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        reservoirState.update(reservoir.items());
+        holdoutState.update(holdout.items());
+        freshState.update(fresh);
+        countersState.update(List.of(reservoir.seen(), holdout.seen(), lastVersion, rounds));
+        baseState.update(baseRef == null ? List.of() : List.of(baseRef));
+        pendingState.update(pending);
+        for (PendingVersion p : pending) {
+            snapshottedIn.putIfAbsent(p.version(), context.getCheckpointId());
+        }
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) throws Exception {
+        super.notifyCheckpointComplete(checkpointId);
+        List<PendingVersion> done = new ArrayList<>();
+        for (PendingVersion p : pending) {
+            Long in = snapshottedIn.get(p.version());
+            if (in != null && in <= checkpointId) {
+                publishAndAnnounce(p);
+                done.add(p);
+            }
+        }
+        pending.removeAll(done);
+    }
+
+    /** After a restore: versions promoted before the failure, published again (a no-op) and announced. */
+    private void publishRestored() throws Exception {
+        for (PendingVersion p : new ArrayList<>(pending)) {
+            publishAndAnnounce(p);
+        }
+        pending.clear();
+    }
+
+    private void publishAndAnnounce(PendingVersion p) throws Exception {
+        Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
+        Path tmp = Files.createDirectories(cache.resolve(".publish-" + UUID.randomUUID()));
+        try {
+            Path dir = tmp.resolve("v" + p.version());
+            Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
+            ModelRef ref = store.publish(dir);
+            if (base.manifest().version() == ref.version()) {
+                baseRef = ref;
+            }
+            output.collect(new StreamRecord<>(ref));
+            LOG.info("published and announced {} at {}", ref.displayName(), ref.uri());
+        } finally {
+            MoreFiles.deleteQuietly(tmp);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (stop != null) {
+                stop.set(true);
+            }
+            if (trainer != null) {
+                trainer.shutdownNow();
+                trainer.awaitTermination(60, TimeUnit.SECONDS);
+            }
+            if (base != null) {
+                Graphs.free(base.network());
+                base = null;
+            }
+        } finally {
+            super.close();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.crmn.jobs.local;
+
+import dev.crmn.jobs.common.JobArgs;
+import dev.crmn.jobs.finetune.FineTuneJob;
+import dev.crmn.jobs.finetune.FineTuneOptions;
+import dev.crmn.jobs.finetune.FineTuneRounds;
+import dev.crmn.jobs.finetune.RoundReport;
+import dev.crmn.model.cli.CliSupport;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
+
+/**
+ * {@code crmn finetune}: the fine-tuning job on a local Flink MiniCluster, until {@code --duration} elapses or
+ * Ctrl-C; with {@code --json}, one document of its rounds at the end.
+ */
+@Command(name = "finetune", description = "Run the fine-tuning job (labelled Kafka frames -> gated fine-tuning rounds ->"
+        + " promoted versions published and announced) on a local Flink MiniCluster. --help lists its options.")
+public final class FineTuneCommand implements Callable<Integer> {
+
+    @Option(names = "--duration", defaultValue = "0", description = "Stop after this many seconds (0 = until Ctrl-C).")
+    double duration;
+
+    @Option(names = "--json", description = "At the end, print one JSON document of the rounds.")
+    boolean json;
+
+    @Unmatched
+    List<String> jobArgs = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), FineTuneOptions.ALL);
+        if (parsed.help()) {
+            System.out.println(JobArgs.help(FineTuneJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this long"
+                    + " (crmn finetune only; default: until Ctrl-C).\n  --json\n      At the end, one JSON document of"
+                    + " the rounds (crmn finetune only).", FineTuneOptions.ALL));
+            return 0;
+        }
+        FineTuneJob.Plan plan = FineTuneJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
+        int before = FineTuneRounds.all().size();
+        try (LocalJob job = LocalJob.start(1, env -> FineTuneJob.build(env, plan, s -> s), plan.jobName())) {
+            System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
+                            + " or %d s, %d steps, margin %.2f points%n", plan.start().displayName(), plan.start().uri(),
+                    plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
+                    plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
+                    plan.rounds().marginPoints());
+            job.awaitEnd(duration);
+        }
+        List<RoundReport> rounds = FineTuneRounds.all().subList(before, FineTuneRounds.all().size());
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("model", plan.start().name());
+            doc.put("start_version", plan.start().version());
+            doc.put("rounds", rounds);
+            doc.put("promoted", rounds.stream().filter(RoundReport::promoted).map(RoundReport::candidateVersion).toList());
+            CliSupport.printJson(doc);
+        } else {
+            for (RoundReport r : rounds) {
+                System.out.printf("round %d: base v%d %.4f, candidate %.4f on %d holdout images: %s%n", r.round(),
+                        r.baseVersion(), r.baseAccuracy(), r.candidateAccuracy(), r.holdoutSize(),
+                        r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision());
+            }
+        }
+        return 0;
+    }
+}

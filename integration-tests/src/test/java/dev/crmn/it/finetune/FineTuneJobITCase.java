@@ -1,0 +1,360 @@
+package dev.crmn.it.finetune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.DeadLetter;
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.FrameRecords;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelRefJson;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.format.PredictionJson;
+import dev.crmn.connectors.image.ContentType;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.it.testutil.InMemoryMetrics;
+import dev.crmn.it.testutil.KafkaFixture;
+import dev.crmn.jobs.common.Checkpointing;
+import dev.crmn.jobs.finetune.FineTuneJob;
+import dev.crmn.jobs.finetune.FineTuneOptions;
+import dev.crmn.jobs.finetune.FineTuneRounds;
+import dev.crmn.jobs.finetune.RoundReport;
+import dev.crmn.jobs.inference.InferenceJob;
+import dev.crmn.jobs.inference.InferenceOptions;
+import dev.crmn.jobs.local.LocalJob;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.config.Presets;
+import dev.crmn.model.data.ImageBytes;
+import dev.crmn.model.data.ImageSet;
+import dev.crmn.model.testutil.TestData;
+import dev.crmn.model.train.Trainer;
+import dev.crmn.model.train.TrainingSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
+import java.util.function.UnaryOperator;
+import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fine-tuning job end to end with small settings: a deliberately weak model (crmn-tiny, one short epoch), a
+ * labelled stream from {@code data_batch_3.bin} (images the model never saw), a real broker and a MiniCluster.
+ */
+class FineTuneJobITCase {
+
+    static final Duration WAIT = Duration.ofMinutes(3);
+    static final int HOLDOUT_PERCENT = 20;
+
+    static KafkaFixture kafka;
+    @TempDir
+    static Path dir;
+    static Path weak;
+    static ImageSet stream;
+    static ImageSet check;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        kafka = KafkaFixture.start();
+        ImageSet few = ImageSet.load(List.of(TestData.trainBatch1()), 384);
+        TrainingSettings s = TrainingSettings.builder().epochs(1).batchSize(32).holdout(64).build();
+        Trainer.Result r = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "tiny", "crmn-tiny", few);
+        weak = dir.resolve("tiny-v1");
+        Checkpoints.write(weak, r.network(), r.manifest());
+        stream = ImageSet.load(List.of(TestData.cifar10().resolve("data_batch_3.bin")), 4000);
+        check = ImageSet.load(List.of(TestData.testBatch()), 400);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        kafka.close();
+    }
+
+    @BeforeEach
+    void fresh() {
+        FineTuneRounds.clear();
+        InMemoryMetrics.clear();
+    }
+
+    /** A store holding the weak model as v1, and the job's options. */
+    static Configuration options(String test) throws Exception {
+        kafka.createTopic(test + "-labelled", 2);
+        kafka.createTopic(test + "-dead-letters", 1);
+        kafka.createTopic(test + "-model-updates", 1, Map.of("cleanup.policy", "compact"));
+        new ModelStore(dir.resolve(test + "-store").toString()).publish(weak);
+        Map<String, String> m = new HashMap<>();
+        m.put(FineTuneOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
+        m.put(FineTuneOptions.LABELLED_TOPIC.key(), test + "-labelled");
+        m.put(FineTuneOptions.DEAD_LETTERS_TOPIC.key(), test + "-dead-letters");
+        m.put(FineTuneOptions.MODEL_UPDATES_TOPIC.key(), test + "-model-updates");
+        m.put(FineTuneOptions.GROUP_ID.key(), test);
+        m.put(FineTuneOptions.TRANSACTIONAL_ID_PREFIX.key(), test);
+        m.put(FineTuneOptions.STORE.key(), dir.resolve(test + "-store").toString());
+        m.put(FineTuneOptions.MODEL_CACHE.key(), dir.resolve(test + "-cache").toString());
+        m.put(Checkpointing.CHECKPOINT_DIR.key(), dir.resolve(test + "-checkpoints").toString());
+        m.put(FineTuneOptions.MODEL.key(), "tiny");
+        m.put(FineTuneOptions.ROUND_FRAMES.key(), "600");
+        m.put(FineTuneOptions.ROUND_STEPS.key(), "60");
+        m.put(FineTuneOptions.BATCH_SIZE.key(), "32");
+        m.put(FineTuneOptions.LEARNING_RATE.key(), "0.05");
+        m.put(FineTuneOptions.MARGIN.key(), "0.5");
+        m.put(FineTuneOptions.HOLDOUT_PERCENT.key(), Integer.toString(HOLDOUT_PERCENT));
+        m.put(FineTuneOptions.HOLDOUT_SIZE.key(), "500");
+        m.put(FineTuneOptions.RESERVOIR_SIZE.key(), "3000");
+        m.put(FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "1000");
+        return Configuration.fromMap(m);
+    }
+
+    static LocalJob start(Configuration options, Configuration flink, UnaryOperator<DataStream<DecodedFrame>> hook)
+            throws Exception {
+        FineTuneJob.Plan plan = FineTuneJob.plan(options, Map.of());
+        Configuration f = InMemoryMetrics.config();
+        f.addAll(flink);
+        return LocalJob.start(f, 1, env -> FineTuneJob.build(env, plan, hook), plan.jobName());
+    }
+
+    static boolean inHoldout(String frameId) {
+        return Math.floorMod(frameId.hashCode(), 100) < HOLDOUT_PERCENT;
+    }
+
+    /** Stream images [from, to) as labelled frames {@code <prefix><i>}; {@code scramble}: wrong labels on training frames. */
+    static void send(String topic, int from, int to, String prefix, boolean scramble) throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+            for (int i = from; i < to; i++) {
+                String id = prefix + i;
+                int label = stream.label(i);
+                if (scramble && !inHoldout(id)) {
+                    label = (label + 1 + i % 9) % 10; // never the right class
+                }
+                p.send(FrameRecords.record(topic, null, ImageBytes.png(stream.image(i)), ContentType.png(), id, -1,
+                        Integer.toString(label)));
+            }
+        }
+    }
+
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(100); // polling with a deadline
+        }
+    }
+
+    static List<ModelRef> announced(String topic, int atLeast) throws Exception {
+        List<ModelRef> refs = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.await(topic, atLeast, WAIT)) {
+            refs.add(ModelRefJson.fromBytes(r.value()));
+        }
+        return refs;
+    }
+
+    @Test
+    void aLabelledStreamYieldsABetterVersionWithItsLineage() throws Exception {
+        Configuration o = options("promote");
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("promote-labelled", 0, 2500, "p-", false);
+            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            RoundReport r = FineTuneRounds.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
+            assertThat(r.candidateAccuracy()).isGreaterThan(r.baseAccuracy() + 0.005);
+            List<ModelRef> refs = announced("promote-model-updates", 1);
+            ModelRef v2 = refs.get(0);
+            assertThat(v2.version()).isEqualTo(r.candidateVersion()).isEqualTo(2);
+            assertThat(v2.parentVersion()).isEqualTo(1);
+            Manifest v1 = Checkpoints.readManifest(weak.resolve(Checkpoints.MANIFEST));
+            assertThat(v2.parentSha256()).isEqualTo(v1.sha256());
+            ModelStore store = new ModelStore(dir.resolve("promote-store").toString());
+            assertThat(store.list("tiny")).extracting(ModelRef::version).contains(1L, 2L);
+            Manifest m = Checkpoints.readManifest(store.fetch(v2, dir.resolve("promote-fetched")).resolve(Checkpoints.MANIFEST));
+            assertThat(m.training()).containsEntry("mode", "fine-tune").containsEntry("source_topic", "promote-labelled")
+                    .containsKeys("offset_ranges", "steps", "learning_rate", "new_frames", "replayed_frames");
+            assertThat((List<?>) m.training().get("offset_ranges")).isNotEmpty();
+            assertThat(m.metrics().get("holdout_accuracy")).isEqualTo(r.candidateAccuracy());
+        }
+    }
+
+    @Test
+    void aRoundOnScrambledLabelsIsNotPromoted() throws Exception {
+        Configuration o = options("scrambled");
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("scrambled-labelled", 0, 1600, "s-", true);
+            await(() -> FineTuneRounds.all().size() >= 2, "two rounds");
+            assertThat(FineTuneRounds.all()).noneMatch(RoundReport::promoted)
+                    .allMatch(r -> r.decision().startsWith("refused"));
+            assertThat(new ModelStore(dir.resolve("scrambled-store").toString()).list("tiny")).hasSize(1);
+        }
+    }
+
+    @Test
+    void badLabelledFramesGoToDeadLettersWithTheirReason() throws Exception {
+        Configuration o = options("badlabels");
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+                byte[] png = ImageBytes.png(stream.image(0));
+                p.send(FrameRecords.record("badlabels-labelled", "k", png, ContentType.png(), "no-label", -1, null));
+                p.send(FrameRecords.record("badlabels-labelled", "k", png, ContentType.png(), "out-of-range", -1, "42"));
+                p.send(FrameRecords.record("badlabels-labelled", "k", png, ContentType.png(), "unknown-name", -1, "unicorn"));
+                p.send(FrameRecords.record("badlabels-labelled", "k", png, ContentType.png(), "by-name", -1, "cat"));
+            }
+            Map<String, String> reasons = new HashMap<>();
+            for (ConsumerRecord<byte[], byte[]> r : kafka.await("badlabels-dead-letters", 3, WAIT)) {
+                DeadLetter d = DeadLetter.fromRecord(r);
+                reasons.put(d.original().frameId(), d.reason().wireName());
+            }
+            assertThat(reasons).containsExactlyInAnyOrderEntriesOf(Map.of("no-label", "missing-label",
+                    "out-of-range", "bad-label", "unknown-name", "bad-label"));
+        }
+    }
+
+    @Test
+    void aFailureMidRoundLosesNoDataAndNeitherRepeatsNorLosesAVersion() throws Exception {
+        Configuration o = options("failure");
+        Configuration restart = new Configuration();
+        restart.setString("restart-strategy.type", "fixed-delay");
+        restart.setString("restart-strategy.fixed-delay.attempts", "3");
+        restart.setString("restart-strategy.fixed-delay.delay", "200 ms");
+        FailWhileTraining.failed.set(false);
+        try (LocalJob job = start(o, restart, s -> s.map(new FailWhileTraining()).returns(TypeInformation.of(DecodedFrame.class))
+                .name("fail while training").uid("fail-while-training"))) {
+            send("failure-labelled", 0, 900, "f-", false); // round 1 starts at 600 new training frames
+            int sent = 900;
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!FailWhileTraining.failed.get() && System.nanoTime() < deadline) {
+                send("failure-labelled", sent, sent + 10, "f-", false); // frames while round 1 trains: the task fails
+                sent += 10;
+                Thread.sleep(100);
+            }
+            assertThat(FailWhileTraining.failed.get()).as("the failure was injected mid-round").isTrue();
+            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
+            FineTuneRounds.Restore restored = FineTuneRounds.restores().get(0);
+            assertThat(restored.reservoir()).as("the replay reservoir came back from state").isPositive();
+            assertThat(restored.holdout()).as("the holdout came back from state").isPositive();
+            send("failure-labelled", sent, sent + 1700, "f-", false);
+            await(() -> FineTuneRounds.all().stream().filter(RoundReport::promoted).count() >= 2, "two promotions");
+            ModelStore store = new ModelStore(dir.resolve("failure-store").toString());
+            await(() -> {
+                try {
+                    return store.list("tiny").size() >= 3;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, "two promoted versions in the store");
+            List<ModelRef> refs = announced("failure-model-updates", 2);
+            List<Long> published = store.list("tiny").stream().map(ModelRef::version).filter(v -> v > 1).toList();
+            List<Long> versions = refs.stream().map(ModelRef::version).toList();
+            assertThat(new HashSet<>(versions)).as("no version announced twice").hasSize(versions.size());
+            assertThat(versions).as("every published version announced").containsExactlyInAnyOrderElementsOf(published);
+            Set<String> shas = new HashSet<>();
+            for (ModelRef r : refs) {
+                assertThat(shas.add(r.sha256())).isTrue();
+            }
+        }
+    }
+
+    /** Fails its task once, on the first frame after a checkpoint completed while a fine-tuning round was running. */
+    static final class FailWhileTraining extends RichMapFunction<DecodedFrame, DecodedFrame> implements CheckpointListener {
+        static final AtomicBoolean failed = new AtomicBoolean();
+        private transient boolean checkpointDuringRound;
+
+        @Override
+        public DecodedFrame map(DecodedFrame f) {
+            if (checkpointDuringRound && failed.compareAndSet(false, true)) {
+                throw new IllegalStateException("injected failure while a round trains, at " + f.frameId());
+            }
+            return f;
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long id) {
+            checkpointDuringRound = FineTuneRounds.all().isEmpty() && roundRunning();
+        }
+
+        private static boolean roundRunning() {
+            return Thread.getAllStackTraces().keySet().stream()
+                    .anyMatch(t -> t.getName().equals("crmn-finetune-trainer") && t.getState() == Thread.State.RUNNABLE);
+        }
+    }
+
+    @Test
+    void afterAPromotionTheInferenceJobSwapsAndAccuracyGoesUp() throws Exception {
+        Configuration o = options("joint");
+        String store = dir.resolve("joint-store").toString();
+        kafka.createTopic("joint-frames", 2);
+        kafka.createTopic("joint-predictions", 2);
+        Map<String, String> im = new HashMap<>();
+        im.put(InferenceOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
+        im.put(InferenceOptions.FRAMES_TOPIC.key(), "joint-frames");
+        im.put(InferenceOptions.PREDICTIONS_TOPIC.key(), "joint-predictions");
+        im.put(InferenceOptions.DEAD_LETTERS_TOPIC.key(), "joint-dead-letters");
+        im.put(InferenceOptions.MODEL_UPDATES_TOPIC.key(), "joint-model-updates");
+        im.put(InferenceOptions.GROUP_ID.key(), "joint-inference");
+        im.put(InferenceOptions.TRANSACTIONAL_ID_PREFIX.key(), "joint-inference");
+        im.put(InferenceOptions.STORE.key(), store);
+        im.put(InferenceOptions.MODEL_CACHE.key(), dir.resolve("joint-inference-cache").toString());
+        im.put(InferenceOptions.MODEL.key(), new ModelStore(store).latest("tiny").orElseThrow().uri());
+        im.put(InferenceOptions.PARALLELISM.key(), "1");
+        im.put(InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "500");
+        InferenceJob.Plan ip = InferenceJob.plan(Configuration.fromMap(im), Map.of());
+        try (LocalJob inference = LocalJob.start(InMemoryMetrics.config(), 1, env -> InferenceJob.build(env, ip, s -> s),
+                ip.jobName()); LocalJob finetune = start(o, new Configuration(), s -> s)) {
+            sendCheck("a-");
+            double before = accuracy(predictionsOf("a-"));
+            send("joint-labelled", 0, 2500, "j-", false);
+            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            await(() -> InMemoryMetrics.sum("micro-batch inference", "modelSwaps") >= 1, "the inference job's swap");
+            sendCheck("b-");
+            List<Prediction> after = predictionsOf("b-");
+            assertThat(after).allMatch(p -> p.model().version() >= 2);
+            System.out.printf("FineTuneJobITCase joint: check-stream accuracy %.3f with v1, %.3f after the swap%n", before,
+                    accuracy(after));
+            assertThat(accuracy(after)).isGreaterThan(before);
+        }
+    }
+
+    static void sendCheck(String prefix) throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+            for (int i = 0; i < check.size(); i++) {
+                p.send(FrameRecords.record("joint-frames", null, ImageBytes.png(check.image(i)), ContentType.png(),
+                        prefix + i, -1, Integer.toString(check.label(i))));
+            }
+        }
+    }
+
+    static List<Prediction> predictionsOf(String prefix) throws Exception {
+        List<Prediction> out = new ArrayList<>();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (out.size() < check.size() && System.nanoTime() < deadline) {
+            out.clear();
+            for (ConsumerRecord<byte[], byte[]> r : kafka.read("joint-predictions", Integer.MAX_VALUE)) {
+                Prediction p = PredictionJson.fromBytes(r.value());
+                if (p.frameId().startsWith(prefix)) {
+                    out.add(p);
+                }
+            }
+            Thread.sleep(200); // polling with a deadline
+        }
+        assertThat(out).hasSize(check.size());
+        return out;
+    }
+
+    static double accuracy(List<Prediction> preds) {
+        return preds.stream().filter(p -> p.top().index() == p.label()).count() / (double) preds.size();
+    }
+}
