@@ -46,4 +46,17 @@ public final class TaskSetup {
     public static int ompThreads() {
         return org.nd4j.nativeblas.NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads();
     }
+
+    /**
+     * A single daemon thread for an operator's off-task work (loading models, training), with the task's user-code
+     * class loader as its context class loader (ND4J's backend discovery and Flink's file systems look there).
+     */
+    public static java.util.concurrent.ExecutorService worker(String name, ClassLoader userCode) {
+        return java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.setContextClassLoader(userCode);
+            return t;
+        });
+    }
 }

@@ -26,7 +26,6 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -164,13 +163,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         store = new ModelStore(new org.apache.flink.core.fs.Path(settings.storeUri()), key);
         snapshottedIn = new java.util.HashMap<>();
         stop = new AtomicBoolean();
-        ClassLoader userCode = getUserCodeClassloader();
-        trainer = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "crmn-finetune-trainer");
-            t.setDaemon(true);
-            t.setContextClassLoader(userCode);
-            return t;
-        });
+        trainer = TaskSetup.worker("crmn-finetune-trainer", getUserCodeClassloader());
         trainer.execute(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "

@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -149,11 +148,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
         highestRequested = first.version();
         LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
-        loaderThread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "crmn-model-loader-" + subtask);
-            t.setDaemon(true);
-            return t;
-        });
+        loaderThread = TaskSetup.worker("crmn-model-loader-" + subtask, getUserCodeClassloader());
         if (restoredLoading != null) {
             request(restoredLoading); // a swap the restore interrupted
         }

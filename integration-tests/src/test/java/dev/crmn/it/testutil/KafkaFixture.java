@@ -123,22 +123,13 @@ public final class KafkaFixture implements AutoCloseable {
      * @param isolation {@code read_committed} or {@code read_uncommitted}
      */
     public List<ConsumerRecord<byte[], byte[]>> read(String topic, int n, String isolation) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
         List<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
-            List<TopicPartition> parts = List.of();
-            while (parts.isEmpty() && System.nanoTime() < deadline) {
-                parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
-            }
-            c.assign(parts);
-            c.seekToBeginning(parts);
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+        try (KafkaConsumer<byte[], byte[]> c = assigned(topic, isolation, deadline)) {
             while (out.size() < n && System.nanoTime() < deadline) {
                 c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
-                Map<TopicPartition, Long> end = c.endOffsets(parts); // read_committed: the last stable offsets
-                if (!out.isEmpty() && parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
+                Map<TopicPartition, Long> end = c.endOffsets(c.assignment()); // read_committed: the last stable offsets
+                if (!out.isEmpty() && c.assignment().stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
                     break;
                 }
             }
@@ -153,18 +144,9 @@ public final class KafkaFixture implements AutoCloseable {
      * @throws AssertionError if fewer arrive within {@code timeout}
      */
     public List<ConsumerRecord<byte[], byte[]>> await(String topic, int n, java.time.Duration timeout) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         List<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            List<TopicPartition> parts = List.of();
-            while (parts.isEmpty() && System.nanoTime() < deadline) {
-                parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
-            }
-            c.assign(parts);
-            c.seekToBeginning(parts);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (KafkaConsumer<byte[], byte[]> c = assigned(topic, "read_committed", deadline)) {
             while (out.size() < n && System.nanoTime() < deadline) {
                 c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
             }
@@ -177,6 +159,21 @@ public final class KafkaFixture implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /** A consumer assigned to every partition of {@code topic} (no group), at the beginning. */
+    private KafkaConsumer<byte[], byte[]> assigned(String topic, String isolation, long deadline) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
+        KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        List<TopicPartition> parts = List.of();
+        while (parts.isEmpty() && System.nanoTime() < deadline) {
+            parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+        }
+        c.assign(parts);
+        c.seekToBeginning(parts);
+        return c;
     }
 
     /** {@link #read(String, int, String)} read-committed. */
