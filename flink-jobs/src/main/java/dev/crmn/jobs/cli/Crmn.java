@@ -45,6 +45,7 @@ public final class Crmn implements Runnable {
         cl.addSubcommand(new dev.crmn.jobs.local.BrokerCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.InferCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.FineTuneCommand());
+        cl.addSubcommand(new dev.crmn.jobs.local.DemoCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.BenchStreamCommand());
         return cl;
     }

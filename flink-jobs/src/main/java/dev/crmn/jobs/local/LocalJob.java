@@ -44,12 +44,17 @@ public final class LocalJob implements AutoCloseable {
         return start(new Configuration(), slots, build, name);
     }
 
-    /** As above, with Flink settings of the MiniCluster (metric reporters, restart strategy, ...). */
+    /**
+     * As above, with Flink settings of the MiniCluster (metric reporters, restart strategy, ...); with
+     * {@code rest.port} set, the MiniCluster serves Flink's web UI there.
+     */
     public static LocalJob start(Configuration flink, int slots, Consumer<StreamExecutionEnvironment> build, String name)
             throws Exception {
         Configuration conf = new Configuration(flink);
         conf.set(TaskManagerOptions.NUM_TASK_SLOTS, slots);
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+        StreamExecutionEnvironment env = conf.contains(org.apache.flink.configuration.RestOptions.PORT)
+                ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
+                : StreamExecutionEnvironment.createLocalEnvironment(conf);
         build.accept(env);
         return new LocalJob(env, env.executeAsync(name));
     }

@@ -1,0 +1,232 @@
+package dev.crmn.jobs.local;
+
+import dev.crmn.connectors.format.FrameRecords;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.Topics;
+import dev.crmn.connectors.image.ContentType;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.Checkpointing;
+import dev.crmn.jobs.finetune.FineTuneJob;
+import dev.crmn.jobs.finetune.FineTuneOptions;
+import dev.crmn.jobs.finetune.FineTuneRounds;
+import dev.crmn.jobs.finetune.RoundReport;
+import dev.crmn.jobs.inference.InferenceJob;
+import dev.crmn.jobs.inference.InferenceOptions;
+import dev.crmn.model.cli.Progress;
+import dev.crmn.model.data.ImageBytes;
+import dev.crmn.model.data.ImageSet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code crmn demo}: the whole system on this machine, one command: a Kafka broker, the inference and fine-tuning
+ * jobs on Flink MiniClusters, the shipped model in a local store, and CIFAR-10 streamed into it; a live view, and
+ * a report folder at the end.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Run the whole system locally: a Kafka broker, the inference and fine-tuning jobs, the shipped model,",
+                "CIFAR-10 test images streamed to 'frames' and data_batch_3/4 to 'frames-labelled'; a live view; a report."})
+public final class DemoCommand implements Callable<Integer> {
+
+    @Option(names = "--port", defaultValue = "9092", description = "Kafka port (default: ${DEFAULT-VALUE}; 0 = any free port).")
+    int port;
+
+    @Option(names = "--web-ui-port", defaultValue = "8081", description = "Flink web UI of the inference job (default: ${DEFAULT-VALUE}; 0 = none).")
+    int webUiPort;
+
+    @Option(names = "--duration", defaultValue = "180", description = "Seconds to run (default: ${DEFAULT-VALUE}; 0 = until Ctrl-C).")
+    double duration;
+
+    @Option(names = "--data", description = "CIFAR-10 directory (default: ../shared/datasets/cifar10 or $CRMN_CIFAR10_DIR).")
+    Path data;
+
+    @Option(names = "--model", defaultValue = "models/crmn-demo", description = "Checkpoint to serve first (default: ${DEFAULT-VALUE}).")
+    Path model;
+
+    @Option(names = "--frames-rate", defaultValue = "100", description = "Test frames per second to 'frames' (default: ${DEFAULT-VALUE}).")
+    double framesRate;
+
+    @Option(names = "--labelled-rate", defaultValue = "400", description = "Labelled frames per second (default: ${DEFAULT-VALUE}).")
+    double labelledRate;
+
+    @Option(names = "--round-frames", defaultValue = "2000", description = "Fine-tuning: new frames per round (default: ${DEFAULT-VALUE}).")
+    int roundFrames;
+
+    @Option(names = "--round-steps", defaultValue = "150", description = "Fine-tuning: steps per round (default: ${DEFAULT-VALUE}).")
+    int roundSteps;
+
+    @Option(names = "--learning-rate", defaultValue = "0.005", description = "Fine-tuning: peak learning rate (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
+    double margin;
+
+    @Option(names = "--report-dir", description = "Where the report goes (default: runs/demo-<time>).")
+    Path reportDir;
+
+    @Option(names = "--data-dir", description = "Broker data directory (default: a temporary one, deleted at the end).")
+    Path dataDir;
+
+    @Override
+    public Integer call() throws Exception {
+        Path cifar = data != null ? data : System.getenv("CRMN_CIFAR10_DIR") != null ? Path.of(System.getenv("CRMN_CIFAR10_DIR"))
+                : Path.of("..", "shared", "datasets", "cifar10");
+        if (!Files.isRegularFile(cifar.resolve("test_batch.bin"))) {
+            throw new java.io.IOException("CIFAR-10 not found in " + cifar + " (pass --data or set CRMN_CIFAR10_DIR)");
+        }
+        Path report = reportDir != null ? reportDir
+                : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Files.createDirectories(report);
+        ImageSet test = ImageSet.load(List.of(cifar.resolve("test_batch.bin")), 0);
+        ImageSet labelled = ImageSet.load(List.of(cifar.resolve("data_batch_3.bin"), cifar.resolve("data_batch_4.bin")), 0);
+        CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch reportWritten = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.set(true);
+            stopped.countDown();
+            try {
+                reportWritten.await(60, TimeUnit.SECONDS); // Ctrl-C: let the report be written
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "crmn-demo-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        long start = System.currentTimeMillis();
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(port, dataDir, Map.of())) {
+            DefaultTopics.create(kafka, 2);
+            String store = report.resolve("store").toAbsolutePath().toString();
+            ModelRef first = new ModelStore(store).publish(model);
+            Configuration web = new Configuration();
+            if (webUiPort > 0) {
+                web.set(RestOptions.PORT, webUiPort);
+            }
+            InferenceJob.Plan ip = InferenceJob.plan(Configuration.fromMap(Map.of(
+                    InferenceOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(),
+                    InferenceOptions.MODEL.key(), first.uri(), InferenceOptions.STORE.key(), store,
+                    InferenceOptions.PARALLELISM.key(), "1", InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "1000",
+                    Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString())), Map.of());
+            FineTuneJob.Plan fp = FineTuneJob.plan(Configuration.fromMap(Map.of(
+                    FineTuneOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(), FineTuneOptions.MODEL.key(), first.name(),
+                    FineTuneOptions.STORE.key(), store, FineTuneOptions.ROUND_FRAMES.key(), Integer.toString(roundFrames),
+                    FineTuneOptions.ROUND_STEPS.key(), Integer.toString(roundSteps),
+                    FineTuneOptions.LEARNING_RATE.key(), Double.toString(learningRate),
+                    FineTuneOptions.MARGIN.key(), Double.toString(margin), FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "2000",
+                    Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString())), Map.of());
+            System.out.printf("crmn demo%n  Kafka broker   %s (topics %s)%n  Flink web UI   %s%n  model store    %s (%s)%n"
+                            + "  report         %s%n  streaming CIFAR-10 test images to %s at %.0f/s, batches 3-4 to %s at %.0f/s;"
+                            + " send your own frames too (docs/wire-format.md). Ctrl-C stops.%n",
+                    kafka.bootstrapServers(), String.join(", ", DefaultTopics.NAMES),
+                    webUiPort > 0 ? "http://localhost:" + webUiPort : "off", store, first.displayName(), report,
+                    Topics.FRAMES, framesRate, Topics.FRAMES_LABELLED, labelledRate);
+            FineTuneRounds.clear();
+            DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS);
+            Thread observing = new Thread(observer, "crmn-demo-observer");
+            AtomicLong sentFrames = new AtomicLong();
+            AtomicLong sentLabelled = new AtomicLong();
+            try (LocalJob inference = LocalJob.start(web, 1, env -> InferenceJob.build(env, ip, s -> s), ip.jobName());
+                 LocalJob finetune = LocalJob.start(1, env -> FineTuneJob.build(env, fp, s -> s), fp.jobName())) {
+                observing.start();
+                Thread frames = stream(kafka.bootstrapServers(), Topics.FRAMES, test, framesRate, true, stop, sentFrames);
+                Thread stream = stream(kafka.bootstrapServers(), Topics.FRAMES_LABELLED, labelled, labelledRate, false, stop,
+                        sentLabelled);
+                Progress live = new Progress();
+                long deadline = duration > 0 ? start + (long) (duration * 1000) : Long.MAX_VALUE;
+                while (!stopped.await(2, TimeUnit.SECONDS) && System.currentTimeMillis() < deadline) {
+                    live.update(liveLine(observer, sentFrames.get(), sentLabelled.get(), start));
+                }
+                live.done(liveLine(observer, sentFrames.get(), sentLabelled.get(), start));
+                stop.set(true);
+                frames.join();
+                stream.join();
+            } finally {
+                observer.stop();
+                observing.join(10_000);
+            }
+            List<RoundReport> rounds = FineTuneRounds.all();
+            Map<String, Object> header = new LinkedHashMap<>();
+            header.put("started", java.time.Instant.ofEpochMilli(start).toString());
+            header.put("duration_s", (System.currentTimeMillis() - start) / 1000.0);
+            header.put("broker", kafka.bootstrapServers());
+            header.put("store", store);
+            header.put("first_model", first.displayName());
+            header.put("frames_sent", sentFrames.get());
+            header.put("labelled_frames_sent", sentLabelled.get());
+            DemoReport.write(report, header, observer.snapshot(), observer.deadLetters(), observer.versionsFirstSeen(), rounds, start);
+            System.out.println("report: " + report.resolve("report.html") + " (numbers in report.json)");
+        } finally {
+            reportWritten.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running
+            }
+        }
+        return 0;
+    }
+
+    private static String liveLine(DemoObserver o, long sent, long labelled, long start) {
+        List<DemoObserver.Seen> s = o.snapshot();
+        long now = System.currentTimeMillis();
+        long recent = s.stream().filter(x -> x.producedAt() > now - 10_000).count();
+        double[] lat = DemoObserver.latency(s, 500);
+        StringBuilder acc = new StringBuilder();
+        for (long v : o.versionsFirstSeen().keySet()) {
+            acc.append(String.format(" v%d %.1f%%", v, 100 * DemoObserver.accuracy(s, v, 500)));
+        }
+        List<RoundReport> rounds = FineTuneRounds.all();
+        long promoted = rounds.stream().filter(RoundReport::promoted).count();
+        return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
+                        + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.size(), recent / 10.0,
+                lat[0], lat[1], acc, o.versionsFirstSeen().size(), o.deadLetters(), labelled, rounds.size(), promoted);
+    }
+
+    /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */
+    private static Thread stream(String bootstrap, String topic, ImageSet set, double rate, boolean cycle,
+                                 AtomicBoolean stop, AtomicLong sent) {
+        Thread t = new Thread(() -> {
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                long begin = System.nanoTime();
+                for (long n = 0; !stop.get() && (cycle || n < set.size()); n++) {
+                    long wait = begin + (long) (n * 1e9 / rate) - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000)); // pacing, not synchronisation
+                    }
+                    int i = (int) (n % set.size());
+                    producer.send(FrameRecords.record(topic, null, ImageBytes.png(set.image(i)), ContentType.png(),
+                            topic + "-" + n, System.currentTimeMillis(), Integer.toString(set.label(i))));
+                    sent.incrementAndGet();
+                }
+            } catch (Exception e) {
+                if (!stop.get()) {
+                    System.err.println("demo: streaming to " + topic + " stopped: " + e);
+                }
+            }
+        }, "crmn-demo-" + topic);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+}
