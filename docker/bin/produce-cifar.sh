@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Producer service of docker-compose.yml: CIFAR-10 test images to frames (labelled, so `crmn score` can measure
+# accuracy per model version) and data_batch_3/4 to frames-labelled (the fine-tuning job's stream), both at once.
+set -euo pipefail
+: "${CRMN_BOOTSTRAP_SERVERS:=kafka:29092}" "${CRMN_FRAMES_RATE:=100}" "${CRMN_LABELLED_RATE:=200}"
+data=/data/cifar10
+for f in test_batch.bin data_batch_3.bin data_batch_4.bin; do
+  [ -f "$data/$f" ] || { echo "produce-cifar: $data/$f not found (mount CIFAR-10 at /data/cifar10: CRMN_CIFAR10_DIR)" >&2; exit 1; }
+done
+crmn produce --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --topic frames-labelled --labels \
+  --data "$data/data_batch_3.bin,$data/data_batch_4.bin" --rate "$CRMN_LABELLED_RATE" &
+labelled=$!
+crmn produce --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --topic frames --labels \
+  --data "$data/test_batch.bin" --rate "$CRMN_FRAMES_RATE"
+wait "$labelled"

@@ -1,0 +1,49 @@
+package dev.crmn.jobs.local;
+
+import dev.crmn.connectors.cli.KafkaCliOptions;
+import dev.crmn.connectors.kafka.KafkaOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.admin.Admin;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
+
+/** {@code crmn topics}: the jobs' default topics on any broker (what {@code crmn broker} creates on its own). */
+@Command(name = "topics", description = "Create the default topics (frames, frames-labelled, predictions, dead-letters,"
+        + " model-updates compacted) on a Kafka broker; topics that exist are left as they are.")
+public final class TopicsCommand implements Callable<Integer> {
+
+    @Mixin
+    KafkaCliOptions kafka;
+
+    @Option(names = "--partitions", defaultValue = "2", description = "Partitions of frames, frames-labelled and"
+            + " predictions (default: ${DEFAULT-VALUE}; dead-letters and model-updates get one).")
+    int partitions;
+
+    @Option(names = "--replication-factor", defaultValue = "-1",
+            description = "Replication factor (default: the broker's default.replication.factor).")
+    short replication;
+
+    @Unmatched
+    List<String> unmatched = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        if (partitions < 1) {
+            throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
+        }
+        KafkaOptions opts = kafka.toOptions(unmatched);
+        KafkaCliOptions.checkReachable(opts);
+        List<String> created;
+        try (Admin admin = Admin.create(opts.toProperties())) {
+            created = DefaultTopics.create(admin, partitions, replication);
+        }
+        for (String t : DefaultTopics.NAMES) {
+            System.out.println(t + (created.contains(t) ? " created" : " exists"));
+        }
+        return 0;
+    }
+}
