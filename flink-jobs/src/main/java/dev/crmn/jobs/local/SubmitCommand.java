@@ -2,8 +2,11 @@ package dev.crmn.jobs.local;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.jobs.finetune.FineTuneJob;
+import dev.crmn.jobs.finetune.FineTuneOptions;
 import dev.crmn.jobs.inference.InferenceJob;
+import dev.crmn.jobs.inference.InferenceOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,7 +31,7 @@ import picocli.CommandLine.Unmatched;
 public final class SubmitCommand implements Callable<Integer> {
 
     /** The two jobs: entry class and the prefix of their job names (what "already running" compares). */
-    enum Kind {
+    public enum Kind {
         INFERENCE(InferenceJob.class.getName(), "crmn inference"),
         FINETUNE(FineTuneJob.class.getName(), "crmn fine-tuning");
 
@@ -65,13 +68,25 @@ public final class SubmitCommand implements Callable<Integer> {
     @Unmatched
     List<String> jobArgs = new ArrayList<>();
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * The job named {@code job}, after checking {@code jobArgs} against its options here, before anything is uploaded
+     * (a typo is one line now, not a stack trace from the JobManager).
+     *
+     * @throws IllegalArgumentException naming the unknown job or the bad option
+     */
+    public static Kind validate(String job, List<String> jobArgs) {
         Kind kind = switch (job.toLowerCase(Locale.ROOT)) {
             case "inference", "infer" -> Kind.INFERENCE;
             case "finetune", "fine-tuning" -> Kind.FINETUNE;
             default -> throw new IllegalArgumentException("unknown job '" + job + "' (inference or finetune)");
         };
+        JobArgs.parse(jobArgs.toArray(new String[0]), kind == Kind.INFERENCE ? InferenceOptions.ALL : FineTuneOptions.ALL);
+        return kind;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Kind kind = validate(job, jobArgs);
         FlinkRestClient rest = new FlinkRestClient(restUrl);
         rest.awaitTaskManager(Duration.ofSeconds(waitSeconds));
         Optional<FlinkRestClient.Job> running = allowDuplicate ? Optional.empty()
