@@ -59,7 +59,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data", description = "CIFAR-10 directory (default: ../shared/datasets/cifar10 or $CRMN_CIFAR10_DIR).")
     Path data;
 
-    @Option(names = "--model", defaultValue = "models/crmn-demo", description = "Checkpoint to serve first (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "models/crmn-demo-early", description = "Checkpoint to serve first and fine-tune (default: ${DEFAULT-VALUE}, an early snapshot with room to improve in minutes; models/crmn-demo is the fully trained one).")
     Path model;
 
     @Option(names = "--frames-rate", defaultValue = "100", description = "Test frames per second to 'frames' (default: ${DEFAULT-VALUE}).")
@@ -68,13 +68,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--labelled-rate", defaultValue = "400", description = "Labelled frames per second (default: ${DEFAULT-VALUE}).")
     double labelledRate;
 
-    @Option(names = "--round-frames", defaultValue = "2000", description = "Fine-tuning: new frames per round (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--round-frames", defaultValue = "4000", description = "Fine-tuning: new frames per round (default: ${DEFAULT-VALUE}).")
     int roundFrames;
 
-    @Option(names = "--round-steps", defaultValue = "150", description = "Fine-tuning: steps per round (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--round-steps", defaultValue = "80", description = "Fine-tuning: steps per round (default: ${DEFAULT-VALUE}).")
     int roundSteps;
 
-    @Option(names = "--learning-rate", defaultValue = "0.005", description = "Fine-tuning: peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--learning-rate", defaultValue = "0.02", description = "Fine-tuning: peak learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
 
     @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
@@ -85,6 +85,21 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--data-dir", description = "Broker data directory (default: a temporary one, deleted at the end).")
     Path dataDir;
+
+    static final long DRAIN_S = 30;
+
+    /*
+     * Both jobs share this JVM's cores, and ND4J's default (every core for each) oversubscribes them. Measured on 2
+     * cores (demo defaults): one OpenMP thread each made the first round 95 s, one for inference and two for the
+     * trainer 142 s.
+     */
+    static int inferenceThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / 4);
+    }
+
+    static int trainerThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() - inferenceThreads());
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -124,13 +139,15 @@ public final class DemoCommand implements Callable<Integer> {
                     InferenceOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(),
                     InferenceOptions.MODEL.key(), first.uri(), InferenceOptions.STORE.key(), store,
                     InferenceOptions.PARALLELISM.key(), "1", InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "1000",
+                    InferenceOptions.THREADS_PER_SUBTASK.key(), Integer.toString(inferenceThreads()),
                     Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString())), Map.of());
             FineTuneJob.Plan fp = FineTuneJob.plan(Configuration.fromMap(Map.of(
                     FineTuneOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(), FineTuneOptions.MODEL.key(), first.name(),
                     FineTuneOptions.STORE.key(), store, FineTuneOptions.ROUND_FRAMES.key(), Integer.toString(roundFrames),
                     FineTuneOptions.ROUND_STEPS.key(), Integer.toString(roundSteps),
                     FineTuneOptions.LEARNING_RATE.key(), Double.toString(learningRate),
-                    FineTuneOptions.MARGIN.key(), Double.toString(margin), FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "2000",
+                    FineTuneOptions.MARGIN.key(), Double.toString(margin), FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "5000",
+                    FineTuneOptions.THREADS.key(), Integer.toString(trainerThreads()),
                     Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString())), Map.of());
             System.out.printf("crmn demo%n  Kafka broker   %s (topics %s)%n  Flink web UI   %s%n  model store    %s (%s)%n"
                             + "  report         %s%n  streaming CIFAR-10 test images to %s at %.0f/s, batches 3-4 to %s at %.0f/s;"
@@ -139,7 +156,8 @@ public final class DemoCommand implements Callable<Integer> {
                     webUiPort > 0 ? "http://localhost:" + webUiPort : "off", store, first.displayName(), report,
                     Topics.FRAMES, framesRate, Topics.FRAMES_LABELLED, labelledRate);
             FineTuneRounds.clear();
-            DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS);
+            DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS,
+                    Topics.FRAMES + "-");
             Thread observing = new Thread(observer, "crmn-demo-observer");
             AtomicLong sentFrames = new AtomicLong();
             AtomicLong sentLabelled = new AtomicLong();
@@ -158,6 +176,7 @@ public final class DemoCommand implements Callable<Integer> {
                 stop.set(true);
                 frames.join();
                 stream.join();
+                drain(observer, sentFrames.get());
             } finally {
                 observer.stop();
                 observing.join(10_000);
@@ -171,6 +190,8 @@ public final class DemoCommand implements Callable<Integer> {
             header.put("first_model", first.displayName());
             header.put("frames_sent", sentFrames.get());
             header.put("labelled_frames_sent", sentLabelled.get());
+            header.put("frames_predicted", observer.ownPredicted());
+            header.put("duplicates", observer.duplicates());
             DemoReport.write(report, header, observer.snapshot(), observer.deadLetters(), observer.versionsFirstSeen(), rounds, start);
             System.out.println("report: " + report.resolve("report.html") + " (numbers in report.json)");
         } finally {
@@ -182,6 +203,25 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * After the producers stop: waits (at most {@link #DRAIN_S} s) until every frame the demo sent has its committed
+     * prediction, so the report can say whether each was predicted exactly once. Predictions commit with the
+     * inference job's next checkpoint (every second here).
+     */
+    private static void drain(DemoObserver observer, long sent) throws InterruptedException {
+        long deadline = System.nanoTime() + DRAIN_S * 1_000_000_000L;
+        if (observer.ownPredicted() < sent) {
+            System.out.printf("waiting for the last %d predictions ...%n", sent - observer.ownPredicted());
+        }
+        while (observer.ownPredicted() < sent && System.nanoTime() < deadline) {
+            Thread.sleep(100); // polling what a Kafka consumer has read, with a deadline
+        }
+        if (observer.ownPredicted() < sent) {
+            System.out.printf("%d of %d frames have no committed prediction after %d s%n", sent - observer.ownPredicted(),
+                    sent, DRAIN_S);
+        }
     }
 
     private static String liveLine(DemoObserver o, long sent, long labelled, long start) {

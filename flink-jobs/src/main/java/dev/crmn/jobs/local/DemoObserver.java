@@ -34,11 +34,17 @@ final class DemoObserver implements Runnable {
     private final AtomicLong deadLetters = new AtomicLong();
     private final AtomicBoolean stop = new AtomicBoolean();
     private final TreeMap<Long, Long> firstSeenVersion = new TreeMap<>();
+    private final String ownPrefix;
+    private final java.util.Set<String> frameIds = new java.util.HashSet<>();
+    private long duplicates;
+    private long own;
 
-    DemoObserver(String bootstrap, String predictionsTopic, String deadLettersTopic) {
+    /** @param ownPrefix frame id prefix of the frames the demo itself sends (counted apart from outside clients') */
+    DemoObserver(String bootstrap, String predictionsTopic, String deadLettersTopic, String ownPrefix) {
         this.bootstrap = bootstrap;
         this.predictionsTopic = predictionsTopic;
         this.deadLettersTopic = deadLettersTopic;
+        this.ownPrefix = ownPrefix;
     }
 
     void stop() {
@@ -67,6 +73,11 @@ final class DemoObserver implements Runnable {
                         Prediction pr = PredictionJson.fromBytes(r.value());
                         boolean labelled = pr.label() != null;
                         synchronized (this) {
+                            if (!frameIds.add(pr.frameId())) {
+                                duplicates++; // a second committed prediction for a frame: exactly-once broken
+                                continue;
+                            }
+                            own += pr.frameId().startsWith(ownPrefix) ? 1 : 0;
                             seen.add(new Seen(pr.producedAt(), pr.timings().endToEnd(), pr.model().version(), labelled,
                                     labelled && pr.top().index() == pr.label()));
                             firstSeenVersion.merge(pr.model().version(), pr.producedAt(), Math::min);
@@ -81,6 +92,16 @@ final class DemoObserver implements Runnable {
 
     synchronized List<Seen> snapshot() {
         return List.copyOf(seen);
+    }
+
+    /** Committed predictions for a frame that already had one. */
+    synchronized long duplicates() {
+        return duplicates;
+    }
+
+    /** Distinct frames of the demo's own stream that have a committed prediction. */
+    synchronized long ownPredicted() {
+        return own;
     }
 
     long deadLetters() {

@@ -62,6 +62,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--more-epochs", description = "Fine-tune --resume for this many more epochs of the data.")
     Double moreEpochs;
 
+    @Option(names = "--stop-after-epochs", defaultValue = "0", description = "Stop after this many epochs, before the"
+            + " schedule's end: a snapshot of the run at its current learning rate, which --resume continues (default: 0,"
+            + " run to the end).")
+    int stopAfterEpochs;
+
     @Option(names = "--max-minutes", description = "Time budget in minutes; 0 = none (default; with --resume, the run's own).")
     Double maxMinutes;
 
@@ -106,6 +111,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (fineTune && resume == null) {
             throw new IllegalArgumentException("--steps / --more-epochs fine-tune a checkpoint: give it with --resume");
         }
+        if (fineTune && stopAfterEpochs > 0) {
+            throw new IllegalArgumentException("--stop-after-epochs stops a run before its schedule ends; a fine-tune runs"
+                    + " exactly --steps / --more-epochs");
+        }
         if (steps != null && moreEpochs != null) {
             throw new IllegalArgumentException("give --steps or --more-epochs, not both");
         }
@@ -132,7 +141,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainingSettings.Builder b = TrainingSettings.builder().maxMinutes(maxMinutes == null ? 0 : maxMinutes)
                 .batchSize(batchSize == null ? 128 : batchSize).learningRate(lr == null ? 0.1 : lr).momentum(momentum)
                 .weightDecay(weightDecay).holdout(holdout).augment(!noAugment).seed(seed)
-                .layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC);
+                .layout(CpuFastPath.disabledByUser() ? CNN2DFormat.NCHW : CNN2DFormat.NHWC).stopAfterEpochs(stopAfterEpochs);
         if (from != null) {
             // a continued run keeps its own settings unless one is given again
             RunRecord run = RunRecord.of(from.manifest());

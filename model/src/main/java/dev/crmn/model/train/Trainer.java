@@ -159,6 +159,7 @@ public final class Trainer {
         int epoch = history.isEmpty() ? 0 : history.get(history.size() - 1).epoch();
         double lr = Double.NaN;
         boolean done = progress(iteration, plannedIterations, elapsedBefore, maxSeconds) >= 1;
+        int firstEpoch = epoch;
         while (!done) {
             epoch++;
             int[] order = ImageSet.permutation(train.size(), new Random(seed + epoch));
@@ -207,6 +208,11 @@ public final class Trainer {
             LOG.info("epoch {} done: {}", epoch, rec);
             writeLog(result(net, cfg, name, preset, version, parent, norm, all, holdout, seed, history, v, iteration,
                     rec.elapsedSeconds()));
+            if (settings.stopAfterEpochs() > 0 && epoch - firstEpoch >= settings.stopAfterEpochs()) {
+                LOG.info("stopping after {} epochs of this run, at {} % of its schedule", settings.stopAfterEpochs(),
+                        Math.round(100 * progress(iteration, plannedIterations, rec.elapsedSeconds(), maxSeconds)));
+                break;
+            }
         }
         if (iteration == startIteration) {
             throw new IllegalStateException("the run trained no step (budget used up before the first step); no checkpoint");

@@ -15,7 +15,7 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
  */
 public record TrainingSettings(int epochs, double maxMinutes, int batchSize, double learningRate, double momentum,
                                double weightDecay, double warmupFraction, boolean augment, int holdout, long seed,
-                               CNN2DFormat layout, boolean fastPath) {
+                               CNN2DFormat layout, boolean fastPath, int stopAfterEpochs) {
 
     public TrainingSettings {
         if (epochs < 1) {
@@ -36,6 +36,9 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
         }
         if (holdout < 0) {
             throw new IllegalArgumentException("holdout must be >= 0, got " + holdout);
+        }
+        if (stopAfterEpochs < 0) {
+            throw new IllegalArgumentException("stop-after-epochs must be >= 0 (0 = run to the end), got " + stopAfterEpochs);
         }
     }
 
@@ -75,6 +78,7 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
         private long seed = 42;
         private CNN2DFormat layout = CNN2DFormat.NHWC;
         private boolean fastPath = true;
+        private int stopAfterEpochs = 0;
 
         public Builder epochs(int v) { epochs = v; return this; }
         public Builder maxMinutes(double v) { maxMinutes = v; return this; }
@@ -88,10 +92,12 @@ public record TrainingSettings(int epochs, double maxMinutes, int batchSize, dou
         public Builder seed(long v) { seed = v; return this; }
         public Builder layout(CNN2DFormat v) { layout = v; return this; }
         public Builder fastPath(boolean v) { fastPath = v; return this; }
+        /** Stop after this many epochs of this call, before the schedule ends (a snapshot to resume); 0 = run to the end. */
+        public Builder stopAfterEpochs(int v) { stopAfterEpochs = v; return this; }
 
         public TrainingSettings build() {
             return new TrainingSettings(epochs, maxMinutes, batchSize, learningRate, momentum, weightDecay,
-                    warmupFraction, augment, holdout, seed, layout, fastPath);
+                    warmupFraction, augment, holdout, seed, layout, fastPath, stopAfterEpochs);
         }
     }
 }

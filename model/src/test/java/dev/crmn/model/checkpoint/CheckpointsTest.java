@@ -168,6 +168,27 @@ class CheckpointsTest {
     }
 
     @Test
+    void aRunStoppedAfterSomeEpochsIsASnapshotMidScheduleThatResumeContinues() throws Exception {
+        // 96 training images / 32 = 3 steps per epoch; a 4-epoch schedule stopped after 1 epoch: 3 of 12 steps
+        TrainingSettings s = TrainingSettings.builder().epochs(4).batchSize(32).holdout(32).warmupFraction(0)
+                .stopAfterEpochs(1).build();
+        Trainer.Result snap = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "snap", "crmn-tiny", data);
+        assertThat(snap.history()).hasSize(1);
+        assertThat(snap.manifest().training()).containsEntry("iterations", 3L);
+        double lr = snap.history().get(0).learningRate();
+        assertThat(lr).as("the learning rate where the snapshot stopped: still high, not annealed")
+                .isGreaterThan(0.5 * s.learningRate());
+        Path c = dir.resolve("snap");
+        Checkpoints.write(c, snap.network(), snap.manifest());
+        Trainer.Result resumed = new Trainer(TrainingSettings.builder().epochs(4).batchSize(32).holdout(32).warmupFraction(0)
+                .build(), null, null).resume(Checkpoints.load(c, true), data);
+        assertThat(resumed.history()).hasSize(4);
+        assertThat(resumed.manifest().training()).containsEntry("iterations", 12L);
+        assertThatThrownBy(() -> TrainingSettings.builder().stopAfterEpochs(-1).build())
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void resumingARunWhoseBudgetIsUsedUpIsRefusedNotANewVersion() throws Exception {
         // the README's example after a longer run: --resume with a smaller epoch budget than already trained
         Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, true);
