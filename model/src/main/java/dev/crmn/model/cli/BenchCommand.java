@@ -52,6 +52,9 @@ public final class BenchCommand implements Callable<Integer> {
             description = "CPU FP32 peak (GFLOP/s, from shared/tools/fma-peak.c) to report %% of peak; 0 = omit.")
     double peak;
 
+    @Option(names = "--no-onnxruntime", description = "Skip ONNX Runtime (the same network exported to ONNX, run on its CPU build).")
+    boolean noOnnxRuntime;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -79,6 +82,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (baseline != null) {
             doc.put("baseline_matmul_gflops", baseline.get("matmul_gflops").asDouble());
         }
+        List<ForwardBench.Point> ort = noOnnxRuntime ? null : onnxRuntime(cfg, doc);
         List<Map<String, Object>> rows = new ArrayList<>();
         @SuppressWarnings("unchecked")
         List<ForwardBench.Point> points = (List<ForwardBench.Point>) fast.get("forward");
@@ -96,6 +100,10 @@ public final class BenchCommand implements Callable<Integer> {
                 double b = baseline.get("forward").get(i).get("images_per_s").asDouble();
                 row.put("baseline_images_per_s", round(b));
                 row.put("speedup", round(p.imagesPerSecond() / b));
+            }
+            if (ort != null) {
+                row.put("onnxruntime_images_per_s", round(ort.get(i).imagesPerSecond()));
+                row.put("vs_onnxruntime", round(p.imagesPerSecond() / ort.get(i).imagesPerSecond()));
             }
             rows.add(row);
         }
@@ -119,6 +127,24 @@ public final class BenchCommand implements Callable<Integer> {
             printTable(doc, rows);
         }
         return 0;
+    }
+
+    /**
+     * ONNX Runtime (CPU) on the same network, with as many intra-op threads as ND4J's OpenMP uses here; null (and
+     * a note in {@code doc}) when ONNX Runtime is not on the class path.
+     */
+    private List<ForwardBench.Point> onnxRuntime(CrmnConfig cfg, Map<String, Object> doc) throws Exception {
+        String omp = System.getenv("OMP_NUM_THREADS");
+        int threads = omp != null && omp.matches("\\d+") ? Integer.parseInt(omp) : Runtime.getRuntime().availableProcessors();
+        try {
+            List<ForwardBench.Point> points = ForwardBench.onnxRuntime(cfg, batches, seconds, threads);
+            doc.put("onnxruntime", "onnxruntime " + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion() + " CPU, "
+                    + threads + " intra-op thread(s), all graph optimisations");
+            return points;
+        } catch (NoClassDefFoundError e) {
+            doc.put("onnxruntime", "not measured: ONNX Runtime is not on the class path");
+            return null;
+        }
     }
 
     private Map<String, Object> measure(CrmnConfig cfg, ForwardBench.Path path) {
@@ -171,14 +197,19 @@ public final class BenchCommand implements Callable<Integer> {
     private void printTable(Map<String, Object> doc, List<Map<String, Object>> rows) {
         System.out.printf("%s (%s): %.4f GFLOP/image; %s; ND4J matmul %.1f GFLOP/s%n%n", doc.get("preset"),
                 doc.get("architecture"), (Double) doc.get("gflop_per_image"), doc.get("fast_path"), (Double) doc.get("matmul_gflops"));
-        System.out.printf("%6s %12s %10s %12s %10s %16s %9s%n", "batch", "images/s", "GFLOP/s", "latency ms", "% peak",
-                "baseline img/s", "speedup");
+        System.out.printf("%6s %12s %10s %12s %10s %16s %9s %14s %8s%n", "batch", "images/s", "GFLOP/s", "latency ms", "% peak",
+                "baseline img/s", "speedup", "onnxrt img/s", "vs ort");
         for (Map<String, Object> r : rows) {
-            System.out.printf("%6d %12.1f %10.1f %12.2f %10s %16s %9s%n", (Integer) r.get("batch"), (Double) r.get("images_per_s"),
+            System.out.printf("%6d %12.1f %10.1f %12.2f %10s %16s %9s %14s %8s%n", (Integer) r.get("batch"), (Double) r.get("images_per_s"),
                     (Double) r.get("gflops"), (Double) r.get("latency_ms"),
                     r.containsKey("percent_of_peak") ? String.format("%.1f", (Double) r.get("percent_of_peak")) : "-",
                     r.containsKey("baseline_images_per_s") ? String.format("%.1f", (Double) r.get("baseline_images_per_s")) : "-",
-                    r.containsKey("speedup") ? String.format("%.1fx", (Double) r.get("speedup")) : "-");
+                    r.containsKey("speedup") ? String.format("%.1fx", (Double) r.get("speedup")) : "-",
+                    r.containsKey("onnxruntime_images_per_s") ? String.format("%.1f", (Double) r.get("onnxruntime_images_per_s")) : "-",
+                    r.containsKey("vs_onnxruntime") ? String.format("%.2fx", (Double) r.get("vs_onnxruntime")) : "-");
+        }
+        if (doc.containsKey("onnxruntime")) {
+            System.out.println("ONNX Runtime: " + doc.get("onnxruntime"));
         }
         if (doc.containsKey("train")) {
             System.out.println("\ntraining step: " + doc.get("train"));

@@ -9,6 +9,6 @@ public final class ModelCommands {
     }
 
     public static List<Object> all() {
-        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand());
+        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand(), new ExportCommand());
     }
 }

@@ -1,18 +1,13 @@
 package dev.crmn.model.infer;
 
 import dev.crmn.model.config.CrmnConfig;
-import dev.crmn.model.graph.CrmnGraphBuilder;
 import dev.crmn.model.util.NativeOps;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -30,12 +25,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * before calling the oneDNN helper, which then ignores the copy (15 % of the time at batch 64), and its LSTM
  * layer issues about twenty small operations per time step (docs/benchmarks.md).
  *
- * <p>Weights are copied from the trained network once. Each batch norm that follows a convolution
- * ({@code b<i>_bn2} after {@code b<i>_conv1}) is folded into it: {@code W' = W * scale},
- * {@code b' = shift}, with {@code scale = gamma / sqrt(var + eps)} and {@code shift = beta - mean * scale};
- * the pre-activation batch norms follow an addition and run as that per-channel affine map. DL4J stores the
- * LSTM's four gate blocks in the order (cell input, forget, output, input gate); {@code lstmLayer} wants
- * (input, forget, cell input, output).
+ * <p>What it computes is {@link ServingWeights} (the engine-independent description, shared with the ONNX
+ * exporter): batch norms after a convolution folded into it, the pre-activation batch norms as per-channel
+ * affine maps, the LSTM's gate blocks in {@code lstmLayer}'s order. Weights are copied once.
  *
  * <p><b>Native memory.</b> The network owns its weights and its activation buffers and nothing else: a call
  * allocates no native memory once the buffers for its (padded) batch size exist, the results are copied into
@@ -49,8 +41,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * so that oneDNN keeps reusing its compiled kernels.
  */
 public final class ServingNetwork implements InferenceNetwork {
-
-    private static final int[] DL4J_TO_ND4J_GATES = {3, 1, 0, 2};
 
     /** A convolution, OIHW weights, optional bias; SAME padding. */
     private record Conv(INDArray weights, INDArray bias, int kernel, int stride) {
@@ -102,74 +92,36 @@ public final class ServingNetwork implements InferenceNetwork {
      * shares no memory with the result: the caller may free it at once.
      */
     public static ServingNetwork of(ComputationGraph trained, CrmnConfig cfg) {
+        return of(ServingWeights.of(trained, cfg));
+    }
+
+    /** The serving network for a description of what to compute ({@link ServingWeights}: its weights are copied). */
+    public static ServingNetwork of(ServingWeights sw) {
         dev.crmn.model.perf.CpuFastPath.tuneLoadedBackend();
         Weights w = new Weights();
         try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             List<Block> blocks = new ArrayList<>();
-            for (int i = 1; i <= cfg.totalBlocks(); i++) {
-                String p = "b" + i + "_";
-                Conv shortcut = trained.getVertex(p + "short") == null ? null : w.conv(trained, p + "short", null);
-                blocks.add(new Block(w.affine(trained, p + "bn1"), shortcut,
-                        w.conv(trained, p + "conv1", batchNorm(trained, p + "bn2")), w.conv(trained, p + "conv2", null)));
+            for (ServingWeights.Block b : sw.blocks()) {
+                blocks.add(new Block(w.affine(b.bn1()), b.shortcut() == null ? null : w.conv(b.shortcut()),
+                        w.conv(b.conv1()), w.conv(b.conv2())));
             }
             INDArray[] projections = null;
             INDArray[] lstm = null;
-            if (cfg.memory()) {
-                projections = new INDArray[blocks.size()];
+            if (sw.lstm() != null) {
+                projections = new INDArray[sw.projections().size()];
                 for (int t = 0; t < projections.length; t++) {
-                    projections[t] = w.copy(trained.getLayer(CrmnGraphBuilder.memoryStep(t + 1)).getParam("W"));
+                    projections[t] = w.own(Nd4j.createFromArray(sw.projections().get(t)));
                 }
-                Layer memory = trained.getLayer(CrmnGraphBuilder.MEMORY);
-                lstm = new INDArray[]{w.gates(matrix(memory.getParam("W"))), w.gates(matrix(memory.getParam("RW"))),
-                        w.gates(new float[][]{floats(memory.getParam("b"))}).reshape(-1)};
+                lstm = new INDArray[]{w.own(Nd4j.createFromArray(sw.lstm().input())),
+                        w.own(Nd4j.createFromArray(sw.lstm().recurrent())), w.own(Nd4j.createFromArray(sw.lstm().bias()))};
             }
-            Layer out = trained.getLayer(CrmnGraphBuilder.OUTPUT);
-            return new ServingNetwork(cfg, w.owned, w.conv(trained, "stem", null), blocks, w.affine(trained, "final_bn"),
-                    projections, lstm, w.copy(out.getParam("W")), w.copy(out.getParam("b")).reshape(1, -1));
+            return new ServingNetwork(sw.config(), w.owned, w.conv(sw.stem()), blocks, w.affine(sw.finalBn()),
+                    projections, lstm, w.own(Nd4j.createFromArray(sw.output())),
+                    w.own(Nd4j.create(sw.outputBias(), new long[]{1, sw.outputBias().length}, 'c')));
         } catch (RuntimeException | Error e) {
             w.owned.forEach(INDArray::close);
             throw e;
         }
-    }
-
-    /** The inference-mode batch norm {@code name} as per-channel {scale, shift}, computed in Java (no temporaries). */
-    private static float[][] batchNorm(ComputationGraph trained, String name) {
-        Layer l = trained.getLayer(name);
-        BatchNormalization conf = (BatchNormalization) l.conf().getLayer();
-        float[] mean = floats(l.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN));
-        float[] gamma = floats(l.getParam(BatchNormalizationParamInitializer.GAMMA));
-        float[] beta = floats(l.getParam(BatchNormalizationParamInitializer.BETA));
-        float[] std = floats(l.getParam(conf.isUseLogStd() ? BatchNormalizationParamInitializer.GLOBAL_LOG_STD
-                : BatchNormalizationParamInitializer.GLOBAL_VAR));
-        float[] scale = new float[mean.length];
-        float[] shift = new float[mean.length];
-        for (int c = 0; c < mean.length; c++) {
-            double s = conf.isUseLogStd() ? Math.pow(10, std[c]) : Math.sqrt(std[c] + conf.getEps());
-            scale[c] = (float) (gamma[c] / s);
-            shift[c] = beta[c] - mean[c] * scale[c];
-        }
-        return new float[][]{scale, shift};
-    }
-
-    /**
-     * The values of a parameter (a view into the graph's parameter vector) in c order, through a copy that is
-     * freed at once ({@code toFloatVector()} on a view leaves its copy to the garbage collector).
-     */
-    private static float[] floats(INDArray param) {
-        try (INDArray copy = param.dup('c')) {
-            return copy.data().asFloat();
-        }
-    }
-
-    /** A parameter matrix {@code [rows, cols]} as Java arrays (see {@link #floats}). */
-    private static float[][] matrix(INDArray param) {
-        int cols = (int) param.size(1);
-        float[] flat = floats(param);
-        float[][] m = new float[(int) param.size(0)][];
-        for (int r = 0; r < m.length; r++) {
-            m[r] = Arrays.copyOfRange(flat, r * cols, (r + 1) * cols);
-        }
-        return m;
     }
 
     /** Creates the network's weight arrays and remembers each, so that they can all be freed. */
@@ -181,44 +133,18 @@ public final class ServingNetwork implements InferenceNetwork {
             return a;
         }
 
-        INDArray copy(INDArray param) {
-            return own(param.dup('c'));
-        }
-
-        Affine affine(ComputationGraph trained, String name) {
-            float[][] bn = batchNorm(trained, name);
-            int c = bn[0].length;
+        Affine affine(ServingWeights.Affine a) {
+            int c = a.scale().length;
             float[] ones = new float[c];
             Arrays.fill(ones, 1f);
-            return new Affine(own(Nd4j.createFromArray(bn[0])), own(Nd4j.createFromArray(bn[1])),
+            return new Affine(own(Nd4j.createFromArray(a.scale())), own(Nd4j.createFromArray(a.shift())),
                     own(Nd4j.zeros(DataType.FLOAT, c)), own(Nd4j.createFromArray(ones)));
         }
 
-        /** The convolution {@code name}, with the batch norm that follows it ({@code fold}: scale, shift) folded in. */
-        Conv conv(ComputationGraph trained, String name, float[][] fold) {
-            INDArray w = copy(trained.getLayer(name).getParam("W")); // [out, in, kh, kw]
-            INDArray bias = null;
-            if (fold != null) {
-                long out = w.size(0);
-                try (INDArray scale = Nd4j.createFromArray(fold[0]).reshape(out, 1)) {
-                    w.reshape(out, w.length() / out).muliColumnVector(scale);
-                }
-                bias = own(Nd4j.createFromArray(fold[1]));
-            }
-            int stride = ((ConvolutionLayer) trained.getLayer(name).conf().getLayer()).getStride()[0];
-            return new Conv(w, bias, (int) w.size(2), stride);
-        }
-
-        /** The four gate blocks (columns) reordered from DL4J's layout to lstmLayer's. */
-        INDArray gates(float[][] dl4j) {
-            int h = dl4j[0].length / 4;
-            float[][] out = new float[dl4j.length][dl4j[0].length];
-            for (int r = 0; r < dl4j.length; r++) {
-                for (int k = 0; k < 4; k++) {
-                    System.arraycopy(dl4j[r], DL4J_TO_ND4J_GATES[k] * h, out[r], k * h, h);
-                }
-            }
-            return own(Nd4j.createFromArray(out));
+        Conv conv(ServingWeights.Conv c) {
+            // created in its shape: a reshaped array is a view whose close() leaves the buffer to the collector
+            INDArray weights = own(Nd4j.create(c.weights(), new long[]{c.out(), c.in(), c.kernel(), c.kernel()}, 'c'));
+            return new Conv(weights, c.bias() == null ? null : own(Nd4j.createFromArray(c.bias())), c.kernel(), c.stride());
         }
     }
 
