@@ -60,6 +60,30 @@ class CrmnCliTest {
     }
 
     @Test
+    void exportWritesAnOnnxFileTwiceTheSameAndRefusesWhatItCannotDo(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("sub").resolve("crmn-demo.onnx");
+        Cli.Run r = run("export", "--model", "../models/crmn-demo", "--out", out.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.json().get("model").asText()).isEqualTo("crmn-demo");
+        assertThat(r.json().get("bytes").asLong()).isEqualTo(Files.size(out)).isGreaterThan(100_000);
+        assertThat(r.json().get("input").get("name").asText()).isEqualTo("pixels");
+        byte[] first = Files.readAllBytes(out);
+        Cli.Run again = run("export", "--model", "../models/crmn-demo", "--out", out.toString());
+        assertThat(again.code()).isZero();
+        assertThat(Files.readAllBytes(out)).as("the same checkpoint exports to the same bytes").isEqualTo(first);
+        try (var files = Files.list(out.getParent())) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("crmn-demo.onnx"); // no temp file left
+        }
+        Cli.Run format = run("export", "--model", "../models/crmn-demo", "--format", "tflite", "--out", out.toString());
+        assertThat(format.code()).isEqualTo(2);
+        assertThat(format.err().strip()).isEqualTo("export: error: unknown --format 'tflite' (onnx)");
+        Cli.Run missing = run("export", "--model", dir.resolve("nope").toString(), "--out", dir.resolve("x.onnx").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("does not exist");
+        assertThat(dir.resolve("x.onnx")).doesNotExist();
+    }
+
+    @Test
     void aCifarFileWithoutItsNamesFileIsMatchedToTheModelByClassCount(@TempDir Path dir) throws Exception {
         Path bare = dir.resolve("test_batch.bin"); // no batches.meta.txt beside it
         try (var in = Files.newInputStream(TestData.testBatch())) {
