@@ -85,7 +85,9 @@ class OnnxExportTest {
             assertThat(session.getInputNames()).containsExactly(OnnxExport.INPUT);
             assertThat(session.getOutputNames()).containsExactly(OnnxExport.OUTPUT);
             Map<String, String> meta = session.getMetadata().getCustomMetadata();
-            assertThat(new ObjectMapper().readValue(meta.get("labels"), List.class)).isEqualTo(m.labels());
+            List<String> labels = new ObjectMapper().readValue(meta.get("labels"),
+                    new com.fasterxml.jackson.core.type.TypeReference<List<String>>() { });
+            assertThat(labels).isEqualTo(m.labels());
             assertThat(meta).containsEntry("model_name", m.name()).containsEntry("model_version", Long.toString(m.version()));
             float[][][][] x = new float[images.size()][][][];
             for (int i = 0; i < images.size(); i++) {
