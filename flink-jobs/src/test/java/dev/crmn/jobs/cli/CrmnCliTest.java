@@ -60,6 +60,25 @@ class CrmnCliTest {
     }
 
     @Test
+    void submitChecksTheJobAndItsOptionsFirstAndSaysWhenNoJobManagerAnswers() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort(); // nothing listens there afterwards
+        }
+        String rest = "--rest-url=http://127.0.0.1:" + port;
+        Cli.Run job = run("submit", "training", rest);
+        assertThat(job.code()).isEqualTo(2);
+        assertThat(job.err().strip()).isEqualTo("submit: error: unknown job 'training' (inference or finetune)");
+        Cli.Run option = run("submit", "finetune", rest, "--round-step", "5");
+        assertThat(option.code()).isEqualTo(2);
+        assertThat(option.err().strip()).isEqualTo("submit: error: unknown option --round-step (--help lists them)");
+        Cli.Run down = run("submit", "inference", rest, "--wait-seconds=1", "--bootstrap-servers", "127.0.0.1:9");
+        assertThat(down.code()).isEqualTo(1);
+        assertThat(down.err().strip()).isEqualTo("submit: error: no Flink JobManager answers at http://127.0.0.1:" + port
+                + " (waited 1 s)");
+    }
+
+    @Test
     void exportWritesAnOnnxFileTwiceTheSameAndRefusesWhatItCannotDo(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("sub").resolve("crmn-demo.onnx");
         Cli.Run r = run("export", "--model", "../models/crmn-demo", "--out", out.toString(), "--json");

@@ -117,7 +117,29 @@ class CliToolsITCase {
         Cli.Run produce = Cli.run("produce", "--bootstrap-servers=127.0.0.1:" + port, "--data=" + dev.crmn.model.testutil.TestData.testBatch(), "--limit=1");
         assertThat(produce.code()).isNotZero();
         assertThat(produce.err()).contains("cannot reach Kafka").hasLineCount(1);
-        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("three tools, each failing within seconds").isLessThan(Duration.ofSeconds(45));
+        Cli.Run topics = Cli.run("topics", "--bootstrap-servers=127.0.0.1:" + port);
+        assertThat(topics.code()).isNotZero();
+        assertThat(topics.err()).contains("cannot reach Kafka").hasLineCount(1);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("four tools, each failing within seconds").isLessThan(Duration.ofSeconds(60));
+    }
+
+    @Test
+    void topicsCreatesTheDefaultTopicsOnceAndLeavesThemAloneAfter() throws Exception {
+        Cli.Run first = Cli.run("topics", "--bootstrap-servers=" + kafka.bootstrapServers(), "--partitions=3");
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out()).contains("frames created", "frames-labelled created", "predictions created",
+                "dead-letters created", "model-updates created");
+        Cli.Run again = Cli.run("topics", "--bootstrap-servers=" + kafka.bootstrapServers(), "--partitions=5");
+        assertThat(again.code()).isZero();
+        assertThat(again.out()).contains("frames exists", "model-updates exists").doesNotContain("created");
+        try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
+            var described = admin.describeTopics(List.of("frames", "model-updates")).allTopicNames().get();
+            assertThat(described.get("frames").partitions()).as("an existing topic is not changed").hasSize(3);
+            assertThat(described.get("model-updates").partitions()).hasSize(1);
+            var config = admin.describeConfigs(List.of(new org.apache.kafka.common.config.ConfigResource(
+                    org.apache.kafka.common.config.ConfigResource.Type.TOPIC, "model-updates"))).all().get();
+            assertThat(config.values().iterator().next().get("cleanup.policy").value()).isEqualTo("compact");
+        }
     }
 
     @Test
