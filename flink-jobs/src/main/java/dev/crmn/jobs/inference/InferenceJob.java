@@ -18,6 +18,8 @@ import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.model.checkpoint.CheckpointException;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.infer.ClassifierOptions;
+import dev.crmn.model.infer.OnnxRuntimeNetwork;
 import dev.crmn.model.infer.ServingNetwork;
 import dev.crmn.model.perf.CpuFastPath;
 import java.io.IOException;
@@ -126,6 +128,11 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0 and --checkpoint-interval-ms >= 10");
         }
         startingOffsets(c); // validate early
+        if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
+                && !OnnxRuntimeNetwork.available()) {
+            throw new IllegalArgumentException("--engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the"
+                    + " class path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)");
+        }
         byte[] key = signingKey(c);
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
         ModelRef ref = initialModel(c, kafka, store);
@@ -150,7 +157,7 @@ public final class InferenceJob {
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
-                modelCache(c).toString());
+                modelCache(c).toString(), c.get(InferenceOptions.ENGINE));
         SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),

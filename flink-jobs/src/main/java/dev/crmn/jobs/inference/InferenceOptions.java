@@ -51,6 +51,9 @@ public final class InferenceOptions {
     public static final ConfigOption<Integer> THREADS_PER_SUBTASK = ConfigOptions.key("threads-per-subtask").intType()
             .defaultValue(0).withDescription("OpenMP threads each subtask's network uses; 0 = cores / parallelism"
                     + " (at least 1): one thread per slot when slots = cores.");
+    public static final ConfigOption<String> ENGINE = ConfigOptions.key("engine").stringType().defaultValue("cpu")
+            .withDescription("Inference engine: cpu (the ND4J/oneDNN fast path) or onnxruntime (the same network in ONNX"
+                    + " Runtime's CPU build, faster on small batches; needs its jar in a cluster's lib/).");
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
             .stringType().defaultValue("crmn-inference").withDescription("Prefix of the Kafka sinks' transactional"
                     + " ids; unique per job writing to a cluster.");
@@ -58,7 +61,7 @@ public final class InferenceOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
             BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, MODEL_CACHE, TOP_K,
-            THREADS_PER_SUBTASK, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
+            THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private InferenceOptions() {
     }

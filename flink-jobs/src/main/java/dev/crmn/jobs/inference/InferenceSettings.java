@@ -17,12 +17,13 @@ import java.io.Serializable;
  * @param modelCache        local fetch cache directory, or null for {@code <tmp>/crmn-model-cache}
  */
 public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expected, int batchSize, long maxDelayMs,
-                                int topK, int threadsPerSubtask, String signingKeyFile, String modelCache)
+                                int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine)
         implements Serializable {
 
     public InferenceSettings {
         if (batchSize < 1 || maxDelayMs < 0 || topK < 1 || threadsPerSubtask < 0) {
             throw new IllegalArgumentException("batch size and top-k must be >= 1, max delay and threads >= 0");
         }
+        dev.crmn.model.infer.ClassifierOptions.Engine.parse(engine); // a clear error now, not in every TaskManager
     }
 }

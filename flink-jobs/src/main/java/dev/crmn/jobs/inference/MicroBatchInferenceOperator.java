@@ -12,6 +12,7 @@ import dev.crmn.jobs.common.Metrics;
 import dev.crmn.jobs.common.TaskSetup;
 import dev.crmn.model.infer.ClassScore;
 import dev.crmn.model.infer.Classifier;
+import dev.crmn.model.infer.ClassifierOptions;
 import dev.crmn.model.perf.CpuFastPath;
 import dev.crmn.model.perf.NativeMemory;
 import java.nio.file.Path;
@@ -132,8 +133,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                 + getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         CpuFastPath.Status status = TaskSetup.prepare(settings.threadsPerSubtask(),
                 getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks(), subtask);
-        backend = status.backend() + (status.onednnLoaded() ? " onednn" : " plain") + ", " + TaskSetup.ompThreads()
-                + " thread(s)";
+        ClassifierOptions engine = ClassifierOptions.of(settings.engine(), TaskSetup.ompThreads());
+        backend = engine.engine() == ClassifierOptions.Engine.ONNXRUNTIME ? "onnxruntime cpu, " + engine.threads() + " thread(s)"
+                : status.backend() + (status.onednnLoaded() ? " onednn" : " plain") + ", " + TaskSetup.ompThreads() + " thread(s)";
         buffer = new ArrayList<>(settings.batchSize());
         arrivalNanos = new long[settings.batchSize()];
         handover = new AtomicReference<>();
@@ -141,7 +143,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                 : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
         byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
         loader = new ModelLoader(new ModelStore(new org.apache.flink.core.fs.Path(cache.toUri()), key), cache,
-                settings.expected(), settings.batchSize());
+                settings.expected(), settings.batchSize(), engine);
         registerMetrics();
         openedNanos = System.nanoTime();
         ModelRef first = restoredActive != null ? restoredActive : settings.initialModel();

@@ -54,17 +54,20 @@ public final class ModelLoader {
     private final Path cache;
     private final Expected expected;
     private final int batchSize;
+    private final ClassifierOptions engine;
 
     /**
      * @param store     verifies what it fetches (its signing key, if any); the ModelRef's URI says where
      * @param cache     the local fetch cache (shared safely by every subtask of a TaskManager)
      * @param batchSize the largest batch the model will run (warm-up goes up to it)
+     * @param engine    the engine the models run on
      */
-    public ModelLoader(ModelStore store, Path cache, Expected expected, int batchSize) {
+    public ModelLoader(ModelStore store, Path cache, Expected expected, int batchSize, ClassifierOptions engine) {
         this.store = store;
         this.cache = cache;
         this.expected = expected;
         this.batchSize = batchSize;
+        this.engine = engine;
     }
 
     /** The version loaded, checked and warmed up. */
@@ -76,7 +79,12 @@ public final class ModelLoader {
             throw new Refused("cannot fetch or verify " + ref.displayName() + " from " + ref.uri() + ": " + e.getMessage(), e);
         }
         Manifest m = loaded.manifest();
-        Classifier c = Classifier.of(loaded, ClassifierOptions.defaults());
+        Classifier c;
+        try {
+            c = Classifier.of(loaded, engine);
+        } catch (RuntimeException e) {
+            throw new Refused("cannot build " + ref.displayName() + " on " + engine.engine().wireName() + ": " + e.getMessage(), e);
+        }
         try {
             check(m);
             warmUp(c);

@@ -73,6 +73,10 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--naive-frames", defaultValue = "600", description = "Frames per naive run (default: ${DEFAULT-VALUE}).")
     int naiveFrames;
 
+    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine of the job and of raw: cpu or"
+            + " onnxruntime (default: ${DEFAULT-VALUE}).")
+    String engine;
+
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")
     int parallelism;
 
@@ -109,6 +113,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
             doc.put("model", ref.displayName());
             doc.put("cores", Runtime.getRuntime().availableProcessors());
             doc.put("parallelism", parallelism);
+            doc.put("engine", engine);
             doc.put("frames", frames);
             doc.put("decode_us_per_frame", decodeMicros());
             for (String fmt : formats) {
@@ -263,7 +268,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
             int id = t;
             Thread th = new Thread(() -> {
                 dev.crmn.jobs.common.TaskSetup.prepare(Math.max(1, cores / threads), threads, "raw " + id);
-                try (Classifier c = Classifier.load(model)) {
+                try (Classifier c = Classifier.load(model, dev.crmn.model.infer.ClassifierOptions.of(engine,
+                        Math.max(1, cores / threads)))) {
                     List<PixelImage> mine = all.subList(id * all.size() / threads, (id + 1) * all.size() / threads);
                     for (int i = 0; i + b <= Math.min(mine.size(), 20 * b); i += b) {
                         c.probabilities(mine.subList(i, i + b)); // warm-up
@@ -301,6 +307,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
         m.put(InferenceOptions.MODEL.key(), ref.uri());
         m.put(InferenceOptions.PARALLELISM.key(), Integer.toString(p));
         m.put(InferenceOptions.THREADS_PER_SUBTASK.key(), Integer.toString(threads));
+        m.put(InferenceOptions.ENGINE.key(), engine);
         m.put(InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), Long.toString(checkpointMs));
         m.put(InferenceOptions.BATCH_SIZE.key(), Integer.toString(b));
         m.put(InferenceOptions.MAX_DELAY_MS.key(), Long.toString(maxDelay));

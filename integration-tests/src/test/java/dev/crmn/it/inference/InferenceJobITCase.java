@@ -208,6 +208,34 @@ class InferenceJobITCase {
     }
 
     @Test
+    void theOnnxRuntimeEngineServesTheSamePredictionsExactlyOnce() throws Exception {
+        Configuration o = options("ort", Map.of(InferenceOptions.ENGINE.key(), "onnxruntime"));
+        int n = 150;
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("ort-frames", 0, n, "img-");
+            List<Prediction> preds = predictions(kafka.await("ort-predictions", n, WAIT));
+            assertExactlyOnePerFrame(preds, n, "img-");
+            List<dev.crmn.model.data.PixelImage> images = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                images.add(test.image(i));
+            }
+            float[][] offline;
+            try (Classifier c = Classifier.load(SHIPPED)) {
+                offline = c.probabilities(images);
+            }
+            for (Prediction p : preds) {
+                int i = Integer.parseInt(p.frameId().substring(4));
+                int best = 0;
+                for (int k = 1; k < offline[i].length; k++) {
+                    best = offline[i][k] > offline[i][best] ? k : best;
+                }
+                assertThat(p.top().index()).as("top-1 of %s", p.frameId()).isEqualTo(best);
+                assertThat((double) p.top().probability()).isCloseTo(offline[i][best], org.assertj.core.data.Offset.offset(1e-4));
+            }
+        }
+    }
+
+    @Test
     void aNewVersionIsSwappedInMidStreamWithoutLosingOrDuplicatingAFrame() throws Exception {
         Configuration o = options("swap", Map.of(InferenceOptions.MAX_DELAY_MS.key(), "5"));
         ModelStore store = new ModelStore(InferenceJob.storeUri(o.get(InferenceOptions.STORE)));

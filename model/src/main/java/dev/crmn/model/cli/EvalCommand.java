@@ -5,6 +5,7 @@ import dev.crmn.model.data.Skipped;
 import dev.crmn.model.eval.EvaluationReport;
 import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.infer.Classifier;
+import dev.crmn.model.infer.ClassifierOptions;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,6 +18,10 @@ import picocli.CommandLine.Option;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint on CIFAR binary files or an image folder (ROOT/<class>/<image>).")
 public final class EvalCommand implements Callable<Integer> {
+
+    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine: cpu (the ND4J/oneDNN fast path) or"
+            + " onnxruntime (the same network in ONNX Runtime's CPU build) (default: ${DEFAULT-VALUE}).")
+    String engine;
 
     @Option(names = "--model", required = true, description = "Checkpoint directory (or its manifest.json).")
     Path model;
@@ -39,7 +44,8 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Classifier c = Classifier.load(model)) {
+        ClassifierOptions options = ClassifierOptions.of(engine, 0); // checked before the data is read
+        try (Classifier c = Classifier.load(model, options)) {
             Skipped skipped = strict ? null : new Skipped();
             ImageSet set = ImageSet.load(data, limit, skipped)
                     .matchClasses(c.labels(), note -> System.err.println("eval: " + note));

@@ -72,10 +72,22 @@ public final class Classifier implements AutoCloseable {
     private static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options, boolean owned) {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
         InferenceNetwork net;
-        if (options.serving()) {
-            net = ServingNetwork.of(trained, manifest.architecture());
-            if (owned) {
-                Graphs.free(trained);
+        if (options.engine() == ClassifierOptions.Engine.ONNXRUNTIME) {
+            int threads = options.threads() > 0 ? options.threads() : org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads();
+            try {
+                net = OnnxRuntimeNetwork.of(ServingWeights.of(trained, manifest.architecture()), threads);
+            } finally { // copied out (or failed): an owned graph is not needed either way
+                if (owned) {
+                    Graphs.free(trained);
+                }
+            }
+        } else if (options.serving()) {
+            try {
+                net = ServingNetwork.of(trained, manifest.architecture());
+            } finally {
+                if (owned) {
+                    Graphs.free(trained);
+                }
             }
         } else if (options.layout() != trainedLayout || !owned) {
             net = InferenceNetwork.of(LayoutCopy.of(trained, manifest.architecture(), options.layout()));

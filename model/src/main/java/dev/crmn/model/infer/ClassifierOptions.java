@@ -1,23 +1,58 @@
 package dev.crmn.model.infer;
 
+import java.util.Locale;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 
 /**
- * How a {@link Classifier} runs its network.
+ * How a {@link Classifier} runs its network: which engine, and (for engines with their own thread pool) how many
+ * threads.
  *
- * @param serving the fast path: a {@link dev.crmn.model.infer.ServingNetwork} (native ND4J operations, NHWC,
- *                batch norm folded); otherwise DL4J's plain path ({@code ComputationGraph.output()}, NCHW)
+ * @param engine  {@link Engine#CPU} the fast path ({@link ServingNetwork}: native ND4J operations on oneDNN, NHWC,
+ *                batch norm folded); {@link Engine#ONNXRUNTIME} the same network exported to ONNX and run by
+ *                ONNX Runtime's CPU build ({@link OnnxRuntimeNetwork}); {@link Engine#PLAIN} DL4J's default path
+ *                ({@code ComputationGraph.output()}, NCHW)
+ * @param threads ONNX Runtime's intra-op threads (0: as many as ND4J's OpenMP threads here); ND4J's engines use
+ *                ND4J's own setting
  */
-public record ClassifierOptions(boolean serving) {
+public record ClassifierOptions(Engine engine, int threads) {
+
+    /** The engines a classifier can run on. */
+    public enum Engine {
+        CPU, ONNXRUNTIME, PLAIN;
+
+        /** The engine named {@code cpu}, {@code onnxruntime} or {@code plain} (as the command-line options take it). */
+        public static Engine parse(String name) {
+            try {
+                return valueOf(name.trim().toUpperCase(Locale.ROOT).replace("-", ""));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown engine '" + name + "' (cpu, onnxruntime or plain)");
+            }
+        }
+
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public ClassifierOptions {
+        if (engine == null || threads < 0) {
+            throw new IllegalArgumentException("an engine and threads >= 0 are needed");
+        }
+    }
 
     /** The fast path. */
     public static ClassifierOptions fast() {
-        return new ClassifierOptions(true);
+        return new ClassifierOptions(Engine.CPU, 0);
     }
 
     /** DL4J's default path: the trained graph in NCHW, batch norm as trained. */
     public static ClassifierOptions plain() {
-        return new ClassifierOptions(false);
+        return new ClassifierOptions(Engine.PLAIN, 0);
+    }
+
+    /** ONNX Runtime (CPU) with {@code threads} intra-op threads (0: as many as ND4J's OpenMP threads). */
+    public static ClassifierOptions onnxRuntime(int threads) {
+        return new ClassifierOptions(Engine.ONNXRUNTIME, threads);
     }
 
     /** {@link #fast()}, unless the fast path is switched off ({@code CRMN_FAST_PATH=off}). */
@@ -25,8 +60,22 @@ public record ClassifierOptions(boolean serving) {
         return dev.crmn.model.perf.CpuFastPath.disabledByUser() ? plain() : fast();
     }
 
+    /** {@code engine} by name ({@code cpu} means {@link #defaults()}, so {@code CRMN_FAST_PATH=off} still applies). */
+    public static ClassifierOptions of(String engine, int threads) {
+        return switch (Engine.parse(engine)) {
+            case CPU -> defaults();
+            case ONNXRUNTIME -> onnxRuntime(threads);
+            case PLAIN -> plain();
+        };
+    }
+
+    /** Whether the input is the serving layout (NHWC) rather than DL4J's trained NCHW graph. */
+    public boolean serving() {
+        return engine != Engine.PLAIN;
+    }
+
     /** The input layout of this path. */
     public CNN2DFormat layout() {
-        return serving ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
+        return serving() ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
     }
 }

@@ -60,6 +60,18 @@ public final class OnnxExport {
                 manifest.sha256() == null ? "" : manifest.sha256());
     }
 
+    /**
+     * The network alone for an engine that feeds it already normalised input (the serving path's own input:
+     * {@code pixels} is then float32 {@code [N, H, W, C]} normalised as the manifest says, not 0–255).
+     */
+    public static byte[] servingBytes(ServingWeights weights) throws IOException {
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < weights.config().classes(); i++) {
+            labels.add(Integer.toString(i));
+        }
+        return new OnnxExport().model(weights, null, labels, "serving", 0, "").toByteArray();
+    }
+
     /** The serialized ONNX {@code ModelProto} of weights that have no checkpoint (benchmarks: random weights). */
     public static byte[] toBytes(ServingWeights weights, Normalization norm, List<String> labels, String name, long version,
                                  String sha256) throws IOException {
@@ -69,14 +81,17 @@ public final class OnnxExport {
     private Onnx.ModelProto model(ServingWeights sw, Normalization norm, List<String> labels, String modelName, long version,
                                   String sha256) throws IOException {
         CrmnConfig cfg = sw.config();
-        int c = cfg.channels();
-        float[] scale = new float[c];
-        float[] shift = new float[c];
-        for (int i = 0; i < c; i++) {
-            scale[i] = 1f / (255f * norm.std()[i]);
-            shift[i] = -norm.mean()[i] / norm.std()[i];
+        String x = INPUT;
+        if (norm != null) {
+            int c = cfg.channels();
+            float[] scale = new float[c];
+            float[] shift = new float[c];
+            for (int i = 0; i < c; i++) {
+                scale[i] = 1f / (255f * norm.std()[i]);
+                shift[i] = -norm.mean()[i] / norm.std()[i];
+            }
+            x = op("Add", List.of(op("Mul", List.of(INPUT, constant(scale, c))), constant(shift, c)));
         }
-        String x = op("Add", List.of(op("Mul", List.of(INPUT, constant(scale, c))), constant(shift, c)));
         x = op("Transpose", List.of(x), ints("perm", 0, 3, 1, 2)); // NHWC -> NCHW
         int[] hw = {cfg.height(), cfg.width()};
         String y = conv(x, sw.stem(), hw);

@@ -53,6 +53,26 @@ class OnnxExportTest {
         }
     }
 
+    @Test
+    void theOnnxRuntimeEngineGivesWhatTheServingNetworkGivesForAnyBatch() throws Exception {
+        Path shipped = Path.of("..", "models", "crmn-demo");
+        try (Classifier fast = Classifier.load(shipped, ClassifierOptions.fast());
+             Classifier ort = Classifier.load(shipped, ClassifierOptions.of("onnxruntime", 2))) {
+            assertThat(ort.network()).isInstanceOf(OnnxRuntimeNetwork.class);
+            List<PixelImage> all = list();
+            for (int n : new int[]{1, 5, 64}) {
+                assertClose(ort.probabilities(all.subList(0, n)), fast.probabilities(all.subList(0, n)));
+            }
+        }
+        Classifier closed = Classifier.load(shipped, ClassifierOptions.onnxRuntime(1));
+        closed.close();
+        closed.close(); // idempotent
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> closed.network().probabilities(
+                org.nd4j.linalg.factory.Nd4j.zeros(1, 32, 32, 3))).isInstanceOf(IllegalStateException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ClassifierOptions.of("tensorrt", 0))
+                .hasMessage("unknown engine 'tensorrt' (cpu, onnxruntime or plain)");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"crmn-tiny", "wrn-tiny", "crmn-tiny-sum-relu"})
     void trainedNetworksOfEachKindMatch(String variant) throws Exception {
