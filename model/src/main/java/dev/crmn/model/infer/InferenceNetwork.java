@@ -21,6 +21,19 @@ public interface InferenceNetwork extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Checks that {@code input} is a batch of NHWC images of {@code cfg}'s size (the serving engines' input).
+     *
+     * @throws IllegalArgumentException naming both shapes otherwise
+     */
+    static void requireNhwc(INDArray input, dev.crmn.model.config.CrmnConfig cfg) {
+        if (input.rank() != 4 || input.size(1) != cfg.height() || input.size(2) != cfg.width()
+                || input.size(3) != cfg.channels()) {
+            throw new IllegalArgumentException("input " + java.util.Arrays.toString(input.shape()) + " is not NHWC [n, "
+                    + cfg.height() + ", " + cfg.width() + ", " + cfg.channels() + "]");
+        }
+    }
+
     /** A DL4J graph whose single output is the softmax; the network owns the graph and frees it on close. */
     static InferenceNetwork of(ComputationGraph graph) {
         return new InferenceNetwork() {

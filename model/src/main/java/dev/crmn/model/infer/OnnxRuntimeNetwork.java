@@ -7,7 +7,6 @@ import ai.onnxruntime.OrtSession;
 import dev.crmn.model.config.CrmnConfig;
 import java.io.IOException;
 import java.nio.FloatBuffer;
-import java.util.Arrays;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -72,11 +71,7 @@ public final class OnnxRuntimeNetwork implements InferenceNetwork {
         if (closed) {
             throw new IllegalStateException("the network is closed");
         }
-        if (input.rank() != 4 || input.size(1) != cfg.height() || input.size(2) != cfg.width()
-                || input.size(3) != cfg.channels()) {
-            throw new IllegalArgumentException("input " + Arrays.toString(input.shape()) + " is not NHWC [n, "
-                    + cfg.height() + ", " + cfg.width() + ", " + cfg.channels() + "]");
-        }
+        InferenceNetwork.requireNhwc(input, cfg);
         boolean direct = input.dataType() == DataType.FLOAT && input.ordering() == 'c' && !input.isView();
         INDArray x = direct ? input : input.castTo(DataType.FLOAT).dup('c');
         float[] data;

@@ -160,11 +160,7 @@ public final class ServingNetwork implements InferenceNetwork {
         if (closed) {
             throw new IllegalStateException("the serving network is closed");
         }
-        if (input.rank() != 4 || input.size(1) != cfg.height() || input.size(2) != cfg.width()
-                || input.size(3) != cfg.channels()) {
-            throw new IllegalArgumentException("input " + Arrays.toString(input.shape()) + " is not NHWC [n, "
-                    + cfg.height() + ", " + cfg.width() + ", " + cfg.channels() + "]");
-        }
+        InferenceNetwork.requireNhwc(input, cfg);
         int rows = (int) input.size(0);
         long n = bucket(rows);
         INDArray x = input;
