@@ -24,6 +24,5 @@ public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expe
         if (batchSize < 1 || maxDelayMs < 0 || topK < 1 || threadsPerSubtask < 0) {
             throw new IllegalArgumentException("batch size and top-k must be >= 1, max delay and threads >= 0");
         }
-        dev.crmn.model.infer.ClassifierOptions.Engine.parse(engine); // a clear error now, not in every TaskManager
     }
 }

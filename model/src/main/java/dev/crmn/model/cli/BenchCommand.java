@@ -5,6 +5,7 @@ import dev.crmn.model.config.CrmnConfig;
 import dev.crmn.model.config.Presets;
 import dev.crmn.model.graph.ModelSummary;
 import dev.crmn.model.perf.CpuFastPath;
+import dev.crmn.model.infer.OnnxRuntimeNetwork;
 import dev.crmn.model.perf.ForwardBench;
 import java.io.IOException;
 import java.io.InputStream;
@@ -133,18 +134,15 @@ public final class BenchCommand implements Callable<Integer> {
      * ONNX Runtime (CPU) on the same network, with as many intra-op threads as ND4J's OpenMP uses here; null (and
      * a note in {@code doc}) when ONNX Runtime is not on the class path.
      */
-    private List<ForwardBench.Point> onnxRuntime(CrmnConfig cfg, Map<String, Object> doc) throws Exception {
-        String omp = System.getenv("OMP_NUM_THREADS");
-        int threads = omp != null && omp.matches("\\d+") ? Integer.parseInt(omp) : Runtime.getRuntime().availableProcessors();
-        try {
-            List<ForwardBench.Point> points = ForwardBench.onnxRuntime(cfg, batches, seconds, threads);
-            doc.put("onnxruntime", "onnxruntime " + ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion() + " CPU, "
-                    + threads + " intra-op thread(s), all graph optimisations");
-            return points;
-        } catch (NoClassDefFoundError e) {
+    private List<ForwardBench.Point> onnxRuntime(CrmnConfig cfg, Map<String, Object> doc) {
+        if (!OnnxRuntimeNetwork.available()) {
             doc.put("onnxruntime", "not measured: ONNX Runtime is not on the class path");
             return null;
         }
+        List<ForwardBench.Point> points = ForwardBench.forward(cfg, ForwardBench.Path.ONNXRUNTIME, batches, seconds);
+        doc.put("onnxruntime", "onnxruntime " + OnnxRuntimeNetwork.version() + " CPU, " + OnnxRuntimeNetwork.defaultThreads()
+                + " intra-op thread(s), all graph optimisations");
+        return points;
     }
 
     private Map<String, Object> measure(CrmnConfig cfg, ForwardBench.Path path) {

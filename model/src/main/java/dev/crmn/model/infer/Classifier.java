@@ -73,9 +73,8 @@ public final class Classifier implements AutoCloseable {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
         InferenceNetwork net;
         if (options.engine() == ClassifierOptions.Engine.ONNXRUNTIME) {
-            int threads = options.threads() > 0 ? options.threads() : org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads();
             try {
-                net = OnnxRuntimeNetwork.of(ServingWeights.of(trained, manifest.architecture()), threads);
+                net = OnnxRuntimeNetwork.of(ServingWeights.of(trained, manifest.architecture()), options.threads());
             } finally { // copied out (or failed): an owned graph is not needed either way
                 if (owned) {
                     Graphs.free(trained);

@@ -56,8 +56,8 @@ public final class OnnxExport {
 
     /** The serialized ONNX {@code ModelProto}. */
     public static byte[] toBytes(ServingWeights weights, Manifest manifest) throws IOException {
-        return toBytes(weights, manifest.normalization(), manifest.labels(), manifest.name(), manifest.version(),
-                manifest.sha256() == null ? "" : manifest.sha256());
+        return new OnnxExport().model(weights, manifest.normalization(), manifest.labels(), manifest.name(),
+                manifest.version(), manifest.sha256() == null ? "" : manifest.sha256()).toByteArray();
     }
 
     /**
@@ -72,11 +72,6 @@ public final class OnnxExport {
         return new OnnxExport().model(weights, null, labels, "serving", 0, "").toByteArray();
     }
 
-    /** The serialized ONNX {@code ModelProto} of weights that have no checkpoint (benchmarks: random weights). */
-    public static byte[] toBytes(ServingWeights weights, Normalization norm, List<String> labels, String name, long version,
-                                 String sha256) throws IOException {
-        return new OnnxExport().model(weights, norm, labels, name, version, sha256).toByteArray();
-    }
 
     private Onnx.ModelProto model(ServingWeights sw, Normalization norm, List<String> labels, String modelName, long version,
                                   String sha256) throws IOException {
@@ -90,7 +85,7 @@ public final class OnnxExport {
                 scale[i] = 1f / (255f * norm.std()[i]);
                 shift[i] = -norm.mean()[i] / norm.std()[i];
             }
-            x = op("Add", List.of(op("Mul", List.of(INPUT, constant(scale, c))), constant(shift, c)));
+            x = op("Add", List.of(op("Mul", List.of(INPUT, tensor(scale, c))), tensor(shift, c)));
         }
         x = op("Transpose", List.of(x), ints("perm", 0, 3, 1, 2)); // NHWC -> NCHW
         int[] hw = {cfg.height(), cfg.width()};
@@ -105,25 +100,25 @@ public final class OnnxExport {
             y = op("Add", List.of(conv(mid, b.conv2(), hw.clone()), shortcut));
             if (sw.lstm() != null) {
                 float[][] p = sw.projections().get(t);
-                String pooled = op("ReduceMean", List.of(y), ints("axes", 2, 3), ints("keepdims", 0));
+                String pooled = op("ReduceMean", List.of(y), ints("axes", 2, 3), attr("keepdims", 0));
                 String step = op("MatMul", List.of(pooled, matrix(p)));
                 steps.add(op("Unsqueeze", List.of(step, int64("axes", 0))));
             }
         }
-        String features = op("ReduceMean", List.of(affineRelu(y, sw.finalBn())), ints("axes", 2, 3), ints("keepdims", 0));
+        String features = op("ReduceMean", List.of(affineRelu(y, sw.finalBn())), ints("axes", 2, 3), attr("keepdims", 0));
         if (sw.lstm() != null) {
-            String sequence = op("Concat", steps, ints("axis", 0)); // [T, N, memoryInput]
+            String sequence = op("Concat", steps, attr("axis", 0)); // [T, N, memoryInput]
             if (cfg.memoryInput() == CrmnConfig.MemoryInput.RELU) {
                 sequence = op("Relu", List.of(sequence));
             }
             String h = lstmLastHidden(sequence, sw.lstm());
             features = cfg.fusion() == CrmnConfig.Fusion.SUM ? op("Add", List.of(features, h))
-                    : op("Concat", List.of(features, h), ints("axis", 1));
+                    : op("Concat", List.of(features, h), attr("axis", 1));
         }
         String logits = op("Add", List.of(op("MatMul", List.of(features, matrix(sw.output()))),
-                constant(sw.outputBias(), sw.outputBias().length)));
+                tensor(sw.outputBias(), sw.outputBias().length)));
         nodes.add(Onnx.NodeProto.newBuilder().setOpType("Softmax").setName("softmax").addInput(logits).addOutput(OUTPUT)
-                .addAttribute(ints("axis", 1)).build());
+                .addAttribute(attr("axis", 1)).build());
 
         Onnx.GraphProto graph = Onnx.GraphProto.newBuilder().setName(modelName).addAllNode(nodes)
                 .addAllInitializer(initializers)
@@ -154,7 +149,7 @@ public final class OnnxExport {
             in.add(tensor(c.bias(), c.out()));
         }
         return op("Conv", in, ints("kernel_shape", c.kernel(), c.kernel()), ints("strides", c.stride(), c.stride()),
-                longs("pads", pads));
+                ints("pads", pads));
     }
 
     private String affineRelu(String x, ServingWeights.Affine a) {
@@ -176,7 +171,7 @@ public final class OnnxExport {
                 .addInput(sequence).addInput(tensor(transpose(w), 1, 4 * hidden, w.length))
                 .addInput(tensor(transpose(r), 1, 4 * hidden, hidden)).addInput(tensor(bias, 1, 8 * hidden))
                 .addOutput("").addOutput(yh)
-                .addAttribute(ints("hidden_size", hidden)).build());
+                .addAttribute(attr("hidden_size", hidden)).build());
         return op("Squeeze", List.of(yh, int64("axes", 0))); // [1, N, H] -> [N, H]
     }
 
@@ -214,10 +209,6 @@ public final class OnnxExport {
         return tensor(flat, m.length, m[0].length);
     }
 
-    private String constant(float[] values, long... dims) {
-        return tensor(values, dims);
-    }
-
     private String tensor(float[] values, long... dims) {
         String name = name("w");
         ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -241,15 +232,13 @@ public final class OnnxExport {
         return name;
     }
 
-    private static Onnx.AttributeProto ints(String name, long... values) {
-        if (values.length == 1 && !name.equals("axes") && !name.equals("perm")) {
-            return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT)
-                    .setI(values[0]).build();
-        }
-        return longs(name, values);
+    /** An INT attribute. */
+    private static Onnx.AttributeProto attr(String name, long value) {
+        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT).setI(value).build();
     }
 
-    private static Onnx.AttributeProto longs(String name, long... values) {
+    /** An INTS attribute. */
+    private static Onnx.AttributeProto ints(String name, long... values) {
         Onnx.AttributeProto.Builder a = Onnx.AttributeProto.newBuilder().setName(name)
                 .setType(Onnx.AttributeProto.AttributeType.INTS);
         for (long v : values) {

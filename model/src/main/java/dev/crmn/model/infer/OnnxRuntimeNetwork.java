@@ -42,8 +42,18 @@ public final class OnnxRuntimeNetwork implements InferenceNetwork {
         }
     }
 
+    /** ONNX Runtime's intra-op threads when none are given: as many as ND4J's OpenMP uses on this thread. */
+    public static int defaultThreads() {
+        return Math.max(1, org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads());
+    }
+
+    /** The ONNX Runtime version on the class path. */
+    public static String version() {
+        return OrtEnvironment.getEnvironment().getVersion();
+    }
+
     /**
-     * A session for {@code weights} with {@code threads} intra-op threads.
+     * A session for {@code weights} with {@code threads} intra-op threads (0: {@link #defaultThreads()}).
      *
      * @throws IllegalStateException naming the missing jar when ONNX Runtime is not on the class path
      */
@@ -56,7 +66,7 @@ public final class OnnxRuntimeNetwork implements InferenceNetwork {
             byte[] model = OnnxExport.servingBytes(weights);
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-                o.setIntraOpNumThreads(Math.max(1, threads));
+                o.setIntraOpNumThreads(threads > 0 ? threads : defaultThreads());
                 o.setInterOpNumThreads(1);
                 o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
                 return new OnnxRuntimeNetwork(weights.config(), env, env.createSession(model, o));

@@ -7,8 +7,7 @@ import dev.crmn.model.graph.GraphOptions;
 import dev.crmn.model.graph.Graphs;
 import dev.crmn.model.infer.InferenceNetwork;
 import dev.crmn.model.infer.ServingNetwork;
-import dev.crmn.model.data.Normalization;
-import dev.crmn.model.infer.OnnxExport;
+import dev.crmn.model.infer.OnnxRuntimeNetwork;
 import dev.crmn.model.infer.ServingWeights;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,7 +30,9 @@ public final class ForwardBench {
         /** {@link dev.crmn.model.infer.ServingNetwork}: native ND4J operations, NHWC, batch norm folded (oneDNN kernels on the oneDNN build). */
         FAST,
         /** DL4J's default: the NCHW training graph, {@code ComputationGraph.output()}. */
-        PLAIN
+        PLAIN,
+        /** The same network in ONNX Runtime's CPU build ({@link OnnxRuntimeNetwork}, ND4J's thread count). */
+        ONNXRUNTIME
     }
 
     /** One measurement. */
@@ -45,69 +46,21 @@ public final class ForwardBench {
     /** Forward images/s for each batch size. */
     public static List<Point> forward(CrmnConfig cfg, Path path, int[] batches, double seconds) {
         ComputationGraph graph = network(cfg, path);
-        InferenceNetwork net = path == Path.PLAIN ? InferenceNetwork.of(graph) : ServingNetwork.of(graph, cfg);
-        if (path == Path.FAST) {
-            Graphs.free(graph);
+        InferenceNetwork net = switch (path) {
+            case PLAIN -> InferenceNetwork.of(graph);
+            case FAST -> ServingNetwork.of(graph, cfg);
+            case ONNXRUNTIME -> OnnxRuntimeNetwork.of(ServingWeights.of(graph, cfg), 0);
+        };
+        if (path != Path.PLAIN) {
+            Graphs.free(graph); // copied into the serving engine
         }
-        CNN2DFormat layout = path == Path.FAST ? CNN2DFormat.NHWC : CNN2DFormat.NCHW;
+        CNN2DFormat layout = path == Path.PLAIN ? CNN2DFormat.NCHW : CNN2DFormat.NHWC;
         List<Point> out = new ArrayList<>();
         try (net) {
             for (int b : batches) {
                 try (INDArray x = input(cfg, layout, b)) {
                     double ms = medianMillis(() -> net.probabilities(x), seconds);
                     out.add(new Point(b, b * 1000.0 / ms, ms, lastRepetitions));
-                }
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Forward images/s of the same network (same random weights, through {@link ServingWeights}) exported to ONNX and
-     * run by ONNX Runtime's CPU build with {@code threads} intra-op threads: what a user would get serving the
-     * exported checkpoint elsewhere. Needs {@code com.microsoft.onnxruntime:onnxruntime} on the class path (the
-     * launcher has it).
-     */
-    public static List<Point> onnxRuntime(CrmnConfig cfg, int[] batches, double seconds, int threads) throws Exception {
-        ComputationGraph graph = network(cfg, Path.FAST);
-        byte[] model;
-        try {
-            float[] mean = new float[cfg.channels()];
-            float[] std = new float[cfg.channels()];
-            Arrays.fill(mean, 0.5f);
-            Arrays.fill(std, 0.25f);
-            List<String> labels = new ArrayList<>();
-            for (int i = 0; i < cfg.classes(); i++) {
-                labels.add("class" + i);
-            }
-            model = OnnxExport.toBytes(ServingWeights.of(graph, cfg), new Normalization(mean, std), labels, "bench", 1, "");
-        } finally {
-            Graphs.free(graph);
-        }
-        ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
-        List<Point> out = new ArrayList<>();
-        try (ai.onnxruntime.OrtSession.SessionOptions o = new ai.onnxruntime.OrtSession.SessionOptions()) {
-            o.setIntraOpNumThreads(threads);
-            o.setInterOpNumThreads(1);
-            o.setOptimizationLevel(ai.onnxruntime.OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            try (ai.onnxruntime.OrtSession session = env.createSession(model, o)) {
-                java.util.Random rnd = new java.util.Random(1);
-                for (int b : batches) {
-                    float[] pixels = new float[b * cfg.height() * cfg.width() * cfg.channels()];
-                    for (int i = 0; i < pixels.length; i++) {
-                        pixels[i] = rnd.nextInt(256);
-                    }
-                    try (ai.onnxruntime.OnnxTensor t = ai.onnxruntime.OnnxTensor.createTensor(env,
-                            java.nio.FloatBuffer.wrap(pixels), new long[]{b, cfg.height(), cfg.width(), cfg.channels()})) {
-                        double ms = medianMillis(() -> {
-                            try (ai.onnxruntime.OrtSession.Result r = session.run(java.util.Map.of(OnnxExport.INPUT, t))) {
-                                r.get(0);
-                            } catch (ai.onnxruntime.OrtException e) {
-                                throw new IllegalStateException(e);
-                            }
-                        }, seconds);
-                        out.add(new Point(b, b * 1000.0 / ms, ms, lastRepetitions));
-                    }
                 }
             }
         }
