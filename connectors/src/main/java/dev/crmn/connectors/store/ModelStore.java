@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  * a signed store, {@code manifest.json.sig}. (Stores written before 0.1 used {@code v<version>-<sha prefix>};
  * they are still read.)
  *
- * <p><b>One version, one checkpoint.</b> {@link #publish} writes into {@code <root>/<name>/.tmp-<uuid>/} and
- * renames it to {@code v<version>}: a reader never sees a partial checkpoint, and of two publishers racing for
+ * <p><b>One version, one checkpoint.</b> {@link #publish} writes into {@code <root>/.staging/<name>-<uuid>/} and
+ * renames it to {@code <root>/<name>/v<version>}: a reader never sees a partial checkpoint, and of two publishers racing for
  * one version exactly one wins. Publishing version N when a <em>different</em> checkpoint holds N is refused;
  * publishing the same bytes again returns the existing reference, so a publish retried after a failure is
  * idempotent. On object stores without atomic rename the race is not excluded (readers still verify hashes).
@@ -53,6 +53,9 @@ import org.slf4j.LoggerFactory;
  * bytes (not a re-serialised manifest) keeps fields this version does not know covered and verifiable.
  */
 public final class ModelStore {
+
+    /** Where {@link #publish} writes a version before renaming it into place. */
+    static final String STAGING = ".staging";
 
     /** The detached signature beside a signed manifest. */
     public static final String SIGNATURE = Checkpoints.MANIFEST + ".sig";
@@ -111,8 +114,11 @@ public final class ModelStore {
         FileSystem fs = root.getFileSystem();
         Path modelDir = new Path(root, m.name());
         Path target = new Path(modelDir, "v" + m.version());
-        Path tmp = new Path(modelDir, ".tmp-" + UUID.randomUUID());
+        // staged outside <root>/<name>/: a concurrent list() of the model directory never meets a staging
+        // directory that vanishes under it (a local listing stats each entry it names)
+        Path tmp = new Path(new Path(root, STAGING), m.name() + "-" + UUID.randomUUID());
         fs.mkdirs(tmp);
+        fs.mkdirs(modelDir);
         try {
             byte[] manifestBytes = Checkpoints.json().writeValueAsBytes(m.withModelFile(Checkpoints.MODEL, m.modelBytes(),
                     m.sha256()));
