@@ -80,10 +80,20 @@ public final class ScoreCommand implements Callable<Integer> {
         try (KafkaConsumer<byte[], byte[]> preds = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
              KafkaConsumer<byte[], byte[]> frames = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             assignFromBeginning(preds, List.of(predictionsTopic));
-            assignFromBeginning(frames, framesTopics.stream().filter(existing::contains).toList());
+            List<String> labelTopics = framesTopics.stream().filter(existing::contains).toList();
+            for (String t : framesTopics) {
+                if (!existing.contains(t)) {
+                    System.err.println("score: frames topic " + t + " does not exist at " + opts.bootstrapServers()
+                            + "; no labels are read from it");
+                }
+            }
+            assignFromBeginning(frames, labelTopics);
+            boolean readLabels = !frames.assignment().isEmpty(); // a consumer with nothing assigned may not poll
             while (true) {
-                for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ZERO)) {
-                    scorer.addFrame(FrameDeserializationSchema.toFrame(r));
+                if (readLabels) {
+                    for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ZERO)) {
+                        scorer.addFrame(FrameDeserializationSchema.toFrame(r));
+                    }
                 }
                 for (ConsumerRecord<byte[], byte[]> r : preds.poll(Duration.ofMillis(200))) {
                     lastNew = System.nanoTime();
@@ -101,7 +111,7 @@ public final class ScoreCommand implements Callable<Integer> {
                 progress.update("score: " + scorer.predictions() + " predictions read");
             }
             // the frames are read to their (committed) end, so that every prediction can be joined with its label
-            Map<TopicPartition, Long> end = frames.endOffsets(frames.assignment());
+            Map<TopicPartition, Long> end = readLabels ? frames.endOffsets(frames.assignment()) : Map.of();
             while (end.entrySet().stream().anyMatch(e -> frames.position(e.getKey()) < e.getValue())) {
                 for (ConsumerRecord<byte[], byte[]> r : frames.poll(Duration.ofMillis(200))) {
                     scorer.addFrame(FrameDeserializationSchema.toFrame(r));

@@ -108,13 +108,26 @@ class DemoITCase {
                 || t.getName().contains("kafka-producer-network-thread")));
     }
 
-    /** Reads the committed predictions (no group, all partitions) until one for {@code frameId} arrives. */
+    /**
+     * Reads the committed predictions (no group, all partitions, once the topic exists) until one for
+     * {@code frameId} arrives.
+     */
     static Optional<Prediction> awaitPrediction(String bootstrap, String frameId, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = c.partitionsFor("predictions").stream()
-                    .map(i -> new TopicPartition("predictions", i.partition())).toList();
+            // the demo creates its topics one by one after its broker is up: wait for this one to exist
+            List<TopicPartition> parts = List.of();
+            while (parts.isEmpty() && System.nanoTime() < deadline) {
+                parts = c.partitionsFor("predictions", Duration.ofSeconds(5)).stream()
+                        .map(i -> new TopicPartition("predictions", i.partition())).toList();
+                if (parts.isEmpty()) {
+                    Thread.sleep(100); // polling the broker's metadata with a deadline
+                }
+            }
+            if (parts.isEmpty()) {
+                return Optional.empty();
+            }
             c.assign(parts);
             c.seekToBeginning(parts);
             while (System.nanoTime() < deadline) {

@@ -90,6 +90,11 @@ class CliToolsITCase {
             assertThat(j.get("labelled").asInt()).isEqualTo(4);
             assertThat(j.get("accuracy").asDouble()).isEqualTo(1.0);
         }
+        Cli.Run noLabels = Cli.run("score", "--bootstrap-servers=" + kafka.bootstrapServers(), "--predictions=s-predictions",
+                "--frames=s-no-such-frames", "--idle-seconds=2", "--json");
+        assertThat(noLabels.code()).as("a missing frames topic costs the labels, not the score: " + noLabels.err()).isZero();
+        assertThat(noLabels.err()).contains("frames topic s-no-such-frames does not exist");
+        assertThat(noLabels.json().get("predictions").asInt()).isEqualTo(4);
         Cli.Run expectMore = Cli.run("score", "--bootstrap-servers=" + kafka.bootstrapServers(),
                 "--predictions=s-predictions", "--frames=s-frames", "--idle-seconds=2", "--expect=10");
         assertThat(expectMore.code()).as("an expectation not met is a failure").isEqualTo(1);
