@@ -10,6 +10,7 @@ import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.SigningKeys;
 import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.DecodeFunction;
+import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
@@ -79,6 +80,7 @@ public final class FineTuneJob {
             throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
         }
         KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
+        InstanceLock.checkNoneRunning(kafka, c.get(FineTuneOptions.GROUP_ID), "fine-tuning job");
         String storeUri = ModelStore.rootUri(c.get(FineTuneOptions.STORE));
         String keyFile = c.get(FineTuneOptions.SIGNING_KEY_FILE);
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri),
@@ -118,7 +120,9 @@ public final class FineTuneJob {
                 .process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
         DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
-                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source");
+                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source")
+                .map(new InstanceLock.HoldingFunction<ModelRef>(plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC)))
+                .returns(TypeInformation.of(ModelRef.class)).name("instance lock").uid("instance-lock");
         SingleOutputStreamOperator<ModelRef> promoted = afterDecode.apply(decoded).connect(updates.broadcast())
                 .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
                 .uid("trainer");

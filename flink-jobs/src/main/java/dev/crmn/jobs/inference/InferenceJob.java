@@ -14,6 +14,7 @@ import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.SigningKeys;
 import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.DecodeFunction;
+import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.model.checkpoint.CheckpointException;
 import dev.crmn.model.checkpoint.Checkpoints;
@@ -128,6 +129,7 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0 and --checkpoint-interval-ms >= 10");
         }
         startingOffsets(c); // validate early
+        InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
         if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
                 && !OnnxRuntimeNetwork.available()) {
             throw new IllegalArgumentException("--engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the"
@@ -153,7 +155,10 @@ public final class InferenceJob {
         DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
                         WatermarkStrategy.noWatermarks(), "model-updates")
-                .setParallelism(1).uid("model-updates-source");
+                .setParallelism(1).uid("model-updates-source")
+                .map(new InstanceLock.HoldingFunction<ModelRef>(plan.kafka(), c.get(InferenceOptions.GROUP_ID),
+                        c.get(InferenceOptions.MODEL_UPDATES_TOPIC)))
+                .returns(TypeInformation.of(ModelRef.class)).setParallelism(1).name("instance lock").uid("instance-lock");
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),

@@ -228,7 +228,12 @@ class FineTuneJobITCase {
             }
             assertThat(reasons).containsExactlyInAnyOrderEntriesOf(Map.of("no-label", "missing-label",
                     "out-of-range", "bad-label", "unknown-name", "bad-label"));
+            // a second copy with the same group would train on the same frames and race for the same version numbers
+            java.io.IOException refused = dev.crmn.it.testutil.SecondCopy.awaitRefusal(() -> FineTuneJob.plan(o, Map.of()), WAIT);
+            assertThat(refused).as("a second copy is refused while the first runs").isNotNull();
+            assertThat(refused.getMessage()).contains("another fine-tuning job with --group-id badlabels is running");
         }
+        assertThat(FineTuneJob.plan(o, Map.of())).as("after the first copy stopped").isNotNull();
     }
 
     @Test

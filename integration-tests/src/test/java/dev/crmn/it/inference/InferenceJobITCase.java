@@ -172,6 +172,25 @@ class InferenceJobITCase {
     }
 
     @Test
+    void aSecondCopyWithTheSameGroupRefusesToStartWhileTheFirstRuns() throws Exception {
+        Configuration o = options("twice", Map.of());
+        try (LocalJob first = start(o, new Configuration(), s -> s)) {
+            send("twice-frames", 0, 10, "t-");
+            kafka.await("twice-predictions", 10, WAIT); // the first copy runs (and holds its group's membership)
+            java.io.IOException refused = dev.crmn.it.testutil.SecondCopy.awaitRefusal(() -> InferenceJob.plan(o, Map.of()), WAIT);
+            assertThat(refused).as("a second copy is refused while the first runs").isNotNull();
+            assertThat(refused.getMessage()).contains("another inference job with --group-id twice is running",
+                    "--transactional-id-prefix");
+            Configuration own = new Configuration(o);
+            own.set(InferenceOptions.GROUP_ID, "twice-2");
+            own.set(InferenceOptions.TRANSACTIONAL_ID_PREFIX, "twice-2");
+            assertThat(InferenceJob.plan(own, Map.of()).model().version()).as("a copy with its own group may start").isEqualTo(1);
+        }
+        assertThat(InferenceJob.plan(o, Map.of()).model().version()).as("after the first copy stopped").isEqualTo(1);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.isAlive() && t.getName().startsWith("crmn-instance-lock"));
+    }
+
+    @Test
     void everyFrameGetsExactlyOneCommittedPredictionEqualToTheOfflineClassifier() throws Exception {
         Configuration o = options("exact", Map.of());
         int n = 300;
