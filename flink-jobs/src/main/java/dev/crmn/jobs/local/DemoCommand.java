@@ -157,7 +157,7 @@ public final class DemoCommand implements Callable<Integer> {
                     Topics.FRAMES, framesRate, Topics.FRAMES_LABELLED, labelledRate);
             FineTuneRounds.clear();
             DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS,
-                    Topics.FRAMES + "-");
+                    Topics.FRAMES + "-", start);
             Thread observing = new Thread(observer, "crmn-demo-observer");
             AtomicLong sentFrames = new AtomicLong();
             AtomicLong sentLabelled = new AtomicLong();
@@ -192,7 +192,7 @@ public final class DemoCommand implements Callable<Integer> {
             header.put("labelled_frames_sent", sentLabelled.get());
             header.put("frames_predicted", observer.ownPredicted());
             header.put("duplicates", observer.duplicates());
-            DemoReport.write(report, header, observer.snapshot(), observer.deadLetters(), observer.versionsFirstSeen(), rounds, start);
+            DemoReport.write(report, header, observer.summary(), observer.deadLetters(), rounds, start);
             System.out.println("report: " + report.resolve("report.html") + " (numbers in report.json)");
         } finally {
             reportWritten.countDown();
@@ -225,19 +225,15 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private static String liveLine(DemoObserver o, long sent, long labelled, long start) {
-        List<DemoObserver.Seen> s = o.snapshot();
         long now = System.currentTimeMillis();
-        long recent = s.stream().filter(x -> x.producedAt() > now - 10_000).count();
-        double[] lat = DemoObserver.latency(s, 500);
+        DemoObserver.Live s = o.live(now);
         StringBuilder acc = new StringBuilder();
-        for (long v : o.versionsFirstSeen().keySet()) {
-            acc.append(String.format(" v%d %.1f%%", v, 100 * DemoObserver.accuracy(s, v, 500)));
-        }
+        s.recentAccuracy().forEach((v, a) -> acc.append(String.format(" v%d %.1f%%", v, 100 * a)));
         List<RoundReport> rounds = FineTuneRounds.all();
         long promoted = rounds.stream().filter(RoundReport::promoted).count();
         return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
-                        + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.size(), recent / 10.0,
-                lat[0], lat[1], acc, o.versionsFirstSeen().size(), o.deadLetters(), labelled, rounds.size(), promoted);
+                        + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(), s.perSecond(),
+                s.p50Ms(), s.p99Ms(), acc, s.versions(), o.deadLetters(), labelled, rounds.size(), promoted);
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */

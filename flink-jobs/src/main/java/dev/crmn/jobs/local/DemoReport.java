@@ -27,35 +27,32 @@ final class DemoReport {
 
     private static final int W = 900;
     private static final int H = 320;
-    private static final int BUCKET_S = 10;
+    private static final int BUCKET_S = DemoObserver.BUCKET_S;
 
     private DemoReport() {
     }
 
     /** Writes the report; returns the numbers it wrote to report.json. */
-    static Map<String, Object> write(Path dir, Map<String, Object> header, List<DemoObserver.Seen> seen, long deadLetters,
-                                     Map<Long, Long> versions, List<RoundReport> rounds, long startMs) throws IOException {
+    static Map<String, Object> write(Path dir, Map<String, Object> header, DemoObserver.Summary seen, long deadLetters,
+                                     List<RoundReport> rounds, long startMs) throws IOException {
         Files.createDirectories(dir);
+        Map<Long, Long> versions = seen.versionsFirstSeen();
         Map<String, Object> doc = new LinkedHashMap<>(header);
-        doc.put("predictions", seen.size());
+        doc.put("predictions", seen.predictions());
         doc.put("dead_letters", deadLetters);
         Map<String, Object> byVersion = new LinkedHashMap<>();
-        for (long v : versions.keySet()) {
-            List<DemoObserver.Seen> s = seen.stream().filter(x -> x.version() == v).toList();
-            long labelled = s.stream().filter(DemoObserver.Seen::labelled).count();
-            byVersion.put("v" + v, Map.of("predictions", s.size(), "labelled", labelled, "accuracy",
-                    labelled == 0 ? Double.NaN : s.stream().filter(DemoObserver.Seen::correct).count() / (double) labelled));
-        }
+        seen.perVersion().forEach((v, c) -> byVersion.put("v" + v, Map.of("predictions", c.predictions(), "labelled",
+                c.labelled(), "accuracy", c.accuracy())));
         doc.put("per_version", byVersion);
-        double[] lat = seen.stream().mapToDouble(DemoObserver.Seen::latencyMs).sorted().toArray();
+        double[] lat = seen.latencySample();
         if (lat.length > 0) {
             doc.put("latency_ms", Map.of("p50", lat[lat.length / 2], "p90", lat[(int) (0.9 * (lat.length - 1))],
-                    "p99", lat[(int) (0.99 * (lat.length - 1))], "max", lat[lat.length - 1]));
+                    "p99", lat[(int) (0.99 * (lat.length - 1))], "max", seen.maxLatencyMs()));
         }
         List<Map<String, Object>> swaps = new ArrayList<>();
         versions.forEach((v, t) -> swaps.add(Map.of("version", v, "first_prediction_s", (t - startMs) / 1000.0)));
         doc.put("versions", swaps);
-        List<Map<String, Object>> timeline = timeline(seen, startMs);
+        List<Map<String, Object>> timeline = timeline(seen.buckets());
         doc.put("timeline", timeline);
         doc.put("rounds", rounds);
         Files.write(dir.resolve("report.json"), CliSupport.json().writeValueAsBytes(doc));
@@ -72,7 +69,7 @@ final class DemoReport {
                 + "<style>body{font-family:sans-serif;margin:2em;max-width:960px}pre{background:#f4f4f4;padding:1em}"
                 + "</style></head><body><h1>crmn demo report</h1>"
                 + "<p>" + esc(String.valueOf(header.get("started"))) + ", " + header.get("duration_s") + " s: "
-                + seen.size() + " committed predictions, " + deadLetters + " dead letters, " + rounds.size()
+                + seen.predictions() + " committed predictions, " + deadLetters + " dead letters, " + rounds.size()
                 + " fine-tuning round(s), versions " + versions.keySet() + ".</p>"
                 + img(accuracy) + img(throughput) + img(latency)
                 + "<h2>Numbers</h2><pre>" + esc(new String(CliSupport.json().writeValueAsBytes(without(doc, "timeline")),
@@ -87,22 +84,13 @@ final class DemoReport {
         return c;
     }
 
-    private static List<Map<String, Object>> timeline(List<DemoObserver.Seen> seen, long startMs) {
-        Map<Long, long[]> b = new java.util.TreeMap<>(); // bucket -> {count, labelled, correct}
-        for (DemoObserver.Seen s : seen) {
-            long[] c = b.computeIfAbsent(Math.max(0, (s.producedAt() - startMs) / 1000 / BUCKET_S), k -> new long[3]);
-            c[0]++;
-            if (s.labelled()) {
-                c[1]++;
-                c[2] += s.correct() ? 1 : 0;
-            }
-        }
+    private static List<Map<String, Object>> timeline(Map<Long, DemoObserver.Counts> buckets) {
         List<Map<String, Object>> out = new ArrayList<>();
-        b.forEach((k, c) -> {
+        buckets.forEach((k, c) -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("t_s", k * BUCKET_S);
-            m.put("predictions_per_s", c[0] / (double) BUCKET_S);
-            m.put("accuracy", c[1] == 0 ? null : c[2] / (double) c[1]);
+            m.put("predictions_per_s", c.predictions() / (double) BUCKET_S);
+            m.put("accuracy", c.labelled() == 0 ? null : c.accuracy());
             out.add(m);
         });
         return out;
