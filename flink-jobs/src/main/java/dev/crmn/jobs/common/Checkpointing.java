@@ -30,6 +30,20 @@ public final class Checkpointing {
         }
     }
 
+    /**
+     * Where the local runner keeps the savepoints of the job with consumer group {@code groupId}:
+     * {@code <checkpoint-dir>/savepoints/<group-id>} when the checkpoint directory is a local path or {@code file:}
+     * URI, else nothing.
+     */
+    public static java.util.Optional<java.nio.file.Path> localSavepoints(Configuration config, String groupId) {
+        String dir = config.get(CHECKPOINT_DIR);
+        if (dir == null || (dir.contains("://") && !dir.startsWith("file:"))) {
+            return java.util.Optional.empty();
+        }
+        java.nio.file.Path root = dir.startsWith("file:") ? java.nio.file.Path.of(java.net.URI.create(dir)) : java.nio.file.Path.of(dir);
+        return java.util.Optional.of(root.resolve("savepoints").resolve(groupId));
+    }
+
     /** {@code config} with {@link #CHECKPOINT_DIR} set to {@code runs/checkpoints} unless given (the local runner). */
     public static Configuration withLocalDefault(Configuration config) {
         Configuration c = new Configuration(config);

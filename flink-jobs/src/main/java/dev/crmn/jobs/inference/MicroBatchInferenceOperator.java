@@ -146,13 +146,17 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                 settings.expected(), settings.batchSize(), engine);
         registerMetrics();
         openedNanos = System.nanoTime();
-        ModelRef first = restoredActive != null ? restoredActive : settings.initialModel();
+        // restored state (a failover, or a stopped local job started again) serves the version it served, unless the
+        // job was started for another model or a newer version of it
+        ModelRef initial = settings.initialModel();
+        ModelRef first = restoredActive != null && restoredActive.name().equals(initial.name())
+                && restoredActive.version() >= initial.version() ? restoredActive : initial;
         active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
         highestRequested = first.version();
         LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
         loaderThread = TaskSetup.worker("crmn-model-loader-" + subtask, getUserCodeClassloader());
         if (restoredLoading != null) {
-            request(restoredLoading); // a swap the restore interrupted
+            processElement2(new StreamRecord<>(restoredLoading)); // a swap the restore interrupted, if still newer
         }
     }
 

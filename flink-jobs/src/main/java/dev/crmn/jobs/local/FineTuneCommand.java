@@ -29,6 +29,10 @@ public final class FineTuneCommand implements Callable<Integer> {
     @Option(names = "--json", description = "At the end, print one JSON document of the rounds.")
     boolean json;
 
+    @Option(names = "--fresh", description = "Start from the offsets committed to Kafka, not from the savepoint the"
+            + " last stop left in <checkpoint-dir>/savepoints/<group-id>.")
+    boolean fresh;
+
     @Unmatched
     List<String> jobArgs = new ArrayList<>();
 
@@ -37,13 +41,16 @@ public final class FineTuneCommand implements Callable<Integer> {
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), FineTuneOptions.ALL);
         if (parsed.help()) {
             System.out.println(JobArgs.help(FineTuneJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this long"
-                    + " (crmn finetune only; default: until Ctrl-C).\n  --json\n      At the end, one JSON document of"
+                    + " (crmn finetune only; default: until Ctrl-C).\n  --fresh\n      Start from the offsets committed to"
+                    + " Kafka, not from the savepoint the last stop left (crmn finetune only).\n  --json\n      At the end, one JSON document of"
                     + " the rounds (crmn finetune only).", FineTuneOptions.ALL));
             return 0;
         }
         FineTuneJob.Plan plan = FineTuneJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         int before = FineTuneRounds.all().size();
-        try (LocalJob job = LocalJob.start(1, env -> FineTuneJob.build(env, plan, s -> s), plan.jobName())) {
+        try (LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan, s -> s),
+                plan.jobName(), dev.crmn.jobs.common.Checkpointing.localSavepoints(plan.config(),
+                        plan.config().get(FineTuneOptions.GROUP_ID)), fresh)) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
                             + " or %d s, %d steps, margin %.2f points%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),

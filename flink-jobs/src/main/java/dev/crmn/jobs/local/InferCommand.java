@@ -1,5 +1,6 @@
 package dev.crmn.jobs.local;
 
+import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
@@ -22,6 +23,10 @@ public final class InferCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "0", description = "Stop after this many seconds (0 = until Ctrl-C).")
     double duration;
 
+    @Option(names = "--fresh", description = "Start from the offsets committed to Kafka, not from the savepoint the"
+            + " last stop left in <checkpoint-dir>/savepoints/<group-id>.")
+    boolean fresh;
+
     @Unmatched
     List<String> jobArgs = new ArrayList<>();
 
@@ -30,11 +35,13 @@ public final class InferCommand implements Callable<Integer> {
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), InferenceOptions.ALL);
         if (parsed.help()) {
             System.out.println(JobArgs.help(InferenceJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this"
-                    + " long (crmn infer only; default: until Ctrl-C).", InferenceOptions.ALL));
+                    + " long (crmn infer only; default: until Ctrl-C).\n  --fresh\n      Start from the offsets committed to"
+                    + " Kafka, not from the savepoint the last stop left (crmn infer only).", InferenceOptions.ALL));
             return 0;
         }
         InferenceJob.Plan plan = InferenceJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
-        try (LocalJob job = LocalJob.start(plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
+        try (LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
+                plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh)) {
             System.err.printf("infer: %s from %s; frames %s -> predictions %s, dead letters %s; model-updates %s;"
                             + " %d subtask(s), batch %d, max delay %d ms, checkpoints every %d ms; store %s%n",
                     plan.model().displayName(), plan.model().uri(),

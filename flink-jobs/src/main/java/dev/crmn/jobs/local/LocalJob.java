@@ -1,5 +1,11 @@
 package dev.crmn.jobs.local;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -7,16 +13,26 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.util.FileUtils;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A streaming job running on a Flink MiniCluster in this JVM, for the local runner: started asynchronously,
- * ended by {@link #awaitEnd} (a duration, Ctrl-C, or the job ending by itself) and {@link #close()}, which
- * cancels it and waits until it has stopped (its Kafka transactions aborted, its threads gone).
+ * ended by {@link #awaitEnd} (a duration, Ctrl-C, or the job ending by itself) and {@link #close()}, which stops
+ * it and waits until it has stopped (its threads gone).
+ *
+ * <p>A job started {@linkplain #startResumable resumable} stops <em>with a savepoint</em> into its savepoint
+ * directory (the sinks commit their last transactions, the sources stop at the positions the savepoint holds)
+ * and starts again from the newest savepoint there: stopping and starting such a job neither repeats nor loses a
+ * record. Restarting from the offsets committed to Kafka instead does both, now and then: a job cancelled just
+ * as a checkpoint completes may have committed its predictions but not yet its source offsets, or the other way
+ * round. Other jobs are cancelled (their open Kafka transactions aborted).
  */
 public final class LocalJob implements AutoCloseable {
 
@@ -26,13 +42,15 @@ public final class LocalJob implements AutoCloseable {
     private final JobClient client;
     private final CompletableFuture<Void> stopRequested = new CompletableFuture<>();
     private final Thread shutdownHook;
+    private final Path savepoints;
 
-    private LocalJob(StreamExecutionEnvironment env, JobClient client) {
+    private LocalJob(StreamExecutionEnvironment env, JobClient client, Path savepoints) {
         this.env = env;
         this.client = client;
+        this.savepoints = savepoints;
         this.shutdownHook = new Thread(() -> {
             stopRequested.complete(null);
-            cancelAndWait();
+            stopAndWait();
         }, "crmn-local-job-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
@@ -56,7 +74,63 @@ public final class LocalJob implements AutoCloseable {
                 ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                 : StreamExecutionEnvironment.createLocalEnvironment(conf);
         build.accept(env);
-        return new LocalJob(env, env.executeAsync(name));
+        return new LocalJob(env, env.executeAsync(name), conf.getOptional(SAVEPOINTS).map(Path::of).orElse(null));
+    }
+
+    /** Where a resumable job's savepoints go (set by {@link #startResumable}). */
+    private static final org.apache.flink.configuration.ConfigOption<String> SAVEPOINTS =
+            org.apache.flink.configuration.ConfigOptions.key("crmn.local.savepoints").stringType().noDefaultValue();
+
+    /**
+     * Starts a job that stops with a savepoint into {@code savepoints} and, unless {@code fresh}, resumes from the
+     * newest savepoint there ({@link #resumedFrom} says which).
+     */
+    public static LocalJob startResumable(Configuration flink, int slots, Consumer<StreamExecutionEnvironment> build,
+                                          String name, Path savepoints, boolean fresh) throws Exception {
+        Configuration conf = new Configuration(flink);
+        conf.set(SAVEPOINTS, savepoints.toAbsolutePath().toString());
+        Optional<Path> newest = fresh ? Optional.empty() : newestSavepoint(savepoints);
+        newest.ifPresent(p -> conf.set(StateRecoveryOptions.SAVEPOINT_PATH, p.toUri().toString()));
+        return start(conf, slots, build, name);
+    }
+
+    /**
+     * How {@code crmn infer} and {@code crmn finetune} start their job: resumable when the checkpoint directory is
+     * local ({@code savepoints} present), saying on stderr, as {@code tool}, what it resumes from.
+     */
+    public static LocalJob startForRunner(String tool, int slots, Consumer<StreamExecutionEnvironment> build, String name,
+                                          Optional<Path> savepoints, boolean fresh) throws Exception {
+        if (savepoints.isEmpty()) {
+            return start(slots, build, name);
+        }
+        LocalJob job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
+        job.resumedFrom().ifPresent(p -> System.err.printf("%s: resuming from %s (where the last stop left off;"
+                + " --fresh starts from the offsets committed to Kafka instead)%n", tool, p));
+        return job;
+    }
+
+    /** The savepoint this job resumed from, if it did. */
+    public Optional<String> resumedFrom() {
+        return env.getConfiguration().getOptional(StateRecoveryOptions.SAVEPOINT_PATH);
+    }
+
+    /** The newest complete savepoint (a directory with Flink's {@code _metadata}) in {@code dir}. */
+    public static Optional<Path> newestSavepoint(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Optional.empty();
+        }
+        try (var entries = Files.list(dir)) {
+            return entries.filter(p -> Files.isRegularFile(p.resolve("_metadata")))
+                    .max(Comparator.comparing(LocalJob::modified));
+        }
+    }
+
+    private static java.nio.file.attribute.FileTime modified(Path p) {
+        try {
+            return Files.getLastModifiedTime(p.resolve("_metadata"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public JobClient client() {
@@ -92,10 +166,10 @@ public final class LocalJob implements AutoCloseable {
         return r.toString();
     }
 
-    private synchronized void cancelAndWait() {
+    private synchronized void stopAndWait() {
         try {
             JobStatus status = client.getJobStatus().get(10, TimeUnit.SECONDS);
-            if (!status.isGloballyTerminalState()) {
+            if (!status.isGloballyTerminalState() && !(savepoints != null && stopWithSavepoint())) {
                 client.cancel().get(60, TimeUnit.SECONDS);
             }
             try {
@@ -108,10 +182,35 @@ public final class LocalJob implements AutoCloseable {
         }
     }
 
-    /** Cancels the job if it still runs, waits for it to stop, and shuts the MiniCluster down. */
+    /**
+     * Stops with a savepoint into the savepoint directory and removes the older ones there.
+     *
+     * @return whether it did (false: the job is still running and must be cancelled)
+     */
+    private boolean stopWithSavepoint() {
+        try {
+            Files.createDirectories(savepoints);
+            String path = client.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                    .get(120, TimeUnit.SECONDS);
+            LOG.info("stopped with a savepoint at {}", path);
+            Path kept = Path.of(java.net.URI.create(path.startsWith("file:") ? path : "file:" + path));
+            try (var entries = Files.list(savepoints)) {
+                for (Path old : entries.filter(p -> Files.isDirectory(p) && !p.equals(kept)).toList()) {
+                    FileUtils.deleteDirectory(old.toFile()); // only the newest is resumed from
+                }
+            }
+            return true;
+        } catch (Exception e) {
+            LOG.warn("could not stop with a savepoint in {} ({}); cancelling: the next start resumes from the offsets"
+                    + " committed to Kafka", savepoints, rootMessage(e));
+            return client.getJobStatus().thenApply(JobStatus::isGloballyTerminalState).getNow(false);
+        }
+    }
+
+    /** Stops the job if it still runs (with a savepoint when resumable, else cancelled), waits, shuts down. */
     @Override
     public void close() throws Exception {
-        cancelAndWait();
+        stopAndWait();
         try {
             Runtime.getRuntime().removeShutdownHook(shutdownHook);
         } catch (IllegalStateException shuttingDown) {

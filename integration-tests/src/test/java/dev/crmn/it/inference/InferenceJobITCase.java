@@ -172,6 +172,50 @@ class InferenceJobITCase {
     }
 
     @Test
+    void aJobStoppedAndStartedAgainResumesWhereItStoppedWithoutRepeatingOrLosingAFrame() throws Exception {
+        Configuration o = options("resume", Map.of());
+        InferenceJob.Plan plan = InferenceJob.plan(o, Map.of());
+        Path savepoints = dir.resolve("resume-savepoints");
+        java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicBoolean sending = new AtomicBoolean(true);
+        java.util.concurrent.CompletableFuture<Void> producer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                while (sending.get()) { // frames keep coming while the job stops and starts again
+                    int from = sent.get();
+                    send("resume-frames", from, from + 10, "r-");
+                    sent.addAndGet(10);
+                    Thread.sleep(100);
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            try (LocalJob first = LocalJob.startResumable(InMemoryMetrics.config(), 2,
+                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                assertThat(first.resumedFrom()).isEmpty();
+                kafka.await("resume-predictions", 100, WAIT);
+            } // stops with a savepoint while frames arrive
+            assertThat(LocalJob.newestSavepoint(savepoints)).as("the stop left a savepoint").isPresent();
+            int sentAtStop = sent.get();
+            try (LocalJob second = LocalJob.startResumable(InMemoryMetrics.config(), 2,
+                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                assertThat(second.resumedFrom()).isPresent();
+                kafka.await("resume-predictions", sentAtStop + 100, WAIT);
+                sending.set(false);
+                producer.get();
+                int n = sent.get();
+                assertExactlyOnePerFrame(predictions(kafka.await("resume-predictions", n, WAIT)), n, "r-");
+            }
+            try (var left = java.nio.file.Files.list(savepoints)) {
+                assertThat(left.toList()).as("only the newest savepoint is kept").hasSize(1);
+            }
+        } finally {
+            sending.set(false);
+        }
+    }
+
+    @Test
     void aSecondCopyWithTheSameGroupRefusesToStartWhileTheFirstRuns() throws Exception {
         Configuration o = options("twice", Map.of());
         try (LocalJob first = start(o, new Configuration(), s -> s)) {
