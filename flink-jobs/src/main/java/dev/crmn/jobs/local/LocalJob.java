@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * <p>A job started {@linkplain #startResumable resumable} stops <em>with a savepoint</em> into its savepoint
  * directory (the sinks commit their last transactions, the sources stop at the positions the savepoint holds)
  * and starts again from the newest savepoint there: stopping and starting such a job neither repeats nor loses a
- * record. Restarting from the offsets committed to Kafka instead does both, now and then: a job cancelled just
+ * record. The resumed job owns that savepoint and deletes it once its first checkpoint completes, so a job that
+ * dies without a savepoint is not resumed later from an older one. Restarting from the offsets committed to Kafka
+ * instead repeats or loses a record now and then: a job cancelled just
  * as a checkpoint completes may have committed its predictions but not yet its source offsets, or the other way
  * round. Other jobs are cancelled (their open Kafka transactions aborted).
  */
@@ -91,6 +93,9 @@ public final class LocalJob implements AutoCloseable {
         conf.set(SAVEPOINTS, savepoints.toAbsolutePath().toString());
         Optional<Path> newest = fresh ? Optional.empty() : newestSavepoint(savepoints);
         newest.ifPresent(p -> conf.set(StateRecoveryOptions.SAVEPOINT_PATH, p.toUri().toString()));
+        // the job owns the savepoint it resumed from and deletes it once a checkpoint of its own subsumes it, so a
+        // job that dies without a savepoint (kill -9) is never resumed later from that stale one
+        conf.set(StateRecoveryOptions.RESTORE_MODE, org.apache.flink.core.execution.RecoveryClaimMode.CLAIM);
         return start(conf, slots, build, name);
     }
 

@@ -201,7 +201,9 @@ class InferenceJobITCase {
             try (LocalJob second = LocalJob.startResumable(InMemoryMetrics.config(), 2,
                     env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
                 assertThat(second.resumedFrom()).isPresent();
-                kafka.await("resume-predictions", sentAtStop + 100, WAIT);
+                kafka.await("resume-predictions", sentAtStop + 100, WAIT); // committed: it has checkpointed
+                assertThat(LocalJob.newestSavepoint(savepoints)).as("the savepoint it resumed from is gone once a"
+                        + " checkpoint of its own subsumed it: a later kill -9 is not resumed from it").isEmpty();
                 sending.set(false);
                 producer.get();
                 int n = sent.get();
