@@ -32,9 +32,9 @@ import org.slf4j.LoggerFactory;
  * and starts again from the newest savepoint there: stopping and starting such a job neither repeats nor loses a
  * record. The resumed job owns that savepoint and deletes it once its first checkpoint completes, so a job that
  * dies without a savepoint is not resumed later from an older one. Restarting from the offsets committed to Kafka
- * instead repeats or loses a record now and then: a job cancelled just
- * as a checkpoint completes may have committed its predictions but not yet its source offsets, or the other way
- * round. Other jobs are cancelled (their open Kafka transactions aborted).
+ * instead repeats or loses a record now and then: a job cancelled just as a checkpoint completes may have
+ * committed its predictions but not yet its source offsets, or the other way round. Other jobs are cancelled
+ * (their open Kafka transactions aborted).
  */
 public final class LocalJob implements AutoCloseable {
 
@@ -159,7 +159,8 @@ public final class LocalJob implements AutoCloseable {
         } catch (TimeoutException e) {
             return; // the duration is over
         } catch (ExecutionException e) {
-            throw new IllegalStateException("the job failed: " + rootMessage(e), e.getCause());
+            throw new IllegalStateException("the job failed: " + rootMessage(e) + resumedFrom().map(p -> " (it resumed"
+                    + " from " + p + "; --fresh starts without it)").orElse(""), e.getCause());
         }
     }
 
