@@ -108,7 +108,17 @@ public final class LocalJob implements AutoCloseable {
         if (savepoints.isEmpty()) {
             return start(slots, build, name);
         }
-        LocalJob job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
+        Optional<Path> from = fresh ? Optional.empty() : newestSavepoint(savepoints.get());
+        LocalJob job;
+        try {
+            job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
+        } catch (Exception e) {
+            if (from.isEmpty()) {
+                throw e;
+            }
+            throw new IOException("cannot resume from " + from.get() + " (" + rootMessage(e) + "); --fresh starts from"
+                    + " the offsets committed to Kafka instead", e);
+        }
         job.resumedFrom().ifPresent(p -> System.err.printf("%s: resuming from %s (where the last stop left off;"
                 + " --fresh starts from the offsets committed to Kafka instead)%n", tool, p));
         return job;

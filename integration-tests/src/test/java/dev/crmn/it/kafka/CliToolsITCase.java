@@ -103,6 +103,34 @@ class CliToolsITCase {
     }
 
     @Test
+    void inferSaysInOneLineWhenItCannotResumeAndFreshStartsWithoutTheSavepoint() throws Exception {
+        for (String t : List.of("r-frames", "r-predictions", "r-dead")) {
+            kafka.createTopic(t, 1);
+        }
+        kafka.createTopic("r-updates", 1, Map.of("cleanup.policy", "compact"));
+        Path checkpoints = dir.resolve("r-checkpoints");
+        Path bad = checkpoints.resolve("savepoints").resolve("r-group").resolve("savepoint-bad");
+        java.nio.file.Files.createDirectories(bad);
+        java.nio.file.Files.writeString(bad.resolve("_metadata"), "not a savepoint");
+        List<String> args = List.of("infer", "--bootstrap-servers=" + kafka.bootstrapServers(), "--model=../models/crmn-demo",
+                "--store=" + dir.resolve("r-store"), "--model-cache=" + dir.resolve("r-cache"), "--checkpoint-dir=" + checkpoints,
+                "--group-id=r-group", "--transactional-id-prefix=r-group", "--frames-topic=r-frames",
+                "--predictions-topic=r-predictions", "--dead-letters-topic=r-dead", "--model-updates-topic=r-updates",
+                "--parallelism=1", "--duration=3");
+        Cli.Run resume = Cli.run(args.toArray(new String[0]));
+        assertThat(resume.code()).isEqualTo(1);
+        assertThat(resume.err()).contains("infer: error: cannot resume from", "savepoint-bad", "--fresh");
+        List<String> fresh = new java.util.ArrayList<>(args);
+        fresh.add("--fresh");
+        Cli.Run started = Cli.run(fresh.toArray(new String[0]));
+        assertThat(started.code()).as(started.err()).isZero();
+        try (var left = java.nio.file.Files.list(bad.getParent())) {
+            assertThat(left.map(p -> p.getFileName().toString()).toList()).as("the stop's savepoint replaced the bad one")
+                    .hasSize(1).noneMatch(n -> n.equals("savepoint-bad"));
+        }
+    }
+
+    @Test
     void toolsSayQuicklyAndInOneLineWhenNoBrokerAnswers() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
