@@ -1,6 +1,9 @@
 package dev.crmn.jobs.common;
 
 import dev.crmn.connectors.store.ModelStore;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Optional;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
@@ -35,13 +38,13 @@ public final class Checkpointing {
      * {@code <checkpoint-dir>/savepoints/<group-id>} when the checkpoint directory is a local path or {@code file:}
      * URI, else nothing.
      */
-    public static java.util.Optional<java.nio.file.Path> localSavepoints(Configuration config, String groupId) {
+    public static Optional<Path> localSavepoints(Configuration config, String groupId) {
         String dir = config.get(CHECKPOINT_DIR);
         if (dir == null || (dir.contains("://") && !dir.startsWith("file:"))) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
-        java.nio.file.Path root = dir.startsWith("file:") ? java.nio.file.Path.of(java.net.URI.create(dir)) : java.nio.file.Path.of(dir);
-        return java.util.Optional.of(root.resolve("savepoints").resolve(groupId));
+        Path root = dir.startsWith("file:") ? Path.of(URI.create(dir)) : Path.of(dir);
+        return Optional.of(root.resolve("savepoints").resolve(groupId));
     }
 
     /** {@code config} with {@link #CHECKPOINT_DIR} set to {@code runs/checkpoints} unless given (the local runner). */

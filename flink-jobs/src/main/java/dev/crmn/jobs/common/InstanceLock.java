@@ -1,5 +1,6 @@
 package dev.crmn.jobs.common;
 
+import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.io.IOException;
 import java.time.Duration;
@@ -12,6 +13,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
@@ -143,17 +146,24 @@ public final class InstanceLock {
     }
 
     /**
-     * A pass-through map that holds the job's membership while its (single) subtask runs: put it on a stream of
-     * parallelism 1 that the job has anyway (the model updates).
+     * {@code updates} passed through one subtask that holds the job's membership of {@link #group(String)} while
+     * it runs (the model updates: a stream of parallelism 1 that every job has anyway, read from {@code topic}).
      */
-    public static final class HoldingFunction<T> extends RichMapFunction<T, T> {
+    public static DataStream<ModelRef> heldBy(DataStream<ModelRef> updates, KafkaOptions kafka, String groupId,
+                                              String topic) {
+        return updates.map(new HoldingFunction<ModelRef>(kafka, groupId, topic)).returns(TypeInformation.of(ModelRef.class))
+                .setParallelism(1).name("instance lock").uid("instance-lock");
+    }
+
+    /** A pass-through map that holds the job's membership while its (single) subtask runs. */
+    private static final class HoldingFunction<T> extends RichMapFunction<T, T> {
 
         private final KafkaOptions kafka;
         private final String groupId;
         private final String topic;
         private transient Holder holder;
 
-        public HoldingFunction(KafkaOptions kafka, String groupId, String topic) {
+        HoldingFunction(KafkaOptions kafka, String groupId, String topic) {
             this.kafka = kafka;
             this.groupId = groupId;
             this.topic = topic;

@@ -118,11 +118,10 @@ public final class FineTuneJob {
                         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST)),
                         WatermarkStrategy.noWatermarks(), "labelled frames").uid("labelled-source")
                 .process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
-        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        DataStream<ModelRef> updates = InstanceLock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
-                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source")
-                .map(new InstanceLock.HoldingFunction<ModelRef>(plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC)))
-                .returns(TypeInformation.of(ModelRef.class)).name("instance lock").uid("instance-lock");
+                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source"),
+                plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC));
         SingleOutputStreamOperator<ModelRef> promoted = afterDecode.apply(decoded).connect(updates.broadcast())
                 .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
                 .uid("trainer");

@@ -152,13 +152,10 @@ public final class InferenceJob {
     public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
         Configuration c = plan.config();
         SingleOutputStreamOperator<DecodedFrame> decoded = decodedFrames(env, plan);
-        DataStream<ModelRef> updates = env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        DataStream<ModelRef> updates = InstanceLock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
-                        WatermarkStrategy.noWatermarks(), "model-updates")
-                .setParallelism(1).uid("model-updates-source")
-                .map(new InstanceLock.HoldingFunction<ModelRef>(plan.kafka(), c.get(InferenceOptions.GROUP_ID),
-                        c.get(InferenceOptions.MODEL_UPDATES_TOPIC)))
-                .returns(TypeInformation.of(ModelRef.class)).setParallelism(1).name("instance lock").uid("instance-lock");
+                        WatermarkStrategy.noWatermarks(), "model-updates").setParallelism(1).uid("model-updates-source"),
+                plan.kafka(), c.get(InferenceOptions.GROUP_ID), c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),

@@ -156,7 +156,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
         loaderThread = TaskSetup.worker("crmn-model-loader-" + subtask, getUserCodeClassloader());
         if (restoredLoading != null) {
-            processElement2(new StreamRecord<>(restoredLoading)); // a swap the restore interrupted, if still newer
+            follow(restoredLoading); // a swap the restore interrupted, if still newer
         }
     }
 
@@ -195,7 +195,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
 
     @Override
     public void processElement2(StreamRecord<ModelRef> element) {
-        ModelRef r = element.getValue();
+        follow(element.getValue());
+    }
+
+    /** Loads {@code r} if it is a newer version of the served model than any requested; ignores it otherwise. */
+    private void follow(ModelRef r) {
         if (!r.name().equals(active.ref().name())) {
             LOG.info("ignoring {}: this job serves {}", r.displayName(), active.ref().name());
             return;

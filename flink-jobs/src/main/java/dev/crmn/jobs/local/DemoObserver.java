@@ -40,6 +40,8 @@ final class DemoObserver implements Runnable {
 
     /** Predictions, labelled predictions and correct ones. */
     record Counts(long predictions, long labelled, long correct) {
+        static final Counts NONE = new Counts(0, 0, 0);
+
         double accuracy() {
             return labelled == 0 ? Double.NaN : correct / (double) labelled;
         }
@@ -148,9 +150,9 @@ final class DemoObserver implements Runnable {
         boolean labelled = pr.label() != null;
         boolean correct = labelled && pr.top().index() == pr.label();
         long version = pr.model().version();
-        perVersion.merge(version, new Counts(1, labelled ? 1 : 0, correct ? 1 : 0), (a, b) -> a.plus(labelled, correct));
-        buckets.merge(Math.max(0, (pr.producedAt() - startMs) / 1000 / BUCKET_S), new Counts(1, labelled ? 1 : 0,
-                correct ? 1 : 0), (a, b) -> a.plus(labelled, correct));
+        perVersion.merge(version, Counts.NONE.plus(labelled, correct), (a, one) -> a.plus(labelled, correct));
+        buckets.merge(Math.max(0, (pr.producedAt() - startMs) / 1000 / BUCKET_S), Counts.NONE.plus(labelled, correct),
+                (a, one) -> a.plus(labelled, correct));
         firstSeenVersion.merge(version, pr.producedAt(), Math::min);
         if (labelled) {
             keepLast(recentCorrect.computeIfAbsent(version, k -> new ArrayDeque<>()), correct, RECENT);

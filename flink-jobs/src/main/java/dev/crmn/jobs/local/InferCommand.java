@@ -39,7 +39,7 @@ public final class InferCommand implements Callable<Integer> {
                     + " Kafka, not from the savepoint the last stop left (crmn infer only).", InferenceOptions.ALL));
             return 0;
         }
-        InferenceJob.Plan plan = InferenceJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
+        InferenceJob.Plan plan = InferenceJob.plan(Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         try (LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
                 plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh)) {
             System.err.printf("infer: %s from %s; frames %s -> predictions %s, dead letters %s; model-updates %s;"

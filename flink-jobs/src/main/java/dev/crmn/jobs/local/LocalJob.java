@@ -45,11 +45,13 @@ public final class LocalJob implements AutoCloseable {
     private final CompletableFuture<Void> stopRequested = new CompletableFuture<>();
     private final Thread shutdownHook;
     private final Path savepoints;
+    private final Path resumedFrom;
 
-    private LocalJob(StreamExecutionEnvironment env, JobClient client, Path savepoints) {
+    private LocalJob(StreamExecutionEnvironment env, JobClient client, Path savepoints, Path resumedFrom) {
         this.env = env;
         this.client = client;
         this.savepoints = savepoints;
+        this.resumedFrom = resumedFrom;
         this.shutdownHook = new Thread(() -> {
             stopRequested.complete(null);
             stopAndWait();
@@ -70,33 +72,42 @@ public final class LocalJob implements AutoCloseable {
      */
     public static LocalJob start(Configuration flink, int slots, Consumer<StreamExecutionEnvironment> build, String name)
             throws Exception {
-        Configuration conf = new Configuration(flink);
+        return launch(new Configuration(flink), slots, build, name, null, null);
+    }
+
+    private static LocalJob launch(Configuration conf, int slots, Consumer<StreamExecutionEnvironment> build, String name,
+                                   Path savepoints, Path resumedFrom) throws Exception {
         conf.set(TaskManagerOptions.NUM_TASK_SLOTS, slots);
         StreamExecutionEnvironment env = conf.contains(org.apache.flink.configuration.RestOptions.PORT)
                 ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                 : StreamExecutionEnvironment.createLocalEnvironment(conf);
         build.accept(env);
-        return new LocalJob(env, env.executeAsync(name), conf.getOptional(SAVEPOINTS).map(Path::of).orElse(null));
+        return new LocalJob(env, env.executeAsync(name), savepoints, resumedFrom);
     }
-
-    /** Where a resumable job's savepoints go (set by {@link #startResumable}). */
-    private static final org.apache.flink.configuration.ConfigOption<String> SAVEPOINTS =
-            org.apache.flink.configuration.ConfigOptions.key("crmn.local.savepoints").stringType().noDefaultValue();
 
     /**
      * Starts a job that stops with a savepoint into {@code savepoints} and, unless {@code fresh}, resumes from the
      * newest savepoint there ({@link #resumedFrom} says which).
+     *
+     * @throws IOException naming the savepoint and {@code --fresh} when the job cannot start from it
      */
     public static LocalJob startResumable(Configuration flink, int slots, Consumer<StreamExecutionEnvironment> build,
                                           String name, Path savepoints, boolean fresh) throws Exception {
         Configuration conf = new Configuration(flink);
-        conf.set(SAVEPOINTS, savepoints.toAbsolutePath().toString());
-        Optional<Path> newest = fresh ? Optional.empty() : newestSavepoint(savepoints);
-        newest.ifPresent(p -> conf.set(StateRecoveryOptions.SAVEPOINT_PATH, p.toUri().toString()));
+        Path from = fresh ? null : newestSavepoint(savepoints).orElse(null);
+        if (from == null) {
+            return launch(conf, slots, build, name, savepoints.toAbsolutePath(), null);
+        }
+        conf.set(StateRecoveryOptions.SAVEPOINT_PATH, from.toUri().toString());
         // the job owns the savepoint it resumed from and deletes it once a checkpoint of its own subsumes it, so a
         // job that dies without a savepoint (kill -9) is never resumed later from that stale one
         conf.set(StateRecoveryOptions.RESTORE_MODE, org.apache.flink.core.execution.RecoveryClaimMode.CLAIM);
-        return start(conf, slots, build, name);
+        try {
+            return launch(conf, slots, build, name, savepoints.toAbsolutePath(), from);
+        } catch (Exception e) {
+            throw new IOException("cannot resume from " + from + " (" + rootMessage(e) + "); --fresh starts from"
+                    + " the offsets committed to Kafka instead", e);
+        }
     }
 
     /**
@@ -108,25 +119,15 @@ public final class LocalJob implements AutoCloseable {
         if (savepoints.isEmpty()) {
             return start(slots, build, name);
         }
-        Optional<Path> from = fresh ? Optional.empty() : newestSavepoint(savepoints.get());
-        LocalJob job;
-        try {
-            job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
-        } catch (Exception e) {
-            if (from.isEmpty()) {
-                throw e;
-            }
-            throw new IOException("cannot resume from " + from.get() + " (" + rootMessage(e) + "); --fresh starts from"
-                    + " the offsets committed to Kafka instead", e);
-        }
+        LocalJob job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
         job.resumedFrom().ifPresent(p -> System.err.printf("%s: resuming from %s (where the last stop left off;"
                 + " --fresh starts from the offsets committed to Kafka instead)%n", tool, p));
         return job;
     }
 
     /** The savepoint this job resumed from, if it did. */
-    public Optional<String> resumedFrom() {
-        return env.getConfiguration().getOptional(StateRecoveryOptions.SAVEPOINT_PATH);
+    public Optional<Path> resumedFrom() {
+        return Optional.ofNullable(resumedFrom);
     }
 
     /** The newest complete savepoint (a directory with Flink's {@code _metadata}) in {@code dir}. */
