@@ -94,6 +94,67 @@ public record ServingWeights(CrmnConfig config, Conv stem, List<Block> blocks, A
     }
 
     /**
+     * A description of {@code cfg}'s architecture with random weights (He-scaled convolutions, unit batch norms,
+     * small dense weights): for speed measurements of an engine where a trained checkpoint is not at hand (the
+     * shapes are exactly those {@link #of} extracts from a trained graph of {@code cfg}). Reproducible for a seed.
+     */
+    public static ServingWeights random(CrmnConfig cfg, long seed) {
+        java.util.Random rnd = new java.util.Random(seed);
+        Conv stem = randomConv(rnd, 16, cfg.channels(), 3, 1, false);
+        List<Block> blocks = new ArrayList<>();
+        List<float[][]> projections = new ArrayList<>();
+        int in = 16;
+        for (int stage = 0; stage < 3; stage++) {
+            int out = cfg.stageWidth(stage);
+            for (int j = 0; j < cfg.blocksPerStage(); j++) {
+                int stride = stage > 0 && j == 0 ? 2 : 1;
+                Conv shortcut = in != out || stride != 1 ? randomConv(rnd, out, in, 1, stride, false) : null;
+                blocks.add(new Block(unitAffine(in), shortcut, randomConv(rnd, out, in, 3, stride, true),
+                        randomConv(rnd, out, out, 3, 1, false)));
+                if (cfg.memory()) {
+                    projections.add(randomMatrix(rnd, out, cfg.memoryInputSize()));
+                }
+                in = out;
+            }
+        }
+        Lstm lstm = null;
+        int features = cfg.stageWidth(2);
+        if (cfg.memory()) {
+            int h = cfg.lstmSize();
+            lstm = new Lstm(randomMatrix(rnd, cfg.memoryInputSize(), 4 * h), randomMatrix(rnd, h, 4 * h), new float[4 * h], h);
+            features = cfg.fusion() == CrmnConfig.Fusion.CONCAT ? features + h : features;
+        }
+        return new ServingWeights(cfg, stem, List.copyOf(blocks), unitAffine(in), List.copyOf(projections), lstm,
+                randomMatrix(rnd, features, cfg.classes()), new float[cfg.classes()]);
+    }
+
+    private static Conv randomConv(java.util.Random rnd, int out, int in, int k, int stride, boolean bias) {
+        float[] w = new float[out * in * k * k];
+        double scale = Math.sqrt(2.0 / (in * k * k));
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (rnd.nextGaussian() * scale);
+        }
+        return new Conv(w, out, in, k, stride, bias ? new float[out] : null);
+    }
+
+    private static float[][] randomMatrix(java.util.Random rnd, int rows, int cols) {
+        float[][] m = new float[rows][cols];
+        double scale = Math.sqrt(1.0 / rows);
+        for (float[] row : m) {
+            for (int c = 0; c < cols; c++) {
+                row[c] = (float) (rnd.nextGaussian() * scale);
+            }
+        }
+        return m;
+    }
+
+    private static Affine unitAffine(int channels) {
+        float[] ones = new float[channels];
+        Arrays.fill(ones, 1f);
+        return new Affine(ones, new float[channels]);
+    }
+
+    /**
      * The columns of {@code m}, four equal gate blocks, reordered: block {@code k} of the result is block
      * {@code order[k]} of {@code m}.
      */
