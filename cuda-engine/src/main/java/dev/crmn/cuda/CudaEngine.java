@@ -41,6 +41,7 @@ public final class CudaEngine implements AutoCloseable {
     private final Cuda.Device device;
     private final CudnnOps ops;
     private final int pixels;
+    private final Precision precision;
     private FloatPointer hostIn;
     private FloatPointer hostOut;
     private long hostCapacity;
@@ -65,6 +66,7 @@ public final class CudaEngine implements AutoCloseable {
         this.device = device;
         this.pixels = cfg.height() * cfg.width() * cfg.channels();
         this.useGraphs = graphs;
+        this.precision = precision;
         check(cudart.cudaSetDevice(device.index()), "cudaSetDevice");
         this.ops = new CudnnOps(precision == Precision.TF32, device.memoryBytes());
     }
@@ -91,6 +93,10 @@ public final class CudaEngine implements AutoCloseable {
 
     public Cuda.Device device() {
         return device;
+    }
+
+    public Precision precision() {
+        return precision;
     }
 
     public CrmnConfig config() {

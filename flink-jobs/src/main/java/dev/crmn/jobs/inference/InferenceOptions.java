@@ -52,8 +52,10 @@ public final class InferenceOptions {
             .defaultValue(0).withDescription("OpenMP threads each subtask's network uses; 0 = cores / parallelism"
                     + " (at least 1): one thread per slot when slots = cores.");
     public static final ConfigOption<String> ENGINE = ConfigOptions.key("engine").stringType().defaultValue("cpu")
-            .withDescription("Inference engine: cpu (the ND4J/oneDNN fast path) or onnxruntime (the same network in ONNX"
-                    + " Runtime's CPU build, faster on small batches; needs its jar in a cluster's lib/).");
+            .withDescription("Inference engine: cpu (the ND4J/oneDNN fast path), cuda (the CUDA 13 engine: cuDNN 9 and"
+                    + " cuBLAS on an NVIDIA GPU; builds with the cuda13 profile), auto (cuda where it can run, else cpu)"
+                    + " or onnxruntime (the same network in ONNX Runtime's CPU build, faster on small batches; needs its"
+                    + " jar in a cluster's lib/).");
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
             .stringType().defaultValue("crmn-inference").withDescription("Prefix of the Kafka sinks' transactional"
                     + " ids; unique per job writing to a cluster.");

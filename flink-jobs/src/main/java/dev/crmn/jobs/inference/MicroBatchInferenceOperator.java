@@ -152,6 +152,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         ModelRef first = restoredActive != null && restoredActive.name().equals(initial.name())
                 && restoredActive.version() >= initial.version() ? restoredActive : initial;
         active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
+        if (engine.engine() == ClassifierOptions.Engine.CUDA) {
+            backend = active.classifier().network().describe(); // the device, its libraries, the precision
+        }
         highestRequested = first.version();
         LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
         loaderThread = TaskSetup.worker("crmn-model-loader-" + subtask, getUserCodeClassloader());

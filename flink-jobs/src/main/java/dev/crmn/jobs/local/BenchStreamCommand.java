@@ -73,8 +73,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--naive-frames", defaultValue = "600", description = "Frames per naive run (default: ${DEFAULT-VALUE}).")
     int naiveFrames;
 
-    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine of the job and of raw: cpu or"
-            + " onnxruntime (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine of the job and of raw: cpu,"
+            + " cuda, auto or onnxruntime (default: ${DEFAULT-VALUE}).")
     String engine;
 
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism (default: ${DEFAULT-VALUE}).")

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.crmn.jobs.testutil.Cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmn.model.infer.ClassifierOptions;
 import dev.crmn.model.testutil.TestData;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -57,6 +58,16 @@ class CrmnCliTest {
         Cli.Run steps = run("train", "--data", TestData.testBatch().toString(), "--steps", "3", "--out", dir.resolve("o").toString());
         assertThat(steps.code()).isEqualTo(2);
         assertThat(steps.err()).contains("--resume");
+        // this build has no CUDA engine (the cuda13 profile adds it): said before any data or broker is touched
+        Cli.Run cudaEval = run("eval", "--engine", "cuda", "--model", "../models/crmn-demo", "--data",
+                dir.resolve("nope.bin").toString());
+        assertThat(cudaEval.code()).isEqualTo(2);
+        assertThat(cudaEval.err().strip()).isEqualTo("eval: error: --engine cuda: " + ClassifierOptions.NOT_BUILT);
+        Cli.Run cudaInfer = run("infer", "--engine", "cuda", "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(cudaInfer.code()).isEqualTo(2);
+        assertThat(cudaInfer.err()).contains("--engine cuda: " + ClassifierOptions.NOT_BUILT);
+        Cli.Run unknown = run("eval", "--engine", "tensorrt", "--model", "../models/crmn-demo", "--data", "x.bin");
+        assertThat(unknown.err()).contains("unknown engine 'tensorrt' (" + ClassifierOptions.NAMES + ")");
     }
 
     @Test
@@ -227,7 +238,9 @@ class CrmnCliTest {
             assertThat(e.has("batch")).isTrue();
             assertThat(e.get("images_per_s").asDouble()).isPositive();
             assertThat(e.get("gflops").asDouble()).isPositive();
+            assertThat(e.has("cuda_images_per_s")).isFalse();
         }
+        assertThat(j.get("cuda").asText()).isEqualTo("not measured: " + ClassifierOptions.NOT_BUILT);
         assertThat(j.get("results").get(1).get("batch").asInt()).isEqualTo(4);
     }
 }

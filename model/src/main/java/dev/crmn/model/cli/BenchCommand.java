@@ -56,6 +56,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-onnxruntime", description = "Skip ONNX Runtime (the same network exported to ONNX, run on its CPU build).")
     boolean noOnnxRuntime;
 
+    @Option(names = "--no-cuda", description = "Skip the CUDA engine (measured where it can run: a build with -Pcuda13 "
+            + "on a machine with an NVIDIA GPU).")
+    boolean noCuda;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -84,6 +88,7 @@ public final class BenchCommand implements Callable<Integer> {
             doc.put("baseline_matmul_gflops", baseline.get("matmul_gflops").asDouble());
         }
         List<ForwardBench.Point> ort = noOnnxRuntime ? null : onnxRuntime(cfg, doc);
+        List<ForwardBench.Point> gpu = noCuda ? null : cuda(cfg, doc);
         List<Map<String, Object>> rows = new ArrayList<>();
         @SuppressWarnings("unchecked")
         List<ForwardBench.Point> points = (List<ForwardBench.Point>) fast.get("forward");
@@ -105,6 +110,9 @@ public final class BenchCommand implements Callable<Integer> {
             if (ort != null) {
                 row.put("onnxruntime_images_per_s", round(ort.get(i).imagesPerSecond()));
                 row.put("vs_onnxruntime", round(p.imagesPerSecond() / ort.get(i).imagesPerSecond()));
+            }
+            if (gpu != null) {
+                row.put("cuda_images_per_s", round(gpu.get(i).imagesPerSecond()));
             }
             rows.add(row);
         }
@@ -142,6 +150,24 @@ public final class BenchCommand implements Callable<Integer> {
         List<ForwardBench.Point> points = ForwardBench.forward(cfg, ForwardBench.Path.ONNXRUNTIME, batches, seconds);
         doc.put("onnxruntime", "onnxruntime " + OnnxRuntimeNetwork.version() + " CPU, " + OnnxRuntimeNetwork.defaultThreads()
                 + " intra-op thread(s), all graph optimisations");
+        return points;
+    }
+
+    /**
+     * The CUDA engine on the same network; null (and a note in {@code doc} saying why) where it cannot run: not in
+     * this build, no CUDA libraries, or no device.
+     */
+    private List<ForwardBench.Point> cuda(CrmnConfig cfg, Map<String, Object> doc) {
+        dev.crmn.model.infer.EngineProvider provider = dev.crmn.model.infer.EngineProvider.find(
+                dev.crmn.model.infer.ClassifierOptions.Engine.CUDA);
+        String why = provider == null ? dev.crmn.model.infer.ClassifierOptions.NOT_BUILT : provider.unavailable();
+        if (why != null) {
+            doc.put("cuda", "not measured: " + why);
+            return null;
+        }
+        List<ForwardBench.Point> points = ForwardBench.forward(cfg, ForwardBench.Path.CUDA, batches, seconds);
+        doc.put("cuda", "measured (" + dev.crmn.model.infer.ClassifierOptions.Engine.CUDA.wireName()
+                + "; CRMN_CUDA_PRECISION=" + System.getenv().getOrDefault("CRMN_CUDA_PRECISION", "tf32") + ")");
         return points;
     }
 
@@ -195,19 +221,23 @@ public final class BenchCommand implements Callable<Integer> {
     private void printTable(Map<String, Object> doc, List<Map<String, Object>> rows) {
         System.out.printf("%s (%s): %.4f GFLOP/image; %s; ND4J matmul %.1f GFLOP/s%n%n", doc.get("preset"),
                 doc.get("architecture"), (Double) doc.get("gflop_per_image"), doc.get("fast_path"), (Double) doc.get("matmul_gflops"));
-        System.out.printf("%6s %12s %10s %12s %10s %16s %9s %14s %8s%n", "batch", "images/s", "GFLOP/s", "latency ms", "% peak",
-                "baseline img/s", "speedup", "onnxrt img/s", "vs ort");
+        System.out.printf("%6s %12s %10s %12s %10s %16s %9s %14s %8s %13s%n", "batch", "images/s", "GFLOP/s", "latency ms",
+                "% peak", "baseline img/s", "speedup", "onnxrt img/s", "vs ort", "cuda img/s");
         for (Map<String, Object> r : rows) {
-            System.out.printf("%6d %12.1f %10.1f %12.2f %10s %16s %9s %14s %8s%n", (Integer) r.get("batch"), (Double) r.get("images_per_s"),
+            System.out.printf("%6d %12.1f %10.1f %12.2f %10s %16s %9s %14s %8s %13s%n", (Integer) r.get("batch"), (Double) r.get("images_per_s"),
                     (Double) r.get("gflops"), (Double) r.get("latency_ms"),
                     r.containsKey("percent_of_peak") ? String.format("%.1f", (Double) r.get("percent_of_peak")) : "-",
                     r.containsKey("baseline_images_per_s") ? String.format("%.1f", (Double) r.get("baseline_images_per_s")) : "-",
                     r.containsKey("speedup") ? String.format("%.1fx", (Double) r.get("speedup")) : "-",
                     r.containsKey("onnxruntime_images_per_s") ? String.format("%.1f", (Double) r.get("onnxruntime_images_per_s")) : "-",
-                    r.containsKey("vs_onnxruntime") ? String.format("%.2fx", (Double) r.get("vs_onnxruntime")) : "-");
+                    r.containsKey("vs_onnxruntime") ? String.format("%.2fx", (Double) r.get("vs_onnxruntime")) : "-",
+                    r.containsKey("cuda_images_per_s") ? String.format("%.1f", (Double) r.get("cuda_images_per_s")) : "-");
         }
         if (doc.containsKey("onnxruntime")) {
             System.out.println("ONNX Runtime: " + doc.get("onnxruntime"));
+        }
+        if (doc.containsKey("cuda")) {
+            System.out.println("CUDA: " + doc.get("cuda"));
         }
         if (doc.containsKey("train")) {
             System.out.println("\ntraining step: " + doc.get("train"));

@@ -19,8 +19,9 @@ import picocli.CommandLine.Option;
         description = "Evaluate a checkpoint on CIFAR binary files or an image folder (ROOT/<class>/<image>).")
 public final class EvalCommand implements Callable<Integer> {
 
-    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine: cpu (the ND4J/oneDNN fast path) or"
-            + " onnxruntime (the same network in ONNX Runtime's CPU build) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--engine", defaultValue = "cpu", description = "Inference engine: cpu (the ND4J/oneDNN fast path),"
+            + " cuda (the CUDA 13 engine on an NVIDIA GPU; builds with -Pcuda13), auto (cuda where it can run, else cpu)"
+            + " or onnxruntime (the same network in ONNX Runtime's CPU build) (default: ${DEFAULT-VALUE}).")
     String engine;
 
     @Option(names = "--model", required = true, description = "Checkpoint directory (or its manifest.json).")

@@ -72,9 +72,18 @@ public final class Classifier implements AutoCloseable {
     private static Classifier of(Manifest manifest, ComputationGraph trained, ClassifierOptions options, boolean owned) {
         CNN2DFormat trainedLayout = CNN2DFormat.valueOf(manifest.input().layout());
         InferenceNetwork net;
-        if (options.engine() == ClassifierOptions.Engine.ONNXRUNTIME) {
+        if (options.engine() == ClassifierOptions.Engine.ONNXRUNTIME || options.engine() == ClassifierOptions.Engine.CUDA) {
             try {
-                net = OnnxRuntimeNetwork.of(ServingWeights.of(trained, manifest.architecture()), options.threads());
+                ServingWeights sw = ServingWeights.of(trained, manifest.architecture());
+                if (options.engine() == ClassifierOptions.Engine.ONNXRUNTIME) {
+                    net = OnnxRuntimeNetwork.of(sw, options.threads());
+                } else {
+                    EngineProvider cuda = EngineProvider.find(ClassifierOptions.Engine.CUDA);
+                    if (cuda == null) {
+                        throw new IllegalStateException(ClassifierOptions.NOT_BUILT);
+                    }
+                    net = cuda.open(sw);
+                }
             } finally { // copied out (or failed): an owned graph is not needed either way
                 if (owned) {
                     Graphs.free(trained);

@@ -17,6 +17,11 @@ public interface InferenceNetwork extends AutoCloseable {
      */
     float[][] probabilities(INDArray input);
 
+    /** What runs the network, for logs and metrics (the CUDA engine names its device); empty if nothing to add. */
+    default String describe() {
+        return "";
+    }
+
     /** Frees everything the network owns (weights, buffers); it cannot be used afterwards. Idempotent. */
     @Override
     void close();

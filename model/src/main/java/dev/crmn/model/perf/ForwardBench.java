@@ -32,7 +32,9 @@ public final class ForwardBench {
         /** DL4J's default: the NCHW training graph, {@code ComputationGraph.output()}. */
         PLAIN,
         /** The same network in ONNX Runtime's CPU build ({@link OnnxRuntimeNetwork}, ND4J's thread count). */
-        ONNXRUNTIME
+        ONNXRUNTIME,
+        /** The CUDA engine ({@link dev.crmn.model.infer.EngineProvider}; builds with the cuda13 profile). */
+        CUDA
     }
 
     /** One measurement. */
@@ -50,6 +52,15 @@ public final class ForwardBench {
             case PLAIN -> InferenceNetwork.of(graph);
             case FAST -> ServingNetwork.of(graph, cfg);
             case ONNXRUNTIME -> OnnxRuntimeNetwork.of(ServingWeights.of(graph, cfg), 0);
+            case CUDA -> {
+                dev.crmn.model.infer.EngineProvider cuda = dev.crmn.model.infer.EngineProvider.find(
+                        dev.crmn.model.infer.ClassifierOptions.Engine.CUDA);
+                if (cuda == null) {
+                    Graphs.free(graph);
+                    throw new IllegalStateException(dev.crmn.model.infer.ClassifierOptions.NOT_BUILT);
+                }
+                yield cuda.open(ServingWeights.of(graph, cfg));
+            }
         };
         if (path != Path.PLAIN) {
             Graphs.free(graph); // copied into the serving engine

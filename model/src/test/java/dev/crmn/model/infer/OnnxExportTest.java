@@ -70,7 +70,7 @@ class OnnxExportTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> closed.network().probabilities(
                 org.nd4j.linalg.factory.Nd4j.zeros(1, 32, 32, 3))).isInstanceOf(IllegalStateException.class);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ClassifierOptions.of("tensorrt", 0))
-                .hasMessage("unknown engine 'tensorrt' (cpu, onnxruntime or plain)");
+                .hasMessage("unknown engine 'tensorrt' (cpu, cuda, auto, onnxruntime or plain)");
     }
 
     @ParameterizedTest
