@@ -85,6 +85,15 @@ public final class Cuda {
         }
     }
 
+    /** Device memory in use on the current device (all processes), in bytes: total minus free. */
+    static long deviceMemoryUsed() {
+        try (org.bytedeco.javacpp.SizeTPointer free = new org.bytedeco.javacpp.SizeTPointer(1);
+             org.bytedeco.javacpp.SizeTPointer total = new org.bytedeco.javacpp.SizeTPointer(1)) {
+            check(cudart.cudaMemGetInfo(free, total), "cudaMemGetInfo");
+            return total.get() - free.get();
+        }
+    }
+
     private static int cublasVersion() {
         org.bytedeco.cuda.cublas.cublasContext h = new org.bytedeco.cuda.cublas.cublasContext();
         cublas(cublas.cublasCreate_v2(h), "cublasCreate");

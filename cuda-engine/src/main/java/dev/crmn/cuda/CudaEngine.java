@@ -129,6 +129,8 @@ public final class CudaEngine implements AutoCloseable {
             throw new IllegalArgumentException(nhwc.length + " values are not " + rows + " images of " + cfg.height()
                     + "x" + cfg.width() + "x" + cfg.channels());
         }
+        // the calling thread's current device: a job's task thread may not be the thread that opened the engine
+        check(cudart.cudaSetDevice(device.index()), "cudaSetDevice");
         int n = bucket(rows);
         ensureHost(n);
         hostIn.position(0).put(nhwc, 0, nhwc.length);
@@ -260,6 +262,7 @@ public final class CudaEngine implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
+            cudart.cudaSetDevice(device.index());
             graphs.values().forEach(g -> cudart.cudaGraphExecDestroy(g.exec()));
             graphs.clear();
             freeHost();

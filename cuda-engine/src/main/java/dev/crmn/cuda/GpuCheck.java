@@ -39,6 +39,7 @@ public final class GpuCheck {
         double tolerance = 1e-4;
         double seconds = 1.5;
         boolean kinds = false;
+        int swaps = 0;
         String pendingReference = null;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -52,6 +53,7 @@ public final class GpuCheck {
                 }
                 case "--bench" -> bench.add(args[++i]);
                 case "--kinds" -> kinds = true;
+                case "--swaps" -> swaps = Integer.parseInt(args[++i]);
                 case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--tolerance" -> tolerance = Double.parseDouble(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
@@ -97,7 +99,15 @@ public final class GpuCheck {
                 json.append(compare.isEmpty() && variant.equals("wrn-tiny") ? "\n    " : ",\n    ").append(result);
             }
         }
-        json.append("\n  ],\n  \"benchmarks\": [");
+        json.append("\n  ],\n  \"swaps\": ");
+        if (swaps > 0 && !compare.isEmpty()) {
+            String result = swaps(ServingWeightsFile.read(Path.of(compare.get(0)[1])), device, precision, swaps);
+            allPass &= result.contains("\"flat\": true");
+            json.append(result);
+        } else {
+            json.append("null");
+        }
+        json.append(",\n  \"benchmarks\": [");
         boolean first = true;
         for (String b : bench) {
             ServingWeights sw = b.startsWith("preset:") ? ServingWeights.random(Presets.get(b.substring(7)), 42)
@@ -198,6 +208,55 @@ public final class GpuCheck {
                 + "(tolerance %.0e): %s%n", variant, maxDiff, tolerance, pass ? "PASS" : "FAIL");
         return String.format(Locale.ROOT, "{\"model\": %s, \"images\": 73, \"max_abs_diff\": %.6g, \"tolerance\": %.1e, "
                 + "\"reference\": \"ReferenceOps\", \"pass\": %b}", str(variant + " (random weights)"), maxDiff, tolerance, pass);
+    }
+
+    /**
+     * What a hot-swapping job does to memory: {@code count} times open an engine, run batches of 64 and 1 (eager,
+     * then as graphs), close it. Device memory (cudaMemGetInfo) and the process's resident memory (page-locked
+     * buffers, JavaCPP's allocations) are read after the first 10 cycles (everything warmed up) and at the end;
+     * flat means the device grew by less than 16 MiB and the process by less than 64 MiB over the rest.
+     */
+    private static String swaps(ServingWeights sw, Cuda.Device device, CudaEngine.Precision precision, int count)
+            throws java.io.IOException {
+        int pixels = sw.config().height() * sw.config().width() * sw.config().channels();
+        float[] x = new float[64 * pixels];
+        long[] deviceUsed = new long[2];
+        long[] rss = new long[2];
+        long t0 = System.nanoTime();
+        for (int i = 1; i <= count; i++) {
+            try (CudaEngine engine = CudaEngine.open(sw, device.index(), precision)) {
+                for (int repeat = 0; repeat < 2; repeat++) {
+                    engine.probabilities(x, 64);
+                    engine.probabilities(Arrays.copyOf(x, pixels), 1);
+                }
+            }
+            if (i == Math.min(10, count) || i == count) {
+                int k = i == count ? 1 : 0;
+                deviceUsed[k] = Cuda.deviceMemoryUsed();
+                rss[k] = residentBytes();
+            }
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long deviceGrowth = deviceUsed[1] - deviceUsed[0];
+        long rssGrowth = rss[1] - rss[0];
+        boolean flat = deviceGrowth < (16L << 20) && rssGrowth < (64L << 20);
+        System.out.printf(Locale.ROOT, "swaps: %d engines opened, used and closed in %.1f s; device memory used %.1f -> "
+                        + "%.1f MiB, process resident %.1f -> %.1f MiB between cycle 10 and %d: %s%n", count, seconds,
+                deviceUsed[0] / 1048576.0, deviceUsed[1] / 1048576.0, rss[0] / 1048576.0, rss[1] / 1048576.0, count,
+                flat ? "FLAT" : "GROWS");
+        return String.format(Locale.ROOT, "{\"cycles\": %d, \"seconds\": %.1f, \"device_used_mib\": [%.1f, %.1f], "
+                        + "\"resident_mib\": [%.1f, %.1f], \"flat\": %b}", count, seconds, deviceUsed[0] / 1048576.0,
+                deviceUsed[1] / 1048576.0, rss[0] / 1048576.0, rss[1] / 1048576.0, flat);
+    }
+
+    /** The process's resident memory (VmRSS), in bytes. */
+    private static long residentBytes() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        return -1;
     }
 
     /** Images/s of whole calls (host to device, network, device to host) at one batch size: the median of repeats. */
