@@ -56,7 +56,7 @@ data="$here/data"
 echo "== strict FP32 (NVIDIA_TF32_OVERRIDE=0): comparison with the CPU, then speed"
 NVIDIA_TF32_OVERRIDE=0 timeout 200 "$java" "${opts[@]}" -cp "$cp" dev.crmn.cuda.GpuCheck --precision fp32 \
   --reference "$data/crmn-demo.reference" --weights "$data/crmn-demo.weights" --tolerance 1e-4 \
-  --kinds --bench "$data/crmn-demo.weights" --bench preset:crmn-28-10 --seconds 0.8 --out "$results/gpu-check-fp32.json"
+  --kinds --layouts nchw,nhwc --bench "$data/crmn-demo.weights" --bench preset:crmn-28-10 --seconds 0.8 --out "$results/gpu-check-fp32.json"
 fp32=$?
 if [ $fp32 -eq 3 ]; then # the libraries did not load: show JavaCPP's own reasons
   "$java" "${opts[@]}" -Dorg.bytedeco.javacpp.logger.debug=true -cp "$cp" dev.crmn.cuda.GpuCheck 2>&1 | grep -i "fail" | head -8
@@ -64,7 +64,7 @@ fi
 echo "== TF32 allowed: comparison (looser tolerance), 100 hot-swaps' memory, then speed"
 timeout 200 "$java" "${opts[@]}" -cp "$cp" dev.crmn.cuda.GpuCheck --precision tf32 \
   --reference "$data/crmn-demo.reference" --weights "$data/crmn-demo.weights" --tolerance 1e-2 --swaps 100 \
-  --kinds --bench "$data/crmn-demo.weights" --bench preset:crmn-28-10 --seconds 0.8 --out "$results/gpu-check-tf32.json"
+  --kinds --layouts nchw,nhwc --bench "$data/crmn-demo.weights" --bench preset:crmn-28-10 --seconds 0.8 --out "$results/gpu-check-tf32.json"
 tf32=$?
 echo "== done in $(( $(date +%s) - started )) s: fp32 exit $fp32, tf32 exit $tf32"
 [ $fp32 -eq 0 ] && [ $tf32 -eq 0 ]

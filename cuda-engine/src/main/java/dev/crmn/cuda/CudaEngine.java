@@ -60,7 +60,7 @@ public final class CudaEngine implements AutoCloseable {
     private String graphsOff;
     private int hostEpoch;
 
-    private CudaEngine(ServingWeights sw, Cuda.Device device, Precision precision, boolean graphs) {
+    private CudaEngine(ServingWeights sw, Cuda.Device device, Precision precision, boolean graphs, boolean nhwc) {
         this.cfg = sw.config();
         this.plan = ServingPlan.of(sw);
         this.device = device;
@@ -68,22 +68,41 @@ public final class CudaEngine implements AutoCloseable {
         this.useGraphs = graphs;
         this.precision = precision;
         check(cudart.cudaSetDevice(device.index()), "cudaSetDevice");
-        this.ops = new CudnnOps(precision == Precision.TF32, device.memoryBytes());
+        this.ops = new CudnnOps(precision == Precision.TF32, device.memoryBytes(),
+                nhwc ? CudnnOps.Layout.NHWC : CudnnOps.Layout.NCHW);
     }
 
     /**
-     * An engine for {@code sw} on device {@code index}, replaying each padded batch size's forward pass as a CUDA
-     * graph from its second call on.
+     * An engine for {@code sw} on device {@code index}, in the faster layout for the precision
+     * ({@link #defaultNhwc}), replaying each padded batch size's forward pass as a CUDA graph from its second call
+     * on.
      *
      * @throws Cuda.CudaException if the CUDA libraries or the device are missing (the message says which)
      */
     public static CudaEngine open(ServingWeights sw, int index, Precision precision) {
-        return open(sw, index, precision, true);
+        return open(sw, index, precision, true, defaultNhwc(precision));
     }
 
-    /** {@link #open(ServingWeights, int, Precision)}, with CUDA graphs or without ({@code graphs} false: every call eager). */
-    public static CudaEngine open(ServingWeights sw, int index, Precision precision, boolean graphs) {
-        return new CudaEngine(sw, Cuda.device(index), precision, graphs);
+    /**
+     * The faster layout for a precision, as measured on an H200 (docs/benchmarks.md, "GPU"): channels-last with
+     * TF32 (tensor-core kernels; 1.08-1.41x), channels-first in strict FP32 (cuDNN's Winograd and FFT
+     * convolutions, which it has only for NCHW; 2.9x on crmn-28-10).
+     */
+    public static boolean defaultNhwc(Precision precision) {
+        return precision == Precision.TF32;
+    }
+
+    /**
+     * {@link #open(ServingWeights, int, Precision)}, with CUDA graphs or without ({@code graphs} false: every call
+     * eager), with activations channels-last ({@code nhwc}) or channels-first in device memory.
+     */
+    public static CudaEngine open(ServingWeights sw, int index, Precision precision, boolean graphs, boolean nhwc) {
+        return new CudaEngine(sw, Cuda.device(index), precision, graphs, nhwc);
+    }
+
+    /** Whether activations are channels-last on the device. */
+    public boolean nhwc() {
+        return ops.layout() == CudnnOps.Layout.NHWC;
     }
 
     /** Whether calls are replayed as CUDA graphs; null, or why graphs were switched off after a failed capture. */
@@ -157,9 +176,13 @@ public final class CudaEngine implements AutoCloseable {
 
     /** Queues one forward pass of {@code n} images on the stream: input copy, layout change, network, output copy. */
     private void enqueue(int n) {
-        ops.copyAsync(at(staging), hostIn, 4L * n * pixels, cudart.cudaMemcpyHostToDevice);
         CudnnOps.Dev input = ops.tensor("input", n, cfg.channels(), cfg.height(), cfg.width());
-        ops.nhwcToNchw(staging, input);
+        if (nhwc()) { // the host's layout already
+            ops.copyAsync(input.ptr(), hostIn, 4L * n * pixels, cudart.cudaMemcpyHostToDevice);
+        } else {
+            ops.copyAsync(at(staging), hostIn, 4L * n * pixels, cudart.cudaMemcpyHostToDevice);
+            ops.nhwcToNchw(staging, input);
+        }
         ops.begin(input);
         CudnnOps.Dev out = plan.forward(ops, n);
         ops.copyAsync(hostOut, out.ptr(), 4L * n * out.d1(), cudart.cudaMemcpyDeviceToHost);
@@ -232,7 +255,7 @@ public final class CudaEngine implements AutoCloseable {
             hostCapacity = values;
             hostEpoch++;
         }
-        if (values > stagingCapacity) {
+        if (values > stagingCapacity && !nhwc()) {
             staging = ops.malloc(4 * values);
             stagingCapacity = values;
             hostEpoch++;

@@ -37,7 +37,7 @@ final class CudaNetwork implements InferenceNetwork {
     public String describe() {
         Cuda.Device d = engine.device();
         return "cuda " + d.describe() + ", " + engine.precision().name().toLowerCase(java.util.Locale.ROOT)
-                + (engine.graphsOff() == null ? ", CUDA graphs" : "");
+                + (engine.nhwc() ? ", NHWC" : ", NCHW") + (engine.graphsOff() == null ? ", CUDA graphs" : "");
     }
 
     @Override

@@ -34,15 +34,24 @@ import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * The serving plan's operations as cuDNN and cuBLAS calls on the default stream, in FP32 (TF32 tensor cores
- * allowed or not). Owns every device buffer and descriptor it creates: weights are uploaded on first use,
+ * The serving plan's operations as cuDNN and cuBLAS calls on one stream, in FP32 (TF32 tensor cores allowed or
+ * not), with image tensors laid out NCHW or NHWC in device memory ({@link Layout}; the plan's shapes are always
+ * {@code [n, c, h, w]}, and tensors of one pixel, {@code [n, c, 1, 1]}, are the same in both). Owns every device buffer and descriptor it creates: weights are uploaded on first use,
  * activation buffers and descriptors are made once per shape (so once per padded batch size), the convolution
  * algorithm is chosen once per convolution and batch size by {@code cudnnFindConvolutionForwardAlgorithm}, and
  * one workspace grows to the largest need. {@link #close()} frees it all. Not thread-safe.
  */
 final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
 
-    /** A dense NCHW float buffer on the device. */
+    /** How image tensors lie in device memory. */
+    enum Layout {
+        /** Channels first: the plan's own order; the input's layout change is one transform on the device. */
+        NCHW,
+        /** Channels last: what tensor-core convolutions prefer; the input arrives so; filters are reordered (OHWI). */
+        NHWC
+    }
+
+    /** A dense float buffer on the device of logical shape {@code [d0, d1, d2, d3]} (see {@link Layout}). */
     record Dev(long address, int d0, int d1, int d2, int d3) {
         long count() {
             return (long) d0 * d1 * d2 * d3;
@@ -59,6 +68,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private static final double BN_EPS = 1e-5;
 
     private final boolean tf32;
+    private final Layout layout;
     /** The largest workspace a convolution algorithm may ask for: a sixteenth of the device's memory, at least 1 GiB. */
     private final long maxWorkspace;
     private final CUstream_st stream = new CUstream_st();
@@ -90,6 +100,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
         final Map<Integer, Integer> algos = new HashMap<>();
         boolean fusedUnsupported;
+        long weights;
     }
 
     /** The LSTM's descriptor and weight space (cuDNN's layout, filled once). */
@@ -100,8 +111,9 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private record RnnBatch(cudnnRNNDataStruct x, cudnnRNNDataStruct y, cudnnTensorStruct h, long seqLengths, long out) {
     }
 
-    CudnnOps(boolean tf32, long deviceMemory) {
+    CudnnOps(boolean tf32, long deviceMemory, Layout layout) {
         this.tf32 = tf32;
+        this.layout = layout;
         this.maxWorkspace = Math.max(1L << 30, deviceMemory / 16);
         // a blocking stream: the synchronous copies of first use (weights) stay ordered with its work
         check(cudart.cudaStreamCreate(stream), "cudaStreamCreate");
@@ -176,14 +188,23 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         }
     }
 
-    /** A dense NCHW descriptor of this shape (one per shape). */
+    Layout layout() {
+        return layout;
+    }
+
+    /** The descriptor of a dense tensor of this shape in the layout (one per shape). */
     cudnnTensorStruct desc(int d0, int d1, int d2, int d3) {
         return shapes.computeIfAbsent(d0 + "x" + d1 + "x" + d2 + "x" + d3, k -> {
             cudnnTensorStruct d = newTensorDesc();
-            cudnn(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d0, d1, d2, d3),
+            cudnn(cudnnSetTensor4dDescriptor(d, format(d2, d3), CUDNN_DATA_FLOAT, d0, d1, d2, d3),
                     "cudnnSetTensor4dDescriptor " + k);
             return d;
         });
+    }
+
+    /** cuDNN's format of a tensor with {@code h × w} pixels (one-pixel tensors are described NCHW in both layouts). */
+    private int format(int h, int w) {
+        return layout == Layout.NHWC && h * w > 1 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     }
 
     private cudnnTensorStruct desc(Dev t) {
@@ -239,15 +260,21 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
 
     @Override
     public void pad(Dev x, ServingPlan.ConvSpec conv, Dev padded) {
-        cudnnTensorStruct interior = shapes.computeIfAbsent("interior:" + x.d0() + "x" + x.d1() + "x" + x.d2() + "x" + x.d3()
-                + "in" + padded.d2() + "x" + padded.d3(), k -> {
+        int c = x.d1();
+        int width = padded.d3();
+        int plane = padded.d2() * width;
+        cudnnTensorStruct interior = shapes.computeIfAbsent("interior:" + x.d0() + "x" + c + "x" + x.d2() + "x" + x.d3()
+                + "in" + padded.d2() + "x" + width, k -> {
                     cudnnTensorStruct d = newTensorDesc();
-                    int plane = padded.d2() * padded.d3();
-                    cudnn(cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, x.d0(), x.d1(), x.d2(), x.d3(),
-                            x.d1() * plane, plane, padded.d3(), 1), "cudnnSetTensor4dDescriptorEx " + k);
+                    // the padded buffer's strides over the interior's shape
+                    int[] strides = layout == Layout.NHWC ? new int[]{c * plane, 1, width * c, c}
+                            : new int[]{c * plane, plane, width, 1};
+                    cudnn(cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, x.d0(), c, x.d2(), x.d3(), strides[0],
+                            strides[1], strides[2], strides[3]), "cudnnSetTensor4dDescriptorEx " + k);
                     return d;
                 });
-        long start = padded.address() + 4L * ((long) conv.padTop() * padded.d3() + conv.padLeft());
+        long pixel = (long) conv.padTop() * width + conv.padLeft();
+        long start = padded.address() + 4L * (layout == Layout.NHWC ? pixel * c : pixel);
         cudnn(cudnnTransformTensor(handle, one, desc(x), x.ptr(), zero, interior, at(start)), "cudnnTransformTensor (pad)");
     }
 
@@ -256,8 +283,9 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
             Conv s = new Conv();
             cudnn(cudnnCreateFilterDescriptor(s.filter), "cudnnCreateFilterDescriptor");
             descriptors.add(s.filter);
-            cudnn(cudnnSetFilter4dDescriptor(s.filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c.out(), c.in(), c.kernel(),
-                    c.kernel()), "cudnnSetFilter4dDescriptor");
+            cudnn(cudnnSetFilter4dDescriptor(s.filter, CUDNN_DATA_FLOAT, layout == Layout.NHWC ? CUDNN_TENSOR_NHWC
+                    : CUDNN_TENSOR_NCHW, c.out(), c.in(), c.kernel(), c.kernel()), "cudnnSetFilter4dDescriptor");
+            s.weights = layout == Layout.NHWC ? upload(ohwi(c)) : upload(c.weights());
             cudnn(cudnnCreateConvolutionDescriptor(s.conv), "cudnnCreateConvolutionDescriptor");
             descriptors.add(s.conv);
             cudnn(cudnnSetConvolution2dDescriptor(s.conv, c.pad(), c.pad(), c.stride(), c.stride(), 1, 1,
@@ -266,6 +294,23 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
                     "cudnnSetConvolutionMathType");
             return s;
         });
+    }
+
+    /** {@code c}'s OIHW weights reordered OHWI (cuDNN's NHWC filter layout). */
+    private static float[] ohwi(ServingPlan.ConvSpec c) {
+        int k = c.kernel();
+        float[] w = c.weights();
+        float[] out = new float[w.length];
+        for (int o = 0; o < c.out(); o++) {
+            for (int i = 0; i < c.in(); i++) {
+                for (int y = 0; y < k; y++) {
+                    for (int x = 0; x < k; x++) {
+                        out[((o * k + y) * k + x) * c.in() + i] = w[((o * c.in() + i) * k + y) * k + x];
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** The fastest algorithm cuDNN measures for this convolution at this batch size (within the workspace cap). */
@@ -307,7 +352,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
                     "cudnnGetConvolutionForwardWorkspaceSize");
             ensureWorkspace(size.get());
         }
-        FloatPointer w = at(upload(c.weights()));
+        FloatPointer w = at(s.weights);
         if (reluAfter && c.bias() != null && !accumulate && !s.fusedUnsupported) {
             int status = cudnnConvolutionBiasActivationForward(handle, one, desc(x), x.ptr(), s.filter, w, s.conv, algo,
                     at(workspace), workspaceBytes, zero, desc(y), y.ptr(), desc(1, c.out(), 1, 1), at(upload(c.bias())),

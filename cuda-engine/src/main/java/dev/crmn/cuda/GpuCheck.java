@@ -40,6 +40,7 @@ public final class GpuCheck {
         double seconds = 1.5;
         boolean kinds = false;
         int swaps = 0;
+        String[] layouts = {"nchw"};
         String pendingReference = null;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -54,6 +55,7 @@ public final class GpuCheck {
                 case "--bench" -> bench.add(args[++i]);
                 case "--kinds" -> kinds = true;
                 case "--swaps" -> swaps = Integer.parseInt(args[++i]);
+                case "--layouts" -> layouts = args[++i].toLowerCase(Locale.ROOT).split(",");
                 case "--batches" -> batches = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--tolerance" -> tolerance = Double.parseDouble(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
@@ -85,19 +87,25 @@ public final class GpuCheck {
                 .append(",\n  \"tf32_override\": ").append(str(String.valueOf(System.getenv("NVIDIA_TF32_OVERRIDE"))))
                 .append(",\n  \"comparisons\": [");
         boolean allPass = true;
-        for (int c = 0; c < compare.size(); c++) {
-            ReferenceFile ref = ReferenceFile.read(Path.of(compare.get(c)[0]));
-            ServingWeights sw = ServingWeightsFile.read(Path.of(compare.get(c)[1]));
-            String result = compare(sw, ref, device, precision, tolerance, compare.get(c)[1]);
-            allPass &= result.contains("\"pass\": true");
-            json.append(c == 0 ? "\n    " : ",\n    ").append(result);
-        }
-        if (kinds) {
-            for (String variant : new String[]{"wrn-tiny", "crmn-tiny", "crmn-tiny-sum-relu"}) {
-                String result = compareKind(variant, device, precision, tolerance);
-                allPass &= result.contains("\"pass\": true");
-                json.append(compare.isEmpty() && variant.equals("wrn-tiny") ? "\n    " : ",\n    ").append(result);
+        List<String> results = new ArrayList<>();
+        final double tol = tolerance;
+        final Cuda.Device dev = device;
+        for (String layout : layouts) {
+            boolean nhwc = layout.equals("nhwc");
+            for (String[] c : compare) {
+                ReferenceFile ref = ReferenceFile.read(Path.of(c[0]));
+                ServingWeights sw = ServingWeightsFile.read(Path.of(c[1]));
+                results.add(guarded(() -> compare(sw, ref, dev, precision, nhwc, tol, c[1]), c[1], layout));
             }
+            if (kinds) {
+                for (String variant : new String[]{"wrn-tiny", "crmn-tiny", "crmn-tiny-sum-relu"}) {
+                    results.add(guarded(() -> compareKind(variant, dev, precision, nhwc, tol), variant, layout));
+                }
+            }
+        }
+        for (String r : results) {
+            allPass &= r.contains("\"pass\": true");
+            json.append(r == results.get(0) ? "\n    " : ",\n    ").append(r);
         }
         json.append("\n  ],\n  \"swaps\": ");
         if (swaps > 0 && !compare.isEmpty()) {
@@ -114,12 +122,18 @@ public final class GpuCheck {
                     : ServingWeightsFile.read(Path.of(b));
             String model = b.startsWith("preset:") ? b.substring(7) + " (random weights)"
                     : Path.of(b).getFileName().toString().replace(".weights", "");
-            for (boolean graphs : new boolean[]{false, true}) {
-                try (CudaEngine engine = CudaEngine.open(sw, 0, precision, graphs)) {
-                    for (int batch : batches) {
-                        String row = bench(engine, model, batch, seconds);
-                        json.append(first ? "\n    " : ",\n    ").append(row);
-                        first = false;
+            for (String layout : layouts) {
+                // channels-first eager and with graphs; channels-last with graphs (what it would be used with)
+                for (boolean graphs : layout.equals("nhwc") ? new boolean[]{true} : new boolean[]{false, true}) {
+                    try (CudaEngine engine = CudaEngine.open(sw, 0, precision, graphs, layout.equals("nhwc"))) {
+                        for (int batch : batches) {
+                            String row = bench(engine, model, batch, seconds);
+                            json.append(first ? "\n    " : ",\n    ").append(row);
+                            first = false;
+                        }
+                    } catch (RuntimeException e) {
+                        System.out.println("bench " + model + " " + layout + ": FAIL: " + e.getMessage());
+                        allPass = false;
                     }
                 }
             }
@@ -134,13 +148,13 @@ public final class GpuCheck {
 
     /** The engine's probabilities for the reference images, in batches of several sizes, against the CPU's. */
     private static String compare(ServingWeights sw, ReferenceFile ref, Cuda.Device device,
-                                  CudaEngine.Precision precision, double tolerance, String name) {
+                                  CudaEngine.Precision precision, boolean nhwc, double tolerance, String name) {
         int pixels = ref.height() * ref.width() * ref.channels();
         double maxDiff = 0;
         int agree = 0;
         int correct = 0;
         String graphsOff;
-        try (CudaEngine engine = CudaEngine.open(sw, device.index(), precision)) {
+        try (CudaEngine engine = CudaEngine.open(sw, device.index(), precision, true, nhwc)) {
             int done = 0;
             int[] sizes = {1, 7, 64, 100};
             for (int k = 0; done < ref.n(); k++) {
@@ -161,13 +175,14 @@ public final class GpuCheck {
             graphsOff = engine.graphsOff();
         }
         boolean pass = maxDiff <= tolerance && graphsOff == null;
-        System.out.printf(Locale.ROOT, "compare %s (%s): %d images, largest |p_gpu - p_cpu| = %.3g (tolerance %.0e), "
-                        + "top-1 agreement %d/%d, accuracy %.2f %%: %s%n", name,
+        System.out.printf(Locale.ROOT, "compare %s (%s, %s): %d images, largest |p_gpu - p_cpu| = %.3g (tolerance %.0e), "
+                        + "top-1 agreement %d/%d, accuracy %.2f %%: %s%n", name, layout(nhwc),
                 graphsOff == null ? "eager, then CUDA graphs" : "eager only: " + graphsOff, ref.n(), maxDiff, tolerance, agree,
                 ref.n(), 100.0 * correct / ref.n(), pass ? "PASS" : "FAIL");
-        return String.format(Locale.ROOT, "{\"model\": %s, \"images\": %d, \"max_abs_diff\": %.6g, \"tolerance\": %.1e, "
-                        + "\"top1_agreement\": %d, \"accuracy\": %.4f, \"pass\": %b}", str(Path.of(name).getFileName()
-                        .toString()), ref.n(), maxDiff, tolerance, agree, (double) correct / ref.n(), pass);
+        return String.format(Locale.ROOT, "{\"model\": %s, \"layout\": %s, \"images\": %d, \"max_abs_diff\": %.6g, "
+                        + "\"tolerance\": %.1e, \"top1_agreement\": %d, \"accuracy\": %.4f, \"pass\": %b}",
+                str(Path.of(name).getFileName().toString()), str(layout(nhwc)), ref.n(), maxDiff, tolerance, agree,
+                (double) correct / ref.n(), pass);
     }
 
     /**
@@ -176,7 +191,7 @@ public final class GpuCheck {
      * of 3 and 70 (padded to 128), each run twice (eager, then replayed as a graph).
      */
     private static String compareKind(String variant, Cuda.Device device, CudaEngine.Precision precision,
-                                      double tolerance) {
+                                      boolean nhwc, double tolerance) {
         CrmnConfig cfg = variant.equals("crmn-tiny-sum-relu")
                 ? Presets.get("crmn-tiny").toBuilder().lstmSize(64).fusion(CrmnConfig.Fusion.SUM)
                         .memoryInput(CrmnConfig.MemoryInput.RELU).build()
@@ -185,7 +200,7 @@ public final class GpuCheck {
         int pixels = cfg.height() * cfg.width() * cfg.channels();
         Random rnd = new Random(3);
         double maxDiff = 0;
-        try (CudaEngine engine = CudaEngine.open(sw, device.index(), precision)) {
+        try (CudaEngine engine = CudaEngine.open(sw, device.index(), precision, true, nhwc)) {
             for (int n : new int[]{3, 70}) {
                 float[] x = new float[n * pixels];
                 for (int i = 0; i < x.length; i++) {
@@ -204,10 +219,11 @@ public final class GpuCheck {
             }
         }
         boolean pass = maxDiff <= tolerance;
-        System.out.printf(Locale.ROOT, "compare %s (random weights, reference executor): largest difference %.3g "
-                + "(tolerance %.0e): %s%n", variant, maxDiff, tolerance, pass ? "PASS" : "FAIL");
-        return String.format(Locale.ROOT, "{\"model\": %s, \"images\": 73, \"max_abs_diff\": %.6g, \"tolerance\": %.1e, "
-                + "\"reference\": \"ReferenceOps\", \"pass\": %b}", str(variant + " (random weights)"), maxDiff, tolerance, pass);
+        System.out.printf(Locale.ROOT, "compare %s (random weights, reference executor, %s): largest difference %.3g "
+                + "(tolerance %.0e): %s%n", variant, layout(nhwc), maxDiff, tolerance, pass ? "PASS" : "FAIL");
+        return String.format(Locale.ROOT, "{\"model\": %s, \"layout\": %s, \"images\": 73, \"max_abs_diff\": %.6g, "
+                        + "\"tolerance\": %.1e, \"reference\": \"ReferenceOps\", \"pass\": %b}",
+                str(variant + " (random weights)"), str(layout(nhwc)), maxDiff, tolerance, pass);
     }
 
     /**
@@ -283,7 +299,7 @@ public final class GpuCheck {
         double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         double median = sorted[sorted.length / 2];
         double ips = batch / (median / 1000);
-        String mode = engine.graphsOff() == null ? "graphs" : "eager";
+        String mode = (engine.graphsOff() == null ? "graphs" : "eager") + (engine.nhwc() ? " nhwc" : "");
         System.out.printf(Locale.ROOT, "bench %-28s %-6s batch %5d: %10.0f images/s (median %.3f ms of %d calls; first "
                 + "call %.0f ms; device memory %.0f MiB)%s%n", model, mode, batch, ips, median, sorted.length, firstMs,
                 engine.deviceBytes() / 1048576.0, engine.graphsOff() != null && !engine.graphsOff().equals("not asked for")
@@ -292,6 +308,21 @@ public final class GpuCheck {
                         + "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"calls\": %d, \"first_call_ms\": %.1f, "
                         + "\"device_mib\": %.1f}", str(model), str(mode), batch, ips, median,
                 sorted[(int) (sorted.length * 0.9)], sorted.length, firstMs, engine.deviceBytes() / 1048576.0);
+    }
+
+    private static String layout(boolean nhwc) {
+        return nhwc ? "nhwc" : "nchw";
+    }
+
+    /** {@code check}'s JSON, or a failed entry naming the exception if the engine threw (the check goes on). */
+    private static String guarded(java.util.function.Supplier<String> check, String model, String layout) {
+        try {
+            return check.get();
+        } catch (RuntimeException e) {
+            System.out.println("compare " + model + " (" + layout + "): FAIL: " + e);
+            return String.format(Locale.ROOT, "{\"model\": %s, \"layout\": %s, \"error\": %s, \"pass\": false}",
+                    str(Path.of(model).getFileName().toString()), str(layout), str(String.valueOf(e.getMessage())));
+        }
     }
 
     private static int argmax(float[] p) {

@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The CUDA engine. Without a GPU (CI): the engine says what is missing, in one message that names the libraries
  * and where to get them, and the tests that need a device are skipped saying why. With one: the engine gives the
- * reference executor's probabilities for each kind of network, eagerly and replayed as CUDA graphs, for batches
- * that need padding, and refuses bad input.
+ * reference executor's probabilities for each kind of network, in both layouts, eagerly and replayed as CUDA
+ * graphs, for batches that need padding, and refuses bad input.
  */
 class CudaEngineTest {
 
@@ -58,9 +58,14 @@ class CudaEngineTest {
                         .memoryInput(CrmnConfig.MemoryInput.RELU).build()
                 : Presets.get(variant);
         ServingWeights sw = ServingWeights.random(cfg, 7);
-        int pixels = cfg.height() * cfg.width() * cfg.channels();
+        matchesTheReference(sw, false);
+        matchesTheReference(sw, true);
+    }
+
+    private static void matchesTheReference(ServingWeights sw, boolean nhwc) {
+        int pixels = sw.config().height() * sw.config().width() * sw.config().channels();
         Random rnd = new Random(3);
-        try (CudaEngine engine = CudaEngine.open(sw, 0, CudaEngine.Precision.FP32)) {
+        try (CudaEngine engine = CudaEngine.open(sw, 0, CudaEngine.Precision.FP32, true, nhwc)) {
             for (int n : new int[]{3, 70}) {
                 float[] x = new float[n * pixels];
                 for (int i = 0; i < x.length; i++) {
@@ -71,7 +76,7 @@ class CudaEngineTest {
                     float[][] p = engine.probabilities(x, n);
                     for (int i = 0; i < n; i++) {
                         for (int j = 0; j < p[i].length; j++) {
-                            assertThat((double) p[i][j]).isCloseTo(expected[i][j],
+                            assertThat((double) p[i][j]).as("nhwc=%s", nhwc).isCloseTo(expected[i][j],
                                     org.assertj.core.data.Offset.offset(1e-3));
                         }
                     }
