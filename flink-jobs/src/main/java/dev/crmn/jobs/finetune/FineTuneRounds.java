@@ -12,8 +12,12 @@ public final class FineTuneRounds {
     private static final List<RoundReport> ROUNDS = new CopyOnWriteArrayList<>();
     private static final List<Restore> RESTORES = new CopyOnWriteArrayList<>();
 
-    /** What a restored trainer found in its state. */
-    public record Restore(int reservoir, long reservoirSeen, int holdout, int newFrames, int pendingVersions) {
+    /**
+     * What a restored trainer kept of its state; {@code dropped} names the model the state belonged to when it was
+     * dropped because the job now fine-tunes another (null when kept).
+     */
+    public record Restore(int reservoir, long reservoirSeen, int holdout, int newFrames, int pendingVersions,
+                          String dropped) {
     }
 
     static void restored(Restore r) {

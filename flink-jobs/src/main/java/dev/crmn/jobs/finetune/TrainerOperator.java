@@ -136,9 +136,25 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         pending = list(pendingState.get());
         List<ModelRef> bases = list(baseState.get());
         baseRef = bases.isEmpty() ? null : bases.get(0);
+        String dropped = null;
+        if (baseRef != null && !baseRef.name().equals(settings.modelName())) {
+            // state of a job that fine-tuned another model (restarted with another --model and the same group): its
+            // examples carry that model's labels, its versions that model's name; none of it applies here
+            dropped = baseRef.name();
+            LOG.warn("the restored state fine-tuned {}; this job fine-tunes {}: dropping its {} reservoir and {} holdout"
+                    + " frames, {} new frames and {} unpublished version(s)", dropped, settings.modelName(),
+                    reservoir.size(), holdout.size(), fresh.size(), pending.size());
+            reservoir = new Reservoir(settings.reservoirSize(), SEED);
+            holdout = new Reservoir(settings.holdoutSize(), SEED + 1);
+            fresh = new ArrayList<>();
+            pending = new ArrayList<>();
+            lastVersion = 0;
+            rounds = 0;
+            baseRef = null;
+        }
         if (context.isRestored()) {
             FineTuneRounds.restored(new FineTuneRounds.Restore(reservoir.size(), reservoir.seen(), holdout.size(),
-                    fresh.size(), pending.size()));
+                    fresh.size(), pending.size(), dropped));
             LOG.info("restored: reservoir {} ({} seen), holdout {}, {} new frames, {} version(s) to publish, base {}",
                     reservoir.size(), reservoir.seen(), holdout.size(), fresh.size(), pending.size(),
                     baseRef == null ? "-" : baseRef.displayName());

@@ -171,6 +171,62 @@ class FineTuneJobITCase {
         return refs;
     }
 
+    /**
+     * {@code crmn finetune} stopped (with a savepoint) and started again resumes its frames; started again for
+     * another model under the same group, it does not go on fine-tuning the first one: the first model's state is
+     * dropped and the job starts from the other model's latest version.
+     */
+    @Test
+    void restartedForAnotherModelItDropsTheFirstModelsStateInsteadOfTrainingIt() throws Exception {
+        Configuration first = options("switch");
+        Checkpoints.Loaded tiny = Checkpoints.load(weak, false);
+        Path other = dir.resolve("tiny-b");
+        Checkpoints.write(other, tiny.network(), tiny.manifest().toBuilder().name("tiny-b").build());
+        new ModelStore(dir.resolve("switch-store").toString()).publish(other);
+        Configuration second = new Configuration(first);
+        second.set(FineTuneOptions.MODEL, "tiny-b");
+        Path savepoints = dir.resolve("switch-savepoints");
+        send("switch-labelled", 0, 200, "s-", false); // fewer than a round: the frames stay in the job's state
+        try (LocalJob job = resumable(first, savepoints)) {
+            await(() -> framesHeld() >= 150, "the first job to hold the frames");
+        } // stopped with a savepoint
+        try (LocalJob job = resumable(first, savepoints)) {
+            assertThat(job.resumedFrom()).isPresent();
+            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
+            FineTuneRounds.Restore same = FineTuneRounds.restores().get(0);
+            assertThat(same.dropped()).as("the same model: its state is kept").isNull();
+            assertThat(same.reservoir() + same.holdout()).isGreaterThanOrEqualTo(150);
+        }
+        FineTuneRounds.clear();
+        InMemoryMetrics.clear();
+        try (LocalJob job = resumable(second, savepoints)) {
+            assertThat(job.resumedFrom()).as("the stream position is still resumed").isPresent();
+            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
+            FineTuneRounds.Restore switched = FineTuneRounds.restores().get(0);
+            assertThat(switched.dropped()).isEqualTo("tiny");
+            assertThat(new int[]{switched.reservoir(), switched.holdout(), switched.newFrames(), switched.pendingVersions()})
+                    .containsOnly(0);
+            send("switch-labelled", 200, 260, "s-", false);
+            await(() -> framesHeld() >= 40, "the new frames in the second model's state");
+            assertThat(framesHeld()).as("only frames that came after the switch").isLessThanOrEqualTo(60);
+        }
+    }
+
+    /** A fine-tuning job that stops with a savepoint into {@code savepoints} and resumes from the newest. */
+    private static LocalJob resumable(Configuration options, Path savepoints) throws Exception {
+        FineTuneJob.Plan plan = FineTuneJob.plan(options, Map.of());
+        return LocalJob.startResumable(InMemoryMetrics.config(), 1, env -> FineTuneJob.build(env, plan, s -> s),
+                plan.jobName(), savepoints, false);
+    }
+
+    /** The frames the running trainer holds (reservoir and holdout), from its gauges; 0 before it reports. */
+    private static long framesHeld() {
+        List<Object> reservoir = InMemoryMetrics.gauges("reservoirSize");
+        List<Object> holdout = InMemoryMetrics.gauges("holdoutSize");
+        return (reservoir.isEmpty() ? 0 : ((Number) reservoir.get(reservoir.size() - 1)).longValue())
+                + (holdout.isEmpty() ? 0 : ((Number) holdout.get(holdout.size() - 1)).longValue());
+    }
+
     @Test
     void aLabelledStreamYieldsABetterVersionWithItsLineage() throws Exception {
         Configuration o = options("promote");
