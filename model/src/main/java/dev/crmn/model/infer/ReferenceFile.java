@@ -37,11 +37,7 @@ public record ReferenceFile(int n, int height, int width, int channels, int[] la
 
     public static ReferenceFile read(Path file) throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
-            byte[] magic = new byte[MAGIC.length()];
-            in.readFully(magic);
-            if (!MAGIC.equals(new String(magic, java.nio.charset.StandardCharsets.US_ASCII))) {
-                throw new IOException(file + " is not a reference file (no " + MAGIC + " header)");
-            }
+            ServingWeightsFile.requireMagic(in, MAGIC, file, "a reference file");
             int n = in.readInt();
             int h = in.readInt();
             int w = in.readInt();

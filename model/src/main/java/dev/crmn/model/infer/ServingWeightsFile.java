@@ -75,11 +75,7 @@ public final class ServingWeightsFile {
      */
     public static ServingWeights read(Path file) throws IOException {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
-            byte[] magic = new byte[MAGIC.length()];
-            in.readFully(magic);
-            if (!MAGIC.equals(new String(magic, java.nio.charset.StandardCharsets.US_ASCII))) {
-                throw new IOException(file + " is not a serving-weights file (no " + MAGIC + " header)");
-            }
+            requireMagic(in, MAGIC, file, "a serving-weights file");
             CrmnConfig cfg = CrmnConfig.builder().depth(in.readInt()).widen(in.readInt()).memory(in.readBoolean())
                     .lstmSize(in.readInt()).memoryInput(CrmnConfig.MemoryInput.valueOf(in.readUTF()))
                     .memoryInputSize(in.readInt()).fusion(CrmnConfig.Fusion.valueOf(in.readUTF()))
@@ -146,6 +142,19 @@ public final class ServingWeightsFile {
             m[r] = floats(in);
         }
         return m;
+    }
+
+    /**
+     * Reads the {@code magic} bytes a file of this kind starts with.
+     *
+     * @throws IOException naming {@code file} as not {@code what} if they differ
+     */
+    static void requireMagic(DataInputStream in, String magic, Path file, String what) throws IOException {
+        byte[] head = new byte[magic.length()];
+        in.readFully(head);
+        if (!magic.equals(new String(head, java.nio.charset.StandardCharsets.US_ASCII))) {
+            throw new IOException(file + " is not " + what + " (no " + magic + " header)");
+        }
     }
 
     /** A float array with its length; null as -1. */

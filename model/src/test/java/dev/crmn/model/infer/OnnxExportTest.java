@@ -1,5 +1,6 @@
 package dev.crmn.model.infer;
 
+import static dev.crmn.model.testutil.Probabilities.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.onnxruntime.OnnxTensor;
@@ -125,16 +126,5 @@ class OnnxExportTest {
                 return (float[][]) out.get(0).getValue();
             }
         }
-    }
-
-    static void assertClose(float[][] actual, float[][] expected) {
-        assertThat(actual.length).isEqualTo(expected.length);
-        double max = 0;
-        for (int i = 0; i < actual.length; i++) {
-            for (int k = 0; k < actual[i].length; k++) {
-                max = Math.max(max, Math.abs(actual[i][k] - expected[i][k]));
-            }
-        }
-        assertThat(max).as("largest difference of a probability").isLessThan(1e-4);
     }
 }

@@ -1,5 +1,6 @@
 package dev.crmn.model.infer.plan;
 
+import static dev.crmn.model.testutil.Probabilities.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -134,16 +135,5 @@ class ServingPlanTest {
         s.add(sw.output().length * 1000 + sw.output()[0].length);
         s.add(sw.outputBias().length);
         return s;
-    }
-
-    static void assertClose(float[][] actual, float[][] expected) {
-        assertThat(actual.length).isEqualTo(expected.length);
-        double max = 0;
-        for (int i = 0; i < actual.length; i++) {
-            for (int k = 0; k < actual[i].length; k++) {
-                max = Math.max(max, Math.abs(actual[i][k] - expected[i][k]));
-            }
-        }
-        assertThat(max).as("largest difference of a probability").isLessThan(1e-4);
     }
 }
