@@ -129,7 +129,8 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0 and --checkpoint-interval-ms >= 10");
         }
         startingOffsets(c); // validate early
-        ClassifierOptions.of(c.get(InferenceOptions.ENGINE), 0); // an unknown engine, or cuda where it cannot run
+        // an unknown engine, or cuda in a build without it (a device is for the TaskManagers to have, not the client)
+        ClassifierOptions.checkBuilt(c.get(InferenceOptions.ENGINE));
         InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
         if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
                 && !OnnxRuntimeNetwork.available()) {

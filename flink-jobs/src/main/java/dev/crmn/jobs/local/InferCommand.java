@@ -4,6 +4,7 @@ import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
+import dev.crmn.model.infer.ClassifierOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -39,6 +40,8 @@ public final class InferCommand implements Callable<Integer> {
                     + " Kafka, not from the savepoint the last stop left (crmn infer only).", InferenceOptions.ALL));
             return 0;
         }
+        // the local job runs here: cuda needs its libraries and a device here, said before anything starts
+        ClassifierOptions.of(parsed.config().get(InferenceOptions.ENGINE), 0);
         InferenceJob.Plan plan = InferenceJob.plan(Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         try (LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
                 plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh)) {

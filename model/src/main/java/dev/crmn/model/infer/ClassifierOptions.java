@@ -94,6 +94,20 @@ public record ClassifierOptions(Engine engine, int threads) {
         };
     }
 
+    /**
+     * Checks what can be checked of {@code engine} away from the machines that will run it (a job submitted to a
+     * cluster): a known name, and for {@code cuda} an engine in this build. Where the libraries and a device are
+     * is for {@link #of} to check where the network runs.
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    public static void checkBuilt(String engine) {
+        if (!engine.trim().equalsIgnoreCase("auto") && Engine.parse(engine) == Engine.CUDA
+                && EngineProvider.find(Engine.CUDA) == null) {
+            throw new IllegalArgumentException("--engine cuda: " + NOT_BUILT);
+        }
+    }
+
     /** Why {@code cuda} cannot run in a build without the CUDA engine. */
     public static final String NOT_BUILT = "this build has no CUDA engine: build with the cuda13 profile "
             + "(CRMN_MVN_OPTS=-Pcuda13 ./crmn ..., or mvn -Pcuda13 install; README, GPU matrix)";

@@ -13,6 +13,10 @@ class ClassifierOptionsTest {
         assertThat(EngineProvider.find(ClassifierOptions.Engine.CUDA)).isNull();
         assertThatThrownBy(() -> ClassifierOptions.of("cuda", 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("--engine cuda: " + ClassifierOptions.NOT_BUILT);
+        assertThatThrownBy(() -> ClassifierOptions.checkBuilt("CUDA")).hasMessage("--engine cuda: " + ClassifierOptions.NOT_BUILT);
+        assertThatThrownBy(() -> ClassifierOptions.checkBuilt("tpu")).hasMessageContaining("unknown engine 'tpu'");
+        ClassifierOptions.checkBuilt("auto"); // resolved where the network runs
+        ClassifierOptions.checkBuilt("onnxruntime");
     }
 
     @Test
