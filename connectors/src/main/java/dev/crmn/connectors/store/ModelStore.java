@@ -129,7 +129,7 @@ public final class ModelStore {
             if (signingKey != null) {
                 write(fs, new Path(tmp, SIGNATURE), sign(manifestBytes).getBytes(StandardCharsets.US_ASCII));
             }
-            if (!fs.rename(tmp, target)) {
+            if (!renamed(fs, tmp, target)) {
                 // another publisher won the race for this version: fine if it published these bytes
                 return existing(m).orElseThrow(() -> new CheckpointException("cannot publish " + m.displayName()
                         + ": " + target + " appeared concurrently with another checkpoint"));
@@ -140,6 +140,23 @@ public final class ModelStore {
             }
         }
         return ref(m, target, fs.getFileStatus(target).getModificationTime());
+    }
+
+    /**
+     * Renames {@code tmp} to {@code target}; false if {@code target} exists (a concurrent publisher made it). Flink's
+     * local file system reports that as false only sometimes: when the other rename lands between its check and its
+     * own, the operating system's "directory not empty" comes as an {@link IOException} (seen in a racing-publishers
+     * test).
+     */
+    private static boolean renamed(FileSystem fs, Path tmp, Path target) throws IOException {
+        try {
+            return fs.rename(tmp, target);
+        } catch (IOException e) {
+            if (fs.exists(target)) {
+                return false;
+            }
+            throw e;
+        }
     }
 
     /**
