@@ -207,8 +207,7 @@ public final class LocalJob implements AutoCloseable {
     private boolean stopWithSavepoint() {
         try {
             Files.createDirectories(savepoints);
-            String path = client.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
-                    .get(120, TimeUnit.SECONDS);
+            String path = savepointWhenRunning();
             LOG.info("stopped with a savepoint at {}", path);
             Path kept = Path.of(java.net.URI.create(path.startsWith("file:") ? path : "file:" + path));
             try (var entries = Files.list(savepoints)) {
@@ -221,6 +220,30 @@ public final class LocalJob implements AutoCloseable {
             LOG.warn("could not stop with a savepoint in {} ({}); cancelling: the next start resumes from the offsets"
                     + " committed to Kafka", savepoints, rootMessage(e));
             return client.getJobStatus().thenApply(JobStatus::isGloballyTerminalState).getNow(false);
+        }
+    }
+
+    /**
+     * Stops the job with a savepoint; a job stopped while its tasks are still starting (Ctrl-C right after a start)
+     * cannot take one yet, so that is tried again until its tasks run, for up to a minute. Cancelling instead would
+     * lose more than the stop position: a resumed job owns the savepoint it claimed, and Flink deletes it with a
+     * cancelled job, so the next start would go back to the offsets committed to Kafka.
+     */
+    private String savepointWhenRunning() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        while (true) {
+            try {
+                return client.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                        .get(120, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                boolean starting = rootMessage(e).contains("Not all required tasks are currently running")
+                        && client.getJobStatus().get(10, TimeUnit.SECONDS) == JobStatus.RUNNING;
+                if (!starting || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                LOG.info("the job's tasks are still starting; stopping with a savepoint once they run");
+                Thread.sleep(200); // polling the tasks' start, with the deadline above
+            }
         }
     }
 

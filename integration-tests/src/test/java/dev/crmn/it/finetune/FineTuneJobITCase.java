@@ -172,9 +172,9 @@ class FineTuneJobITCase {
     }
 
     /**
-     * {@code crmn finetune} stopped (with a savepoint) and started again resumes its frames; started again for
-     * another model under the same group, it does not go on fine-tuning the first one: the first model's state is
-     * dropped and the job starts from the other model's latest version.
+     * {@code crmn finetune} stopped (with a savepoint) and started again resumes its frames, also when stopped
+     * again at once; started again for another model under the same group, it does not go on fine-tuning the
+     * first one: the first model's state is dropped and the job starts from the other model's latest version.
      */
     @Test
     void restartedForAnotherModelItDropsTheFirstModelsStateInsteadOfTrainingIt() throws Exception {
@@ -192,11 +192,13 @@ class FineTuneJobITCase {
         } // stopped with a savepoint
         try (LocalJob job = resumable(first, savepoints)) {
             assertThat(job.resumedFrom()).isPresent();
-            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
-            FineTuneRounds.Restore same = FineTuneRounds.restores().get(0);
-            assertThat(same.dropped()).as("the same model: its state is kept").isNull();
-            assertThat(same.reservoir() + same.holdout()).isGreaterThanOrEqualTo(150);
-        }
+        } // stopped at once, while its tasks may still be starting: it still stops with a savepoint (the one it
+          // resumed from is its own now, and a cancelled job's would be deleted)
+        assertThat(LocalJob.newestSavepoint(savepoints)).as("a savepoint to resume from").isPresent();
+        assertThat(FineTuneRounds.restores()).as("the job stopped at once had restored its state first").hasSize(1);
+        FineTuneRounds.Restore same = FineTuneRounds.restores().get(0);
+        assertThat(same.dropped()).as("the same model: its state is kept").isNull();
+        assertThat(same.reservoir() + same.holdout()).isGreaterThanOrEqualTo(150);
         FineTuneRounds.clear();
         InMemoryMetrics.clear();
         try (LocalJob job = resumable(second, savepoints)) {
