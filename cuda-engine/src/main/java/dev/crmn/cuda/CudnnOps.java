@@ -297,7 +297,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     }
 
     /** {@code c}'s OIHW weights reordered OHWI (cuDNN's NHWC filter layout). */
-    private static float[] ohwi(ServingPlan.ConvSpec c) {
+    static float[] ohwi(ServingPlan.ConvSpec c) {
         int k = c.kernel();
         float[] w = c.weights();
         float[] out = new float[w.length];

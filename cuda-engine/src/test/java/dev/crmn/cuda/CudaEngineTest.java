@@ -49,6 +49,27 @@ class CudaEngineTest {
                 CudaEngine.bucket(1000), CudaEngine.bucket(1024)}).containsExactly(1, 4, 64, 128, 1024, 1024);
     }
 
+    @Test
+    void channelsLastFiltersAreOhwi() {
+        // out 2, in 3, 3x3: OIHW value = o*100 + i*10 + y*3 + x, so each element says where it came from
+        float[] w = new float[2 * 3 * 3 * 3];
+        for (int o = 0; o < 2; o++) {
+            for (int i = 0; i < 3; i++) {
+                for (int y = 0; y < 3; y++) {
+                    for (int x = 0; x < 3; x++) {
+                        w[((o * 3 + i) * 3 + y) * 3 + x] = o * 100 + i * 10 + y * 3 + x;
+                    }
+                }
+            }
+        }
+        dev.crmn.model.infer.plan.ServingPlan.ConvSpec c = new dev.crmn.model.infer.plan.ServingPlan.ConvSpec(w, null,
+                2, 3, 3, 1, 8, 8, 1, 1, 1, 1);
+        float[] ohwi = CudnnOps.ohwi(c);
+        // [o][y][x][i]: the input channel varies fastest
+        assertThat(java.util.Arrays.copyOfRange(ohwi, 0, 4)).containsExactly(0, 10, 20, 1);
+        assertThat(ohwi[((1 * 3 + 2) * 3 + 1) * 3 + 2]).isEqualTo(100 + 20 + 2 * 3 + 1); // o1, y2, x1, i2
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"wrn-tiny", "crmn-tiny", "crmn-tiny-sum-relu"})
     void onAGpuEachKindOfNetworkGivesTheReferenceProbabilities(String variant) {
