@@ -58,30 +58,38 @@ public final class Cuda {
     private Cuda() {
     }
 
+    /** Devices described so far: what they are does not change while the process runs (hot-swaps open many engines). */
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Device> DEVICES =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     /**
-     * Loads the libraries and describes device {@code index}.
+     * Loads the libraries and describes device {@code index} (once per process).
      *
      * @throws CudaException naming the missing library, or saying that no device is visible
      */
     public static Device device(int index) {
+        Device known = DEVICES.get(index);
+        if (known != null) {
+            return known;
+        }
         load();
-        IntPointer count = new IntPointer(1);
-        int status = cudaGetDeviceCount(count);
-        if (status != 0 || count.get() == 0) {
-            throw new CudaException("no CUDA device: " + (status != 0 ? errorString(status) : "none visible")
-                    + " (a CUDA 13 driver, 580 or newer, is needed)");
-        }
-        if (index < 0 || index >= count.get()) {
-            throw new CudaException("no CUDA device " + index + " (" + count.get() + " visible)");
-        }
-        try (cudaDeviceProp p = new cudaDeviceProp()) {
+        try (IntPointer count = new IntPointer(1); IntPointer driver = new IntPointer(1);
+             IntPointer runtime = new IntPointer(1); cudaDeviceProp p = new cudaDeviceProp()) {
+            int status = cudaGetDeviceCount(count);
+            if (status != 0 || count.get() == 0) {
+                throw new CudaException("no CUDA device: " + (status != 0 ? errorString(status) : "none visible")
+                        + " (a CUDA 13 driver, 580 or newer, is needed)");
+            }
+            if (index < 0 || index >= count.get()) {
+                throw new CudaException("no CUDA device " + index + " (" + count.get() + " visible)");
+            }
             check(cudaGetDeviceProperties(p, index), "cudaGetDeviceProperties");
-            IntPointer driver = new IntPointer(1);
-            IntPointer runtime = new IntPointer(1);
             check(cudaDriverGetVersion(driver), "cudaDriverGetVersion");
             check(cudaRuntimeGetVersion(runtime), "cudaRuntimeGetVersion");
-            return new Device(index, p.name().getString(), p.major(), p.minor(), p.totalGlobalMem(),
+            Device d = new Device(index, p.name().getString(), p.major(), p.minor(), p.totalGlobalMem(),
                     p.multiProcessorCount(), driver.get(), runtime.get(), cudnn.cudnnGetVersion(), cublasVersion());
+            DEVICES.put(index, d);
+            return d;
         }
     }
 
@@ -97,8 +105,7 @@ public final class Cuda {
     private static int cublasVersion() {
         org.bytedeco.cuda.cublas.cublasContext h = new org.bytedeco.cuda.cublas.cublasContext();
         cublas(cublas.cublasCreate_v2(h), "cublasCreate");
-        try {
-            IntPointer v = new IntPointer(1);
+        try (IntPointer v = new IntPointer(1)) {
             cublas(cublas.cublasGetVersion_v2(h, v), "cublasGetVersion");
             return v.get();
         } finally {
