@@ -48,6 +48,7 @@ public final class Crmn implements Runnable {
         cl.addSubcommand(new dev.crmn.jobs.local.DemoCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.BenchStreamCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.SubmitCommand());
+        cl.addSubcommand(new dev.crmn.jobs.local.StopCommand());
         cl.addSubcommand(new dev.crmn.jobs.local.TopicsCommand());
         return cl;
     }

@@ -113,8 +113,19 @@ public final class FlinkRestClient {
 
     /** Runs an uploaded jar's {@code entryClass} with {@code args}; returns the job id. */
     public String runJar(String jarId, String entryClass, List<String> args) throws IOException {
+        return runJar(jarId, entryClass, args, null);
+    }
+
+    /**
+     * Runs an uploaded jar's {@code entryClass} with {@code args}, restored from {@code savepoint} if not null
+     * (Flink's default restore mode: the savepoint stays the user's); returns the job id.
+     */
+    public String runJar(String jarId, String entryClass, List<String> args, String savepoint) throws IOException {
         ObjectNode req = JSON.createObjectNode();
         req.put("entryClass", entryClass);
+        if (savepoint != null) {
+            req.put("savepointPath", savepoint);
+        }
         ArrayNode list = req.putArray("programArgsList");
         args.forEach(list::add);
         JsonNode r = send(HttpRequest.newBuilder(base.resolve("/jars/" + jarId + "/run"))
@@ -140,6 +151,48 @@ public final class FlinkRestClient {
     /** Number of completed checkpoints of a job. */
     public long completedCheckpoints(String jobId) throws IOException {
         return get("/jobs/" + jobId + "/checkpoints").path("counts").path("completed").asLong(0);
+    }
+
+    /**
+     * Stops a job with a savepoint into {@code targetDirectory} (a path or URI the JobManager and TaskManagers
+     * can write) and waits for the savepoint and for the job to finish; returns the savepoint's location.
+     *
+     * @throws IOException with the cluster's reason if the savepoint fails, or if it takes longer than {@code timeout}
+     */
+    public String stopWithSavepoint(String jobId, String targetDirectory, Duration timeout)
+            throws IOException, InterruptedException {
+        ObjectNode req = JSON.createObjectNode();
+        req.put("targetDirectory", targetDirectory);
+        req.put("drain", false);
+        JsonNode trigger = send(HttpRequest.newBuilder(base.resolve("/jobs/" + jobId + "/stop"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(req))), "stop " + jobId);
+        String requestId = trigger.path("request-id").asText();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            JsonNode r = get("/jobs/" + jobId + "/savepoints/" + requestId);
+            if ("COMPLETED".equals(r.path("status").path("id").asText())) {
+                JsonNode op = r.path("operation");
+                if (op.has("location")) {
+                    // the job finishes just after its savepoint: wait for that, so that a submit right after this
+                    // does not find it still running
+                    while (ACTIVE_STATES.contains(state(jobId))) {
+                        if (System.nanoTime() > deadline) {
+                            throw new IOException("job " + jobId + " took its savepoint at " + op.path("location").asText()
+                                    + " but did not finish within " + timeout.toSeconds() + " s");
+                        }
+                        Thread.sleep(200); // polling the JobManager's REST API
+                    }
+                    return op.path("location").asText();
+                }
+                throw new IOException("the savepoint of job " + jobId + " failed: "
+                        + op.path("failure-cause").path("stack-trace").asText(op.toString()).lines().findFirst().orElse(""));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("the savepoint of job " + jobId + " did not complete within " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(200); // polling the JobManager's REST API
+        }
     }
 
     /** Cancels a job (returns once the request is accepted). */

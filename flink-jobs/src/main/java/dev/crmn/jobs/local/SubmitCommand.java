@@ -42,6 +42,20 @@ public final class SubmitCommand implements Callable<Integer> {
             this.entryClass = entryClass;
             this.namePrefix = namePrefix;
         }
+
+        /** The job named {@code job} ({@code inference} or {@code finetune}). */
+        static Kind of(String job) {
+            return switch (job.toLowerCase(Locale.ROOT)) {
+                case "inference", "infer" -> INFERENCE;
+                case "finetune", "fine-tuning" -> FINETUNE;
+                default -> throw new IllegalArgumentException("unknown job '" + job + "' (inference or finetune)");
+            };
+        }
+
+        /** The running (or starting) job of this kind on the cluster, if any. */
+        Optional<FlinkRestClient.Job> running(FlinkRestClient rest) throws java.io.IOException {
+            return rest.jobs().stream().filter(j -> j.active() && j.name().startsWith(namePrefix)).findFirst();
+        }
     }
 
     @Parameters(index = "0", paramLabel = "JOB", description = "inference or finetune")
@@ -59,6 +73,10 @@ public final class SubmitCommand implements Callable<Integer> {
             description = "How long to wait for the JobManager to answer with a TaskManager registered (default: ${DEFAULT-VALUE}).")
     long waitSeconds;
 
+    @Option(names = "--from-savepoint", paramLabel = "PATH", description = "Start from this savepoint (what crmn stop"
+            + " printed): the job goes on where the stopped one ended, each frame predicted once.")
+    String fromSavepoint;
+
     @Option(names = "--allow-duplicate", description = "Submit even if a job of this kind is already running.")
     boolean allowDuplicate;
 
@@ -75,11 +93,7 @@ public final class SubmitCommand implements Callable<Integer> {
      * @throws IllegalArgumentException naming the unknown job or the bad option
      */
     public static Kind validate(String job, List<String> jobArgs) {
-        Kind kind = switch (job.toLowerCase(Locale.ROOT)) {
-            case "inference", "infer" -> Kind.INFERENCE;
-            case "finetune", "fine-tuning" -> Kind.FINETUNE;
-            default -> throw new IllegalArgumentException("unknown job '" + job + "' (inference or finetune)");
-        };
+        Kind kind = Kind.of(job);
         JobArgs.parse(jobArgs.toArray(new String[0]), kind == Kind.INFERENCE ? InferenceOptions.ALL : FineTuneOptions.ALL);
         return kind;
     }
@@ -89,8 +103,7 @@ public final class SubmitCommand implements Callable<Integer> {
         Kind kind = validate(job, jobArgs);
         FlinkRestClient rest = new FlinkRestClient(restUrl);
         rest.awaitTaskManager(Duration.ofSeconds(waitSeconds));
-        Optional<FlinkRestClient.Job> running = allowDuplicate ? Optional.empty()
-                : rest.jobs().stream().filter(j -> j.active() && j.name().startsWith(kind.namePrefix)).findFirst();
+        Optional<FlinkRestClient.Job> running = allowDuplicate ? Optional.empty() : kind.running(rest);
         String id;
         if (running.isPresent()) {
             id = running.get().id();
@@ -100,7 +113,7 @@ public final class SubmitCommand implements Callable<Integer> {
         } else {
             String jarId = rest.uploadJar(jar);
             try {
-                id = rest.runJar(jarId, kind.entryClass, jobArgs);
+                id = rest.runJar(jarId, kind.entryClass, jobArgs, fromSavepoint);
             } finally {
                 try {
                     rest.deleteJar(jarId);
@@ -108,8 +121,9 @@ public final class SubmitCommand implements Callable<Integer> {
                     System.err.println("submit: warning: could not delete the uploaded jar " + jarId + ": " + e.getMessage());
                 }
             }
-            System.err.printf("submit: %s submitted to %s as job %s (web UI: %s/#/job/running/%s/overview)%n",
-                    kind.namePrefix, rest.base(), id, rest.base(), id);
+            System.err.printf("submit: %s submitted to %s as job %s%s (web UI: %s/#/job/running/%s/overview)%n",
+                    kind.namePrefix, rest.base(), id, fromSavepoint == null ? "" : " from " + fromSavepoint, rest.base(),
+                    id);
         }
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();

@@ -87,6 +87,15 @@ class CrmnCliTest {
         assertThat(down.code()).isEqualTo(1);
         assertThat(down.err().strip()).isEqualTo("submit: error: no Flink JobManager answers at http://127.0.0.1:" + port
                 + " (waited 1 s)");
+        Cli.Run stopJob = run("stop", "training", rest, "--savepoint-dir", "/tmp/sp");
+        assertThat(stopJob.code()).isEqualTo(2);
+        assertThat(stopJob.err().strip()).isEqualTo("stop: error: unknown job 'training' (inference or finetune)");
+        Cli.Run stopDir = run("stop", "inference", rest);
+        assertThat(stopDir.code()).isEqualTo(2);
+        assertThat(stopDir.err()).contains("--savepoint-dir");
+        Cli.Run stopDown = run("stop", "inference", rest, "--savepoint-dir", "/tmp/sp");
+        assertThat(stopDown.code()).isEqualTo(1);
+        assertThat(stopDown.err()).startsWith("stop: error: no Flink JobManager answers at http://127.0.0.1:" + port);
     }
 
     @Test
@@ -181,7 +190,8 @@ class CrmnCliTest {
     void helpListsEverySubcommand() {
         Cli.Run r = run("--help");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("info", "train", "eval", "bench", "produce", "score", "broker", "publish", "models");
+        assertThat(r.out()).contains("info", "train", "eval", "bench", "produce", "score", "broker", "publish", "models",
+                "submit", "stop");
     }
 
     @Test

@@ -196,7 +196,37 @@ class SessionClusterITCase {
         }
         assertThat(missing(wanted, scraped)).as("dashboard metrics the TaskManager does not export").isEmpty();
 
-        rest.cancel(inferenceJob);
+        // stopped with a savepoint and submitted again from it: frames sent in between are predicted once each
+        String savepoints = dir.resolve("savepoints").toUri().toString();
+        Cli.Run stop = Cli.run("stop", "inference", "--rest-url", cluster.restUrl(), "--savepoint-dir", savepoints, "--json");
+        assertThat(stop.code()).as(stop.err()).isZero();
+        assertThat(stop.json().path("job_id").asText()).isEqualTo(inferenceJob);
+        String savepoint = stop.json().path("savepoint").asText();
+        assertThat(rest.state(inferenceJob)).isEqualTo("FINISHED");
+        Cli.Run none = Cli.run("stop", "inference", "--rest-url", cluster.restUrl(), "--savepoint-dir", savepoints);
+        assertThat(none.code()).isEqualTo(1);
+        assertThat(none.err()).contains("no crmn inference job is running");
+        int more = 24;
+        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+            for (int i = 0; i < more; i++) {
+                var rec = FrameRecords.record(Topics.FRAMES, null, ImageBytes.png(test.image(i)), ContentType.png(),
+                        "after-stop-" + i, System.currentTimeMillis(), Integer.toString(test.label(i)));
+                p.send(new ProducerRecord<>(Topics.FRAMES, i % 2, null, rec.key(), rec.value(), rec.headers()));
+            }
+            p.flush();
+        }
+        Cli.Run resumed = submit("inference", common, "--from-savepoint", savepoint, "--model",
+                SHIPPED.toAbsolutePath().toString(), "--parallelism", "1", "--model-cache", dir.resolve("cache").toString());
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        assertThat(resumed.json().path("submitted").asBoolean()).isTrue();
+        Set<String> all = new HashSet<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.await(Topics.PREDICTIONS, n + more, WAIT)) {
+            String id = PredictionJson.fromBytes(r.value()).frameId();
+            assertThat(all.add(id)).as("one prediction for %s", id).isTrue();
+        }
+        assertThat(all).hasSize(n + more);
+
+        rest.cancel(resumed.json().path("job_id").asText());
         rest.cancel(fineTuneJob);
     }
 
