@@ -155,14 +155,7 @@ class SessionClusterITCase {
         String fineTuneJob = finetune.json().path("job_id").asText();
 
         int n = test.size();
-        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
-            for (int i = 0; i < n; i++) {
-                var rec = FrameRecords.record(Topics.FRAMES, null, ImageBytes.png(test.image(i)), ContentType.png(),
-                        "cluster-" + i, System.currentTimeMillis(), Integer.toString(test.label(i)));
-                p.send(new ProducerRecord<>(Topics.FRAMES, i % 2, null, rec.key(), rec.value(), rec.headers()));
-            }
-            p.flush();
-        }
+        send(kafka, test, n, "cluster-");
         List<ConsumerRecord<byte[], byte[]>> records = kafka.await(Topics.PREDICTIONS, n, WAIT);
         Set<String> ids = new HashSet<>();
         int correct = 0;
@@ -207,14 +200,7 @@ class SessionClusterITCase {
         assertThat(none.code()).isEqualTo(1);
         assertThat(none.err()).contains("no crmn inference job is running");
         int more = 24;
-        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
-            for (int i = 0; i < more; i++) {
-                var rec = FrameRecords.record(Topics.FRAMES, null, ImageBytes.png(test.image(i)), ContentType.png(),
-                        "after-stop-" + i, System.currentTimeMillis(), Integer.toString(test.label(i)));
-                p.send(new ProducerRecord<>(Topics.FRAMES, i % 2, null, rec.key(), rec.value(), rec.headers()));
-            }
-            p.flush();
-        }
+        send(kafka, test, more, "after-stop-");
         Cli.Run resumed = submit("inference", common, "--from-savepoint", savepoint, "--model",
                 SHIPPED.toAbsolutePath().toString(), "--parallelism", "1", "--model-cache", dir.resolve("cache").toString());
         assertThat(resumed.code()).as(resumed.err()).isZero();
@@ -228,6 +214,18 @@ class SessionClusterITCase {
 
         rest.cancel(resumed.json().path("job_id").asText());
         rest.cancel(fineTuneJob);
+    }
+
+    /** The first {@code count} images as labelled PNG frames {@code <prefix><i>} over both partitions. */
+    private static void send(KafkaFixture kafka, ImageSet images, int count, String prefix) throws Exception {
+        try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+            for (int i = 0; i < count; i++) {
+                var rec = FrameRecords.record(Topics.FRAMES, null, ImageBytes.png(images.image(i)), ContentType.png(),
+                        prefix + i, System.currentTimeMillis(), Integer.toString(images.label(i)));
+                p.send(new ProducerRecord<>(Topics.FRAMES, i % 2, null, rec.key(), rec.value(), rec.headers()));
+            }
+            p.flush();
+        }
     }
 
     private static Cli.Run submit(String job, List<String> common, String... extra) {
