@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
  * {@code crmn submit --from-savepoint}. The last predictions are committed and the sources stop where the
  * savepoint says, so a job submitted from it predicts every later frame once.
  */
-@Command(name = "stop", description = "Stop the inference or fine-tuning job on a Flink cluster with a savepoint (REST"
+@Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop the inference or fine-tuning job on a Flink cluster with a savepoint (REST"
         + " API) and print where it is, for crmn submit --from-savepoint.")
 public final class StopCommand implements Callable<Integer> {
 

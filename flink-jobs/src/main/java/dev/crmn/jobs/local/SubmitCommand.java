@@ -25,7 +25,7 @@ import picocli.CommandLine.Unmatched;
  * would. A job of the same kind that is already running is left alone unless {@code --allow-duplicate}, so the
  * command can be retried (the Compose stack's one-shot service does).
  */
-@Command(name = "submit", description = "Submit the inference or fine-tuning job to a Flink cluster through its REST API"
+@Command(name = "submit", mixinStandardHelpOptions = true, description = "Submit the inference or fine-tuning job to a Flink cluster through its REST API"
         + " (the job jar target/dist/crmn-flink-job.jar; options after the job name are the job's own, as for crmn"
         + " infer / crmn finetune). A job of that kind already running is left alone.")
 public final class SubmitCommand implements Callable<Integer> {
