@@ -13,7 +13,6 @@ import org.bytedeco.cuda.global.cudnn;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
-import org.bytedeco.javacpp.Pointer;
 
 /**
  * Loading the CUDA 13, cuBLAS and cuDNN 9 libraries through JavaCPP, finding the device, and turning their status
@@ -220,10 +219,5 @@ public final class Cuda {
                 this.address = target;
             }
         };
-    }
-
-    /** The address {@code bytes} past {@code p}'s. */
-    static long offset(Pointer p, long bytes) {
-        return p.address() + bytes;
     }
 }

@@ -235,11 +235,6 @@ public final class CudaEngine implements AutoCloseable {
         return g;
     }
 
-    /** Waits for the device to finish what was queued (for timing). */
-    public void synchronize() {
-        check(cudart.cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-    }
-
     /** Device memory held for weights, activations and workspace, in bytes. */
     public long deviceBytes() {
         return ops.deviceBytes();
@@ -256,6 +251,9 @@ public final class CudaEngine implements AutoCloseable {
             hostEpoch++;
         }
         if (values > stagingCapacity && !nhwc()) {
+            if (staging != 0) {
+                ops.free(staging); // outgrown (the graphs that used it are captured again: hostEpoch)
+            }
             staging = ops.malloc(4 * values);
             stagingCapacity = values;
             hostEpoch++;

@@ -78,14 +78,17 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private final FloatPointer zero = new FloatPointer(0f);
     private final cudnnActivationStruct relu = new cudnnActivationStruct();
     private final cudnnReduceTensorStruct mean = new cudnnReduceTensorStruct();
-    private final List<Long> allocations = new ArrayList<>();
-    private final List<Pointer> descriptors = new ArrayList<>();
+    private final java.util.Set<Long> allocations = new java.util.LinkedHashSet<>();
+    /** Destroys each descriptor made, in {@link #close()}. */
+    private final List<Runnable> destroyers = new ArrayList<>();
     private final Map<String, Dev> tensors = new HashMap<>();
     private final Map<String, cudnnTensorStruct> shapes = new HashMap<>();
     private final IdentityHashMap<float[], Long> uploaded = new IdentityHashMap<>();
     private final IdentityHashMap<ServingPlan.ConvSpec, Conv> convs = new IdentityHashMap<>();
     private final Map<Integer, Long> bnConstants = new HashMap<>();
     private final Map<Integer, RnnBatch> rnnBatches = new HashMap<>();
+    /** The spatial mean's workspace, per input shape (its descriptor). */
+    private final IdentityHashMap<cudnnTensorStruct, Long> reductionWorkspace = new IdentityHashMap<>();
     private Rnn rnn;
     private long workspace;
     private long workspaceBytes;
@@ -94,11 +97,15 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     /** Incremented whenever a buffer that a captured graph may use moves (the workspace grows). */
     private int epoch;
 
+    /** A convolution algorithm and the workspace it needs. */
+    private record Algo(int algo, long workspace) {
+    }
+
     /** A convolution's descriptors and, per batch size, the algorithm found for it. */
     private static final class Conv {
         final cudnnFilterStruct filter = new cudnnFilterStruct();
         final cudnnConvolutionStruct conv = new cudnnConvolutionStruct();
-        final Map<Integer, Integer> algos = new HashMap<>();
+        final Map<Integer, Algo> algos = new HashMap<>();
         boolean fusedUnsupported;
         long weights;
     }
@@ -107,8 +114,9 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private record Rnn(cudnnRNNStruct desc, cudnnDropoutStruct dropout, long weightSpace, long weightSpaceBytes) {
     }
 
-    /** The LSTM's per-batch-size data descriptors and buffers. */
-    private record RnnBatch(cudnnRNNDataStruct x, cudnnRNNDataStruct y, cudnnTensorStruct h, long seqLengths, long out) {
+    /** The LSTM's per-batch-size data descriptors, buffers and workspace size. */
+    private record RnnBatch(cudnnRNNDataStruct x, cudnnRNNDataStruct y, cudnnTensorStruct h, long seqLengths, long out,
+                            long workspace) {
     }
 
     CudnnOps(boolean tf32, long deviceMemory, Layout layout) {
@@ -125,11 +133,11 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         cublas(cublas.cublasSetMathMode(blas, tf32 ? cublas.CUBLAS_TF32_TENSOR_OP_MATH : cublas.CUBLAS_PEDANTIC_MATH),
                 "cublasSetMathMode");
         cudnn(cudnnCreateActivationDescriptor(relu), "cudnnCreateActivationDescriptor");
-        descriptors.add(relu);
+        destroyers.add(() -> cudnnDestroyActivationDescriptor(relu));
         cudnn(cudnnSetActivationDescriptor(relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0),
                 "cudnnSetActivationDescriptor");
         cudnn(cudnnCreateReduceTensorDescriptor(mean), "cudnnCreateReduceTensorDescriptor");
-        descriptors.add(mean);
+        destroyers.add(() -> cudnnDestroyReduceTensorDescriptor(mean));
         cudnn(cudnnSetReduceTensorDescriptor(mean, CUDNN_REDUCE_TENSOR_AVG, CUDNN_DATA_FLOAT, CUDNN_NOT_PROPAGATE_NAN,
                 CUDNN_REDUCE_TENSOR_NO_INDICES, CUDNN_32BIT_INDICES), "cudnnSetReduceTensorDescriptor");
     }
@@ -176,11 +184,16 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         }
     }
 
+    /** Frees device memory {@link #malloc} gave. */
+    void free(long address) {
+        check(cudart.cudaFree(at(address)), "cudaFree");
+        allocations.remove(address);
+    }
+
     private void ensureWorkspace(long bytes) {
         if (bytes > workspaceBytes) {
             if (workspace != 0) {
-                check(cudart.cudaFree(at(workspace)), "cudaFree");
-                allocations.remove(workspace);
+                free(workspace);
             }
             workspace = malloc(bytes);
             workspaceBytes = bytes;
@@ -214,7 +227,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private cudnnTensorStruct newTensorDesc() {
         cudnnTensorStruct d = new cudnnTensorStruct();
         cudnn(cudnnCreateTensorDescriptor(d), "cudnnCreateTensorDescriptor");
-        descriptors.add(d);
+        destroyers.add(() -> cudnnDestroyTensorDescriptor(d));
         return d;
     }
 
@@ -282,12 +295,12 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         return convs.computeIfAbsent(c, k -> {
             Conv s = new Conv();
             cudnn(cudnnCreateFilterDescriptor(s.filter), "cudnnCreateFilterDescriptor");
-            descriptors.add(s.filter);
+            destroyers.add(() -> cudnnDestroyFilterDescriptor(s.filter));
             cudnn(cudnnSetFilter4dDescriptor(s.filter, CUDNN_DATA_FLOAT, layout == Layout.NHWC ? CUDNN_TENSOR_NHWC
                     : CUDNN_TENSOR_NCHW, c.out(), c.in(), c.kernel(), c.kernel()), "cudnnSetFilter4dDescriptor");
             s.weights = layout == Layout.NHWC ? upload(ohwi(c)) : upload(c.weights());
             cudnn(cudnnCreateConvolutionDescriptor(s.conv), "cudnnCreateConvolutionDescriptor");
-            descriptors.add(s.conv);
+            destroyers.add(() -> cudnnDestroyConvolutionDescriptor(s.conv));
             cudnn(cudnnSetConvolution2dDescriptor(s.conv, c.pad(), c.pad(), c.stride(), c.stride(), 1, 1,
                     CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor");
             cudnn(cudnnSetConvolutionMathType(s.conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
@@ -313,9 +326,12 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         return out;
     }
 
-    /** The fastest algorithm cuDNN measures for this convolution at this batch size (within the workspace cap). */
-    private int algorithm(Conv s, ServingPlan.ConvSpec c, Dev x, Dev y) {
-        Integer found = s.algos.get(batch);
+    /**
+     * The fastest algorithm cuDNN measures for this convolution at this batch size (within the workspace cap) and
+     * its workspace: found once per batch size.
+     */
+    private Algo algorithm(Conv s, ServingPlan.ConvSpec c, Dev x, Dev y) {
+        Algo found = s.algos.get(batch);
         if (found != null) {
             return found;
         }
@@ -333,8 +349,9 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
                 for (int i = 0; i < count.get(); i++) {
                     cudnnConvolutionFwdAlgoPerf_t p = perf.getPointer(i);
                     if (p.status() == CUDNN_STATUS_SUCCESS && p.memory() <= maxWorkspace) {
-                        s.algos.put(batch, p.algo());
-                        return p.algo();
+                        Algo a = new Algo(p.algo(), workspaceSize(s, x, y, p.algo()));
+                        s.algos.put(batch, a);
+                        return a;
                     }
                 }
             }
@@ -343,15 +360,20 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
                 + c.kernel() + "x" + c.kernel() + " stride " + c.stride() + " on " + x);
     }
 
-    @Override
-    public void conv(Dev x, ServingPlan.ConvSpec c, Dev y, boolean reluAfter, boolean accumulate) {
-        Conv s = conv(c);
-        int algo = algorithm(s, c, x, y);
+    private long workspaceSize(Conv s, Dev x, Dev y, int algo) {
         try (SizeTPointer size = new SizeTPointer(1)) {
             cudnn(cudnnGetConvolutionForwardWorkspaceSize(handle, desc(x), s.filter, s.conv, desc(y), algo, size),
                     "cudnnGetConvolutionForwardWorkspaceSize");
-            ensureWorkspace(size.get());
+            return size.get();
         }
+    }
+
+    @Override
+    public void conv(Dev x, ServingPlan.ConvSpec c, Dev y, boolean reluAfter, boolean accumulate) {
+        Conv s = conv(c);
+        Algo found = algorithm(s, c, x, y);
+        int algo = found.algo();
+        ensureWorkspace(found.workspace());
         FloatPointer w = at(s.weights);
         if (reluAfter && c.bias() != null && !accumulate && !s.fusedUnsupported) {
             int status = cudnnConvolutionBiasActivationForward(handle, one, desc(x), x.ptr(), s.filter, w, s.conv, algo,
@@ -391,10 +413,12 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
 
     @Override
     public void spatialMean(Dev x, Dev out) {
-        try (SizeTPointer size = new SizeTPointer(1)) {
-            cudnn(cudnnGetReductionWorkspaceSize(handle, mean, desc(x), desc(out), size), "cudnnGetReductionWorkspaceSize");
-            ensureWorkspace(size.get());
-        }
+        ensureWorkspace(reductionWorkspace.computeIfAbsent(desc(x), in -> {
+            try (SizeTPointer size = new SizeTPointer(1)) {
+                cudnn(cudnnGetReductionWorkspaceSize(handle, mean, in, desc(out), size), "cudnnGetReductionWorkspaceSize");
+                return size.get();
+            }
+        }));
         cudnn(cudnnReduceTensor(handle, mean, null, 0, at(workspace), workspaceBytes, one, desc(x), x.ptr(), zero,
                 desc(out), out.ptr()), "cudnnReduceTensor (spatial mean)");
     }
@@ -420,11 +444,7 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         int n = sequence.d1();
         int steps = sequence.d0();
         RnnBatch b = rnnBatches.computeIfAbsent(n, k -> rnnBatch(l, steps, n));
-        try (SizeTPointer work = new SizeTPointer(1); SizeTPointer reserve = new SizeTPointer(1)) {
-            cudnn(cudnnGetRNNTempSpaceSizes(handle, rnn.desc(), CUDNN_FWD_MODE_INFERENCE, b.x(), work, reserve),
-                    "cudnnGetRNNTempSpaceSizes");
-            ensureWorkspace(work.get());
-        }
+        ensureWorkspace(b.workspace());
         cudnn(cudnnRNNForward(handle, rnn.desc(), CUDNN_FWD_MODE_INFERENCE, new IntPointer(at(b.seqLengths())), b.x(),
                 sequence.ptr(), b.y(), at(b.out()), b.h(), null, h.ptr(), b.h(), null, null, rnn.weightSpaceBytes(),
                 at(rnn.weightSpace()), workspaceBytes, at(workspace), 0, null), "cudnnRNNForward");
@@ -438,11 +458,11 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
     private Rnn createRnn(ServingPlan.LstmSpec l) {
         cudnnDropoutStruct dropout = new cudnnDropoutStruct();
         cudnn(cudnnCreateDropoutDescriptor(dropout), "cudnnCreateDropoutDescriptor");
-        descriptors.add(dropout);
+        destroyers.add(() -> cudnnDestroyDropoutDescriptor(dropout));
         cudnn(cudnnSetDropoutDescriptor(dropout, handle, 0f, null, 0, 0), "cudnnSetDropoutDescriptor");
         cudnnRNNStruct desc = new cudnnRNNStruct();
         cudnn(cudnnCreateRNNDescriptor(desc), "cudnnCreateRNNDescriptor");
-        descriptors.add(desc);
+        destroyers.add(() -> cudnnDestroyRNNDescriptor(desc));
         cudnn(cudnnSetRNNDescriptor_v8(desc, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM, CUDNN_RNN_DOUBLE_BIAS,
                 CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
                 CUDNN_DEFAULT_MATH, l.inputSize(), l.hidden(), l.hidden(), 1, dropout,
@@ -498,13 +518,19 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
         try (IntPointer host = new IntPointer(lengths)) {
             check(cudart.cudaMemcpy(at(seq), host, 4L * n, cudart.cudaMemcpyHostToDevice), "cudaMemcpy");
         }
-        return new RnnBatch(x, y, h, seq, malloc(4L * steps * n * l.hidden()));
+        long work;
+        try (SizeTPointer size = new SizeTPointer(1); SizeTPointer reserve = new SizeTPointer(1)) {
+            cudnn(cudnnGetRNNTempSpaceSizes(handle, rnn.desc(), CUDNN_FWD_MODE_INFERENCE, x, size, reserve),
+                    "cudnnGetRNNTempSpaceSizes");
+            work = size.get();
+        }
+        return new RnnBatch(x, y, h, seq, malloc(4L * steps * n * l.hidden()), work);
     }
 
     private cudnnRNNDataStruct rnnData(int steps, int n, int size, int[] lengths) {
         cudnnRNNDataStruct d = new cudnnRNNDataStruct();
         cudnn(cudnnCreateRNNDataDescriptor(d), "cudnnCreateRNNDataDescriptor");
-        descriptors.add(d);
+        destroyers.add(() -> cudnnDestroyRNNDataDescriptor(d));
         cudnn(cudnnSetRNNDataDescriptor(d, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED, steps, n, size,
                 lengths, null), "cudnnSetRNNDataDescriptor");
         return d;
@@ -536,26 +562,8 @@ final class CudnnOps implements PlanOps<CudnnOps.Dev>, AutoCloseable {
             cudart.cudaFree(at(a));
         }
         allocations.clear();
-        for (Pointer d : descriptors) {
-            if (d instanceof cudnnTensorStruct t) {
-                cudnnDestroyTensorDescriptor(t);
-            } else if (d instanceof cudnnFilterStruct f) {
-                cudnnDestroyFilterDescriptor(f);
-            } else if (d instanceof cudnnConvolutionStruct c) {
-                cudnnDestroyConvolutionDescriptor(c);
-            } else if (d instanceof cudnnActivationStruct a) {
-                cudnnDestroyActivationDescriptor(a);
-            } else if (d instanceof cudnnReduceTensorStruct r) {
-                cudnnDestroyReduceTensorDescriptor(r);
-            } else if (d instanceof cudnnDropoutStruct dr) {
-                cudnnDestroyDropoutDescriptor(dr);
-            } else if (d instanceof cudnnRNNStruct r) {
-                cudnnDestroyRNNDescriptor(r);
-            } else if (d instanceof cudnnRNNDataStruct r) {
-                cudnnDestroyRNNDataDescriptor(r);
-            }
-        }
-        descriptors.clear();
+        destroyers.forEach(Runnable::run);
+        destroyers.clear();
         cublas.cublasDestroy_v2(blas);
         cudnnDestroy(handle);
         cudart.cudaStreamDestroy(stream);

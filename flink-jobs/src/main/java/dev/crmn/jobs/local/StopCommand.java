@@ -7,8 +7,8 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code crmn stop}: stops the inference or fine-tuning job running on a Flink cluster with a savepoint, through its
@@ -20,16 +20,12 @@ import picocli.CommandLine.Parameters;
         + " API) and print where it is, for crmn submit --from-savepoint.")
 public final class StopCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "JOB", description = "inference or finetune")
-    String job;
+    @Mixin
+    ClusterJob target;
 
     @Option(names = "--savepoint-dir", required = true, description = "Where the cluster writes the savepoint (a path or"
             + " URI the JobManager and TaskManagers can write, e.g. the cluster's state.savepoints.dir).")
     String savepointDir;
-
-    @Option(names = "--rest-url", defaultValue = "http://localhost:8081",
-            description = "The JobManager's REST address (default: ${DEFAULT-VALUE}).")
-    String restUrl;
 
     @Option(names = "--wait-seconds", defaultValue = "300",
             description = "How long to wait for the savepoint (default: ${DEFAULT-VALUE}).")
@@ -40,8 +36,8 @@ public final class StopCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        SubmitCommand.Kind kind = SubmitCommand.Kind.of(job);
-        FlinkRestClient rest = new FlinkRestClient(restUrl);
+        SubmitCommand.Kind kind = target.kind();
+        FlinkRestClient rest = target.rest();
         Optional<FlinkRestClient.Job> running = kind.running(rest);
         if (running.isEmpty()) {
             System.err.printf("stop: error: no %s job is running on %s%n", kind.namePrefix, rest.base());

@@ -15,8 +15,8 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Unmatched;
 
 /**
@@ -58,12 +58,8 @@ public final class SubmitCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "JOB", description = "inference or finetune")
-    String job;
-
-    @Option(names = "--rest-url", defaultValue = "http://localhost:8081",
-            description = "The JobManager's REST address (default: ${DEFAULT-VALUE}).")
-    String restUrl;
+    @Mixin
+    ClusterJob target;
 
     @Option(names = "--jar", defaultValue = "target/dist/crmn-flink-job.jar",
             description = "The job jar to upload (default: ${DEFAULT-VALUE}).")
@@ -100,8 +96,8 @@ public final class SubmitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Kind kind = validate(job, jobArgs);
-        FlinkRestClient rest = new FlinkRestClient(restUrl);
+        Kind kind = validate(target.job, jobArgs);
+        FlinkRestClient rest = target.rest();
         rest.awaitTaskManager(Duration.ofSeconds(waitSeconds));
         Optional<FlinkRestClient.Job> running = allowDuplicate ? Optional.empty() : kind.running(rest);
         String id;

@@ -199,34 +199,12 @@ public final class ServingPlan {
         return Math.max((out - 1) * stride + kernel - size, 0);
     }
 
-    public CrmnConfig config() {
-        return cfg;
-    }
-
     public ConvSpec stem() {
         return stem;
     }
 
     public List<BlockSpec> blocks() {
         return blocks;
-    }
-
-    public LstmSpec lstm() {
-        return lstm;
-    }
-
-    /** Every convolution in the order the forward pass runs them. */
-    public List<ConvSpec> convolutions() {
-        List<ConvSpec> all = new ArrayList<>();
-        all.add(stem);
-        for (BlockSpec b : blocks) {
-            if (b.shortcut() != null) {
-                all.add(b.shortcut());
-            }
-            all.add(b.conv1());
-            all.add(b.conv2());
-        }
-        return all;
     }
 
     /**
