@@ -70,6 +70,11 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--frames", defaultValue = "8000", description = "Frames per throughput run (default: ${DEFAULT-VALUE}).")
     int frames;
 
+    @Option(names = "--steady-frames", defaultValue = "120000", description = "Frames of one long run at the largest"
+            + " batch on raw frames, measured once the JIT has settled, as in a long-running job (default:"
+            + " ${DEFAULT-VALUE}; 0: none).")
+    int steadyFrames;
+
     @Option(names = "--naive-frames", defaultValue = "600", description = "Frames per naive run (default: ${DEFAULT-VALUE}).")
     int naiveFrames;
 
@@ -100,6 +105,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
     private Path work;
     private ModelRef ref;
     private int run;
+    /** Shares of the CPU during the last throughput run's measured part ({@link ThreadCpu}), or null. */
+    private Map<String, Double> lastCpu;
 
     @Override
     public Integer call() throws Exception {
@@ -120,10 +127,11 @@ public final class BenchStreamCommand implements Callable<Integer> {
                 fill("bench-" + fmt, fmt, 0, frames);
                 fill("naive-" + fmt, fmt, 0, naiveFrames);
             }
+            int largest = Arrays.stream(batches).max().orElse(64);
             if (onlyThroughput) {
                 for (int b : batches) {
-                    progress("batch " + b + ": job " + round(throughput("bench-" + formats.get(0), b, parallelism, 0, 50))
-                            + " images/s");
+                    progress("batch " + b + ": job " + round(throughput("bench-" + formats.get(0), frames, 0.4, b, parallelism,
+                            0, 50)) + " images/s; CPU shares " + lastCpu);
                 }
                 return 0;
             }
@@ -134,11 +142,11 @@ public final class BenchStreamCommand implements Callable<Integer> {
                 naive.put(fmt, perRecordJob("naive-" + fmt, true));
                 perRecordFast.put(fmt, perRecordJob("naive-" + fmt, false));
             }
-            int largest = Arrays.stream(batches).max().orElse(64);
             for (int b : batches) {
                 double raw = raw(b, parallelism);
                 for (String fmt : formats) {
-                    double job = throughput("bench-" + fmt, b, parallelism, 0, 50);
+                    double job = throughput("bench-" + fmt, frames, 0.4, b, parallelism, 0, 50);
+                    Map<String, Double> cpu = lastCpu;
                     double[] lat = latency(fmt, b, 20, job / 2, false);
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("batch", b);
@@ -152,12 +160,18 @@ public final class BenchStreamCommand implements Callable<Integer> {
                     row.put("p50_ms", round(lat[0]));
                     row.put("p99_ms", round(lat[1]));
                     row.put("latency_rate_per_s", round(job / 2));
+                    if (cpu != null) {
+                        row.put("job_cpu_shares", cpu);
+                    }
                     rows.add(row);
                     progress(row.toString());
                 }
             }
             doc.put("results", rows);
-            double p1 = throughput("bench-raw", largest, 1, 1, 50);
+            if (steadyFrames > 0) {
+                doc.put("steady_state", steadyState(largest));
+            }
+            double p1 = throughput("bench-raw", frames, 0.4, largest, 1, 1, 50);
             double p2 = rows.stream().filter(r -> r.get("batch").equals(largest) && r.get("format").equals("raw"))
                     .mapToDouble(r -> (Double) r.get("job_images_per_s")).findFirst().orElse(Double.NaN);
             doc.put("scaling", Map.of("batch", largest, "parallelism_1_images_per_s", round(p1),
@@ -255,10 +269,15 @@ public final class BenchStreamCommand implements Callable<Integer> {
         }
     }
 
-    /** The classifier alone on decoded images: {@code threads} threads of one OpenMP thread each, batch {@code b}. */
+    /** The classifier alone on decoded images ({@link #frames} of them): {@code threads} threads, batch {@code b}. */
     private double raw(int b, int threads) throws Exception {
+        return raw(b, threads, frames);
+    }
+
+    /** The classifier alone on {@code n} decoded images: {@code threads} threads of one OpenMP thread each, batch {@code b}. */
+    private double raw(int b, int threads, int n) throws Exception {
         List<PixelImage> all = new ArrayList<>();
-        for (int i = 0; i < frames; i++) {
+        for (int i = 0; i < n; i++) {
             all.add(images.image(i % images.size()));
         }
         int cores = Runtime.getRuntime().availableProcessors();
@@ -321,14 +340,60 @@ public final class BenchStreamCommand implements Callable<Integer> {
         return predictions;
     }
 
-    /** Images/s of the job over a pre-filled topic: frames / (last − first prediction time). */
-    private double throughput(String topic, int b, int p, int threads, long maxDelay) throws Exception {
+    /**
+     * Images/s of the job over the {@code n} frames of a pre-filled topic, after the first {@code skip} of them
+     * ({@link #rate}); {@link #lastCpu} gets the shares of the CPU over the same part of the run (snapshots taken every
+     * quarter second while the predictions are read; the pair that lies inside the rate's window).
+     */
+    private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
         String out = topics("pred-" + (run++));
         InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
         try (LocalJob job = LocalJob.start(p, env -> InferenceJob.build(env, plan, s -> s), "bench " + topic)) {
-            List<Prediction> preds = await(out, frames, Duration.ofMinutes(5));
-            return rate(preds);
+            List<ThreadCpu.Snapshot> cpu = new ArrayList<>();
+            List<Prediction> preds = await(out, n, Duration.ofMinutes(10), sampler(cpu));
+            long[] t = window(preds, skip);
+            lastCpu = ThreadCpu.shares(cpu, t[0], t[1], Runtime.getRuntime().availableProcessors());
+            return rate(preds, skip);
         }
+    }
+
+    /**
+     * One long run at batch {@code b} on raw frames, rated over its last 40 % instead of 60 %: every run starts a new
+     * MiniCluster, whose freshly loaded classes keep the JIT compiler busy for the first minute or so of a job (a
+     * fifth to a quarter of these 2 cores in the 8,000-frame runs), which a job that runs for weeks pays once. The
+     * classifier alone at the same batch is measured on 32,000 images right before and right after (their mean is
+     * the reference); with the CPU shares of the run's measured part.
+     */
+    private Map<String, Object> steadyState(int b) throws Exception {
+        fill("bench-steady", "raw", 0, steadyFrames);
+        double before = raw(b, parallelism, 32_000);
+        double job = throughput("bench-steady", steadyFrames, 0.6, b, parallelism, 0, 50);
+        Map<String, Double> cpu = lastCpu;
+        double after = raw(b, parallelism, 32_000);
+        double raw = (before + after) / 2;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("batch", b);
+        m.put("format", "raw");
+        m.put("frames", steadyFrames);
+        m.put("job_images_per_s", round(job));
+        m.put("raw_images_per_s", round(raw));
+        m.put("raw_before_after_images_per_s", List.of(round(before), round(after)));
+        m.put("job_over_raw", round(job / raw));
+        if (cpu != null) {
+            m.put("job_cpu_shares", cpu);
+        }
+        progress("steady state " + m);
+        return m;
+    }
+
+    /** Takes a {@link ThreadCpu} snapshot into {@code series} at most every quarter second (Linux only). */
+    private static java.util.function.IntConsumer sampler(List<ThreadCpu.Snapshot> series) {
+        boolean on = ThreadCpu.available();
+        return count -> {
+            if (on && (series.isEmpty() || System.currentTimeMillis() - series.get(series.size() - 1).wallMillis() >= 250)) {
+                series.add(ThreadCpu.snapshot());
+            }
+        };
     }
 
     /** Images/s of the per-record pattern ({@code plain}: DL4J's ComputationGraph.output(); else the serving network). */
@@ -342,7 +407,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
                     .returns(TypeInformation.of(Prediction.class)).name(plain ? "naive per-record" : "per-record fast"),
                     decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
         }, "bench naive " + topic)) {
-            double r = rate(await(out, naiveFrames, Duration.ofMinutes(10)));
+            double r = rate(await(out, naiveFrames, Duration.ofMinutes(10), count -> { }), 0.4);
             progress((plain ? "naive" : "per-record fast path") + " " + topic + ": " + round(r) + " images/s");
             return r;
         }
@@ -377,7 +442,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
                     }
                 }
             }
-            List<Prediction> preds = await(out, n, Duration.ofMinutes(5));
+            List<Prediction> preds = await(out, n, Duration.ofMinutes(5), count -> { });
             double[] lat = preds.stream().mapToDouble(x -> x.timings().endToEnd()).sorted().toArray();
             double[] gaps = swap ? gaps(preds) : new double[]{Double.NaN, Double.NaN};
             return new double[]{lat[lat.length / 2], lat[(int) Math.min(lat.length - 1, Math.ceil(0.99 * lat.length) - 1)],
@@ -434,17 +499,25 @@ public final class BenchStreamCommand implements Callable<Integer> {
     }
 
     /**
-     * Predictions per second over the last 60 % of a run (by production time): the first part of every run pays for
-     * the new job's start (JIT compilation of its code, oneDNN's first kernels), which a long-running job does not.
+     * Predictions per second after the first {@code skip} of a run's predictions (by production time; 0.4 for the
+     * table's runs): the first part of every run pays for the new job's start (JIT compilation of its code, oneDNN's
+     * first kernels), which a long-running job does not.
      */
-    private static double rate(List<Prediction> preds) {
-        long[] t = preds.stream().mapToLong(Prediction::producedAt).sorted().toArray();
-        int from = (int) (t.length * 0.4);
-        return (t.length - 1 - from) / Math.max(1e-3, (t[t.length - 1] - t[from]) / 1000.0);
+    private static double rate(List<Prediction> preds, double skip) {
+        long[] t = window(preds, skip);
+        int counted = preds.size() - 1 - (int) (preds.size() * skip);
+        return counted / Math.max(1e-3, (t[1] - t[0]) / 1000.0);
     }
 
-    /** The committed predictions of {@code topic}, once there are {@code n}. */
-    private List<Prediction> await(String topic, int n, Duration timeout) throws IOException {
+    /** The production times (wall clock, ms) that bound {@link #rate}'s window. */
+    private static long[] window(List<Prediction> preds, double skip) {
+        long[] t = preds.stream().mapToLong(Prediction::producedAt).sorted().toArray();
+        return new long[]{t[(int) (t.length * skip)], t[t.length - 1]};
+    }
+
+    /** The committed predictions of {@code topic}, once there are {@code n}; {@code progress} sees the count after each poll. */
+    private List<Prediction> await(String topic, int n, Duration timeout, java.util.function.IntConsumer progress)
+            throws IOException {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -458,6 +531,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
                     out.add(PredictionJson.fromBytes(r.value()));
                 }
+                progress.accept(out.size());
             }
         }
         if (out.size() < n) {
@@ -477,6 +551,15 @@ public final class BenchStreamCommand implements Callable<Integer> {
                     r.get("raw_images_per_s"), r.get("job_images_per_s"), r.get("naive_images_per_s"),
                     r.get("per_record_fast_images_per_s"), r.get("job_over_raw"), r.get("job_over_naive"), r.get("p50_ms"),
                     r.get("p99_ms"));
+        }
+        for (Map<String, Object> r : (List<Map<String, Object>>) doc.get("results")) {
+            if (r.containsKey("job_cpu_shares")) {
+                System.out.printf("CPU shares of the job run, batch %s %s: %s%n", r.get("batch"), r.get("format"),
+                        r.get("job_cpu_shares"));
+            }
+        }
+        if (doc.containsKey("steady_state")) {
+            System.out.println("\nsteady state " + doc.get("steady_state"));
         }
         System.out.println("\nscaling " + doc.get("scaling"));
         System.out.println("latency vs max delay " + doc.get("latency_vs_max_delay"));

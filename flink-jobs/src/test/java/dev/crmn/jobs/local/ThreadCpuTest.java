@@ -1,0 +1,60 @@
+package dev.crmn.jobs.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ThreadCpuTest {
+
+    @Test
+    void parsesNamesWithSpacesAndParentheses() {
+        Map<String, String> names = new HashMap<>();
+        Map<String, Long> ticks = new HashMap<>();
+        ThreadCpu.parse("42", "42 (micro-batch (1)) R 1 2 3 4 5 6 7 8 9 10 250 17 0 0 20 0 1 0 100 0 0", names, ticks);
+        assertThat(names).containsEntry("42", "micro-batch (1)");
+        assertThat(ticks).containsEntry("42", 267L); // utime 250 + stime 17
+        ThreadCpu.parse("43", "43 (truncated", names, ticks);
+        assertThat(names).doesNotContainKey("43");
+    }
+
+    @Test
+    void sortsThreadsIntoKinds() {
+        assertThat(ThreadCpu.kind("micro-batch inf")).isEqualTo("inference");
+        assertThat(ThreadCpu.kind("C2 CompilerThre")).isEqualTo("jit");
+        assertThat(ThreadCpu.kind("GC Thread#1")).isEqualTo("gc");
+        assertThat(ThreadCpu.kind("data-plane-kafk")).isEqualTo("broker");
+        assertThat(ThreadCpu.kind("kafka-producer-")).isEqualTo("other"); // the job's own client, not the broker
+    }
+
+    @Test
+    void sharesAddUpToTheMachineAndCountOnlyThreadsSeenTwice() {
+        var from = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "3", "ended"),
+                Map.of("1", 100L, "2", 50L, "3", 10L), 0, 1000);
+        var to = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "4", "new"),
+                Map.of("1", 250L, "2", 100L, "4", 500L), 2_000_000_000L, 3000); // 2 s on 2 cores: 400 ticks of capacity
+        Map<String, Double> s = ThreadCpu.shares(from, to, 2);
+        assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.0)
+                .containsEntry("idle", 0.5);
+        assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1000, 3000, 2)).isEqualTo(s);
+        assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1001, 3000, 2)).isNull(); // one snapshot in the window
+        assertThat(s.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void seesThisThreadsOwnWork() {
+        assumeTrue(ThreadCpu.available(), "needs Linux's /proc/self/task");
+        ThreadCpu.Snapshot a = ThreadCpu.snapshot();
+        long until = System.nanoTime() + 300_000_000L;
+        double x = 0;
+        while (System.nanoTime() < until) {
+            x += Math.sqrt(x + 1);
+        }
+        ThreadCpu.Snapshot b = ThreadCpu.snapshot();
+        assertThat(x).isPositive();
+        Map<String, Double> s = ThreadCpu.shares(a, b, Runtime.getRuntime().availableProcessors());
+        assertThat(s.get("other")).isGreaterThan(0.0); // this test's thread spun for 0.3 s
+    }
+}
