@@ -343,7 +343,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
     /**
      * Images/s of the job over the {@code n} frames of a pre-filled topic, after the first {@code skip} of them
      * ({@link #rate}); {@link #lastCpu} gets the shares of the CPU over the same part of the run (snapshots taken every
-     * quarter second while the predictions are read; the pair that lies inside the rate's window).
+     * half second while the predictions are read; the pair that lies inside the rate's window).
      */
     private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
         String out = topics("pred-" + (run++));
@@ -386,11 +386,14 @@ public final class BenchStreamCommand implements Callable<Integer> {
         return m;
     }
 
-    /** Takes a {@link ThreadCpu} snapshot into {@code series} at most every quarter second (Linux only). */
+    /**
+     * Takes a {@link ThreadCpu} snapshot into {@code series} at most every half second (Linux only; one costs ~9 ms of
+     * a core with the ~300 threads of a job, broker and benchmark: ~1 % of the machine, counted in "other").
+     */
     private static java.util.function.IntConsumer sampler(List<ThreadCpu.Snapshot> series) {
         boolean on = ThreadCpu.available();
         return count -> {
-            if (on && (series.isEmpty() || System.currentTimeMillis() - series.get(series.size() - 1).wallMillis() >= 250)) {
+            if (on && (series.isEmpty() || System.currentTimeMillis() - series.get(series.size() - 1).wallMillis() >= 500)) {
                 series.add(ThreadCpu.snapshot());
             }
         };

@@ -1,7 +1,6 @@
 package dev.crmn.jobs.local;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -52,18 +51,18 @@ final class ThreadCpu {
         Map<String, Long> ticks = new HashMap<>();
         long now = System.nanoTime();
         long wall = System.currentTimeMillis();
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-            for (Path t : tasks) {
-                String stat;
-                try {
-                    stat = Files.readString(t.resolve("stat"));
-                } catch (IOException gone) {
-                    continue; // the thread ended
-                }
-                parse(t.getFileName().toString(), stat, names, ticks);
+        byte[] buf = new byte[1024]; // a stat line is some 300 bytes
+        String[] tids = new java.io.File("/proc/self/task").list();
+        for (String tid : tids == null ? new String[0] : tids) { // null: not Linux, an empty snapshot
+            int n;
+            try (java.io.FileInputStream in = new java.io.FileInputStream("/proc/self/task/" + tid + "/stat")) {
+                n = in.read(buf);
+            } catch (IOException gone) {
+                continue; // the thread ended
             }
-        } catch (IOException e) {
-            // not Linux: an empty snapshot
+            if (n > 0) {
+                parse(tid, new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII), names, ticks);
+            }
         }
         return new Snapshot(names, ticks, now, wall);
     }
@@ -72,15 +71,19 @@ final class ThreadCpu {
     static void parse(String tid, String stat, Map<String, String> names, Map<String, Long> ticks) {
         int open = stat.indexOf('(');
         int close = stat.lastIndexOf(')');
-        if (open < 0 || close < open) {
+        if (open < 0 || close < open || close + 2 > stat.length()) {
             return;
         }
         String[] rest = stat.substring(close + 2).trim().split(" ");
         if (rest.length < 13) {
             return;
         }
-        names.put(tid, stat.substring(open + 1, close));
-        ticks.put(tid, Long.parseLong(rest[11]) + Long.parseLong(rest[12]));
+        try {
+            ticks.put(tid, Long.parseLong(rest[11]) + Long.parseLong(rest[12]));
+            names.put(tid, stat.substring(open + 1, close));
+        } catch (NumberFormatException e) {
+            // not a stat line this reads: the thread is left out
+        }
     }
 
     /** The kind of a thread name: inference, jit, gc, broker or other. */

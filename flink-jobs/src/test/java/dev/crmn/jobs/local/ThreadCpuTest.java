@@ -17,7 +17,10 @@ class ThreadCpuTest {
         assertThat(names).containsEntry("42", "micro-batch (1)");
         assertThat(ticks).containsEntry("42", 267L); // utime 250 + stime 17
         ThreadCpu.parse("43", "43 (truncated", names, ticks);
-        assertThat(names).doesNotContainKey("43");
+        ThreadCpu.parse("44", "44 (x)", names, ticks);
+        ThreadCpu.parse("45", "45 (x) R 1 2 3 4 5 6 7 8 9 10 utime 17 0", names, ticks);
+        assertThat(names).containsOnlyKeys("42");
+        assertThat(ticks).containsOnlyKeys("42");
     }
 
     @Test
