@@ -20,6 +20,7 @@ import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
@@ -35,9 +36,17 @@ import org.slf4j.LoggerFactory;
  * assigns partitions itself, it does not share them through the group) and commit a prediction for each twice.
  *
  * <p>The membership is held by a {@link Holder} in the job (one subtask), on a thread of its own: a consumer
- * subscribed to a topic the job reads anyway, with every assigned partition paused (it fetches nothing) and a
- * short session timeout, so a copy that was killed without closing stops counting within
- * {@value #SESSION_TIMEOUT_MS} ms. A copy that stops cleanly leaves the group at once.
+ * subscribed to the model-updates topic, with every assigned partition paused (it fetches nothing) and a short
+ * session timeout, so a copy that was killed without closing stops counting within {@value #SESSION_TIMEOUT_MS}
+ * ms. A copy that stops cleanly leaves the group at once.
+ *
+ * <p>Two copies started at nearly the same time both pass the check before either has joined. So the lock itself
+ * is partition 0 of that topic (one partition, as {@code crmn topics} creates it): the group assigns it to one
+ * member and, with the sticky assignor, leaves it with that member when another joins. A job's lock subtask
+ * waits in {@code open()} until the group has given it the partition; a copy that does not get it within
+ * {@value #SESSION_TIMEOUT_MS} ms plus a margin (time for a killed copy's membership to expire) fails without
+ * restarts, saying why, and the copy that holds it runs on. With a model-updates topic of several partitions only
+ * the check before the start guards.
  */
 public final class InstanceLock {
 
@@ -89,11 +98,20 @@ public final class InstanceLock {
         }
     }
 
+    /** How long a starting copy waits for the lock beyond the session timeout (the group's rebalance, the broker). */
+    static final int LOCK_MARGIN_MS = 10_000;
+
     /** Holds the membership of {@link #group} until closed. */
     public static final class Holder implements AutoCloseable {
 
         private final KafkaConsumer<byte[], byte[]> consumer;
         private final Thread thread;
+        private final TopicPartition lock;
+        private final String group;
+        private final boolean partitioned;
+        private final Object assignment = new Object();
+        private boolean owned; // guarded by assignment
+        private int rebalances; // guarded by assignment
         private volatile boolean closed;
 
         /**
@@ -107,20 +125,75 @@ public final class InstanceLock {
             p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
             p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Integer.toString(SESSION_TIMEOUT_MS));
             p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(SESSION_TIMEOUT_MS / 4));
+            // sticky: the partition stays with the member that has it when another copy joins
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+            lock = new TopicPartition(topic, 0);
+            group = group(groupId);
             consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+            // on this thread, before the holder's own starts (the consumer is for one thread at a time)
+            try {
+                partitioned = consumer.partitionsFor(topic, Duration.ofSeconds(20)).size() > 1;
+            } catch (RuntimeException e) {
+                consumer.close(Duration.ZERO);
+                throw e;
+            }
             consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    update(partitions, false);
+                }
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                    update(partitions, false);
                 }
 
                 @Override
                 public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                     consumer.pause(partitions); // a member, not a reader
+                    update(partitions, true);
                 }
             });
             thread = new Thread(this::run, "crmn-instance-lock-" + groupId);
             thread.setDaemon(true);
             thread.start();
+        }
+
+        private void update(Collection<TopicPartition> partitions, boolean assigned) {
+            synchronized (assignment) {
+                if (partitions.contains(lock)) {
+                    owned = assigned;
+                }
+                if (assigned) {
+                    rebalances++; // called after every rebalance this member takes part in, even with nothing new
+                }
+                assignment.notifyAll();
+            }
+        }
+
+        /**
+         * Waits until this member holds the lock (partition 0 of the topic).
+         *
+         * @return null once it does; else, after {@code timeout}, what holds it (for the message)
+         */
+        public String awaitLock(Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            synchronized (assignment) {
+                while (!owned) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0 || closed) {
+                        return rebalances == 0 ? "no answer from the group coordinator" : "another member of "
+                                + group + " holds " + lock;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(assignment, Math.min(left, TimeUnit.MILLISECONDS.toNanos(500)));
+                }
+            }
+            return null;
+        }
+
+        /** Whether the lock topic has more than one partition (then {@link #awaitLock} cannot decide). */
+        boolean lockIsPartitioned() {
+            return partitioned;
         }
 
         private void run() {
@@ -170,8 +243,24 @@ public final class InstanceLock {
         }
 
         @Override
-        public void open(OpenContext context) {
+        public void open(OpenContext context) throws Exception {
             holder = new Holder(kafka, groupId, topic);
+            if (holder.lockIsPartitioned()) {
+                LOG.warn("{} has several partitions: this job checked for a running copy of --group-id {} before it"
+                        + " started, but two copies started together may both run", topic, groupId);
+                return;
+            }
+            String held = holder.awaitLock(Duration.ofMillis(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS));
+            if (held != null) {
+                holder.close();
+                holder = null;
+                // a restart would meet the same copy: fail the job for good, with the reason
+                throw new org.apache.flink.runtime.execution.SuppressRestartsException(new IllegalStateException(
+                        "another copy of this job with --group-id " + groupId + " is running against "
+                                + kafka.bootstrapServers() + " (" + held + "), started at nearly the same time as this"
+                                + " one: two copies would each predict every frame, so this one stops. Give it its own"
+                                + " --group-id and --transactional-id-prefix to run both."));
+            }
         }
 
         @Override

@@ -237,6 +237,31 @@ class InferenceJobITCase {
     }
 
     @Test
+    void ofTwoCopiesThatPassedTheCheckTogetherTheLaterStopsAndTheFirstPredictsEveryFrameOnce() throws Exception {
+        Configuration o = options("together", Map.of());
+        // both plans pass the check before either job runs: what two terminals started at the same moment get
+        InferenceJob.Plan firstPlan = InferenceJob.plan(o, Map.of());
+        InferenceJob.Plan secondPlan = InferenceJob.plan(o, Map.of());
+        try (LocalJob first = LocalJob.start(InMemoryMetrics.config(), 2,
+                env -> InferenceJob.build(env, firstPlan, s -> s), firstPlan.jobName())) {
+            send("together-frames", 0, 10, "g-");
+            kafka.await("together-predictions", 10, WAIT); // the first copy runs and holds the lock
+            try (LocalJob second = LocalJob.start(new Configuration(), 2,
+                    env -> InferenceJob.build(env, secondPlan, s -> s), secondPlan.jobName())) {
+                java.util.concurrent.ExecutionException failed = org.assertj.core.api.Assertions.catchThrowableOfType(
+                        java.util.concurrent.ExecutionException.class,
+                        () -> second.client().getJobExecutionResult().get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS));
+                assertThat(failed).as("the second copy fails").isNotNull();
+                assertThat(org.apache.flink.util.ExceptionUtils.stringifyException(failed))
+                        .contains("another copy of this job with --group-id together is running");
+            }
+            send("together-frames", 10, 30, "g-");
+            int n = 30;
+            assertExactlyOnePerFrame(predictions(kafka.await("together-predictions", n, WAIT)), n, "g-");
+        }
+    }
+
+    @Test
     void everyFrameGetsExactlyOneCommittedPredictionEqualToTheOfflineClassifier() throws Exception {
         Configuration o = options("exact", Map.of());
         int n = 300;
