@@ -182,13 +182,19 @@ public final class InstanceLock {
                 while (!owned) {
                     long left = deadline - System.nanoTime();
                     if (left <= 0 || closed) {
-                        return rebalances == 0 ? "no answer from the group coordinator" : "another member of "
-                                + group + " holds " + lock;
+                        return "another member of " + group + " holds " + lock;
                     }
                     TimeUnit.NANOSECONDS.timedWait(assignment, Math.min(left, TimeUnit.MILLISECONDS.toNanos(500)));
                 }
             }
             return null;
+        }
+
+        /** Whether this member has taken part in a rebalance of the group (else the broker did not let it join). */
+        boolean joined() {
+            synchronized (assignment) {
+                return rebalances > 0;
+            }
         }
 
         /** Whether the lock topic has more than one partition (then {@link #awaitLock} cannot decide). */
@@ -251,6 +257,13 @@ public final class InstanceLock {
                 return;
             }
             String held = holder.awaitLock(Duration.ofMillis(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS));
+            if (held != null && !holder.joined()) {
+                holder.close();
+                holder = null;
+                throw new IllegalStateException("could not join the consumer group " + group(groupId) + " at "
+                        + kafka.bootstrapServers() + " within " + (SESSION_TIMEOUT_MS + LOCK_MARGIN_MS) / 1000
+                        + " s to hold this job's instance lock"); // a restart tries again
+            }
             if (held != null) {
                 holder.close();
                 holder = null;
