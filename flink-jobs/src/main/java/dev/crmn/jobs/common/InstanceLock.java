@@ -101,6 +101,48 @@ public final class InstanceLock {
     /** How long a starting copy waits for the lock beyond the session timeout (the group's rebalance, the broker). */
     static final int LOCK_MARGIN_MS = 10_000;
 
+    /** Locks this process took ahead of its local job ({@link #acquireHere}), by broker and group id. */
+    private static final java.util.Map<String, Holder> HELD_HERE = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static String key(KafkaOptions kafka, String groupId) {
+        return kafka.bootstrapServers() + "|" + groupId;
+    }
+
+    /**
+     * Takes the lock of a job with consumer group {@code groupId} in this process, before its local job starts
+     * ({@code crmn infer}, {@code crmn finetune}): then a copy that lost the race is refused before any of its
+     * tasks (its Kafka sinks among them) has started, and the job's own lock subtask, in this JVM, leaves the
+     * lock to this holder. Close the result once the job has ended.
+     *
+     * @param topic the job's model-updates topic
+     * @param job   what the user started, for the message
+     * @throws IOException naming the running copy when another holds the lock after the session timeout and a
+     *                     margin
+     */
+    public static AutoCloseable acquireHere(KafkaOptions kafka, String groupId, String topic, String job)
+            throws IOException, InterruptedException {
+        Holder h = new Holder(kafka, groupId, topic);
+        if (!h.lockIsPartitioned()) {
+            String held = h.awaitLock(Duration.ofMillis(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS));
+            if (held != null) {
+                boolean joined = h.joined();
+                h.close();
+                throw new IOException(joined ? "another " + job + " with --group-id " + groupId + " is running against "
+                        + kafka.bootstrapServers() + " (" + held + "), started at nearly the same time as this one: two"
+                        + " copies would each predict every frame. Stop it, or give this one its own --group-id and"
+                        + " --transactional-id-prefix."
+                        : "could not join the consumer group " + group(groupId) + " at " + kafka.bootstrapServers()
+                        + " to take this " + job + "'s instance lock");
+            }
+        }
+        String k = key(kafka, groupId);
+        HELD_HERE.put(k, h);
+        return () -> {
+            HELD_HERE.remove(k, h);
+            h.close();
+        };
+    }
+
     /** Holds the membership of {@link #group} until closed. */
     public static final class Holder implements AutoCloseable {
 
@@ -250,6 +292,11 @@ public final class InstanceLock {
 
         @Override
         public void open(OpenContext context) throws Exception {
+            if (HELD_HERE.containsKey(key(kafka, groupId))) {
+                LOG.info("the instance lock of --group-id {} is held by this process (taken before the job started)",
+                        groupId);
+                return;
+            }
             holder = new Holder(kafka, groupId, topic);
             if (holder.lockIsPartitioned()) {
                 LOG.warn("{} has several partitions: this job checked for a running copy of --group-id {} before it"

@@ -48,7 +48,10 @@ public final class FineTuneCommand implements Callable<Integer> {
         }
         FineTuneJob.Plan plan = FineTuneJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         int before = FineTuneRounds.all().size();
-        try (LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan, s -> s),
+        try (AutoCloseable lock = dev.crmn.jobs.common.InstanceLock.acquireHere(plan.kafka(),
+                plan.config().get(FineTuneOptions.GROUP_ID), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
+                "fine-tuning job");
+             LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan, s -> s),
                 plan.jobName(), dev.crmn.jobs.common.Checkpointing.localSavepoints(plan.config(),
                         plan.config().get(FineTuneOptions.GROUP_ID)), fresh)) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"

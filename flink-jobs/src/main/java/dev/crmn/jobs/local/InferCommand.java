@@ -1,6 +1,7 @@
 package dev.crmn.jobs.local;
 
 import dev.crmn.jobs.common.Checkpointing;
+import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
@@ -43,7 +44,9 @@ public final class InferCommand implements Callable<Integer> {
         // the local job runs here: cuda needs its libraries and a device here, said before anything starts
         ClassifierOptions.of(parsed.config().get(InferenceOptions.ENGINE), 0);
         InferenceJob.Plan plan = InferenceJob.plan(Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
-        try (LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
+        try (AutoCloseable lock = InstanceLock.acquireHere(plan.kafka(), plan.config().get(InferenceOptions.GROUP_ID),
+                plan.config().get(InferenceOptions.MODEL_UPDATES_TOPIC), "inference job");
+             LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
                 plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh)) {
             System.err.printf("infer: %s from %s; frames %s -> predictions %s, dead letters %s; model-updates %s;"
                             + " %d subtask(s), batch %d, max delay %d ms, checkpoints every %d ms; store %s%n",

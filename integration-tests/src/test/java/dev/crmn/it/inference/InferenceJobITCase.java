@@ -262,6 +262,34 @@ class InferenceJobITCase {
     }
 
     @Test
+    void aRunnerThatTookTheLockFirstRunsItsJobAsTheOnlyMemberAndALaterCopyIsRefusedBeforeItsJobStarts() throws Exception {
+        Configuration o = options("ahead", Map.of());
+        InferenceJob.Plan plan = InferenceJob.plan(o, Map.of());
+        InferenceJob.Plan later = InferenceJob.plan(o, Map.of()); // passed the check too: the race crmn infer closes
+        try (AutoCloseable lock = dev.crmn.jobs.common.InstanceLock.acquireHere(plan.kafka(), "ahead", "ahead-model-updates",
+                "inference job"); LocalJob job = LocalJob.start(InMemoryMetrics.config(), 2,
+                        env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
+            send("ahead-frames", 0, 10, "a-");
+            kafka.await("ahead-predictions", 10, WAIT);
+            try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
+                assertThat(admin.describeConsumerGroups(List.of("ahead-instance")).all().get().get("ahead-instance").members())
+                        .as("the job's lock subtask left the lock to this process's holder").hasSize(1);
+            }
+            java.io.IOException refused = org.assertj.core.api.Assertions.catchThrowableOfType(java.io.IOException.class,
+                    () -> dev.crmn.jobs.common.InstanceLock.acquireHere(later.kafka(), "ahead", "ahead-model-updates",
+                            "inference job"));
+            assertThat(refused).as("the later copy is refused before its job starts").isNotNull();
+            assertThat(refused.getMessage()).contains("another inference job with --group-id ahead is running");
+            send("ahead-frames", 10, 20, "a-");
+            assertExactlyOnePerFrame(predictions(kafka.await("ahead-predictions", 20, WAIT)), 20, "a-");
+        }
+        try (AutoCloseable again = dev.crmn.jobs.common.InstanceLock.acquireHere(plan.kafka(), "ahead", "ahead-model-updates",
+                "inference job")) {
+            assertThat(again).as("free again once the runner closed its lock").isNotNull();
+        }
+    }
+
+    @Test
     void everyFrameGetsExactlyOneCommittedPredictionEqualToTheOfflineClassifier() throws Exception {
         Configuration o = options("exact", Map.of());
         int n = 300;
