@@ -45,8 +45,9 @@ import org.slf4j.LoggerFactory;
  * member and, with the sticky assignor, leaves it with that member when another joins. A job's lock subtask
  * waits in {@code open()} until the group has given it the partition; a copy that does not get it within
  * {@value #SESSION_TIMEOUT_MS} ms plus a margin (time for a killed copy's membership to expire) fails without
- * restarts, saying why, and the copy that holds it runs on. With a model-updates topic of several partitions only
- * the check before the start guards.
+ * restarts, saying why, and the copy that holds it runs on. The local runners take the lock in their own process
+ * before the job starts ({@link #acquireHere}), so there the later copy never starts a task. With a model-updates
+ * topic of several partitions only the check before the start guards.
  */
 public final class InstanceLock {
 
