@@ -123,18 +123,13 @@ public final class InstanceLock {
     public static AutoCloseable acquireHere(KafkaOptions kafka, String groupId, String topic, String job)
             throws IOException, InterruptedException {
         Holder h = new Holder(kafka, groupId, topic);
-        if (!h.lockIsPartitioned()) {
-            String held = h.awaitLock(Duration.ofMillis(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS));
-            if (held != null) {
-                boolean joined = h.joined();
-                h.close();
-                throw new IOException(joined ? "another " + job + " with --group-id " + groupId + " is running against "
-                        + kafka.bootstrapServers() + " (" + held + "), started at nearly the same time as this one: two"
-                        + " copies would each predict every frame. Stop it, or give this one its own --group-id and"
-                        + " --transactional-id-prefix."
-                        : "could not join the consumer group " + group(groupId) + " at " + kafka.bootstrapServers()
-                        + " to take this " + job + "'s instance lock");
-            }
+        switch (h.take()) {
+            case HELD_ELSEWHERE -> throw new IOException("another " + job + " with --group-id " + groupId + " is running"
+                    + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere() + "), started at nearly the same"
+                    + " time as this one: two copies would each predict every frame. Stop it, or give this one its own"
+                    + " --group-id and --transactional-id-prefix.");
+            case NOT_JOINED -> throw new IOException(h.notJoined() + " at " + kafka.bootstrapServers());
+            default -> { } // taken, or unguarded (logged)
         }
         String k = key(kafka, groupId);
         HELD_HERE.put(k, h);
@@ -142,6 +137,18 @@ public final class InstanceLock {
             HELD_HERE.remove(k, h);
             h.close();
         };
+    }
+
+    /** What {@link Holder#take} came to. */
+    enum Outcome {
+        /** This member holds the lock. */
+        TAKEN,
+        /** The topic has several partitions: no lock beyond the check before the start (a warning is logged). */
+        UNGUARDED,
+        /** Another member holds it after the session timeout and a margin. */
+        HELD_ELSEWHERE,
+        /** The group never let this member in. */
+        NOT_JOINED
     }
 
     /** Holds the membership of {@link #group} until closed. */
@@ -215,34 +222,43 @@ public final class InstanceLock {
         }
 
         /**
-         * Waits until this member holds the lock (partition 0 of the topic).
-         *
-         * @return null once it does; else, after {@code timeout}, what holds it (for the message)
+         * Waits until this member holds the lock (partition 0 of the topic), at most the session timeout and a
+         * margin; closes this holder unless the outcome is {@link Outcome#TAKEN} or {@link Outcome#UNGUARDED}.
          */
-        public String awaitLock(Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
+        Outcome take() throws InterruptedException {
+            if (partitioned) {
+                LOG.warn("{} has several partitions: a running copy of {} was checked for before the start, but two"
+                        + " copies started together may both run", lock.topic(), group);
+                return Outcome.UNGUARDED;
+            }
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS);
+            boolean joined;
             synchronized (assignment) {
                 while (!owned) {
                     long left = deadline - System.nanoTime();
                     if (left <= 0 || closed) {
-                        return "another member of " + group + " holds " + lock;
+                        break;
                     }
                     TimeUnit.NANOSECONDS.timedWait(assignment, Math.min(left, TimeUnit.MILLISECONDS.toNanos(500)));
                 }
+                if (owned) {
+                    return Outcome.TAKEN;
+                }
+                joined = rebalances > 0;
             }
-            return null;
+            close();
+            return joined ? Outcome.HELD_ELSEWHERE : Outcome.NOT_JOINED;
         }
 
-        /** Whether this member has taken part in a rebalance of the group (else the broker did not let it join). */
-        boolean joined() {
-            synchronized (assignment) {
-                return rebalances > 0;
-            }
+        /** For messages: who holds the lock when {@link #take} found it {@link Outcome#HELD_ELSEWHERE}. */
+        String heldElsewhere() {
+            return "another member of " + group + " holds " + lock;
         }
 
-        /** Whether the lock topic has more than one partition (then {@link #awaitLock} cannot decide). */
-        boolean lockIsPartitioned() {
-            return partitioned;
+        /** For messages: {@link Outcome#NOT_JOINED}. */
+        String notJoined() {
+            return "could not join the consumer group " + group + " within " + (SESSION_TIMEOUT_MS + LOCK_MARGIN_MS) / 1000
+                    + " s to take the instance lock";
         }
 
         private void run() {
@@ -298,29 +314,17 @@ public final class InstanceLock {
                         groupId);
                 return;
             }
-            holder = new Holder(kafka, groupId, topic);
-            if (holder.lockIsPartitioned()) {
-                LOG.warn("{} has several partitions: this job checked for a running copy of --group-id {} before it"
-                        + " started, but two copies started together may both run", topic, groupId);
-                return;
-            }
-            String held = holder.awaitLock(Duration.ofMillis(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS));
-            if (held != null && !holder.joined()) {
-                holder.close();
-                holder = null;
-                throw new IllegalStateException("could not join the consumer group " + group(groupId) + " at "
-                        + kafka.bootstrapServers() + " within " + (SESSION_TIMEOUT_MS + LOCK_MARGIN_MS) / 1000
-                        + " s to hold this job's instance lock"); // a restart tries again
-            }
-            if (held != null) {
-                holder.close();
-                holder = null;
+            Holder h = new Holder(kafka, groupId, topic);
+            switch (h.take()) {
                 // a restart would meet the same copy: fail the job for good, with the reason
-                throw new org.apache.flink.runtime.execution.SuppressRestartsException(new IllegalStateException(
-                        "another copy of this job with --group-id " + groupId + " is running against "
-                                + kafka.bootstrapServers() + " (" + held + "), started at nearly the same time as this"
-                                + " one: two copies would each predict every frame, so this one stops. Give it its own"
-                                + " --group-id and --transactional-id-prefix to run both."));
+                case HELD_ELSEWHERE -> throw new org.apache.flink.runtime.execution.SuppressRestartsException(
+                        new IllegalStateException("another copy of this job with --group-id " + groupId + " is running"
+                                + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere() + "), started at"
+                                + " nearly the same time as this one: two copies would each predict every frame, so this"
+                                + " one stops. Give it its own --group-id and --transactional-id-prefix to run both."));
+                // a restart tries again
+                case NOT_JOINED -> throw new IllegalStateException(h.notJoined() + " at " + kafka.bootstrapServers());
+                default -> holder = h;
             }
         }
 

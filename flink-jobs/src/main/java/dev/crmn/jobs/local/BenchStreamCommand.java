@@ -353,7 +353,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
             List<Prediction> preds = await(out, n, Duration.ofMinutes(10), sampler(cpu));
             long[] t = window(preds, skip);
             lastCpu = ThreadCpu.shares(cpu, t[0], t[1], Runtime.getRuntime().availableProcessors());
-            return rate(preds, skip);
+            return rate(preds.size(), skip, t);
         }
     }
 
@@ -507,9 +507,12 @@ public final class BenchStreamCommand implements Callable<Integer> {
      * first kernels), which a long-running job does not.
      */
     private static double rate(List<Prediction> preds, double skip) {
-        long[] t = window(preds, skip);
-        int counted = preds.size() - 1 - (int) (preds.size() * skip);
-        return counted / Math.max(1e-3, (t[1] - t[0]) / 1000.0);
+        return rate(preds.size(), skip, window(preds, skip));
+    }
+
+    /** {@link #rate} of {@code n} predictions whose {@link #window} is {@code t}. */
+    private static double rate(int n, double skip, long[] t) {
+        return (n - 1 - (int) (n * skip)) / Math.max(1e-3, (t[1] - t[0]) / 1000.0);
     }
 
     /** The production times (wall clock, ms) that bound {@link #rate}'s window. */
