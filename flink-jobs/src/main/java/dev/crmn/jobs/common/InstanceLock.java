@@ -223,7 +223,8 @@ public final class InstanceLock {
 
         /**
          * Waits until this member holds the lock (partition 0 of the topic), at most the session timeout and a
-         * margin; closes this holder unless the outcome is {@link Outcome#TAKEN} or {@link Outcome#UNGUARDED}.
+         * margin; closes this holder unless the outcome is {@link Outcome#TAKEN} or {@link Outcome#UNGUARDED}, and when
+         * interrupted while waiting.
          */
         Outcome take() throws InterruptedException {
             if (partitioned) {
@@ -233,18 +234,23 @@ public final class InstanceLock {
             }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS);
             boolean joined;
-            synchronized (assignment) {
-                while (!owned) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0 || closed) {
-                        break;
+            try {
+                synchronized (assignment) {
+                    while (!owned) {
+                        long left = deadline - System.nanoTime();
+                        if (left <= 0 || closed) {
+                            break;
+                        }
+                        TimeUnit.NANOSECONDS.timedWait(assignment, Math.min(left, TimeUnit.MILLISECONDS.toNanos(500)));
                     }
-                    TimeUnit.NANOSECONDS.timedWait(assignment, Math.min(left, TimeUnit.MILLISECONDS.toNanos(500)));
+                    if (owned) {
+                        return Outcome.TAKEN;
+                    }
+                    joined = rebalances > 0;
                 }
-                if (owned) {
-                    return Outcome.TAKEN;
-                }
-                joined = rebalances > 0;
+            } catch (InterruptedException e) { // the task is cancelled, or Ctrl-C: the membership goes with it
+                close();
+                throw e;
             }
             close();
             return joined ? Outcome.HELD_ELSEWHERE : Outcome.NOT_JOINED;
