@@ -95,6 +95,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private transient Counter inferenceFailed;
     private transient String backend;
     private transient long openedNanos;
+    /** The task thread's CPU time when this operator opened (its whole use since is in the close log line). */
+    private transient long openedCpuNanos;
     private transient long flushNanos;
     private transient long networkNanos;
     private transient long networkCpuNanos;
@@ -149,6 +151,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                 settings.expected(), settings.batchSize(), engine);
         registerMetrics();
         openedNanos = System.nanoTime();
+        openedCpuNanos = THREADS.getCurrentThreadCpuTime();
         // restored state (a failover, or a stopped local job started again) serves the version it served, unless the
         // job was started for another model or a newer version of it
         ModelRef initial = settings.initialModel();
@@ -361,11 +364,13 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     public void close() throws Exception {
         if (openedNanos > 0 && batches > 0) {
             double open = (System.nanoTime() - openedNanos) / 1e9;
+            // close() runs on the task thread, as open() did: the thread's CPU in between is the operator chain's
+            // whole work (the network, deserializing, batching, the predictions' sink writer, checkpoints)
             LOG.info("classified {} frames in {} batches (mean {}); network {} s ({} s on the CPU), flushing {} s of {} s"
-                            + " open", classified.getCount(), batches,
+                            + " open; the task thread's CPU {} s", classified.getCount(), batches,
                     String.format("%.1f", (double) classified.getCount() / batches), String.format("%.1f", networkNanos / 1e9),
                     String.format("%.1f", networkCpuNanos / 1e9), String.format("%.1f", flushNanos / 1e9),
-                    String.format("%.1f", open));
+                    String.format("%.1f", open), String.format("%.1f", (THREADS.getCurrentThreadCpuTime() - openedCpuNanos) / 1e9));
         }
         try {
             if (loaderThread != null) {

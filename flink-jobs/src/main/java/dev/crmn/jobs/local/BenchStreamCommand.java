@@ -97,6 +97,9 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--only-throughput", hidden = true, description = "Measure only the job's throughput at the batch sizes (diagnosis).")
     boolean onlyThroughput;
 
+    @Option(names = "--flink", hidden = true, description = "A Flink setting KEY=VALUE of the jobs' MiniCluster (diagnosis).")
+    Map<String, String> flinkSettings = new HashMap<>();
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -348,7 +351,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
     private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
         String out = topics("pred-" + (run++));
         InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
-        try (LocalJob job = LocalJob.start(p, env -> InferenceJob.build(env, plan, s -> s), "bench " + topic)) {
+        try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan, s -> s), "bench " + topic)) {
             List<ThreadCpu.Snapshot> cpu = new ArrayList<>();
             List<Prediction> preds = await(out, n, Duration.ofMinutes(10), sampler(cpu));
             long[] t = window(preds, skip);

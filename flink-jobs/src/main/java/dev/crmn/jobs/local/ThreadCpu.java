@@ -9,10 +9,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Where this JVM's CPU time goes, by kind of thread, between two snapshots of Linux's per-thread counters
- * ({@code /proc/self/task/<tid>/stat}). Unlike {@code ThreadMXBean} it sees the JIT compiler's and the
- * garbage collector's threads, which compete with the inference threads on a small machine. {@code crmn
- * bench-stream} uses it to say what share of the CPU the network got during a measured run.
+ * Where the machine's CPU time goes between two snapshots of Linux's counters: this JVM's threads by kind
+ * ({@code /proc/self/task/<tid>/stat}), its threads that ended in between (the process's own total,
+ * {@code /proc/self/stat}, less its live threads'), everything outside this JVM (other processes and the
+ * kernel's own threads: {@code /proc/stat}'s busy time less this process's) and what was idle ({@code /proc/stat}).
+ * Unlike {@code ThreadMXBean} it sees the JIT compiler's and the garbage collector's threads, which compete with
+ * the inference threads on a small machine. {@code crmn bench-stream} uses it to say what share of the CPU the
+ * network got during a measured run.
  */
 final class ThreadCpu {
 
@@ -34,8 +37,16 @@ final class ThreadCpu {
         return k;
     }
 
-    /** CPU ticks per thread id, with the thread's name, and when they were read (wall clock, ms). */
-    record Snapshot(Map<String, String> names, Map<String, Long> ticks, long nanoTime, long wallMillis) {
+    /**
+     * CPU ticks per thread id, with the thread's name, and when they were read (wall clock, ms); this process's
+     * ticks (ended threads included), and the machine's busy and idle ticks (all cores; -1 where unreadable).
+     */
+    record Snapshot(Map<String, String> names, Map<String, Long> ticks, long nanoTime, long wallMillis,
+                    long processTicks, long machineBusy, long machineIdle) {
+
+        Snapshot(Map<String, String> names, Map<String, Long> ticks, long nanoTime, long wallMillis) {
+            this(names, ticks, nanoTime, wallMillis, -1, -1, -1);
+        }
     }
 
     private ThreadCpu() {
@@ -64,7 +75,44 @@ final class ThreadCpu {
                 parse(tid, new String(buf, 0, n, java.nio.charset.StandardCharsets.US_ASCII), names, ticks);
             }
         }
-        return new Snapshot(names, ticks, now, wall);
+        long process = -1;
+        try {
+            Map<String, Long> self = new HashMap<>();
+            parse("self", Files.readString(Path.of("/proc/self/stat")), new HashMap<>(), self);
+            process = self.getOrDefault("self", -1L);
+        } catch (IOException | RuntimeException e) {
+            // not Linux: -1
+        }
+        long[] machine = machine();
+        return new Snapshot(names, ticks, now, wall, process, machine[0], machine[1]);
+    }
+
+    /** The machine's busy and idle (idle + iowait) ticks from {@code /proc/stat}'s first line, or -1s. */
+    static long[] machine() {
+        try (var lines = Files.lines(Path.of("/proc/stat"))) {
+            return lines.findFirst().map(ThreadCpu::parseMachine).orElse(new long[]{-1, -1});
+        } catch (IOException | RuntimeException e) {
+            return new long[]{-1, -1};
+        }
+    }
+
+    /** {@code cpu  user nice system idle iowait irq softirq steal ...}: busy = all but idle and iowait. */
+    static long[] parseMachine(String line) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length < 6 || !f[0].equals("cpu")) {
+            return new long[]{-1, -1};
+        }
+        long busy = 0;
+        long idle = 0;
+        for (int i = 1; i < Math.min(f.length, 9); i++) { // guest times are already in user and nice
+            long v = Long.parseLong(f[i]);
+            if (i == 4 || i == 5) {
+                idle += v;
+            } else {
+                busy += v;
+            }
+        }
+        return new long[]{busy, idle};
     }
 
     /** One {@code stat} line: the name is between the first '(' and the last ')'; utime and stime are fields 14 and 15. */
@@ -117,8 +165,10 @@ final class ThreadCpu {
     }
 
     /**
-     * Shares of the machine's CPU time (cores × elapsed) between two snapshots, per kind, and "idle" for what no
-     * thread of this JVM used. Threads that ended in between are not counted (their last ticks are unknown).
+     * Shares of the machine's CPU time (cores × elapsed) between two snapshots: per kind of this JVM's threads
+     * (a thread started in between counts from zero); "exited" for its threads that ended in between; "outside"
+     * for other processes and the kernel's own threads; "idle" for what nothing used. Without the process's and
+     * the machine's counters, "idle" is all that no live thread of this JVM used.
      */
     static Map<String, Double> shares(Snapshot from, Snapshot to, int cores) {
         Map<String, Double> seconds = new LinkedHashMap<>();
@@ -126,20 +176,36 @@ final class ThreadCpu {
             seconds.put(k, 0.0);
         }
         seconds.put("other", 0.0);
+        double threads = 0;
         for (Map.Entry<String, Long> e : to.ticks().entrySet()) {
-            Long before = from.ticks().get(e.getKey());
-            if (before != null) {
-                seconds.merge(kind(to.names().get(e.getKey())), (e.getValue() - before) / TICKS_PER_SECOND, Double::sum);
-            }
+            double s = (e.getValue() - from.ticks().getOrDefault(e.getKey(), 0L)) / TICKS_PER_SECOND;
+            seconds.merge(kind(to.names().get(e.getKey())), s, Double::sum);
+            threads += s;
         }
         double capacity = cores * (to.nanoTime() - from.nanoTime()) / 1e9;
+        boolean whole = from.processTicks() >= 0 && to.processTicks() >= 0 && from.machineBusy() >= 0
+                && to.machineBusy() >= 0;
+        double exited = whole ? Math.max(0, (to.processTicks() - from.processTicks()) / TICKS_PER_SECOND - threads) : 0;
         Map<String, Double> out = new LinkedHashMap<>();
-        double used = 0;
+        double used = exited;
         for (Map.Entry<String, Double> e : seconds.entrySet()) {
-            out.put(e.getKey(), Math.round(1000 * e.getValue() / capacity) / 1000.0);
+            out.put(e.getKey(), share(e.getValue(), capacity));
             used += e.getValue();
         }
-        out.put("idle", Math.round(1000 * Math.max(0, capacity - used) / capacity) / 1000.0);
+        if (whole) {
+            long busy = to.machineBusy() - from.machineBusy();
+            long idle = to.machineIdle() - from.machineIdle();
+            double idleShare = busy + idle > 0 ? (double) idle / (busy + idle) : 0;
+            out.put("exited", share(exited, capacity));
+            out.put("outside", share(Math.max(0, capacity * (1 - idleShare) - used), capacity));
+            out.put("idle", Math.round(1000 * idleShare) / 1000.0);
+        } else {
+            out.put("idle", share(Math.max(0, capacity - used), capacity));
+        }
         return out;
+    }
+
+    private static double share(double seconds, double capacity) {
+        return Math.round(1000 * seconds / capacity) / 1000.0;
     }
 }

@@ -33,17 +33,38 @@ class ThreadCpuTest {
     }
 
     @Test
-    void sharesAddUpToTheMachineAndCountOnlyThreadsSeenTwice() {
+    void withoutTheProcessAndMachineCountersIdleIsWhatNoLiveThreadUsed() {
         var from = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "3", "ended"),
                 Map.of("1", 100L, "2", 50L, "3", 10L), 0, 1000);
         var to = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "4", "new"),
-                Map.of("1", 250L, "2", 100L, "4", 500L), 2_000_000_000L, 3000); // 2 s on 2 cores: 400 ticks of capacity
+                Map.of("1", 250L, "2", 100L, "4", 30L), 2_000_000_000L, 3000); // 2 s on 2 cores: 400 ticks of capacity
         Map<String, Double> s = ThreadCpu.shares(from, to, 2);
-        assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.0)
-                .containsEntry("idle", 0.5);
+        // thread 4 started in between: all its 30 ticks are in the window; thread 3 ended: its last ticks are unknown
+        assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.075)
+                .containsEntry("idle", 0.425).doesNotContainKeys("exited", "outside");
         assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1000, 3000, 2)).isEqualTo(s);
         assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1001, 3000, 2)).isNull(); // one snapshot in the window
         assertThat(s.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void separatesEndedThreadsOtherProcessesAndTrueIdle() {
+        // the process used 260 ticks in the window, its live threads 230 (150 + 50 + 30): 30 went to threads that ended;
+        // the machine was busy 380 of 400 ticks: 380 - 260 = 120 outside this JVM, 20 idle
+        var from = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "3", "ended"),
+                Map.of("1", 100L, "2", 50L, "3", 10L), 0, 1000, 1000, 5000, 9000);
+        var to = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "4", "new"),
+                Map.of("1", 250L, "2", 100L, "4", 30L), 2_000_000_000L, 3000, 1260, 5380, 9020);
+        Map<String, Double> s = ThreadCpu.shares(from, to, 2);
+        assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.075)
+                .containsEntry("exited", 0.075).containsEntry("outside", 0.3).containsEntry("idle", 0.05);
+        assertThat(s.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void readsTheMachineLine() {
+        assertThat(ThreadCpu.parseMachine("cpu  100 5 20 300 7 1 2 3 0 0")).containsExactly(131, 307);
+        assertThat(ThreadCpu.parseMachine("intr 1 2 3")).containsExactly(-1, -1);
     }
 
     @Test
@@ -59,5 +80,8 @@ class ThreadCpuTest {
         assertThat(x).isPositive();
         Map<String, Double> s = ThreadCpu.shares(a, b, Runtime.getRuntime().availableProcessors());
         assertThat(s.get("other")).isGreaterThan(0.0); // this test's thread spun for 0.3 s
+        assertThat(b.processTicks()).isGreaterThanOrEqualTo(a.processTicks()).isPositive();
+        assertThat(b.machineBusy()).isGreaterThan(a.machineBusy());
+        assertThat(s).containsKeys("exited", "outside", "idle");
     }
 }
