@@ -12,7 +12,8 @@ import java.util.Map;
  * Where the machine's CPU time goes between two snapshots of Linux's counters: this JVM's threads by kind
  * ({@code /proc/self/task/<tid>/stat}), its threads that ended in between (the process's own total,
  * {@code /proc/self/stat}, less its live threads'), everything outside this JVM (other processes and the
- * kernel's own threads: {@code /proc/stat}'s busy time less this process's) and what was idle ({@code /proc/stat}).
+ * kernel's own threads: {@code /proc/stat}'s busy time less this process's) and what was idle, and idle waiting for
+ * the disk ({@code /proc/stat}'s idle and iowait).
  * Unlike {@code ThreadMXBean} it sees the JIT compiler's and the garbage collector's threads, which compete with
  * the inference threads on a small machine. {@code crmn bench-stream} uses it to say what share of the CPU the
  * network got during a measured run.
@@ -39,13 +40,14 @@ final class ThreadCpu {
 
     /**
      * CPU ticks per thread id, with the thread's name, and when they were read (wall clock, ms); this process's
-     * ticks (ended threads included), and the machine's busy and idle ticks (all cores; -1 where unreadable).
+     * ticks (ended threads included), and the machine's busy, idle and I/O-wait ticks (all cores; -1 where
+     * unreadable).
      */
     record Snapshot(Map<String, String> names, Map<String, Long> ticks, long nanoTime, long wallMillis,
-                    long processTicks, long machineBusy, long machineIdle) {
+                    long processTicks, long machineBusy, long machineIdle, long machineIowait) {
 
         Snapshot(Map<String, String> names, Map<String, Long> ticks, long nanoTime, long wallMillis) {
-            this(names, ticks, nanoTime, wallMillis, -1, -1, -1);
+            this(names, ticks, nanoTime, wallMillis, -1, -1, -1, -1);
         }
     }
 
@@ -84,35 +86,38 @@ final class ThreadCpu {
             // not Linux: -1
         }
         long[] machine = machine();
-        return new Snapshot(names, ticks, now, wall, process, machine[0], machine[1]);
+        return new Snapshot(names, ticks, now, wall, process, machine[0], machine[1], machine[2]);
     }
 
-    /** The machine's busy and idle (idle + iowait) ticks from {@code /proc/stat}'s first line, or -1s. */
+    /** The machine's busy, idle and iowait ticks from {@code /proc/stat}'s first line, or -1s. */
     static long[] machine() {
         try (var lines = Files.lines(Path.of("/proc/stat"))) {
-            return lines.findFirst().map(ThreadCpu::parseMachine).orElse(new long[]{-1, -1});
+            return lines.findFirst().map(ThreadCpu::parseMachine).orElse(new long[]{-1, -1, -1});
         } catch (IOException | RuntimeException e) {
-            return new long[]{-1, -1};
+            return new long[]{-1, -1, -1};
         }
     }
 
-    /** {@code cpu  user nice system idle iowait irq softirq steal ...}: busy = all but idle and iowait. */
+    /** {@code cpu  user nice system idle iowait irq softirq steal ...}: busy (all but idle and iowait), idle, iowait. */
     static long[] parseMachine(String line) {
         String[] f = line.trim().split("\\s+");
         if (f.length < 6 || !f[0].equals("cpu")) {
-            return new long[]{-1, -1};
+            return new long[]{-1, -1, -1};
         }
         long busy = 0;
         long idle = 0;
+        long iowait = 0;
         for (int i = 1; i < Math.min(f.length, 9); i++) { // guest times are already in user and nice
             long v = Long.parseLong(f[i]);
-            if (i == 4 || i == 5) {
+            if (i == 4) {
                 idle += v;
+            } else if (i == 5) {
+                iowait += v;
             } else {
                 busy += v;
             }
         }
-        return new long[]{busy, idle};
+        return new long[]{busy, idle, iowait};
     }
 
     /** One {@code stat} line: the name is between the first '(' and the last ')'; utime and stime are fields 14 and 15. */
@@ -167,7 +172,8 @@ final class ThreadCpu {
     /**
      * Shares of the machine's CPU time (cores × elapsed) between two snapshots: per kind of this JVM's threads
      * (a thread started in between counts from zero); "exited" for its threads that ended in between; "outside"
-     * for other processes and the kernel's own threads; "idle" for what nothing used. Without the process's and
+     * for other processes and the kernel's own threads; "idle" for what nothing used, "iowait" for that part of it
+     * during which some thread waited for the disk (a hint, as Linux's iowait is). Without the process's and
      * the machine's counters, "idle" is all that no live thread of this JVM used.
      */
     static Map<String, Double> shares(Snapshot from, Snapshot to, int cores) {
@@ -195,10 +201,14 @@ final class ThreadCpu {
         if (whole) {
             long busy = to.machineBusy() - from.machineBusy();
             long idle = to.machineIdle() - from.machineIdle();
-            double idleShare = busy + idle > 0 ? (double) idle / (busy + idle) : 0;
+            long iowait = to.machineIowait() - from.machineIowait();
+            long total = busy + idle + iowait;
+            double idleShare = total > 0 ? (double) idle / total : 0;
+            double iowaitShare = total > 0 ? (double) iowait / total : 0;
             out.put("exited", share(exited, capacity));
-            out.put("outside", share(Math.max(0, capacity * (1 - idleShare) - used), capacity));
+            out.put("outside", share(Math.max(0, capacity * (1 - idleShare - iowaitShare) - used), capacity));
             out.put("idle", Math.round(1000 * idleShare) / 1000.0);
+            out.put("iowait", Math.round(1000 * iowaitShare) / 1000.0);
         } else {
             out.put("idle", share(Math.max(0, capacity - used), capacity));
         }

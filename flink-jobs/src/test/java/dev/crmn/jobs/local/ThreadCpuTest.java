@@ -41,7 +41,7 @@ class ThreadCpuTest {
         Map<String, Double> s = ThreadCpu.shares(from, to, 2);
         // thread 4 started in between: all its 30 ticks are in the window; thread 3 ended: its last ticks are unknown
         assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.075)
-                .containsEntry("idle", 0.425).doesNotContainKeys("exited", "outside");
+                .containsEntry("idle", 0.425).doesNotContainKeys("exited", "outside", "iowait");
         assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1000, 3000, 2)).isEqualTo(s);
         assertThat(ThreadCpu.shares(java.util.List.of(from, to), 1001, 3000, 2)).isNull(); // one snapshot in the window
         assertThat(s.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
@@ -50,21 +50,22 @@ class ThreadCpuTest {
     @Test
     void separatesEndedThreadsOtherProcessesAndTrueIdle() {
         // the process used 260 ticks in the window, its live threads 230 (150 + 50 + 30): 30 went to threads that ended;
-        // the machine was busy 380 of 400 ticks: 380 - 260 = 120 outside this JVM, 20 idle
+        // the machine was busy 380 of 400 ticks: 380 - 260 = 120 outside this JVM, 12 idle and 8 waiting for the disk
         var from = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "3", "ended"),
-                Map.of("1", 100L, "2", 50L, "3", 10L), 0, 1000, 1000, 5000, 9000);
+                Map.of("1", 100L, "2", 50L, "3", 10L), 0, 1000, 1000, 5000, 9000, 700);
         var to = new ThreadCpu.Snapshot(Map.of("1", "micro-batch inf", "2", "C2 CompilerThre", "4", "new"),
-                Map.of("1", 250L, "2", 100L, "4", 30L), 2_000_000_000L, 3000, 1260, 5380, 9020);
+                Map.of("1", 250L, "2", 100L, "4", 30L), 2_000_000_000L, 3000, 1260, 5380, 9012, 708);
         Map<String, Double> s = ThreadCpu.shares(from, to, 2);
         assertThat(s).containsEntry("inference", 0.375).containsEntry("jit", 0.125).containsEntry("other", 0.075)
-                .containsEntry("exited", 0.075).containsEntry("outside", 0.3).containsEntry("idle", 0.05);
+                .containsEntry("exited", 0.075).containsEntry("outside", 0.3).containsEntry("idle", 0.03)
+                .containsEntry("iowait", 0.02);
         assertThat(s.values().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
     }
 
     @Test
     void readsTheMachineLine() {
-        assertThat(ThreadCpu.parseMachine("cpu  100 5 20 300 7 1 2 3 0 0")).containsExactly(131, 307);
-        assertThat(ThreadCpu.parseMachine("intr 1 2 3")).containsExactly(-1, -1);
+        assertThat(ThreadCpu.parseMachine("cpu  100 5 20 300 7 1 2 3 0 0")).containsExactly(131, 300, 7);
+        assertThat(ThreadCpu.parseMachine("intr 1 2 3")).containsExactly(-1, -1, -1);
     }
 
     @Test
