@@ -1,5 +1,6 @@
 package dev.crmn.jobs.common;
 
+import dev.crmn.connectors.cli.KafkaCliOptions;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.io.IOException;
@@ -70,9 +71,16 @@ public final class InstanceLock {
      */
     public static void checkNoneRunning(KafkaOptions kafka, String groupId, String job) throws IOException {
         String g = group(groupId);
+        try {
+            KafkaCliOptions.checkReachable(kafka); // within seconds, in one line, when no broker answers
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while checking for a running " + job, e);
+        }
         Properties p = kafka.toProperties();
         Collection<MemberDescription> members;
-        try (Admin admin = Admin.create(p)) {
+        Admin admin = Admin.create(p);
+        try {
             ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(g)).describedGroups().get(g)
                     .get(20, TimeUnit.SECONDS);
             members = d.members();
@@ -88,6 +96,8 @@ public final class InstanceLock {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while checking for a running " + job, e);
+        } finally {
+            admin.close(Duration.ofSeconds(1)); // a broker that stopped answering is not waited out for a minute
         }
         if (!members.isEmpty()) {
             String where = members.stream().map(m -> m.host().replaceFirst("^/", "")).distinct()

@@ -129,6 +129,10 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--max-delay-ms must be >= 0 and --checkpoint-interval-ms >= 10");
         }
         startingOffsets(c); // validate early
+        Path localModel = localModelDir(c.get(InferenceOptions.MODEL));
+        if (localModel != null && !Files.exists(localModel)) { // said before any broker is asked
+            throw new CheckpointException("--model " + c.get(InferenceOptions.MODEL) + ": no such checkpoint directory");
+        }
         // an unknown engine, or cuda in a build without it (a device is for the TaskManagers to have, not the client)
         ClassifierOptions.checkBuilt(c.get(InferenceOptions.ENGINE));
         InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
@@ -229,20 +233,26 @@ public final class InferenceJob {
         return SigningKeys.resolve(file == null ? null : Path.of(file));
     }
 
+    /** The local directory {@code --model} names (a path or a {@code file:} URI), or null (none given, another URI). */
+    static Path localModelDir(String model) {
+        if (model == null) {
+            return null;
+        }
+        return model.startsWith("file:") ? Path.of(URI.create(model)) : model.contains("://") ? null : Path.of(model);
+    }
+
     /** The initial model: a checkpoint directory (published first), a store URI, or the latest announced ModelRef. */
     static ModelRef initialModel(Configuration c, KafkaOptions kafka, ModelStore store) throws IOException {
         String model = c.get(InferenceOptions.MODEL);
         if (model != null) {
-            Path dir = model.startsWith("file:") ? Path.of(URI.create(model)) : model.contains("://") ? null : Path.of(model);
+            Path dir = localModelDir(model);
             if (dir != null && Files.isRegularFile(dir.resolve(Checkpoints.MANIFEST))
                     && !isInStore(dir, store)) {
                 ModelRef ref = store.publish(dir);
                 LOG.info("published {} to {} as {}", dir, store.root(), ref.uri());
                 return ref;
             }
-            if (dir != null && !Files.exists(dir)) {
-                throw new CheckpointException("--model " + model + ": no such checkpoint directory");
-            }
+            // (a missing directory was refused by plan, before any broker was asked)
             return ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());
         }
         Map<String, ModelRef> latest = announced(kafka, c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
