@@ -1,6 +1,5 @@
 package dev.crmn.jobs.common;
 
-import dev.crmn.connectors.cli.KafkaCliOptions;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.io.IOException;
@@ -71,12 +70,6 @@ public final class InstanceLock {
      */
     public static void checkNoneRunning(KafkaOptions kafka, String groupId, String job) throws IOException {
         String g = group(groupId);
-        try {
-            KafkaCliOptions.checkReachable(kafka); // within seconds, in one line, when no broker answers
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while checking for a running " + job, e);
-        }
         Properties p = kafka.toProperties();
         Collection<MemberDescription> members;
         Admin admin = Admin.create(p);

@@ -12,6 +12,7 @@ import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;
+import dev.crmn.jobs.common.JobTopics;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.perf.CpuFastPath;
@@ -80,6 +81,9 @@ public final class FineTuneJob {
             throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
         }
         KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
+        // first: says within seconds, in one line, when no broker answers
+        JobTopics.requireExisting(kafka, c, List.of(FineTuneOptions.LABELLED_TOPIC, FineTuneOptions.DEAD_LETTERS_TOPIC,
+                FineTuneOptions.MODEL_UPDATES_TOPIC));
         InstanceLock.checkNoneRunning(kafka, c.get(FineTuneOptions.GROUP_ID), "fine-tuning job");
         String storeUri = ModelStore.rootUri(c.get(FineTuneOptions.STORE));
         String keyFile = c.get(FineTuneOptions.SIGNING_KEY_FILE);

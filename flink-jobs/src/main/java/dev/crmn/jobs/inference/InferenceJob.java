@@ -16,6 +16,7 @@ import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;
+import dev.crmn.jobs.common.JobTopics;
 import dev.crmn.model.checkpoint.CheckpointException;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
@@ -135,6 +136,9 @@ public final class InferenceJob {
         }
         // an unknown engine, or cuda in a build without it (a device is for the TaskManagers to have, not the client)
         ClassifierOptions.checkBuilt(c.get(InferenceOptions.ENGINE));
+        // first: says within seconds, in one line, when no broker answers
+        JobTopics.requireExisting(kafka, c, List.of(InferenceOptions.FRAMES_TOPIC, InferenceOptions.PREDICTIONS_TOPIC,
+                InferenceOptions.DEAD_LETTERS_TOPIC, InferenceOptions.MODEL_UPDATES_TOPIC));
         InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
         if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
                 && !OnnxRuntimeNetwork.available()) {

@@ -131,6 +131,27 @@ class CliToolsITCase {
     }
 
     @Test
+    void theJobsRefuseInOneLineToStartWithoutTheirTopics() throws Exception {
+        for (String t : List.of("m-frames", "m-predictions")) {
+            kafka.createTopic(t, 1);
+        }
+        Path store = dir.resolve("m-store");
+        Cli.Run infer = Cli.run("infer", "--bootstrap-servers=" + kafka.bootstrapServers(), "--model=../models/crmn-demo",
+                "--store=" + store, "--checkpoint-dir=" + dir.resolve("m-checkpoints"), "--group-id=m-group",
+                "--frames-topic=m-frames", "--predictions-topic=m-predictions", "--dead-letters-topic=m-no-dead",
+                "--model-updates-topic=m-no-updates", "--duration=3");
+        assertThat(infer.code()).isNotZero();
+        assertThat(infer.err()).contains("infer: error: no topic m-no-dead (--dead-letters-topic), m-no-updates"
+                + " (--model-updates-topic) at " + kafka.bootstrapServers()).contains("./crmn topics").hasLineCount(1);
+        assertThat(store).as("refused before anything was published").doesNotExist();
+        Cli.Run finetune = Cli.run("finetune", "--bootstrap-servers=" + kafka.bootstrapServers(), "--model=crmn-demo",
+                "--store=" + store, "--checkpoint-dir=" + dir.resolve("m-checkpoints"), "--group-id=m-group-ft",
+                "--labelled-topic=m-no-labelled", "--duration=3");
+        assertThat(finetune.code()).isNotZero();
+        assertThat(finetune.err()).contains("finetune: error: no topic m-no-labelled (--labelled-topic)").hasLineCount(1);
+    }
+
+    @Test
     void toolsSayQuicklyAndInOneLineWhenNoBrokerAnswers() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
