@@ -139,6 +139,9 @@ public final class BenchStreamCommand implements Callable<Integer> {
             }
             int largest = Arrays.stream(batches).max().orElse(64);
             if (onlySteady) {
+                if (steadyFrames < 1 || steadyRuns < 1) {
+                    throw new IllegalArgumentException("--only-steady needs --steady-frames and --steady-runs >= 1");
+                }
                 doc.put("steady_state", steadyState(largest));
                 progress("steady state " + doc.get("steady_state"));
                 return 0;
@@ -363,7 +366,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
     private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
         String out = topics("pred-" + (run++));
         InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
-        try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan, s -> s), "bench " + topic)) {
+        try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan, s -> s),
+                "bench " + topic)) {
             List<ThreadCpu.Snapshot> cpu = new ArrayList<>();
             List<Prediction> preds = await(out, n, Duration.ofMinutes(10), sampler(cpu));
             long[] t = window(preds, skip);

@@ -12,8 +12,8 @@ import java.util.Map;
  * Where the machine's CPU time goes between two snapshots of Linux's counters: this JVM's threads by kind
  * ({@code /proc/self/task/<tid>/stat}), its threads that ended in between (the process's own total,
  * {@code /proc/self/stat}, less its live threads'), everything outside this JVM (other processes and the
- * kernel's own threads: {@code /proc/stat}'s busy time less this process's) and what was idle, and idle waiting for
- * the disk ({@code /proc/stat}'s idle and iowait).
+ * kernel's own threads: {@code /proc/stat}'s busy time less this process's), and the idle time, with and without
+ * some thread waiting for the disk ({@code /proc/stat}'s iowait and idle).
  * Unlike {@code ThreadMXBean} it sees the JIT compiler's and the garbage collector's threads, which compete with
  * the inference threads on a small machine. {@code crmn bench-stream} uses it to say what share of the CPU the
  * network got during a measured run.
@@ -172,8 +172,8 @@ final class ThreadCpu {
     /**
      * Shares of the machine's CPU time (cores × elapsed) between two snapshots: per kind of this JVM's threads
      * (a thread started in between counts from zero); "exited" for its threads that ended in between; "outside"
-     * for other processes and the kernel's own threads; "idle" for what nothing used, "iowait" for that part of it
-     * during which some thread waited for the disk (a hint, as Linux's iowait is). Without the process's and
+     * for other processes and the kernel's own threads; "iowait" for what nothing used while some thread waited for
+     * the disk (a hint, as Linux's iowait is), "idle" for what nothing used otherwise. Without the process's and
      * the machine's counters, "idle" is all that no live thread of this JVM used.
      */
     static Map<String, Double> shares(Snapshot from, Snapshot to, int cores) {
