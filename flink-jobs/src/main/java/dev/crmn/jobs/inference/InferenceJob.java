@@ -134,6 +134,10 @@ public final class InferenceJob {
         if (localModel != null && !Files.exists(localModel)) { // said before any broker is asked
             throw new CheckpointException("--model " + c.get(InferenceOptions.MODEL) + ": no such checkpoint directory");
         }
+        if (localModel != null && !Files.isRegularFile(localModel.resolve(Checkpoints.MANIFEST))) {
+            throw new CheckpointException("--model " + c.get(InferenceOptions.MODEL) + ": not a checkpoint directory (no "
+                    + Checkpoints.MANIFEST + "; models/crmn-demo is one)");
+        }
         // an unknown engine, or cuda in a build without it (a device is for the TaskManagers to have, not the client)
         ClassifierOptions.checkBuilt(c.get(InferenceOptions.ENGINE));
         // first: says within seconds, in one line, when no broker answers
