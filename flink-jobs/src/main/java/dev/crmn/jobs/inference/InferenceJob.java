@@ -253,14 +253,12 @@ public final class InferenceJob {
     static ModelRef initialModel(Configuration c, KafkaOptions kafka, ModelStore store) throws IOException {
         String model = c.get(InferenceOptions.MODEL);
         if (model != null) {
-            Path dir = localModelDir(model);
-            if (dir != null && Files.isRegularFile(dir.resolve(Checkpoints.MANIFEST))
-                    && !isInStore(dir, store)) {
+            Path dir = localModelDir(model); // plan checked that a local one is a checkpoint directory
+            if (dir != null && !isInStore(dir, store)) {
                 ModelRef ref = store.publish(dir);
                 LOG.info("published {} to {} as {}", dir, store.root(), ref.uri());
                 return ref;
             }
-            // (a missing directory was refused by plan, before any broker was asked)
             return ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());
         }
         Map<String, ModelRef> latest = announced(kafka, c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
