@@ -54,7 +54,8 @@ public final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--topic", defaultValue = "frames", description = "Topic (default: ${DEFAULT-VALUE}).")
     String topic;
 
-    @Option(names = "--data", required = true, split = ",", description = "CIFAR-10/100 .bin files or image folders.")
+    @Option(names = "--data", split = ",", description = "CIFAR-10/100 .bin files or image folders; a bare file name"
+            + " (test_batch.bin) is taken from the CIFAR-10 copy the tools find (./crmn data where) (default: test_batch.bin).")
     List<Path> data;
 
     @Option(names = "--format", defaultValue = "png", description = "Frame encoding: png or raw (default: ${DEFAULT-VALUE}).")
@@ -115,6 +116,7 @@ public final class ProduceCommand implements Callable<Integer> {
         if (contentType != null && !asIs) {
             throw new IllegalArgumentException("--content-type applies to --as-is frames");
         }
+        data = dev.crmn.model.data.Cifar10Dir.files(data, List.of("test_batch.bin"), note -> System.err.println("produce: " + note));
         for (Path p : data) {
             if (!Files.exists(p)) {
                 throw new IOException("data " + p + " not found");

@@ -218,10 +218,10 @@ public final class BenchStreamCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Path cifarTest() {
-        String env = System.getenv("CRMN_CIFAR10_DIR");
-        Path dir = env != null ? Path.of(env) : Path.of("..", "shared", "datasets", "cifar10");
-        return dir.resolve("test_batch.bin");
+    private static Path cifarTest() throws java.io.IOException {
+        dev.crmn.model.data.Cifar10Dir d = dev.crmn.model.data.Cifar10Dir.locate(null);
+        progress(d.describe());
+        return d.file("test_batch.bin");
     }
 
     private static void progress(String line) {

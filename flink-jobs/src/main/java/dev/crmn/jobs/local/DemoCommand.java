@@ -13,6 +13,7 @@ import dev.crmn.jobs.finetune.RoundReport;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
 import dev.crmn.model.cli.Progress;
+import dev.crmn.model.data.Cifar10Dir;
 import dev.crmn.model.data.ImageBytes;
 import dev.crmn.model.data.ImageSet;
 import java.nio.file.Files;
@@ -56,7 +57,8 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "180", description = "Seconds to run (default: ${DEFAULT-VALUE}; 0 = until Ctrl-C).")
     double duration;
 
-    @Option(names = "--data", description = "CIFAR-10 directory (default: ../shared/datasets/cifar10 or $CRMN_CIFAR10_DIR).")
+    @Option(names = "--data", description = "CIFAR-10 directory (default: $CRMN_CIFAR10_DIR, data/cifar10 from ./crmn data fetch"
+            + " cifar10, ../shared/datasets/cifar10, else the sample shipped in data/cifar10-sample).")
     Path data;
 
     @Option(names = "--model", defaultValue = "models/crmn-demo-early", description = "Checkpoint to serve first and fine-tune (default: ${DEFAULT-VALUE}, an early snapshot with room to improve in minutes; models/crmn-demo is the fully trained one).")
@@ -88,6 +90,14 @@ public final class DemoCommand implements Callable<Integer> {
 
     static final long DRAIN_S = 30;
 
+    /**
+     * Frames per fine-tuning round: {@code asked}, unless the labelled stream is too short for one round (the sample:
+     * 1,500 frames), where a round starts once 80 % of it has arrived, so that the demo still shows a promotion.
+     */
+    static int roundFrames(int asked, int labelled) {
+        return Math.max(1, Math.min(asked, labelled * 4 / 5));
+    }
+
     /*
      * Both jobs share this JVM's cores, and ND4J's default (every core for each) oversubscribes them. Measured on 2
      * cores (demo defaults): one OpenMP thread each made the first round 95 s, one for inference and two for the
@@ -103,16 +113,24 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path cifar = data != null ? data : System.getenv("CRMN_CIFAR10_DIR") != null ? Path.of(System.getenv("CRMN_CIFAR10_DIR"))
-                : Path.of("..", "shared", "datasets", "cifar10");
-        if (!Files.isRegularFile(cifar.resolve("test_batch.bin"))) {
-            throw new java.io.IOException("CIFAR-10 not found in " + cifar + " (pass --data or set CRMN_CIFAR10_DIR)");
+        Cifar10Dir cifar = Cifar10Dir.locate(data);
+        for (String f : List.of("test_batch.bin", "data_batch_3.bin", "data_batch_4.bin")) {
+            if (!Files.isRegularFile(cifar.file(f))) {
+                throw new java.io.IOException(cifar.dir() + " has no " + f + " (the demo streams test_batch.bin and"
+                        + " data_batch_3/4.bin)");
+            }
         }
         Path report = reportDir != null ? reportDir
                 : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Files.createDirectories(report);
-        ImageSet test = ImageSet.load(List.of(cifar.resolve("test_batch.bin")), 0);
-        ImageSet labelled = ImageSet.load(List.of(cifar.resolve("data_batch_3.bin"), cifar.resolve("data_batch_4.bin")), 0);
+        ImageSet test = ImageSet.load(List.of(cifar.file("test_batch.bin")), 0);
+        ImageSet labelled = ImageSet.load(List.of(cifar.file("data_batch_3.bin"), cifar.file("data_batch_4.bin")), 0);
+        int roundFrames = roundFrames(this.roundFrames, labelled.size());
+        if (cifar.isSample()) {
+            System.out.printf("crmn demo runs on the CIFAR-10 sample shipped in the repository (%d test images, %d labelled"
+                    + " ones; a round every %d new frames): ./crmn data fetch cifar10 gets the full set (60,000 images)%n",
+                    test.size(), labelled.size(), roundFrames);
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch reportWritten = new CountDownLatch(1);
@@ -188,6 +206,8 @@ public final class DemoCommand implements Callable<Integer> {
             header.put("broker", kafka.bootstrapServers());
             header.put("store", store);
             header.put("first_model", first.displayName());
+            header.put("data", cifar.dir().toString());
+            header.put("data_is_sample", cifar.isSample());
             header.put("frames_sent", sentFrames.get());
             header.put("labelled_frames_sent", sentLabelled.get());
             header.put("frames_predicted", observer.ownPredicted());

@@ -77,7 +77,7 @@ class FineTuneJobITCase {
         Trainer.Result r = new Trainer(s, null, null).train(Presets.get("crmn-tiny"), "tiny", "crmn-tiny", few);
         weak = dir.resolve("tiny-v1");
         Checkpoints.write(weak, r.network(), r.manifest());
-        stream = ImageSet.load(List.of(TestData.cifar10().resolve("data_batch_3.bin")), 4000);
+        stream = TestData.labelledStream(6000);
         check = ImageSet.load(List.of(TestData.testBatch()), 400);
     }
 

@@ -27,7 +27,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Checkpoint directory (or its manifest.json).")
     Path model;
 
-    @Option(names = "--data", required = true, split = ",", description = "Evaluation data (CIFAR .bin files or image folders).")
+    @Option(names = "--data", split = ",", description = "Evaluation data: CIFAR .bin files or image folders; a bare file name"
+            + " (test_batch.bin) is taken from the CIFAR-10 copy the tools find (./crmn data where) (default: test_batch.bin).")
     List<Path> data;
 
     @Option(names = "--limit", defaultValue = "0", description = "Evaluate at most this many images (0 = all).")
@@ -48,7 +49,9 @@ public final class EvalCommand implements Callable<Integer> {
         ClassifierOptions options = ClassifierOptions.of(engine, 0); // checked before the data is read
         try (Classifier c = Classifier.load(model, options)) {
             Skipped skipped = strict ? null : new Skipped();
-            ImageSet set = ImageSet.load(data, limit, skipped)
+            List<Path> files = dev.crmn.model.data.Cifar10Dir.files(data, List.of("test_batch.bin"),
+                    note -> System.err.println("eval: " + note));
+            ImageSet set = ImageSet.load(files, limit, skipped)
                     .matchClasses(c.labels(), note -> System.err.println("eval: " + note));
             if (set.height() != c.manifest().input().height() || set.width() != c.manifest().input().width()) {
                 throw new IllegalArgumentException("the data's images are " + set.height() + "x" + set.width()

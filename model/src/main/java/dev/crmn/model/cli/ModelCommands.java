@@ -9,6 +9,7 @@ public final class ModelCommands {
     }
 
     public static List<Object> all() {
-        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand(), new ExportCommand());
+        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand(), new ExportCommand(),
+                new DataCommand());
     }
 }

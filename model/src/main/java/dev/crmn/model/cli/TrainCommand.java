@@ -38,8 +38,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "crmn-demo", description = "Architecture preset (default: ${DEFAULT-VALUE}).")
     String preset;
 
-    @Option(names = "--data", required = true, split = ",",
-            description = "Training data: CIFAR-10/100 .bin files or image folders (comma-separated or repeated).")
+    @Option(names = "--data", split = ",",
+            description = "Training data: CIFAR-10/100 .bin files or image folders (comma-separated or repeated); a bare file"
+                    + " name (data_batch_3.bin) is taken from the CIFAR-10 copy the tools find (./crmn data where)"
+                    + " (default: data_batch_1.bin,data_batch_2.bin, the shipped model's data).")
     List<Path> data;
 
     @Option(names = "--out", required = true, description = "Checkpoint directory to create (must not exist).")
@@ -125,7 +127,8 @@ public final class TrainCommand implements Callable<Integer> {
         Checkpoints.Loaded from = resume == null ? null : Checkpoints.load(resume, true);
         CrmnConfig preset = resume == null ? Presets.get(this.preset) : null;
         try {
-            ImageSet set = ImageSet.load(data, limit);
+            ImageSet set = ImageSet.load(dev.crmn.model.data.Cifar10Dir.files(data, List.of("data_batch_1.bin",
+                    "data_batch_2.bin"), note -> System.err.println("train: " + note)), limit);
             if (from != null) {
                 set = set.matchClasses(from.manifest().labels(), note -> System.err.println("train: " + note));
             }

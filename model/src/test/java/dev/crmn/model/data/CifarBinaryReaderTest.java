@@ -26,7 +26,8 @@ class CifarBinaryReaderTest {
     @Test
     void knownRecordsOfTestBatchHaveTheirLabelAndPlanarPixelLayout() throws Exception {
         Path file = TestData.testBatch();
-        java.util.Set<Integer> known = java.util.Set.of(0, 1, 2, 4999, 9999);
+        int records = (int) (java.nio.file.Files.size(file) / 3073);
+        java.util.Set<Integer> known = java.util.Set.of(0, 1, 2, records / 2, records - 1);
         try (CifarBinaryReader r = CifarBinaryReader.open(file, CifarBinaryReader.CifarFormat.CIFAR10)) {
             for (int i = 0; r.hasNext(); i++) {
                 LabelledImage li = r.next();
@@ -74,7 +75,7 @@ class CifarBinaryReaderTest {
 
     @Test
     void readsAllTenThousandRecordsAndClassNames() throws Exception {
-        Path file = TestData.testBatch();
+        Path file = TestData.full().resolve("test_batch.bin");
         assertThat(CifarBinaryReader.detect(file)).isEqualTo(CifarBinaryReader.CifarFormat.CIFAR10);
         assertThat(CifarBinaryReader.classNames(file, CifarBinaryReader.CifarFormat.CIFAR10))
                 .isEqualTo(CifarBinaryReader.CIFAR10_LABELS);
