@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.crmn.jobs.cli.Crmn;
 import dev.crmn.jobs.local.SubmitCommand;
 import java.nio.file.Files;
@@ -20,8 +19,9 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 /**
- * What can be checked of the Docker Compose stack without a Docker engine (there is none here; .ci/run also runs
- * {@code docker-compose config}): the services and their start order, the files the Compose file mounts, the build
+ * What can be checked of the Docker Compose files without a Docker engine (docker/smoke-test.sh runs the stack for
+ * real, and .ci/run also runs {@code docker-compose config}): the services and their start order, the offline
+ * override's stand-ins and the gpu profile, the files the Compose file mounts, the build
  * outputs and sources the Dockerfile copies (after this build: target/dist), and that every {@code crmn} command the
  * image's scripts run is one the launcher accepts, job options included.
  */
@@ -31,7 +31,15 @@ class ComposeStackITCase {
     static final Path DOCKER = ROOT.resolve("docker");
 
     static JsonNode compose() throws Exception {
-        return new ObjectMapper(new YAMLFactory()).readTree(DOCKER.resolve("docker-compose.yml").toFile());
+        return yaml(DOCKER.resolve("docker-compose.yml"));
+    }
+
+    /** A Compose file as Compose reads it: anchors, aliases and merge keys ({@code <<: *anchor}) resolved. */
+    static JsonNode yaml(Path file) throws Exception {
+        try (java.io.Reader r = Files.newBufferedReader(file)) {
+            Object doc = new org.yaml.snakeyaml.Yaml().load(r);
+            return new ObjectMapper().valueToTree(doc);
+        }
     }
 
     @Test
@@ -76,7 +84,13 @@ class ComposeStackITCase {
     @Test
     void theDockerfileCopiesWhatTheBuildLeavesAndWhatTheRepositoryHolds() throws Exception {
         String dockerfile = Files.readString(DOCKER.resolve("Dockerfile"));
-        assertThat(dockerfile).contains("FROM flink:2.2.").contains("java17");
+        assertThat(dockerfile).contains("ARG FLINK_IMAGE=flink:2.2.").contains("java17").contains("FROM ${FLINK_IMAGE}");
+        // the build stage needs the POM of every module the parent lists (a module added without it broke the image)
+        Matcher modules = Pattern.compile("<module>([^<]+)</module>").matcher(Files.readString(ROOT.resolve("pom.xml")));
+        while (modules.find()) {
+            assertThat(dockerfile).as("the Dockerfile copies %s/pom.xml", modules.group(1))
+                    .contains("COPY " + modules.group(1) + "/pom.xml " + modules.group(1) + "/");
+        }
         // the runtime stage copies the build stage's target/dist: the same layout this build left
         assertThat(dockerfile).contains("cp -r target/dist /out/dist", "COPY --from=build /out/dist/lib/ /opt/flink/lib/",
                 "COPY --from=build /out/dist/crmn-flink-job.jar");
@@ -93,6 +107,49 @@ class ComposeStackITCase {
         assertThat(copies).isGreaterThan(5);
         String ignore = Files.readString(ROOT.resolve(".dockerignore"));
         assertThat(ignore).contains("!models/crmn-demo");
+    }
+
+    @Test
+    void theOfflineOverrideReplacesEveryImageWithAStandInTheBuildScriptMakes() throws Exception {
+        JsonNode base = compose().path("services");
+        JsonNode offline = yaml(DOCKER.resolve("docker-compose.offline.yml")).path("services");
+        String script = Files.readString(DOCKER.resolve("build-offline-images.sh"));
+        for (Iterator<Map.Entry<String, JsonNode>> it = base.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> s = it.next();
+            String name = s.getKey();
+            JsonNode service = s.getValue();
+            if (service.has("profiles")) {
+                continue; // not started by default (gpu)
+            }
+            if (name.equals("grafana")) {
+                assertThat(offline.path(name).path("profiles").toString()).as("grafana stays out offline").contains("grafana");
+                continue;
+            }
+            JsonNode o = offline.path(name);
+            if (service.has("build")) {
+                for (JsonNode arg : o.path("build").path("args")) {
+                    assertThat(script).as("%s builds from %s, which the script makes", name, arg.asText()).contains(arg.asText());
+                }
+                assertThat(o.path("build").path("args").size()).as("%s builds from stand-ins", name).isEqualTo(2);
+            } else {
+                String image = o.path("image").asText();
+                assertThat(image).as("%s (%s) has a stand-in", name, service.path("image").asText()).startsWith("crmn-offline/");
+                assertThat(script).as("the script builds %s", image).contains(image);
+            }
+        }
+    }
+
+    @Test
+    void theGpuProfileAddsATaskManagerWithAnNvidiaDeviceAndTheCudaBuild() throws Exception {
+        JsonNode services = compose().path("services");
+        JsonNode gpu = services.path("taskmanager-gpu");
+        assertThat(gpu.path("profiles").toString()).contains("gpu");
+        assertThat(gpu.path("command").asText()).isEqualTo("taskmanager");
+        assertThat(gpu.path("deploy").path("resources").path("reservations").path("devices").get(0).path("driver").asText())
+                .isEqualTo("nvidia");
+        assertThat(gpu.path("build").path("args").path("MAVEN_PROFILES").asText()).contains("CRMN_MAVEN_PROFILES");
+        assertThat(Files.readString(DOCKER.resolve("Dockerfile"))).contains("${MAVEN_PROFILES} -pl model,connectors,flink-jobs -am install");
+        assertThat(Files.readString(ROOT.resolve("pom.xml"))).contains("<id>cuda13</id>");
     }
 
     @Test

@@ -25,7 +25,10 @@ import org.slf4j.LoggerFactory;
  * {@value #PROPERTY} (or the environment variable {@code CRMN_TEST_KAFKA}):
  * <ul>
  *   <li>{@code container}: Testcontainers' Kafka module with the official {@code apache/kafka} image
- *       ({@value #IMAGE}); needs a Docker engine;</li>
+ *       ({@value #IMAGE}), or the image named by {@value #IMAGE_PROPERTY} ({@code CRMN_TEST_KAFKA_IMAGE}) as a
+ *       compatible substitute (CI: {@code crmn-offline/kafka:4.2.0} from docker/build-offline-images.sh), on a network
+ *       of its own (engines without a default bridge, like CI's, have only user-defined ones); needs a Docker
+ *       engine;</li>
  *   <li>{@code embedded}: the in-process KRaft broker ({@link EmbeddedKafka}, from Maven artifacts);</li>
  *   <li>{@code auto} (default): the container when a Docker engine answers, else embedded.</li>
  * </ul>
@@ -37,6 +40,7 @@ public final class KafkaFixture implements AutoCloseable {
 
     public static final String PROPERTY = "crmn.test.kafka";
     public static final String IMAGE = "apache/kafka:4.2.0";
+    public static final String IMAGE_PROPERTY = "crmn.test.kafka.image";
     private static final Logger LOG = LoggerFactory.getLogger(KafkaFixture.class);
 
     private final String bootstrapServers;
@@ -60,10 +64,22 @@ public final class KafkaFixture implements AutoCloseable {
             default -> throw new IllegalArgumentException(PROPERTY + " must be auto, container or embedded, got " + choice);
         };
         if (container) {
-            org.testcontainers.kafka.KafkaContainer c = new org.testcontainers.kafka.KafkaContainer(IMAGE);
-            c.start();
-            LOG.info("Kafka broker: container {} at {}", IMAGE, c.getBootstrapServers());
-            return new KafkaFixture(c.getBootstrapServers(), "container " + IMAGE, c);
+            String image = System.getProperty(IMAGE_PROPERTY, System.getenv().getOrDefault("CRMN_TEST_KAFKA_IMAGE", IMAGE));
+            org.testcontainers.containers.Network network = org.testcontainers.containers.Network.newNetwork();
+            org.testcontainers.kafka.KafkaContainer c = new org.testcontainers.kafka.KafkaContainer(
+                    org.testcontainers.utility.DockerImageName.parse(image).asCompatibleSubstituteFor("apache/kafka"))
+                    .withNetwork(network);
+            try {
+                c.start();
+            } catch (RuntimeException e) {
+                network.close();
+                throw e;
+            }
+            LOG.info("Kafka broker: container {} at {}", image, c.getBootstrapServers());
+            return new KafkaFixture(c.getBootstrapServers(), "container " + image, () -> {
+                c.close();
+                network.close();
+            });
         }
         EmbeddedKafka k = EmbeddedKafka.start();
         LOG.info("Kafka broker: embedded KRaft at {} ({})", k.bootstrapServers(),
