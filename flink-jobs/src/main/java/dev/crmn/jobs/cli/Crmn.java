@@ -1,5 +1,7 @@
 package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.bench.BenchStreamCommand;
+import dev.crmn.jobs.demo.DemoCommand;
 import dev.crmn.connectors.cli.ConnectorCommands;
 import dev.crmn.model.cli.ModelCommands;
 import dev.crmn.model.perf.CpuFastPath;
@@ -42,14 +44,14 @@ public final class Crmn implements Runnable {
         for (Object cmd : ConnectorCommands.all()) {
             cl.addSubcommand(cmd);
         }
-        cl.addSubcommand(new dev.crmn.jobs.local.BrokerCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.InferCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.FineTuneCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.DemoCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.BenchStreamCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.SubmitCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.StopCommand());
-        cl.addSubcommand(new dev.crmn.jobs.local.TopicsCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.BrokerCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.InferCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.FineTuneCommand());
+        cl.addSubcommand(new dev.crmn.jobs.demo.DemoCommand());
+        cl.addSubcommand(new dev.crmn.jobs.bench.BenchStreamCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.SubmitCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.StopCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.TopicsCommand());
         return cl;
     }
 

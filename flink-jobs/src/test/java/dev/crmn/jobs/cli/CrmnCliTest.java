@@ -47,6 +47,33 @@ class CrmnCliTest {
     }
 
     @Test
+    void dataCommandsFindTheDataAndRefuseMistakesInOneLine(@TempDir Path dir) throws Exception {
+        Cli.Run where = run("data", "where", "--json");
+        assertThat(where.code()).as(where.err()).isZero();
+        JsonNode w = new ObjectMapper().readTree(where.out());
+        assertThat(Path.of(w.get("dir").asText()).resolve("test_batch.bin")).isRegularFile();
+        assertThat(w.get("source").asText()).isIn("fetched", "../shared", "sample", "$CRMN_CIFAR10_DIR");
+        Cli.Run unknown = run("data", "fetch", "imagenet");
+        assertThat(unknown.code()).isEqualTo(2);
+        assertThat(unknown.err().strip()).isEqualTo("fetch: error: unknown data set 'imagenet' (known: cifar10)");
+        Cli.Run noFile = run("data", "fetch", "cifar10", "--to", dir.resolve("c").toString(), "--from",
+                dir.resolve("nope.tar.gz").toString());
+        assertThat(noFile.code()).isEqualTo(1);
+        assertThat(noFile.err().strip()).startsWith("fetch: error: --from ").contains("no such file").doesNotContain("\n");
+        // a bare file name comes from the data set the tools find; without --data, eval takes test_batch.bin
+        Cli.Run bare = run("eval", "--model", "../models/crmn-demo", "--data", "test_batch.bin", "--limit", "20", "--json");
+        assertThat(bare.code()).as(bare.err()).isZero();
+        assertThat(new ObjectMapper().readTree(bare.out()).get("images").asInt()).isEqualTo(20);
+        assertThat(bare.err()).contains("CIFAR-10:");
+        Cli.Run none = run("eval", "--model", "../models/crmn-demo", "--limit", "20", "--json");
+        assertThat(none.code()).as(none.err()).isZero();
+        assertThat(new ObjectMapper().readTree(none.out()).get("data").asText()).contains("test_batch.bin");
+        Cli.Run missing = run("eval", "--model", "../models/crmn-demo", "--data", "data_batch_9.bin");
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("eval: error: data_batch_9.bin: not a file here, and not in");
+    }
+
+    @Test
     void userMistakesGetOneClearLine(@TempDir Path dir) {
         Cli.Run missing = run("eval", "--model", "../models/crmn-demo", "--data", dir.resolve("nope.bin").toString());
         assertThat(missing.code()).isNotZero();

@@ -14,7 +14,7 @@ import dev.crmn.model.data.ImageBytes;
 import dev.crmn.it.testutil.FlinkSessionCluster;
 import dev.crmn.it.testutil.KafkaFixture;
 import dev.crmn.jobs.local.DefaultTopics;
-import dev.crmn.jobs.local.FlinkRestClient;
+import dev.crmn.jobs.cluster.FlinkRestClient;
 import dev.crmn.jobs.testutil.Cli;
 import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.testutil.TestData;

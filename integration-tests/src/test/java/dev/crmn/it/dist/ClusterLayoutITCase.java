@@ -43,7 +43,9 @@ class ClusterLayoutITCase {
                 .as("the Kafka broker").isEmpty();
         assertThat(job).as("the Kafka broker").doesNotContain("org/apache/kafka/server/common/MetadataVersion.class",
                 "org/apache/kafka/raft/KafkaRaftClient.class");
-        assertThat(job).filteredOn(n -> n.startsWith("dev/crmn/jobs/local/") || n.startsWith("dev/crmn/jobs/cli/"))
+        assertThat(job).filteredOn(n -> n.startsWith("dev/crmn/jobs/local/") || n.startsWith("dev/crmn/jobs/cli/")
+                        || n.startsWith("dev/crmn/jobs/bench/") || n.startsWith("dev/crmn/jobs/demo/")
+                        || n.startsWith("dev/crmn/jobs/cluster/"))
                 .as("the local runner and the launcher").isEmpty();
         assertThat(job).filteredOn(n -> n.startsWith("org/nd4j/") || n.startsWith("org/deeplearning4j/")
                 || n.startsWith("org/bytedeco/")).as("DL4J/ND4J (the cluster's lib/)").isEmpty();

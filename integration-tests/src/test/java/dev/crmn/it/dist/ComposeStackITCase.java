@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.crmn.jobs.cli.Crmn;
-import dev.crmn.jobs.local.SubmitCommand;
+import dev.crmn.jobs.cli.SubmitCommand;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,8 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.demo;
 
+import dev.crmn.jobs.local.DefaultTopics;
+import dev.crmn.jobs.local.EmbeddedKafka;
+import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.connectors.format.FrameRecords;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.Topics;

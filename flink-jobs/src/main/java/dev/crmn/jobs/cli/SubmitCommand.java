@@ -1,5 +1,6 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.cluster.FlinkRestClient;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crmn.jobs.common.JobArgs;

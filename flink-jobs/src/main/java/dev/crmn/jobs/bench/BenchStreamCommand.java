@@ -1,5 +1,7 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.bench;
 
+import dev.crmn.jobs.local.EmbeddedKafka;
+import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.connectors.format.Frame;
 import dev.crmn.connectors.format.FrameDecoder;
 import dev.crmn.connectors.format.FrameRecords;

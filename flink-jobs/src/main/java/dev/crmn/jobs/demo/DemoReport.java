@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.demo;
 
 import dev.crmn.jobs.finetune.RoundReport;
 import dev.crmn.model.cli.CliSupport;

@@ -1,5 +1,6 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.cluster.FlinkRestClient;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 

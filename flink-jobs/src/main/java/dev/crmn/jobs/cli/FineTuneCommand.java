@@ -1,5 +1,6 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.jobs.common.JobArgs;
 import dev.crmn.jobs.finetune.FineTuneJob;
 import dev.crmn.jobs.finetune.FineTuneOptions;

@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

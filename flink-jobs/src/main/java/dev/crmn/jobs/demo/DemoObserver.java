@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.demo;
 
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.format.PredictionJson;

@@ -1,5 +1,6 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.local.DefaultTopics;
 import dev.crmn.connectors.cli.KafkaCliOptions;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.bench;
 
 import java.io.IOException;
 import java.nio.file.Files;

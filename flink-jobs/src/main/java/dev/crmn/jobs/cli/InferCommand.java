@@ -1,5 +1,6 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.InstanceLock;
 import dev.crmn.jobs.common.JobArgs;

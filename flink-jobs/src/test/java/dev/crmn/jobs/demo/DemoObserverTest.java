@@ -1,4 +1,4 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;

@@ -1,5 +1,7 @@
-package dev.crmn.jobs.local;
+package dev.crmn.jobs.cli;
 
+import dev.crmn.jobs.local.DefaultTopics;
+import dev.crmn.jobs.local.EmbeddedKafka;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
