@@ -38,7 +38,7 @@ public final class CrmnKafka {
                                                  OffsetsInitializer start) {
         return KafkaSource.<Frame>builder()
                 .setBootstrapServers(kafka.bootstrapServers())
-                .setProperties(consumerProperties(kafka))
+                .setProperties(sourceProperties(kafka))
                 .setTopics(topics)
                 .setGroupId(groupId)
                 .setStartingOffsets(start)
@@ -55,7 +55,7 @@ public final class CrmnKafka {
     public static KafkaSource<ModelRef> modelUpdatesSource(KafkaOptions kafka, String topic, String groupId) {
         return KafkaSource.<ModelRef>builder()
                 .setBootstrapServers(kafka.bootstrapServers())
-                .setProperties(consumerProperties(kafka))
+                .setProperties(sourceProperties(kafka))
                 .setTopics(topic)
                 .setGroupId(groupId)
                 .setStartingOffsets(OffsetsInitializer.earliest())
@@ -102,11 +102,34 @@ public final class CrmnKafka {
         return p;
     }
 
+    /**
+     * A source's consumer properties: the user's, and {@code isolation.level=read_committed} always, so that records
+     * of an aborted or still-open upstream transaction (an exactly-once producer: Flink, Kafka Streams, a
+     * transactional client) are never read; Kafka's client default, {@code read_uncommitted}, would read them.
+     */
+    public static Properties sourceProperties(KafkaOptions kafka) {
+        Properties p = consumerProperties(kafka);
+        p.put("isolation.level", "read_committed");
+        return p;
+    }
+
     /** Producer properties: the user's, with a transaction timeout the broker accepts unless the user set one. */
     public static Properties producerProperties(KafkaOptions kafka) {
         Properties p = consumerProperties(kafka);
         p.putIfAbsent("transaction.timeout.ms", DEFAULT_TRANSACTION_TIMEOUT_MS);
         return p;
+    }
+
+    /** The id of the Kafka cluster {@code kafka} reaches (a broker must answer within 15 s). */
+    public static String clusterId(KafkaOptions kafka) throws java.io.IOException {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka.toProperties())) {
+            return admin.describeCluster().clusterId().get(15, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new java.io.IOException("cannot ask " + kafka.bootstrapServers() + " for its cluster id: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.IOException("interrupted", e);
+        }
     }
 
     /**

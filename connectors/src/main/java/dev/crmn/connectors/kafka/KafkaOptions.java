@@ -59,6 +59,40 @@ public record KafkaOptions(String bootstrapServers, Map<String, String> properti
         return props;
     }
 
+    /**
+     * Client properties the jobs set themselves, each for a reason a user's value would break: offsets are committed
+     * with Flink's checkpoints (enable.auto.commit), sources read only committed records (isolation.level), the
+     * group and transactional ids come from the jobs' own options (--group-id, --transactional-id-prefix; a static
+     * member id would let two subtasks fence each other), where to start from --starting-offsets, and the records'
+     * (de)serializers and idempotence from the connector.
+     */
+    public static final Map<String, String> JOB_OWNED = Map.ofEntries(
+            Map.entry("enable.auto.commit", "offsets are committed with Flink's checkpoints"),
+            Map.entry("isolation.level", "every source reads read_committed"),
+            Map.entry("group.id", "use --group-id"),
+            Map.entry("group.instance.id", "the connector's consumers are dynamic members"),
+            Map.entry("transactional.id", "use --transactional-id-prefix"),
+            Map.entry("auto.offset.reset", "use --starting-offsets"),
+            Map.entry("enable.idempotence", "the exactly-once sinks need it"),
+            Map.entry("bootstrap.servers", "use --bootstrap-servers"),
+            Map.entry("key.deserializer", "set by the connector"),
+            Map.entry("value.deserializer", "set by the connector"),
+            Map.entry("key.serializer", "set by the connector"),
+            Map.entry("value.serializer", "set by the connector"));
+
+    /**
+     * Refuses, in one line, a {@code --kafka.*} property a job sets itself ({@link #JOB_OWNED}) instead of passing it
+     * on silently.
+     */
+    public static void refuseJobOwned(Map<String, String> properties) {
+        for (String key : properties.keySet()) {
+            String why = JOB_OWNED.get(key);
+            if (why != null) {
+                throw new IllegalArgumentException(PREFIX + key + " is set by the job, not configurable (" + why + ")");
+            }
+        }
+    }
+
     /** Client properties: bootstrap servers, then the user's properties. */
     public Properties toProperties() {
         Properties p = new Properties();

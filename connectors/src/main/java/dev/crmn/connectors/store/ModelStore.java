@@ -253,14 +253,15 @@ public final class ModelStore {
 
     /**
      * Makes the referenced checkpoint available locally and verified, in a cache shared by every thread and
-     * process that fetches into {@code cache}: the checkpoint lands in {@code <cache>/<sha256>/} by a single
+     * process that fetches into {@code cache}: the checkpoint lands in {@code <cache>/<sha256>-<name>-v<version>/}
+     * (the whole checkpoint: two versions with the same weights have manifests of their own) by a single
      * directory rename (written and verified first in a private {@code .fetch-*} directory), so a reader never
      * sees a partial copy; when that directory is already there and verifies, it is reused without copying.
      * Concurrent fetches of one version are safe: one rename wins, the others verify and use its result.
      * Verified: the manifest parses and names the reference's model name and version, the model zip's size
      * and SHA-256 match the manifest and the reference, and in a signed store the manifest's signature.
      *
-     * @return the verified local checkpoint directory ({@code <cache>/<sha256>})
+     * @return the verified local checkpoint directory ({@code <cache>/<sha256>-<name>-v<version>})
      * @throws CheckpointException when anything does not verify (nothing is left in the cache then)
      */
     public java.nio.file.Path fetch(ModelRef ref, java.nio.file.Path cache) throws IOException {
@@ -269,7 +270,7 @@ public final class ModelStore {
             throw new CheckpointException("reference " + ref.displayName() + " has an invalid SHA-256 '" + ref.sha256() + "'");
         }
         Files.createDirectories(cache);
-        java.nio.file.Path target = cache.resolve(sha);
+        java.nio.file.Path target = cache.resolve(cacheKey(ref, sha));
         if (Files.isDirectory(target)) {
             try {
                 verifyLocal(target, ref);
@@ -311,6 +312,15 @@ public final class ModelStore {
                 MoreFiles.deleteRecursively(tmp);
             }
         }
+    }
+
+    /**
+     * The cache directory's name for a checkpoint: its weights' SHA-256, model name and version. Keyed by the weights
+     * alone, a re-versioned copy (same model.zip, another manifest) shared the first one's directory, failed its
+     * manifest check there, and moved it aside under a reader.
+     */
+    static String cacheKey(ModelRef ref, String sha) {
+        return sha + "-" + ref.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + ref.version();
     }
 
     private static java.nio.file.Path moveAside(java.nio.file.Path dir, java.nio.file.Path cache) throws IOException {

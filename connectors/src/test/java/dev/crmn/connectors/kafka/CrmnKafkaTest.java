@@ -39,6 +39,28 @@ class CrmnKafkaTest {
     }
 
     @Test
+    void sourcesReadOnlyCommittedRecordsWhateverTheUserPassed() {
+        KafkaOptions kafka = new KafkaOptions("b:1", Map.of("security.protocol", "SASL_SSL"));
+        assertThat(CrmnKafka.sourceProperties(kafka)).containsEntry("isolation.level", "read_committed")
+                .containsEntry("security.protocol", "SASL_SSL").doesNotContainKey("bootstrap.servers");
+        assertThat(CrmnKafka.consumerProperties(kafka)).as("tools that choose for themselves").doesNotContainKey("isolation.level");
+    }
+
+    @Test
+    void propertiesTheJobsOwnAreRefusedInOneLineAndOthersPassed() {
+        for (String key : KafkaOptions.JOB_OWNED.keySet()) {
+            assertThatThrownBy(() -> KafkaOptions.refuseJobOwned(Map.of(key, "x")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("--kafka." + key + " is set by the job, not configurable (")
+                    .hasMessageNotContaining("\n");
+        }
+        assertThat(KafkaOptions.JOB_OWNED).containsKeys("enable.auto.commit", "isolation.level", "group.instance.id",
+                "transactional.id");
+        KafkaOptions.refuseJobOwned(Map.of("security.protocol", "SSL", "transaction.timeout.ms", "90000",
+                "client.id", "cam"));
+    }
+
+    @Test
     void clientPropertiesParseFromFlags() {
         assertThat(KafkaOptions.parse(List.of("--kafka.a=1", "--kafka.b", "2"))).containsEntry("a", "1").containsEntry("b", "2");
         assertThatThrownBy(() -> KafkaOptions.parse(List.of("--nope"))).hasMessageContaining("unknown option");

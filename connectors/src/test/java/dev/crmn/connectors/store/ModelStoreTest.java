@@ -61,7 +61,7 @@ class ModelStoreTest {
         assertThat(r1.uri()).startsWith("file:///").endsWith("/tiny/v1/");
         assertThat(ModelStore.refAt(r2.uri())).isEqualTo(r2);
         java.nio.file.Path local = store.fetch(r2, dir.resolve("cache"));
-        assertThat(local).isEqualTo(dir.resolve("cache").resolve(r2.sha256()));
+        assertThat(local).isEqualTo(dir.resolve("cache").resolve(ModelStore.cacheKey(r2, r2.sha256())));
         assertThat(Checkpoints.load(local, false).manifest().version()).isEqualTo(2);
         try (var s = Files.list(dir.resolve("store").resolve("tiny"))) {
             assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("."));
@@ -135,21 +135,65 @@ class ModelStoreTest {
                 results.add(pool.submit(fetch));
             }
             for (Future<java.nio.file.Path> f : results) {
-                assertThat(f.get()).isEqualTo(cache.resolve(r.sha256()));
+                assertThat(f.get()).isEqualTo(cache.resolve(ModelStore.cacheKey(r, r.sha256())));
             }
         } finally {
             pool.shutdownNow();
         }
         try (var s = Files.list(cache)) {
-            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList())).containsExactly(r.sha256());
+            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList())).containsExactly(ModelStore.cacheKey(r, r.sha256()));
         }
-        Checkpoints.verifyFile(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL),
-                Checkpoints.readManifest(cache.resolve(r.sha256()).resolve(Checkpoints.MANIFEST)));
+        Checkpoints.verifyFile(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL),
+                Checkpoints.readManifest(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MANIFEST)));
         // a later fetch reuses the entry (no copy: the file is the same one)
-        Object inode = Files.readAttributes(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL), BasicFileAttributes.class).fileKey();
+        Object inode = Files.readAttributes(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL), BasicFileAttributes.class).fileKey();
         store.fetch(r, cache);
-        assertThat(Files.readAttributes(cache.resolve(r.sha256()).resolve(Checkpoints.MODEL), BasicFileAttributes.class)
+        assertThat(Files.readAttributes(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL), BasicFileAttributes.class)
                 .fileKey()).isEqualTo(inode);
+    }
+
+    @Test
+    void twoVersionsWithTheSameWeightsFetchedAtOnceEachGetTheirOwnEntry() throws Exception {
+        ModelStore store = store("reversioned", null);
+        // v2: v1's model.zip under a manifest that says version 2 (what `crmn publish` of a copied checkpoint makes)
+        java.nio.file.Path same = dir.resolve("local-v2-same-weights");
+        Files.createDirectories(same);
+        Files.copy(v1.resolve(Checkpoints.MODEL), same.resolve(Checkpoints.MODEL));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(v1.resolve(Checkpoints.MANIFEST).toFile());
+        m.put("version", 2);
+        json.writeValue(same.resolve(Checkpoints.MANIFEST).toFile(), m);
+        ModelRef r1 = store.publish(v1);
+        ModelRef r2 = store.publish(same);
+        assertThat(r2.sha256()).as("v2 re-versions v1's weights").isEqualTo(r1.sha256());
+        java.nio.file.Path cache = dir.resolve("reversioned-cache");
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            for (int round = 0; round < 20; round++) { // what two subtasks swapping at once do, again and again
+                CyclicBarrier start = new CyclicBarrier(4);
+                List<Future<java.nio.file.Path>> results = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    ModelRef r = i % 2 == 0 ? r1 : r2;
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        java.nio.file.Path local = store.fetch(r, cache);
+                        Checkpoints.load(local, false); // readable while the other version is fetched beside it
+                        return local;
+                    }));
+                }
+                for (int i = 0; i < 4; i++) {
+                    java.nio.file.Path local = results.get(i).get();
+                    assertThat(Checkpoints.readManifest(local.resolve(Checkpoints.MANIFEST)).version()).isEqualTo(i % 2 + 1);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        try (var s = Files.list(cache)) {
+            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList()))
+                    .containsExactlyInAnyOrder(ModelStore.cacheKey(r1, r1.sha256()), ModelStore.cacheKey(r2, r2.sha256()));
+        }
     }
 
     @Test

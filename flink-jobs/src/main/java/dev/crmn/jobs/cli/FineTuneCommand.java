@@ -54,7 +54,9 @@ public final class FineTuneCommand implements Callable<Integer> {
                 "fine-tuning job");
              LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan, s -> s),
                 plan.jobName(), dev.crmn.jobs.common.Checkpointing.localSavepoints(plan.config(),
-                        plan.config().get(FineTuneOptions.GROUP_ID)), fresh)) {
+                        plan.config().get(FineTuneOptions.GROUP_ID)), fresh,
+                new LocalJob.SavepointOwner(dev.crmn.connectors.kafka.CrmnKafka.clusterId(plan.kafka()),
+                        plan.kafka().bootstrapServers(), plan.start().name()))) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
                             + " or %d s, %d steps, margin %.2f points%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),

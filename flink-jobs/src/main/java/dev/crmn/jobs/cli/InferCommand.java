@@ -1,5 +1,6 @@
 package dev.crmn.jobs.cli;
 
+import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.common.InstanceLock;
@@ -48,7 +49,9 @@ public final class InferCommand implements Callable<Integer> {
         try (AutoCloseable lock = InstanceLock.acquireHere(plan.kafka(), plan.config().get(InferenceOptions.GROUP_ID),
                 plan.config().get(InferenceOptions.MODEL_UPDATES_TOPIC), "inference job");
              LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
-                plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh)) {
+                plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh,
+                new LocalJob.SavepointOwner(CrmnKafka.clusterId(plan.kafka()), plan.kafka().bootstrapServers(),
+                        plan.model().name()))) {
             System.err.printf("infer: %s from %s; frames %s -> predictions %s, dead letters %s; model-updates %s;"
                             + " %d subtask(s), batch %d, max delay %d ms, checkpoints every %d ms; store %s%n",
                     plan.model().displayName(), plan.model().uri(),

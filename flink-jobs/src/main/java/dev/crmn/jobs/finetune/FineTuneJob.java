@@ -80,6 +80,7 @@ public final class FineTuneJob {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
         }
+        KafkaOptions.refuseJobOwned(kafkaProperties);
         KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
         // first: says within seconds, in one line, when no broker answers
         JobTopics.requireExisting(kafka, c, List.of(FineTuneOptions.LABELLED_TOPIC, FineTuneOptions.DEAD_LETTERS_TOPIC,

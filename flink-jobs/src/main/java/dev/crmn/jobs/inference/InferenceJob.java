@@ -115,6 +115,7 @@ public final class InferenceJob {
      * when it is a local checkpoint directory), whose manifest is read for the decoder.
      */
     public static Plan plan(Configuration c, Map<String, String> kafkaProperties) throws IOException {
+        KafkaOptions.refuseJobOwned(kafkaProperties);
         KafkaOptions kafka = new KafkaOptions(c.get(InferenceOptions.BOOTSTRAP_SERVERS), kafkaProperties);
         int parallelism = c.get(InferenceOptions.PARALLELISM) > 0 ? c.get(InferenceOptions.PARALLELISM)
                 : Runtime.getRuntime().availableProcessors();

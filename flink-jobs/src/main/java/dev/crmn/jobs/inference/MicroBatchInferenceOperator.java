@@ -112,15 +112,29 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
         TypeInformation<ModelRef> type = TypeInformation.of(ModelRef.class);
-        activeState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("active-model", type));
-        loadingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("loading-model", type));
+        // union state: after a rescale every subtask gets every subtask's refs and serves the newest, so no subtask
+        // (a new one included) goes back to the starting version; split state gave a new subtask nothing
+        activeState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>("active-model-union", type));
+        loadingState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>("loading-model-union", type));
         if (context.isRestored()) {
-            restoredActive = newest(activeState.get());
-            restoredLoading = newest(loadingState.get());
+            // savepoints of earlier releases hold the refs as split state under the old names: read, then emptied
+            ListState<ModelRef> oldActive = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("active-model", type));
+            ListState<ModelRef> oldLoading = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("loading-model", type));
+            restoredActive = newest(concat(activeState.get(), oldActive.get()));
+            restoredLoading = newest(concat(loadingState.get(), oldLoading.get()));
+            oldActive.clear();
+            oldLoading.clear();
         }
     }
 
-    /** The highest version among restored refs (after a rescale a subtask may get several). */
+    private static List<ModelRef> concat(Iterable<ModelRef> a, Iterable<ModelRef> b) {
+        List<ModelRef> out = new ArrayList<>();
+        a.forEach(out::add);
+        b.forEach(out::add);
+        return out;
+    }
+
+    /** The highest version among restored refs (union state: every subtask's). */
     private static ModelRef newest(Iterable<ModelRef> refs) {
         ModelRef best = null;
         for (ModelRef r : refs) {

@@ -46,6 +46,17 @@ public final class LocalJob implements AutoCloseable {
     private final Thread shutdownHook;
     private final Path savepoints;
     private final Path resumedFrom;
+    private volatile SavepointOwner owner;
+    /** The runner ({@code infer}, {@code finetune}) that says on stderr where a stop's savepoint went; null: quiet. */
+    private volatile String tool;
+
+    /**
+     * What a runner's savepoint belongs to: the Kafka cluster whose offsets it holds (its cluster id, and the
+     * bootstrap servers for messages) and the model the job was started for. Written beside the savepoint
+     * directory ({@code <dir>.owner.json}) when a stop takes one; a start against another cluster is refused.
+     */
+    public record SavepointOwner(String kafkaCluster, String bootstrapServers, String model) {
+    }
 
     private LocalJob(StreamExecutionEnvironment env, JobClient client, Path savepoints, Path resumedFrom) {
         this.env = env;
@@ -68,7 +79,8 @@ public final class LocalJob implements AutoCloseable {
 
     /**
      * As above, with Flink settings of the MiniCluster (metric reporters, restart strategy, ...); with
-     * {@code rest.port} set, the MiniCluster serves Flink's web UI there.
+     * {@code rest.port} set, the MiniCluster serves Flink's web UI there, on 127.0.0.1 unless {@code
+     * rest.bind-address} names another address.
      */
     public static LocalJob start(Configuration flink, int slots, Consumer<StreamExecutionEnvironment> build, String name)
             throws Exception {
@@ -78,6 +90,12 @@ public final class LocalJob implements AutoCloseable {
     private static LocalJob launch(Configuration conf, int slots, Consumer<StreamExecutionEnvironment> build, String name,
                                    Path savepoints, Path resumedFrom) throws Exception {
         conf.set(TaskManagerOptions.NUM_TASK_SLOTS, slots);
+        if (conf.contains(org.apache.flink.configuration.RestOptions.PORT)
+                && !conf.contains(org.apache.flink.configuration.RestOptions.BIND_ADDRESS)) {
+            // the web UI runs any jar it is sent: this machine only, unless rest.bind-address says otherwise
+            conf.set(org.apache.flink.configuration.RestOptions.BIND_ADDRESS, "127.0.0.1");
+            conf.set(org.apache.flink.configuration.RestOptions.ADDRESS, "localhost");
+        }
         StreamExecutionEnvironment env = conf.contains(org.apache.flink.configuration.RestOptions.PORT)
                 ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                 : StreamExecutionEnvironment.createLocalEnvironment(conf);
@@ -115,14 +133,87 @@ public final class LocalJob implements AutoCloseable {
      * local ({@code savepoints} present), saying on stderr, as {@code tool}, what it resumes from.
      */
     public static LocalJob startForRunner(String tool, int slots, Consumer<StreamExecutionEnvironment> build, String name,
-                                          Optional<Path> savepoints, boolean fresh) throws Exception {
+                                          Optional<Path> savepoints, boolean fresh, SavepointOwner owner) throws Exception {
         if (savepoints.isEmpty()) {
             return start(slots, build, name);
         }
-        LocalJob job = startResumable(new Configuration(), slots, build, name, savepoints.get(), fresh);
+        Path dir = savepoints.get();
+        if (fresh) {
+            retire(tool, dir);
+        } else {
+            checkOwner(tool, dir, owner);
+        }
+        LocalJob job = startResumable(new Configuration(), slots, build, name, dir, false);
+        job.owner = owner;
+        job.tool = tool;
         job.resumedFrom().ifPresent(p -> System.err.printf("%s: resuming from %s (where the last stop left off;"
                 + " --fresh starts from the offsets committed to Kafka instead)%n", tool, p));
         return job;
+    }
+
+    /** The file that names what the savepoints in {@code dir} belong to. */
+    static Path ownerFile(Path dir) {
+        return dir.toAbsolutePath().resolveSibling(dir.getFileName() + ".owner.json");
+    }
+
+    /**
+     * {@code --fresh}: moves the savepoints of {@code dir} aside ({@code <dir>.retired/}), so that no later start,
+     * after a {@code kill -9} say, resumes from a position this run has moved past.
+     */
+    static void retire(String tool, Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        Path retired = dir.toAbsolutePath().resolveSibling(dir.getFileName() + ".retired");
+        try (var entries = Files.list(dir)) {
+            for (Path sp : entries.filter(Files::isDirectory).toList()) {
+                Files.createDirectories(retired);
+                Path to = retired.resolve(sp.getFileName() + "-" + System.currentTimeMillis());
+                Files.move(sp, to);
+                System.err.printf("%s: --fresh: the savepoint %s is retired to %s (no later start resumes from it)%n",
+                        tool, sp, to);
+            }
+        }
+        Files.deleteIfExists(ownerFile(dir));
+    }
+
+    /** Refuses, in one line naming --fresh, a savepoint taken against another Kafka cluster. */
+    static void checkOwner(String tool, Path dir, SavepointOwner owner) throws IOException {
+        Optional<Path> newest = newestSavepoint(dir);
+        Path file = ownerFile(dir);
+        if (owner == null || newest.isEmpty() || !Files.isRegularFile(file)) {
+            return; // nothing to resume, or a savepoint of an earlier release (no owner recorded)
+        }
+        com.fasterxml.jackson.databind.JsonNode o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        if (!newest.get().getFileName().toString().equals(o.path("savepoint").asText())) {
+            return; // the owner file speaks of another savepoint
+        }
+        String cluster = o.path("kafka_cluster").asText();
+        if (!cluster.isEmpty() && !cluster.equals(owner.kafkaCluster())) {
+            throw new IOException("the savepoint " + newest.get() + " holds the offsets of Kafka cluster " + cluster + " ("
+                    + o.path("bootstrap_servers").asText() + "), and " + owner.bootstrapServers() + " is cluster "
+                    + owner.kafkaCluster() + ": --fresh starts from this cluster's committed offsets (and retires it)");
+        }
+    }
+
+    private void writeOwner(Path kept) {
+        SavepointOwner o = owner;
+        if (o == null) {
+            return;
+        }
+        try {
+            java.util.Map<String, String> doc = new java.util.LinkedHashMap<>();
+            doc.put("savepoint", kept.getFileName().toString());
+            doc.put("kafka_cluster", o.kafkaCluster());
+            doc.put("bootstrap_servers", o.bootstrapServers());
+            doc.put("model", o.model());
+            Path file = ownerFile(savepoints);
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            new com.fasterxml.jackson.databind.ObjectMapper().writeValue(tmp.toFile(), doc);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            LOG.warn("could not record what the savepoint {} belongs to ({})", kept, e.toString());
+        }
     }
 
     /** The savepoint this job resumed from, if it did. */
@@ -210,6 +301,10 @@ public final class LocalJob implements AutoCloseable {
             String path = savepointWhenRunning();
             LOG.info("stopped with a savepoint at {}", path);
             Path kept = Path.of(java.net.URI.create(path.startsWith("file:") ? path : "file:" + path));
+            writeOwner(kept);
+            if (tool != null) { // stderr, not the log: the logging system may already be shutting down (Ctrl-C)
+                System.err.printf("%s: stopped with a savepoint at %s (the next start resumes from it)%n", tool, kept);
+            }
             try (var entries = Files.list(savepoints)) {
                 for (Path old : entries.filter(p -> Files.isDirectory(p) && !p.equals(kept)).toList()) {
                     FileUtils.deleteDirectory(old.toFile()); // only the newest is resumed from

@@ -1,6 +1,7 @@
 package dev.crmn.it.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.crmn.connectors.format.DeadLetter;
 import dev.crmn.connectors.format.DecodedFrame;
@@ -323,6 +324,78 @@ class InferenceJobITCase {
             assertThat(kafka.read("exact-dead-letters", 1)).isEmpty();
             assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.FRAMES_CLASSIFIED)).isGreaterThanOrEqualTo(n);
         }
+    }
+
+    @Test
+    void aSwappedInVersionSurvivesRescalingThroughASavepointUpAndDown() throws Exception {
+        Path savepoints = dir.resolve("rescale-savepoints");
+        ModelStore store = new ModelStore(InferenceJob.storeUri(options("rescale", Map.of()).get(InferenceOptions.STORE)));
+        int sent = 0;
+        for (int parallelism : new int[]{1, 2, 1}) {
+            InferenceJob.Plan plan = InferenceJob.plan(options("rescale",
+                    Map.of(InferenceOptions.PARALLELISM.key(), Integer.toString(parallelism))), Map.of());
+            InMemoryMetrics.clear();
+            try (LocalJob job = LocalJob.startResumable(InMemoryMetrics.config(), parallelism,
+                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                String prefix = "p" + parallelism + "-" + sent + "-";
+                if (sent == 0) { // parallelism 1: serve v1, then swap to v2 mid-stream
+                    send("rescale-frames", 0, 40, "s-");
+                    kafka.await("rescale-predictions", 40, WAIT);
+                    announce("rescale-model-updates", store.publish(v2));
+                    long deadline = System.nanoTime() + WAIT.toNanos();
+                    while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < 1 && System.nanoTime() < deadline) {
+                        Thread.sleep(50); // polling a metric with a deadline
+                    }
+                    assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS)).as("swapped to v2").isPositive();
+                    sent = 40;
+                } else {
+                    assertThat(job.resumedFrom()).as("resumed at parallelism %d", parallelism).isPresent();
+                    send("rescale-frames", 0, 100, prefix); // both partitions: every subtask serves
+                    List<Prediction> preds = predictions(kafka.await("rescale-predictions", sent + 100, WAIT));
+                    List<Prediction> mine = preds.stream().filter(p -> p.frameId().startsWith(prefix)).toList();
+                    assertExactlyOnePerFrame(mine, 100, prefix);
+                    assertThat(mine).as("after rescaling to %d, every subtask serves v2", parallelism)
+                            .allMatch(p -> p.model().version() == 2);
+                    assertThat(preds).as("no frame predicted twice across the rescales").hasSize(sent + 100);
+                    sent += 100;
+                }
+            } // stops with a savepoint
+        }
+    }
+
+    @Test
+    void framesOfAnAbortedUpstreamTransactionAreNeverClassified() throws Exception {
+        Configuration o = options("aborted", Map.of());
+        int n = 20;
+        try (LocalJob job = start(o, new Configuration(), s -> s);
+             KafkaProducer<byte[], byte[]> upstream = kafka.producer("aborted-upstream")) {
+            upstream.initTransactions();
+            upstream.beginTransaction(); // an exactly-once producer upstream aborts a transaction ...
+            for (int i = 0; i < n; i++) {
+                upstream.send(FrameRecords.record("aborted-frames", null, ImageBytes.png(test.image(i)), ContentType.png(),
+                        "aborted-" + i, -1, null));
+            }
+            upstream.flush();
+            upstream.abortTransaction();
+            upstream.beginTransaction(); // ... and commits the next one
+            for (int i = 0; i < n; i++) {
+                upstream.send(FrameRecords.record("aborted-frames", null, ImageBytes.png(test.image(i)), ContentType.png(),
+                        "committed-" + i, -1, null));
+            }
+            upstream.commitTransaction();
+            List<Prediction> preds = predictions(kafka.await("aborted-predictions", n, WAIT));
+            assertExactlyOnePerFrame(preds, n, "committed-");
+            assertThat(preds).noneMatch(p -> p.frameId().startsWith("aborted-"));
+            assertThat(kafka.read("aborted-dead-letters", 1)).as("nor dead-lettered").isEmpty();
+        }
+    }
+
+    @Test
+    void aPropertyTheJobOwnsIsRefusedBeforeAnythingStarts() {
+        assertThatThrownBy(() -> InferenceJob.plan(Configuration.fromMap(Map.of(InferenceOptions.BOOTSTRAP_SERVERS.key(),
+                kafka.bootstrapServers())), Map.of("isolation.level", "read_uncommitted")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--kafka.isolation.level is set by the job, not configurable (every source reads read_committed)");
     }
 
     @Test
