@@ -479,11 +479,15 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             if (stop != null) {
                 stop.set(true);
             }
+            boolean stopped = true;
             if (trainer != null) {
                 trainer.shutdownNow();
-                trainer.awaitTermination(60, TimeUnit.SECONDS);
+                stopped = trainer.awaitTermination(60, TimeUnit.SECONDS);
             }
-            if (base != null) {
+            if (!stopped) {
+                // freeing native memory a running round still uses would crash the TaskManager: leak it instead
+                LOG.warn("the trainer thread did not stop within 60 s; its network's native memory is not freed under it");
+            } else if (base != null) {
                 Graphs.free(base.network());
                 base = null;
             }

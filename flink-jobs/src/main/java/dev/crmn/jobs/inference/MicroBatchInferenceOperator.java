@@ -78,6 +78,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private transient ModelLoader.LoadedModel active;
     private transient ModelRef loading;
     private transient long highestRequested;
+    /** Load attempts per version that failed to read the store (reset when it loads or is given up). */
+    private transient java.util.Map<Long, Integer> retries;
+    static final int MAX_RETRIES = 5;
+    static final int MAX_FAILED_BATCHES = 3;
+    private transient int failedBatchesInARow;
     private transient ModelLoader loader;
     private transient ExecutorService loaderThread;
     private transient AtomicReference<ModelLoader.LoadedModel> handover;
@@ -158,6 +163,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         buffer = new ArrayList<>(settings.batchSize());
         arrivalNanos = new long[settings.batchSize()];
         handover = new AtomicReference<>();
+        retries = new java.util.HashMap<>();
         Path cache = settings.modelCache() != null ? Path.of(settings.modelCache())
                 : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
         byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
@@ -171,7 +177,18 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         ModelRef initial = settings.initialModel();
         ModelRef first = restoredActive != null && restoredActive.name().equals(initial.name())
                 && restoredActive.version() >= initial.version() ? restoredActive : initial;
-        active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
+        if (first != initial) {
+            try {
+                active = loader.load(first);
+            } catch (ModelLoader.Refused e) { // deleted from the store, or no longer verifies: not a restart loop
+                LOG.warn("{}: the restored {} cannot serve ({}); serving the starting {} instead", subtask,
+                        first.displayName(), e.getMessage(), initial.displayName());
+                first = initial;
+            }
+        }
+        if (active == null) {
+            active = loader.load(first); // no model, no serving: a failure here fails the task (and it restarts)
+        }
         if (engine.engine() == ClassifierOptions.Engine.CUDA) {
             backend = active.classifier().network().describe(); // the device, its libraries, the precision
         }
@@ -245,7 +262,10 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
             }
             try {
                 ModelLoader.LoadedModel m = loader.load(r);
-                handover.set(m);
+                ModelLoader.LoadedModel displaced = handover.getAndSet(m);
+                if (displaced != null) {
+                    displaced.close(); // loaded, never swapped in: a newer one took its place (its memory goes now)
+                }
                 mailbox.execute(this::swap, "swap to %s", r.displayName());
             } catch (ModelLoader.Refused e) {
                 try {
@@ -274,6 +294,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         }
         ModelLoader.LoadedModel old = active;
         active = m;
+        retries.keySet().removeIf(v -> v <= m.ref().version());
         if (loading != null && loading.version() <= m.ref().version()) {
             loading = null;
         }
@@ -282,12 +303,49 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         LOG.info("swapped {} -> {}", old.ref().displayName(), m.ref().displayName());
     }
 
+    /**
+     * On the task thread: {@code r} could not be loaded. The highest requested version goes back down (unless a newer
+     * one was requested meanwhile), so a later announcement of it is tried again instead of ignored; a store that
+     * could not be read is tried again by itself after a backoff (1, 2, 4, 8, 16 s), as long as nothing newer came.
+     */
     private void refuse(ModelRef r, ModelLoader.Refused e) {
         refused.inc();
         if (loading != null && loading.version() == r.version()) {
             loading = null;
         }
-        LOG.warn("refused {}: {}; {} keeps serving", r.displayName(), e.getMessage(), active.ref().displayName());
+        if (highestRequested == r.version()) {
+            highestRequested = active.ref().version();
+        }
+        int attempt = retries.merge(r.version(), 1, Integer::sum);
+        if (e.retryable() && attempt <= MAX_RETRIES) {
+            long delay = 1000L << (attempt - 1);
+            LOG.warn("refused {}: {}; {} keeps serving; trying again in {} s (attempt {} of {})", r.displayName(),
+                    e.getMessage(), active.ref().displayName(), delay / 1000, attempt + 1, MAX_RETRIES + 1);
+            getProcessingTimeService().registerTimer(getProcessingTimeService().getCurrentProcessingTime() + delay, t -> {
+                if (r.version() > highestRequested && r.version() > active.ref().version()) {
+                    request(r);
+                }
+            });
+        } else {
+            retries.remove(r.version());
+            LOG.warn("refused {}: {}; {} keeps serving", r.displayName(), e.getMessage(), active.ref().displayName());
+        }
+    }
+
+    /**
+     * One bad frame is dead-lettered; but when every frame of a batch of several fails, or {@link
+     * #MAX_FAILED_BATCHES} batches in a row fail entirely, the network is what is broken (an engine error, corrupt
+     * native state), and dead-lettering the whole stream while committing its offsets would lose it: the task
+     * fails instead, and Flink restores it from the last checkpoint (the frames are read again).
+     */
+    private void failIfTheNetworkIsBroken(float[][] p, RuntimeException cause) {
+        boolean all = java.util.Arrays.stream(p).allMatch(java.util.Objects::isNull);
+        failedBatchesInARow = all ? failedBatchesInARow + 1 : 0;
+        if (all && (p.length > 1 || failedBatchesInARow >= MAX_FAILED_BATCHES)) {
+            throw new IllegalStateException("the network failed on every frame of " + (p.length > 1 ? "a batch of "
+                    + p.length : MAX_FAILED_BATCHES + " batches in a row") + " with " + active.ref().displayName()
+                    + ": failing the task (Flink restores it; nothing is dead-lettered or committed)", cause);
+        }
     }
 
     /** Classifies the buffered frames as one batch and emits one prediction per frame. */
@@ -307,9 +365,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         float[][] p;
         try {
             p = c.probabilities(images);
+            failedBatchesInARow = 0;
         } catch (RuntimeException e) {
             LOG.warn("a batch of {} failed in {}: {}; classifying its frames one by one", n, active.ref().displayName(), e.toString());
             p = classifyOneByOne(c, images);
+            failIfTheNetworkIsBroken(p, e);
         }
         long inferenceNanos = System.nanoTime() - start;
         networkNanos += inferenceNanos;

@@ -35,10 +35,24 @@ public final class ModelLoader {
         }
     }
 
-    /** A model version that cannot serve, and why. */
+    /**
+     * A model version that cannot serve, and why; {@link #retryable()} when the store could not be read (it may be
+     * back later), not when the checkpoint itself is wrong.
+     */
     public static final class Refused extends Exception {
+        private final boolean retryable;
+
         public Refused(String reason, Throwable cause) {
+            this(reason, cause, false);
+        }
+
+        public Refused(String reason, Throwable cause, boolean retryable) {
             super(reason, cause);
+            this.retryable = retryable;
+        }
+
+        public boolean retryable() {
+            return retryable;
         }
     }
 
@@ -75,21 +89,25 @@ public final class ModelLoader {
         Checkpoints.Loaded loaded;
         try {
             loaded = Checkpoints.load(store.fetch(ref, cache), false);
-        } catch (IOException | RuntimeException e) {
-            throw new Refused("cannot fetch or verify " + ref.displayName() + " from " + ref.uri() + ": " + e.getMessage(), e);
+        } catch (dev.crmn.model.checkpoint.CheckpointException e) {
+            throw new Refused("cannot verify " + ref.displayName() + " from " + ref.uri() + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new Refused("cannot fetch " + ref.displayName() + " from " + ref.uri() + ": " + e.getMessage(), e, true);
+        } catch (RuntimeException | Error e) { // an Error too (out of memory, a native library): refused, not a dead loader
+            throw new Refused("cannot fetch or verify " + ref.displayName() + " from " + ref.uri() + ": " + e, e);
         }
         Manifest m = loaded.manifest();
         Classifier c;
         try {
             c = Classifier.of(loaded, engine);
-        } catch (RuntimeException e) {
-            throw new Refused("cannot build " + ref.displayName() + " on " + engine.engine().wireName() + ": " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            throw new Refused("cannot build " + ref.displayName() + " on " + engine.engine().wireName() + ": " + e, e);
         }
         try {
             check(m);
             warmUp(c);
             return new LoadedModel(ref, c);
-        } catch (Refused | RuntimeException e) {
+        } catch (Refused | RuntimeException | Error e) { // the half-built model's native memory goes in every case
             c.close();
             if (e instanceof Refused r) {
                 throw r;

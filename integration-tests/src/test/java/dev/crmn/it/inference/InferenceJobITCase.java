@@ -361,6 +361,49 @@ class InferenceJobITCase {
                 }
             } // stops with a savepoint
         }
+        // v2 is deleted from the store (and the cache): the restored version cannot be fetched, so the job serves the
+        // version it was started with instead of failing and restarting for ever
+        ModelRef ref2 = store.list("crmn-demo").stream().filter(r -> r.version() == 2).findFirst().orElseThrow();
+        org.apache.flink.util.FileUtils.deleteDirectory(Path.of(java.net.URI.create(ref2.uri())).toFile());
+        org.apache.flink.util.FileUtils.deleteDirectory(dir.resolve("rescale-cache").toFile());
+        InferenceJob.Plan plan = InferenceJob.plan(options("rescale", Map.of(InferenceOptions.PARALLELISM.key(), "2")), Map.of());
+        try (LocalJob job = LocalJob.startResumable(InMemoryMetrics.config(), 2,
+                env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+            send("rescale-frames", 0, 40, "gone-");
+            List<Prediction> mine = predictions(kafka.await("rescale-predictions", sent + 40, WAIT)).stream()
+                    .filter(p -> p.frameId().startsWith("gone-")).toList();
+            assertThat(mine).hasSize(40).allMatch(p -> p.model().version() == 1);
+        }
+    }
+
+    @Test
+    void aVersionTheStoreCannotServeYetIsTriedAgainAndSwappedInOnceItCan() throws Exception {
+        Configuration o = options("retry", Map.of());
+        ModelStore store = new ModelStore(InferenceJob.storeUri(o.get(InferenceOptions.STORE)));
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("retry-frames", 0, 40, "a-");
+            kafka.await("retry-predictions", 40, WAIT);
+            ModelRef ref2 = store.publish(v2);
+            Path published = Path.of(java.net.URI.create(ref2.uri()));
+            Path hidden = published.resolveSibling("v2.unreachable");
+            java.nio.file.Files.move(published, hidden); // the store cannot serve v2 for now (a transient outage)
+            announce("retry-model-updates", ref2);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS_REFUSED) < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(50); // polling a metric with a deadline
+            }
+            assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS_REFUSED)).as("both subtasks refused v2")
+                    .isGreaterThanOrEqualTo(2);
+            java.nio.file.Files.move(hidden, published); // the store is back
+            while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < 2 && System.nanoTime() < deadline + WAIT.toNanos()) {
+                Thread.sleep(50); // polling a metric with a deadline
+            }
+            assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS)).as("both subtasks tried again and swapped")
+                    .isGreaterThanOrEqualTo(2);
+            send("retry-frames", 0, 40, "b-");
+            List<Prediction> preds = predictions(kafka.await("retry-predictions", 80, WAIT));
+            assertThat(preds.stream().filter(p -> p.frameId().startsWith("b-"))).hasSize(40).allMatch(p -> p.model().version() == 2);
+        }
     }
 
     @Test
