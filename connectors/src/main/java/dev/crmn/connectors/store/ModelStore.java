@@ -101,7 +101,8 @@ public final class ModelStore {
      * Publishes a local checkpoint directory (verified first) and returns its reference. Publishing the same
      * checkpoint again returns the existing reference.
      *
-     * @throws CheckpointException if the checkpoint is invalid, or another checkpoint already holds its version
+     * @throws CheckpointException if the checkpoint is invalid ({@link VersionTakenException}: another checkpoint
+     *                             already holds its version)
      */
     public ModelRef publish(java.nio.file.Path checkpoint) throws IOException {
         Checkpoints.Loaded loaded = Checkpoints.load(checkpoint, false);
@@ -131,7 +132,7 @@ public final class ModelStore {
             }
             if (!renamed(fs, tmp, target)) {
                 // another publisher won the race for this version: fine if it published these bytes
-                return existing(m).orElseThrow(() -> new CheckpointException("cannot publish " + m.displayName()
+                return existing(m).orElseThrow(() -> new VersionTakenException("cannot publish " + m.displayName()
                         + ": " + target + " appeared concurrently with another checkpoint"));
             }
         } finally {
@@ -169,7 +170,7 @@ public final class ModelStore {
         for (ModelRef r : list(m.name())) {
             if (r.version() == m.version()) {
                 if (!r.sha256().equalsIgnoreCase(m.sha256())) {
-                    throw new CheckpointException(m.displayName() + " is already published at " + r.uri()
+                    throw new VersionTakenException(m.displayName() + " is already published at " + r.uri()
                             + " with another checkpoint (SHA-256 " + r.sha256().substring(0, 12) + "…, this one "
                             + m.sha256().substring(0, 12) + "…); one version number names one checkpoint");
                 }

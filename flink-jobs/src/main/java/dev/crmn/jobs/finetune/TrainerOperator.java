@@ -456,20 +456,41 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         pending.clear();
     }
 
+    /**
+     * Publishes a promoted version and announces it. When another publisher took its number meanwhile (a `crmn
+     * publish` of another checkpoint, a second trainer), the candidate is renumbered above the store's newest version
+     * (its manifest rewritten) and published again, instead of failing the task for ever.
+     */
     private void publishAndAnnounce(PendingVersion p) throws Exception {
         Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
-        Path tmp = Files.createDirectories(cache.resolve(".publish-" + UUID.randomUUID()));
-        try {
-            Path dir = tmp.resolve("v" + p.version());
-            Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
-            ModelRef ref = store.publish(dir);
-            if (base.manifest().version() == ref.version()) {
-                baseRef = ref;
+        long allocated = m.version();
+        for (int attempt = 1; ; attempt++) {
+            Path tmp = Files.createDirectories(cache.resolve(".publish-" + UUID.randomUUID()));
+            try {
+                Path dir = tmp.resolve("v" + m.version());
+                Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
+                ModelRef ref = store.publish(dir);
+                if (base.manifest().version() == allocated && ref.version() != allocated) {
+                    base = new Checkpoints.Loaded(base.directory(), base.manifest().toBuilder().version(ref.version()).build(),
+                            base.network()); // the next rounds name the renumbered version as their parent
+                }
+                if (base.manifest().version() == ref.version()) {
+                    baseRef = ref;
+                }
+                output.collect(new StreamRecord<>(ref));
+                LOG.info("published and announced {} at {}", ref.displayName(), ref.uri());
+                return;
+            } catch (dev.crmn.connectors.store.VersionTakenException e) {
+                if (attempt >= 10) {
+                    throw e;
+                }
+                long next = nextVersion();
+                LOG.warn("{} was taken by another publisher ({}); publishing this candidate as v{}", m.displayName(),
+                        e.getMessage(), next);
+                m = m.toBuilder().version(next).build();
+            } finally {
+                MoreFiles.deleteQuietly(tmp);
             }
-            output.collect(new StreamRecord<>(ref));
-            LOG.info("published and announced {} at {}", ref.displayName(), ref.uri());
-        } finally {
-            MoreFiles.deleteQuietly(tmp);
         }
     }
 

@@ -254,6 +254,38 @@ class FineTuneJobITCase {
     }
 
     @Test
+    void aVersionNumberTakenByAnotherPublisherIsRenumberedNotARestartLoop() throws Exception {
+        Map<String, String> m = new HashMap<>(options("renumber").toMap());
+        // no periodic checkpoint before the test takes one: the promoted version waits in state until then
+        m.put(FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "3600000");
+        Configuration o = Configuration.fromMap(m);
+        ModelStore store = new ModelStore(dir.resolve("renumber-store").toString());
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("renumber-labelled", 0, 2500, "n-", false);
+            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            RoundReport r = FineTuneRounds.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
+            assertThat(r.candidateVersion()).isEqualTo(2);
+            // meanwhile another publisher puts another checkpoint under v2 (the weak model, re-versioned)
+            Path intruder = dir.resolve("renumber-intruder");
+            java.nio.file.Files.createDirectories(intruder);
+            java.nio.file.Files.copy(weak.resolve(Checkpoints.MODEL), intruder.resolve(Checkpoints.MODEL));
+            Manifest w = Checkpoints.readManifest(weak.resolve(Checkpoints.MANIFEST));
+            java.nio.file.Files.write(intruder.resolve(Checkpoints.MANIFEST),
+                    Checkpoints.json().writeValueAsBytes(w.toBuilder().version(2).build()));
+            ModelRef taken = store.publish(intruder);
+            job.client().triggerSavepoint(dir.resolve("renumber-savepoints").toUri().toString(),
+                    org.apache.flink.core.execution.SavepointFormatType.CANONICAL).get(); // completes the snapshot holding it
+            List<ModelRef> refs = announced("renumber-model-updates", 1);
+            ModelRef published = refs.get(0);
+            assertThat(published.version()).as("renumbered above the intruder").isEqualTo(3);
+            assertThat(published.sha256()).isNotEqualTo(taken.sha256());
+            assertThat(store.list("tiny")).extracting(ModelRef::version).containsExactly(1L, 2L, 3L);
+            assertThat(store.fetch(published, dir.resolve("renumber-fetched"))).isDirectory();
+            assertThat(job.client().getJobStatus().get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
+        }
+    }
+
+    @Test
     void aRoundOnScrambledLabelsIsNotPromoted() throws Exception {
         // a base well above chance (the shipped model): training on wrong labels must lose against it on the
         // correctly labelled holdout (a base at chance level could be "beaten" by noise)
