@@ -5,7 +5,7 @@
 #   - both jobs reach RUNNING on the stack's JobManager;
 #   - frames sent from the host by independent clients (kcat, and `./crmn produce`) each get exactly one committed
 #     prediction, and bad frames land in dead-letters;
-#   - Prometheus scrapes the jobs' metrics;
+#   - Prometheus scrapes the jobs' metrics, and the model store the jobs run on is signed;
 #   - `down -v` leaves no container, network or volume of the stack behind.
 # Prints how long each phase took. Where no Docker engine answers, it starts one on a private socket (root; Debian's
 # docker.io, installed if missing) with its image store outside the clone, ${CRMN_DOCKER_DIR:-/var/lib/crmn-docker},
@@ -147,6 +147,8 @@ scraped() {
 }
 wait_for 120 "Prometheus on localhost:9090 scraping the jobs' metrics" scraped
 phase "Prometheus scrapes the jobs"
+"${compose[@]}" exec -T jobmanager test -s /data/models/crmn-demo/v1/manifest.json.sig \
+  || fail "the model store is not signed (submit runs the jobs with --signing-key-file and --require-signed)"
 
 # ---- down ----------------------------------------------------------------------------------------------------------
 "${compose[@]}" down -v --remove-orphans > /dev/null 2>&1 || fail "docker-compose down -v"

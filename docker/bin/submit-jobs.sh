@@ -5,9 +5,15 @@
 set -euo pipefail
 : "${CRMN_BOOTSTRAP_SERVERS:=kafka:29092}" "${CRMN_REST_URL:=http://jobmanager:8081}" "${CRMN_STORE:=file:///data/models}"
 jar=/opt/crmn/crmn-flink-job.jar
+# the model store is signed (HMAC): a key made once in the models volume, which the JobManager, every TaskManager and
+# this service mount; --require-signed makes both jobs refuse to run on an unsigned store
+if [ ! -s /data/models/.store-key ]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /data/models/.store-key)
+fi
 crmn topics --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS"
 crmn submit inference --rest-url "$CRMN_REST_URL" --jar "$jar" \
   --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --model /opt/crmn/models/crmn-demo --store "$CRMN_STORE" \
-  --parallelism 1 ${CRMN_INFER_ARGS:-}
+  --signing-key-file /data/models/.store-key --require-signed --parallelism 1 ${CRMN_INFER_ARGS:-}
 crmn submit finetune --rest-url "$CRMN_REST_URL" --jar "$jar" \
-  --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --model crmn-demo --store "$CRMN_STORE" ${CRMN_FINETUNE_ARGS:-}
+  --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --model crmn-demo --store "$CRMN_STORE" \
+  --signing-key-file /data/models/.store-key --require-signed ${CRMN_FINETUNE_ARGS:-}

@@ -315,6 +315,12 @@ public final class ModelStore {
         }
     }
 
+    /** Where fetched checkpoints are cached: {@code configured}, else {@code <tmp>/crmn-model-cache}. */
+    public static java.nio.file.Path cacheDir(String configured) {
+        return configured != null ? java.nio.file.Path.of(configured)
+                : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+    }
+
     /**
      * The cache directory's name for a checkpoint: its weights' SHA-256, model name and version. Keyed by the weights
      * alone, a re-versioned copy (same model.zip, another manifest) shared the first one's directory, failed its

@@ -88,18 +88,18 @@ public final class FineTuneJob {
         InstanceLock.checkNoneRunning(kafka, c.get(FineTuneOptions.GROUP_ID), "fine-tuning job");
         String storeUri = ModelStore.rootUri(c.get(FineTuneOptions.STORE));
         String keyFile = c.get(FineTuneOptions.SIGNING_KEY_FILE);
-        ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri),
-                SigningKeys.resolve(keyFile == null ? null : Path.of(keyFile)));
+        byte[] key = dev.crmn.jobs.common.StoreTrust.key(keyFile, c.get(FineTuneOptions.REQUIRE_SIGNED),
+                c.get(FineTuneOptions.STORE));
+        ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri), key);
         ModelRef start = store.latest(name).orElseThrow(() -> new IOException("no version of " + name + " in " + storeUri
                 + " (publish one first: crmn publish --model models/crmn-demo --store " + c.get(FineTuneOptions.STORE) + ")"));
-        String cacheDir = c.get(FineTuneOptions.MODEL_CACHE);
-        Path cache = cacheDir != null ? Path.of(cacheDir) : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
+        Path cache = ModelStore.cacheDir(c.get(FineTuneOptions.MODEL_CACHE));
         Manifest manifest = Checkpoints.readManifest(store.fetch(start, cache).resolve(Checkpoints.MANIFEST));
         RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, cache.toString(),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
                 c.get(FineTuneOptions.MARGIN), c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
-                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC));
+                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key));
         return new Plan(c, kafka, start, manifest, rounds);
     }
 

@@ -25,6 +25,9 @@ public final class FineTuneOptions {
             .withDescription("Name of the model to fine-tune: the job starts from its latest version in the store.");
     public static final ConfigOption<String> SIGNING_KEY_FILE = ConfigOptions.key("signing-key-file").stringType()
             .noDefaultValue().withDescription("HMAC key file of a signed store (default: $CRMN_MODEL_STORE_KEY).");
+    public static final ConfigOption<Boolean> REQUIRE_SIGNED = ConfigOptions.key("require-signed").booleanType()
+            .defaultValue(false).withDescription("Refuse to start without a signing key (a signed store refuses"
+                    + " unsigned and tampered versions); default: start with an unsigned store, saying so.");
     public static final ConfigOption<String> MODEL_CACHE = ConfigOptions.key("model-cache").stringType().noDefaultValue()
             .withDescription("Local directory checkpoints are fetched into (default: <tmp>/crmn-model-cache).");
     public static final ConfigOption<Integer> ROUND_FRAMES = ConfigOptions.key("round-frames").intType().defaultValue(2000)
@@ -54,7 +57,7 @@ public final class FineTuneOptions {
             .withDescription("OpenMP threads of the training thread; 0 = all cores.");
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
-            MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
+            MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
             ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
             CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 

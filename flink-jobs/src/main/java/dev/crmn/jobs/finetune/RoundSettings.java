@@ -4,12 +4,13 @@ import java.io.Serializable;
 
 /**
  * What the {@link TrainerOperator} needs, shipped with the job graph (no secrets: the signing key is read on the
- * TaskManager from {@code signingKeyFile} or {@code $CRMN_MODEL_STORE_KEY}).
+ * TaskManager from {@code signingKeyFile} or {@code $CRMN_MODEL_STORE_KEY}, and must have {@code keyFingerprint},
+ * the fingerprint of the key the job was started with; null: an unsigned store).
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
                             double marginPoints, int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
-                            String labelledTopic) implements Serializable {
+                            String labelledTopic, String keyFingerprint) implements Serializable {
 
     public RoundSettings {
         if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || marginPoints < 0

@@ -173,9 +173,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         // ND4J loads on the task thread (its backend discovery needs the task's class loader); the trainer thread
         // then gets the OpenMP threads: the task thread itself only buffers frames
         TaskSetup.prepare(1, 1, "fine-tune task");
-        cache = settings.modelCache() != null ? Path.of(settings.modelCache())
-                : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
-        byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
+        cache = ModelStore.cacheDir(settings.modelCache());
+        byte[] key = SigningKeys.resolveExpecting(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()),
+                settings.keyFingerprint());
         store = new ModelStore(new org.apache.flink.core.fs.Path(settings.storeUri()), key);
         snapshottedIn = new java.util.HashMap<>();
         stop = new AtomicBoolean();

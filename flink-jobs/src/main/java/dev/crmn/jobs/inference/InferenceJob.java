@@ -100,7 +100,7 @@ public final class InferenceJob {
      * @param manifest its manifest (the decoder is configured for its input and classes)
      */
     public record Plan(Configuration config, KafkaOptions kafka, ModelRef model, Manifest manifest, int parallelism,
-                       int batchSize) {
+                       int batchSize, String keyFingerprint) {
         public String jobName() {
             return "crmn inference (" + model.displayName() + ")";
         }
@@ -150,12 +150,13 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the"
                     + " class path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)");
         }
-        byte[] key = signingKey(c);
+        byte[] key = dev.crmn.jobs.common.StoreTrust.key(c.get(InferenceOptions.SIGNING_KEY_FILE),
+                c.get(InferenceOptions.REQUIRE_SIGNED), c.get(InferenceOptions.STORE));
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
         ModelRef ref = initialModel(c, kafka, store);
         Path cache = modelCache(c);
         Manifest manifest = Checkpoints.readManifest(store.fetch(ref, cache).resolve(Checkpoints.MANIFEST));
-        return new Plan(c, kafka, ref, manifest, parallelism, padded);
+        return new Plan(c, kafka, ref, manifest, parallelism, padded, SigningKeys.fingerprint(key));
     }
 
     /**
@@ -174,7 +175,7 @@ public final class InferenceJob {
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
-                modelCache(c).toString(), c.get(InferenceOptions.ENGINE));
+                modelCache(c).toString(), c.get(InferenceOptions.ENGINE), plan.keyFingerprint());
         SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
@@ -233,13 +234,7 @@ public final class InferenceJob {
     }
 
     static Path modelCache(Configuration c) {
-        String dir = c.get(InferenceOptions.MODEL_CACHE);
-        return dir != null ? Path.of(dir) : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
-    }
-
-    private static byte[] signingKey(Configuration c) throws IOException {
-        String file = c.get(InferenceOptions.SIGNING_KEY_FILE);
-        return SigningKeys.resolve(file == null ? null : Path.of(file));
+        return ModelStore.cacheDir(c.get(InferenceOptions.MODEL_CACHE));
     }
 
     /** The local directory {@code --model} names (a path or a {@code file:} URI), or null (none given, another URI). */

@@ -44,6 +44,9 @@ public final class InferenceOptions {
     public static final ConfigOption<String> SIGNING_KEY_FILE = ConfigOptions.key("signing-key-file").stringType()
             .noDefaultValue().withDescription("HMAC key file of a signed store (default: $CRMN_MODEL_STORE_KEY, else"
                     + " unsigned). Read where the job starts and on every TaskManager.");
+    public static final ConfigOption<Boolean> REQUIRE_SIGNED = ConfigOptions.key("require-signed").booleanType()
+            .defaultValue(false).withDescription("Refuse to start without a signing key (a signed store refuses"
+                    + " unsigned and tampered versions); default: start with an unsigned store, saying so.");
     public static final ConfigOption<String> MODEL_CACHE = ConfigOptions.key("model-cache").stringType().noDefaultValue()
             .withDescription("Local directory checkpoints are fetched into (default: <tmp>/crmn-model-cache).");
     public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("top-k").intType().defaultValue(3)
@@ -62,7 +65,7 @@ public final class InferenceOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
-            BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, MODEL_CACHE, TOP_K,
+            BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, TOP_K,
             THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private InferenceOptions() {

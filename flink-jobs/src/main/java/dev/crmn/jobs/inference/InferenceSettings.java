@@ -17,7 +17,8 @@ import java.io.Serializable;
  * @param modelCache        local fetch cache directory, or null for {@code <tmp>/crmn-model-cache}
  */
 public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expected, int batchSize, long maxDelayMs,
-                                int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine)
+                                int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine,
+                                String keyFingerprint)
         implements Serializable {
 
     public InferenceSettings {

@@ -164,9 +164,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         arrivalNanos = new long[settings.batchSize()];
         handover = new AtomicReference<>();
         retries = new java.util.HashMap<>();
-        Path cache = settings.modelCache() != null ? Path.of(settings.modelCache())
-                : Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
-        byte[] key = SigningKeys.resolve(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()));
+        Path cache = ModelStore.cacheDir(settings.modelCache());
+        byte[] key = SigningKeys.resolveExpecting(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()),
+                settings.keyFingerprint());
         loader = new ModelLoader(new ModelStore(new org.apache.flink.core.fs.Path(cache.toUri()), key), cache,
                 settings.expected(), settings.batchSize(), engine);
         registerMetrics();

@@ -54,6 +54,11 @@ public final class Checkpoints {
     }
 
     /** A loaded, verified checkpoint. The network is the caller's: not shared, not thread-safe. */
+    /** A name that is one path segment and nothing else: not empty, no separator, not "." or "..", no control chars. */
+    static boolean plainSegment(String s) {
+        return s != null && s.matches("[A-Za-z0-9._-]{1,200}") && !s.equals(".") && !s.equals("..");
+    }
+
     public record Loaded(Path directory, Manifest manifest, ComputationGraph network) {
     }
 
@@ -182,6 +187,12 @@ public final class Checkpoints {
                 || m.sha256() == null || m.modelFile() == null || m.name() == null) {
             throw new CheckpointException("manifest " + source + " lacks a required field (name, architecture, input,"
                     + " normalization, labels, model_file, sha256)");
+        }
+        for (String[] field : new String[][]{{"name", m.name()}, {"model_file", m.modelFile()}}) {
+            if (!plainSegment(field[1])) { // both become file names: a store's <root>/<name>/, a checkpoint's zip
+                throw new CheckpointException("manifest " + source + " has " + field[0] + " '" + field[1] + "': a plain"
+                        + " file name is expected (letters, digits, '.', '_', '-'; no '/', '\\' or '..')");
+            }
         }
         if (m.labels().size() != m.architecture().classes()) {
             throw new CheckpointException("manifest " + source + " lists " + m.labels().size() + " labels for a "

@@ -257,4 +257,21 @@ class CheckpointsTest {
         Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), bad);
         assertThatThrownBy(() -> Checkpoints.load(d, false)).hasMessageContaining("normalization has 1 channels");
     }
+
+    @Test
+    void aManifestWhoseNameOrModelFileIsNotAPlainFileNameIsRefused() throws Exception {
+        Path c = copy("bad-names");
+        String original = Files.readString(c.resolve(Checkpoints.MANIFEST));
+        for (String[] bad : new String[][]{{"name", "../../etc"}, {"name", "a/b"}, {"name", ".."}, {"name", ""},
+                {"model_file", "/etc/passwd"}, {"model_file", "../model.zip"}, {"model_file", "sub/model.zip"}}) {
+            com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    Checkpoints.json().readTree(original);
+            n.put(bad[0], bad[1]);
+            Files.writeString(c.resolve(Checkpoints.MANIFEST), Checkpoints.json().writeValueAsString(n));
+            assertThatThrownBy(() -> Checkpoints.load(c, false)).as("%s '%s'", bad[0], bad[1])
+                    .isInstanceOf(CheckpointException.class).hasMessageContaining("a plain file name is expected");
+        }
+        Files.writeString(c.resolve(Checkpoints.MANIFEST), original);
+        Checkpoints.load(c, false); // the original still loads
+    }
 }
