@@ -7,7 +7,13 @@
 # Usage: cuda-engine/gpu-check/make-bundle.sh [IMAGES_FILE] [COUNT]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-images="${1:-$root/../shared/datasets/cifar10/test_batch.bin}"
+# the CIFAR-10 test images the tools find ($CRMN_CIFAR10_DIR, data/cifar10, ../shared/datasets/cifar10, the sample)
+images="${1:-}"
+if [ -z "$images" ]; then
+  for d in "${CRMN_CIFAR10_DIR:-}" "$root/data/cifar10" "$root/../shared/datasets/cifar10" "$root/data/cifar10-sample"; do
+    if [ -n "$d" ] && [ -f "$d/test_batch.bin" ]; then images="$d/test_batch.bin"; break; fi
+  done
+fi
 count="${2:-256}"
 jdk="${CRMN_JLINK_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 out="$root/cuda-engine/target/gpu-check"
