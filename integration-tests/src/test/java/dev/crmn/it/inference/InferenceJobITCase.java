@@ -161,6 +161,15 @@ class InferenceJobITCase {
         return out;
     }
 
+    /** Waits (at most {@link #WAIT}) until the inference operators' {@code metric} sums to {@code atLeast}. */
+    static void awaitMetric(String metric, long atLeast, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (InMemoryMetrics.sum("micro-batch inference", metric) < atLeast && System.nanoTime() < deadline) {
+            Thread.sleep(50); // polling a metric with a deadline
+        }
+        assertThat(InMemoryMetrics.sum("micro-batch inference", metric)).as(what).isGreaterThanOrEqualTo(atLeast);
+    }
+
     static void assertExactlyOnePerFrame(List<Prediction> preds, int n, String prefix) {
         Set<String> ids = new HashSet<>();
         for (Prediction p : preds) {
@@ -342,11 +351,7 @@ class InferenceJobITCase {
                     send("rescale-frames", 0, 40, "s-");
                     kafka.await("rescale-predictions", 40, WAIT);
                     announce("rescale-model-updates", store.publish(v2));
-                    long deadline = System.nanoTime() + WAIT.toNanos();
-                    while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < 1 && System.nanoTime() < deadline) {
-                        Thread.sleep(50); // polling a metric with a deadline
-                    }
-                    assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS)).as("swapped to v2").isPositive();
+                    awaitMetric(Metrics.SWAPS, 1, "swapped to v2");
                     sent = 40;
                 } else {
                     assertThat(job.resumedFrom()).as("resumed at parallelism %d", parallelism).isPresent();
@@ -388,18 +393,9 @@ class InferenceJobITCase {
             Path hidden = published.resolveSibling("v2.unreachable");
             java.nio.file.Files.move(published, hidden); // the store cannot serve v2 for now (a transient outage)
             announce("retry-model-updates", ref2);
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS_REFUSED) < 2 && System.nanoTime() < deadline) {
-                Thread.sleep(50); // polling a metric with a deadline
-            }
-            assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS_REFUSED)).as("both subtasks refused v2")
-                    .isGreaterThanOrEqualTo(2);
+            awaitMetric(Metrics.SWAPS_REFUSED, 2, "both subtasks refused v2");
             java.nio.file.Files.move(hidden, published); // the store is back
-            while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < 2 && System.nanoTime() < deadline + WAIT.toNanos()) {
-                Thread.sleep(50); // polling a metric with a deadline
-            }
-            assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS)).as("both subtasks tried again and swapped")
-                    .isGreaterThanOrEqualTo(2);
+            awaitMetric(Metrics.SWAPS, 2, "both subtasks tried again and swapped");
             send("retry-frames", 0, 40, "b-");
             List<Prediction> preds = predictions(kafka.await("retry-predictions", 80, WAIT));
             assertThat(preds.stream().filter(p -> p.frameId().startsWith("b-"))).hasSize(40).allMatch(p -> p.model().version() == 2);
