@@ -91,6 +91,7 @@ public final class CrmnKafka {
                 throw new IllegalArgumentException("an exactly-once sink needs a transactional id prefix");
             }
             b.setTransactionalIdPrefix(transactionalIdPrefix);
+            b.setTransactionNamingStrategy(org.apache.flink.connector.kafka.sink.TransactionNamingStrategy.POOLING);
         }
         return b.build();
     }

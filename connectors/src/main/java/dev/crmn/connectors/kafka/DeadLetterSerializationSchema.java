@@ -5,7 +5,8 @@ import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /** Writes a {@link DeadLetter}: the original key, value and headers plus the reason headers. */
-public final class DeadLetterSerializationSchema implements KafkaRecordSerializationSchema<DeadLetter> {
+public final class DeadLetterSerializationSchema implements KafkaRecordSerializationSchema<DeadLetter>,
+        org.apache.flink.connector.kafka.lineage.KafkaDatasetFacetProvider {
 
     private final String topic;
 
@@ -16,5 +17,12 @@ public final class DeadLetterSerializationSchema implements KafkaRecordSerializa
     @Override
     public ProducerRecord<byte[], byte[]> serialize(DeadLetter d, KafkaSinkContext context, Long timestamp) {
         return d.toRecord(topic);
+    }
+
+    /** The topic written, for the sink's transaction naming (pooled transactional ids) and lineage. */
+    @Override
+    public java.util.Optional<org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet> getKafkaDatasetFacet() {
+        return java.util.Optional.of(new org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet(
+                org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier.ofTopics(java.util.List.of(topic))));
     }
 }

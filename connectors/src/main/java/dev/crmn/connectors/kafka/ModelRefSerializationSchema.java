@@ -7,7 +7,8 @@ import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /** Writes a {@link ModelRef} as JSON keyed by model name (the model-updates topic is compacted by name). */
-public final class ModelRefSerializationSchema implements KafkaRecordSerializationSchema<ModelRef> {
+public final class ModelRefSerializationSchema implements KafkaRecordSerializationSchema<ModelRef>,
+        org.apache.flink.connector.kafka.lineage.KafkaDatasetFacetProvider {
 
     private final String topic;
 
@@ -23,5 +24,12 @@ public final class ModelRefSerializationSchema implements KafkaRecordSerializati
     /** The model-updates record of {@code r}. */
     public static ProducerRecord<byte[], byte[]> record(String topic, ModelRef r) {
         return new ProducerRecord<>(topic, r.name().getBytes(StandardCharsets.UTF_8), ModelRefJson.toBytes(r));
+    }
+
+    /** The topic written, for the sink's transaction naming (pooled transactional ids) and lineage. */
+    @Override
+    public java.util.Optional<org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet> getKafkaDatasetFacet() {
+        return java.util.Optional.of(new org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet(
+                org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier.ofTopics(java.util.List.of(topic))));
     }
 }

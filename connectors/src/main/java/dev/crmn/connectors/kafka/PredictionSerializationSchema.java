@@ -9,7 +9,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /** Writes a {@link Prediction} as JSON, keyed like its frame, with {@code frame-id} and {@code content-type} headers. */
-public final class PredictionSerializationSchema implements KafkaRecordSerializationSchema<Prediction> {
+public final class PredictionSerializationSchema implements KafkaRecordSerializationSchema<Prediction>,
+        org.apache.flink.connector.kafka.lineage.KafkaDatasetFacetProvider {
 
     private final String topic;
 
@@ -24,5 +25,12 @@ public final class PredictionSerializationSchema implements KafkaRecordSerializa
         h.add(Headers.CONTENT_TYPE, "application/json".getBytes(StandardCharsets.UTF_8));
         byte[] key = p.key() == null ? null : p.key().getBytes(StandardCharsets.UTF_8);
         return new ProducerRecord<>(topic, null, null, key, PredictionJson.toBytes(p), h);
+    }
+
+    /** The topic written, for the sink's transaction naming (pooled transactional ids) and lineage. */
+    @Override
+    public java.util.Optional<org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet> getKafkaDatasetFacet() {
+        return java.util.Optional.of(new org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet(
+                org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier.ofTopics(java.util.List.of(topic))));
     }
 }
