@@ -121,6 +121,12 @@ public final class CrmnKafka {
         return p;
     }
 
+    /** What the sinks' serialization schemas tell the connector of the one topic they write (pooled transactional ids). */
+    static java.util.Optional<org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet> facet(String topic) {
+        return java.util.Optional.of(new org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet(
+                org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier.ofTopics(List.of(topic))));
+    }
+
     /** The id of the Kafka cluster {@code kafka} reaches (a broker must answer within 15 s). */
     public static String clusterId(KafkaOptions kafka) throws java.io.IOException {
         try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka.toProperties())) {

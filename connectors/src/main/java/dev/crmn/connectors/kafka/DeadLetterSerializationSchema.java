@@ -22,7 +22,6 @@ public final class DeadLetterSerializationSchema implements KafkaRecordSerializa
     /** The topic written, for the sink's transaction naming (pooled transactional ids) and lineage. */
     @Override
     public java.util.Optional<org.apache.flink.connector.kafka.lineage.KafkaDatasetFacet> getKafkaDatasetFacet() {
-        return java.util.Optional.of(new org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetFacet(
-                org.apache.flink.connector.kafka.lineage.DefaultKafkaDatasetIdentifier.ofTopics(java.util.List.of(topic))));
+        return CrmnKafka.facet(topic);
     }
 }
