@@ -296,7 +296,7 @@ public final class Cifar10Fetch {
     /** Unpacks the data set's files (flat) into a temporary sibling of the target, then renames it into place. */
     private void unpack(Path archive) throws IOException {
         Path tmp = to.resolveSibling(to.getFileName() + ".unpacking");
-        deleteTree(tmp);
+        dev.crmn.model.util.MoreFiles.deleteRecursively(tmp);
         Files.createDirectories(tmp);
         long size = Files.size(archive);
         try (CountingInputStream counted = new CountingInputStream(Files.newInputStream(archive));
@@ -313,7 +313,7 @@ public final class Cifar10Fetch {
             }
         }
         if (!complete(tmp)) {
-            deleteTree(tmp);
+            dev.crmn.model.util.MoreFiles.deleteRecursively(tmp);
             throw new IOException(archive + " does not hold the CIFAR-10 binary files (" + String.join(", ", FILES) + ")");
         }
         Files.createDirectories(to.getParent());
@@ -339,17 +339,6 @@ public final class Cifar10Fetch {
     private static void deleteIfEmpty(Path p) throws IOException {
         if (isEmptyDir(p)) {
             Files.delete(p);
-        }
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (var s = Files.walk(p)) {
-            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(q);
-            }
         }
     }
 
