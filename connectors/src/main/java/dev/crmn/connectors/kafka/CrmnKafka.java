@@ -65,17 +65,38 @@ public final class CrmnKafka {
 
     public static KafkaSink<Prediction> predictionSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
                                                        String transactionalIdPrefix) {
-        return sink(kafka, new PredictionSerializationSchema(topic), guarantee, transactionalIdPrefix);
+        return predictionSink(kafka, topic, guarantee, transactionalIdPrefix, SinkGate.OPEN);
+    }
+
+    /** A predictions sink whose subtasks create no producer before {@code gate} opens. */
+    public static KafkaSink<Prediction> predictionSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix, SinkGate gate) {
+        return sink(kafka, new GatedSerializationSchema<>(new PredictionSerializationSchema(topic), gate), guarantee,
+                transactionalIdPrefix);
     }
 
     public static KafkaSink<DeadLetter> deadLetterSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
                                                        String transactionalIdPrefix) {
-        return sink(kafka, new DeadLetterSerializationSchema(topic), guarantee, transactionalIdPrefix);
+        return deadLetterSink(kafka, topic, guarantee, transactionalIdPrefix, SinkGate.OPEN);
+    }
+
+    /** A dead-letters sink whose subtasks create no producer before {@code gate} opens. */
+    public static KafkaSink<DeadLetter> deadLetterSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix, SinkGate gate) {
+        return sink(kafka, new GatedSerializationSchema<>(new DeadLetterSerializationSchema(topic), gate), guarantee,
+                transactionalIdPrefix);
     }
 
     public static KafkaSink<ModelRef> modelUpdatesSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
                                                        String transactionalIdPrefix) {
-        return sink(kafka, new ModelRefSerializationSchema(topic), guarantee, transactionalIdPrefix);
+        return modelUpdatesSink(kafka, topic, guarantee, transactionalIdPrefix, SinkGate.OPEN);
+    }
+
+    /** A model-updates sink whose subtasks create no producer before {@code gate} opens. */
+    public static KafkaSink<ModelRef> modelUpdatesSink(KafkaOptions kafka, String topic, DeliveryGuarantee guarantee,
+                                                       String transactionalIdPrefix, SinkGate gate) {
+        return sink(kafka, new GatedSerializationSchema<>(new ModelRefSerializationSchema(topic), gate), guarantee,
+                transactionalIdPrefix);
     }
 
     private static <T> KafkaSink<T> sink(KafkaOptions kafka, KafkaRecordSerializationSchema<T> schema,

@@ -437,7 +437,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
         Path local = new ModelStore(work.resolve("store").toUri().toString()).fetch(ref, work.resolve("cache"));
         try (LocalJob job = LocalJob.start(parallelism, env -> {
             var decoded = InferenceJob.decodedFrames(env, plan);
-            InferenceJob.sinks(plan, decoded.map(new PerRecordInference(local, ref, plain))
+            // no instance lock in this graph: its topics are the benchmark's own
+            InferenceJob.sinks(plan, dev.crmn.connectors.kafka.SinkGate.OPEN, decoded.map(new PerRecordInference(local, ref, plain))
                     .returns(TypeInformation.of(Prediction.class)).name(plain ? "naive per-record" : "per-record fast"),
                     decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
         }, "bench naive " + topic)) {

@@ -45,9 +45,11 @@ import org.slf4j.LoggerFactory;
  * member and, with the sticky assignor, leaves it with that member when another joins. A job's lock subtask
  * waits in {@code open()} until the group has given it the partition; a copy that does not get it within
  * {@value #SESSION_TIMEOUT_MS} ms plus a margin (time for a killed copy's membership to expire) fails without
- * restarts, saying why, and the copy that holds it runs on. The local runners take the lock in their own process
- * before the job starts ({@link #acquireHere}), so there the later copy never starts a task. With a model-updates
- * topic of several partitions only the check before the start guards.
+ * restarts, saying why, and the copy that holds it runs on. Its Kafka sinks create no producer until their own
+ * copy holds the lock ({@link JobLock#sinkGate}), so the refused copy never fences the running one's transactions.
+ * The local runners take the lock in their own process before the job starts ({@link #acquireHere}), so there the
+ * later copy never starts a task. With a model-updates topic of several partitions only the check before the
+ * start guards.
  */
 public final class InstanceLock {
 
@@ -125,10 +127,10 @@ public final class InstanceLock {
      */
     public static AutoCloseable acquireHere(KafkaOptions kafka, String groupId, String topic, String job)
             throws IOException, InterruptedException {
-        Holder h = new Holder(kafka, groupId, topic);
+        Holder h = new Holder(kafka, groupId, topic, CLIENT_ID_PREFIX + groupId + "-local");
         switch (h.take()) {
             case HELD_ELSEWHERE -> throw new IOException("another " + job + " with --group-id " + groupId + " is running"
-                    + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere() + "), started at nearly the same"
+                    + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere(h.holder()) + "), started at nearly the same"
                     + " time as this one: two copies would each predict every frame. Stop it, or give this one its own"
                     + " --group-id and --transactional-id-prefix.");
             case NOT_JOINED -> throw new IOException(h.notJoined() + " at " + kafka.bootstrapServers());
@@ -158,6 +160,7 @@ public final class InstanceLock {
     public static final class Holder implements AutoCloseable {
 
         private final KafkaConsumer<byte[], byte[]> consumer;
+        private final KafkaOptions kafka;
         private final Thread thread;
         private final TopicPartition lock;
         private final String group;
@@ -168,13 +171,14 @@ public final class InstanceLock {
         private volatile boolean closed;
 
         /**
-         * Joins {@code group(groupId)}, subscribed to {@code topic} (one the job reads anyway), on a daemon thread
-         * named {@code crmn-instance-lock-<groupId>}.
+         * Joins {@code group(groupId)}, subscribed to {@code topic} (one the job reads anyway), as client
+         * {@code clientId}, on a daemon thread named {@code crmn-instance-lock-<groupId>}.
          */
-        public Holder(KafkaOptions kafka, String groupId, String topic) {
+        Holder(KafkaOptions kafka, String groupId, String topic, String clientId) {
             Properties p = kafka.toProperties();
             p.put(ConsumerConfig.GROUP_ID_CONFIG, group(groupId));
-            p.put(ConsumerConfig.CLIENT_ID_CONFIG, "crmn-instance-lock-" + groupId);
+            p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+            this.kafka = kafka;
             p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
             p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Integer.toString(SESSION_TIMEOUT_MS));
             p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Integer.toString(SESSION_TIMEOUT_MS / 4));
@@ -207,7 +211,7 @@ public final class InstanceLock {
                     update(partitions, true);
                 }
             });
-            thread = new Thread(this::run, "crmn-instance-lock-" + groupId);
+            thread = new Thread(this::run, CLIENT_ID_PREFIX + groupId);
             thread.setDaemon(true);
             thread.start();
         }
@@ -259,9 +263,15 @@ public final class InstanceLock {
             return joined ? Outcome.HELD_ELSEWHERE : Outcome.NOT_JOINED;
         }
 
-        /** For messages: who holds the lock when {@link #take} found it {@link Outcome#HELD_ELSEWHERE}. */
-        String heldElsewhere() {
-            return "another member of " + group + " holds " + lock;
+        /** Who holds the lock when {@link #take} found it {@link Outcome#HELD_ELSEWHERE}, if the broker says. */
+        java.util.Optional<MemberDescription> holder() {
+            return holderOf(kafka, group, lock);
+        }
+
+        /** For messages: {@link Outcome#HELD_ELSEWHERE}, by {@code holder}. */
+        String heldElsewhere(java.util.Optional<MemberDescription> holder) {
+            return holder.map(m -> describe(m) + " holds " + lock + " of the consumer group " + group)
+                    .orElse("another member of " + group + " held " + lock);
         }
 
         /** For messages: {@link Outcome#NOT_JOINED}. */
@@ -292,47 +302,171 @@ public final class InstanceLock {
         }
     }
 
+    static final String CLIENT_ID_PREFIX = "crmn-instance-lock-";
+
+    /** How much longer than the lock subtask a sink subtask waits for its job's lock before it fails (and restarts). */
+    static final int GATE_MARGIN_MS = 10_000;
+
+    /** The member of {@code group} that {@code lock} is assigned to, if any (and if the broker says). */
+    static java.util.Optional<MemberDescription> holderOf(KafkaOptions kafka, String group, TopicPartition lock) {
+        Admin admin = Admin.create(kafka.toProperties());
+        try {
+            return holderOf(admin, group, lock);
+        } catch (Exception e) { // only for a message
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            return java.util.Optional.empty();
+        } finally {
+            admin.close(Duration.ofSeconds(1));
+        }
+    }
+
+    private static java.util.Optional<MemberDescription> holderOf(Admin admin, String group, TopicPartition lock)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        ConsumerGroupDescription d;
+        try {
+            d = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get(20, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof GroupIdNotFoundException) {
+                return java.util.Optional.empty();
+            }
+            throw e;
+        }
+        return d.members().stream().filter(m -> m.assignment().topicPartitions().contains(lock)).findFirst();
+    }
+
+    private static String describe(MemberDescription m) {
+        return "client " + m.clientId() + " at " + m.host().replaceFirst("^/", "");
+    }
+
     /**
-     * {@code updates} passed through one subtask that holds the job's membership of {@link #group(String)} while
-     * it runs (the model updates: a stream of parallelism 1 that every job has anyway, read from {@code topic}).
+     * The instance lock of one job graph: {@link #heldBy} puts the subtask that holds it into the graph, and
+     * {@link #sinkGate} holds the job's Kafka sinks back until this copy holds it. Without the gate a second copy's
+     * sinks would start while its lock subtask still waits, and their first producers would abort the running
+     * copy's open transactions (fencing its producers) before the second copy is refused.
+     *
+     * <p>Each graph holds the lock as its own client ({@code crmn-instance-lock-<group-id>-<token>}, a token drawn
+     * when the graph is built): the gate looks the lock's holder up by that name, so a restarted attempt of the same
+     * job recognises the membership of an earlier attempt that has not expired yet.
      */
-    public static DataStream<ModelRef> heldBy(DataStream<ModelRef> updates, KafkaOptions kafka, String groupId,
-                                              String topic) {
-        return updates.map(new HoldingFunction<ModelRef>(kafka, groupId, topic)).returns(TypeInformation.of(ModelRef.class))
-                .setParallelism(1).name("instance lock").uid("instance-lock");
+    public static final class JobLock implements java.io.Serializable {
+
+        private static final long serialVersionUID = 1L;
+
+        private final KafkaOptions kafka;
+        private final String groupId;
+        private final String topic;
+        private final String clientId;
+
+        private JobLock(KafkaOptions kafka, String groupId, String topic, String token) {
+            this.kafka = kafka;
+            this.groupId = groupId;
+            this.topic = topic;
+            this.clientId = CLIENT_ID_PREFIX + groupId + "-" + token;
+        }
+
+        /**
+         * The lock of a job with consumer group {@code groupId} whose model updates come from {@code topic} (a topic
+         * every job reads; partition 0 is the lock).
+         */
+        public static JobLock of(KafkaOptions kafka, String groupId, String topic) {
+            return new JobLock(kafka, groupId, topic,
+                    Long.toHexString(new java.security.SecureRandom().nextLong() & 0xffffffffffffL));
+        }
+
+        /** The client id this graph's holder joins as. */
+        String clientId() {
+            return clientId;
+        }
+
+        /**
+         * {@code updates} passed through one subtask that holds the job's membership of {@link #group(String)}
+         * while it runs (the model updates: a stream of parallelism 1 that every job has anyway).
+         */
+        public DataStream<ModelRef> heldBy(DataStream<ModelRef> updates) {
+            return updates.map(new HoldingFunction<ModelRef>(this)).returns(TypeInformation.of(ModelRef.class))
+                    .setParallelism(1).name("instance lock").uid("instance-lock");
+        }
+
+        /** What the job's Kafka sinks wait for: this copy holding the lock (or this process, {@link #acquireHere}). */
+        public dev.crmn.connectors.kafka.SinkGate sinkGate() {
+            return this::awaitHeld;
+        }
+
+        private void awaitHeld(int subtask) throws Exception {
+            if (HELD_HERE.containsKey(key(kafka, groupId))) {
+                return;
+            }
+            TopicPartition lock = new TopicPartition(topic, 0);
+            String group = group(groupId);
+            Admin admin = Admin.create(kafka.toProperties());
+            try {
+                int partitions = admin.describeTopics(List.of(topic)).allTopicNames().get(20, TimeUnit.SECONDS)
+                        .get(topic).partitions().size();
+                if (partitions > 1) {
+                    return; // unguarded: the lock subtask warns
+                }
+                long start = System.nanoTime();
+                long deadline = start + TimeUnit.MILLISECONDS.toNanos(SESSION_TIMEOUT_MS + LOCK_MARGIN_MS + GATE_MARGIN_MS);
+                while (true) {
+                    java.util.Optional<MemberDescription> holder = holderOf(admin, group, lock);
+                    if (holder.isPresent() && holder.get().clientId().equals(clientId)) {
+                        LOG.debug("sink subtask {}: this job holds its instance lock after {} ms", subtask,
+                                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+                        return;
+                    }
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new IllegalStateException("a Kafka sink of the job with --group-id " + groupId + " waited "
+                                + (SESSION_TIMEOUT_MS + LOCK_MARGIN_MS + GATE_MARGIN_MS) / 1000 + " s for the job's"
+                                + " instance lock (" + lock + " in the consumer group " + group + "), which "
+                                + holder.map(InstanceLock::describe).orElse("no member") + " holds: it creates no"
+                                + " producer before then, so that it cannot fence another copy's transactions");
+                    }
+                    TimeUnit.MILLISECONDS.sleep(250);
+                }
+            } finally {
+                admin.close(Duration.ofSeconds(1));
+            }
+        }
     }
 
     /** A pass-through map that holds the job's membership while its (single) subtask runs. */
     private static final class HoldingFunction<T> extends RichMapFunction<T, T> {
 
-        private final KafkaOptions kafka;
-        private final String groupId;
-        private final String topic;
+        private final JobLock job;
         private transient Holder holder;
 
-        HoldingFunction(KafkaOptions kafka, String groupId, String topic) {
-            this.kafka = kafka;
-            this.groupId = groupId;
-            this.topic = topic;
+        HoldingFunction(JobLock job) {
+            this.job = job;
         }
 
         @Override
         public void open(OpenContext context) throws Exception {
-            if (HELD_HERE.containsKey(key(kafka, groupId))) {
+            if (HELD_HERE.containsKey(key(job.kafka, job.groupId))) {
                 LOG.info("the instance lock of --group-id {} is held by this process (taken before the job started)",
-                        groupId);
+                        job.groupId);
                 return;
             }
-            Holder h = new Holder(kafka, groupId, topic);
+            Holder h = new Holder(job.kafka, job.groupId, job.topic, job.clientId);
             switch (h.take()) {
-                // a restart would meet the same copy: fail the job for good, with the reason
-                case HELD_ELSEWHERE -> throw new org.apache.flink.runtime.execution.SuppressRestartsException(
-                        new IllegalStateException("another copy of this job with --group-id " + groupId + " is running"
-                                + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere() + "), started at"
-                                + " nearly the same time as this one: two copies would each predict every frame, so this"
-                                + " one stops. Give it its own --group-id and --transactional-id-prefix to run both."));
+                case HELD_ELSEWHERE -> {
+                    java.util.Optional<MemberDescription> other = h.holder();
+                    if (other.isPresent() && other.get().clientId().equals(job.clientId)) {
+                        // an earlier attempt of this very job whose membership has not expired: a restart tries again
+                        throw new IllegalStateException("the instance lock of --group-id " + job.groupId + " is still"
+                                + " held by an earlier attempt of this job (" + describe(other.get()) + ")");
+                    }
+                    // a restart would meet the same copy: fail the job for good, with the reason
+                    throw new org.apache.flink.runtime.execution.SuppressRestartsException(
+                            new IllegalStateException("another copy of this job with --group-id " + job.groupId
+                                    + " is running against " + job.kafka.bootstrapServers() + " (" + h.heldElsewhere(other)
+                                    + "), started at nearly the same time as this one: two copies would each predict"
+                                    + " every frame, so this one stops. Give it its own --group-id and"
+                                    + " --transactional-id-prefix to run both."));
+                }
                 // a restart tries again
-                case NOT_JOINED -> throw new IllegalStateException(h.notJoined() + " at " + kafka.bootstrapServers());
+                case NOT_JOINED -> throw new IllegalStateException(h.notJoined() + " at " + job.kafka.bootstrapServers());
                 default -> holder = h;
             }
         }

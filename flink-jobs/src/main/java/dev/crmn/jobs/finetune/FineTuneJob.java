@@ -123,18 +123,20 @@ public final class FineTuneJob {
                         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST)),
                         WatermarkStrategy.noWatermarks(), "labelled frames").uid("labelled-source")
                 .process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
-        DataStream<ModelRef> updates = InstanceLock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        InstanceLock.JobLock lock = InstanceLock.JobLock.of(plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC));
+        DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
-                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source"),
-                plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC));
+                WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source"));
         SingleOutputStreamOperator<ModelRef> promoted = afterDecode.apply(decoded).connect(updates.broadcast())
                 .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
                 .uid("trainer");
         String prefix = c.get(FineTuneOptions.TRANSACTIONAL_ID_PREFIX);
         promoted.sinkTo(CrmnKafka.modelUpdatesSink(plan.kafka(), c.get(FineTuneOptions.MODEL_UPDATES_TOPIC),
-                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates")).name("announcements").uid("model-updates-sink");
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates", lock.sinkGate())).name("announcements")
+                .uid("model-updates-sink");
         decoded.getSideOutput(DecodeFunction.DEAD_LETTERS).sinkTo(CrmnKafka.deadLetterSink(plan.kafka(),
-                c.get(FineTuneOptions.DEAD_LETTERS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters"))
+                c.get(FineTuneOptions.DEAD_LETTERS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters",
+                lock.sinkGate()))
                 .name("dead letters").uid("dead-letters-sink");
     }
 }

@@ -168,10 +168,10 @@ public final class InferenceJob {
     public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
         Configuration c = plan.config();
         SingleOutputStreamOperator<DecodedFrame> decoded = decodedFrames(env, plan);
-        DataStream<ModelRef> updates = InstanceLock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        InstanceLock.JobLock lock = lock(plan);
+        DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
-                        WatermarkStrategy.noWatermarks(), "model-updates").setParallelism(1).uid("model-updates-source"),
-                plan.kafka(), c.get(InferenceOptions.GROUP_ID), c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
+                        WatermarkStrategy.noWatermarks(), "model-updates").setParallelism(1).uid("model-updates-source"));
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
@@ -181,7 +181,7 @@ public final class InferenceJob {
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
                         new MicroBatchInferenceOperatorFactory(settings))
                 .uid("inference");
-        sinks(plan, predictions, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
+        sinks(plan, lock.sinkGate(), predictions, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
                 .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS)));
     }
 
@@ -208,14 +208,26 @@ public final class InferenceJob {
         return frames.process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
     }
 
-    /** The job's second half: predictions and dead letters to Kafka, exactly once. */
-    public static void sinks(Plan plan, DataStream<Prediction> predictions, DataStream<DeadLetter> deadLetters) {
+    /** The instance lock of a graph built from {@code plan}: one per graph. */
+    private static InstanceLock.JobLock lock(Plan plan) {
+        Configuration c = plan.config();
+        return InstanceLock.JobLock.of(plan.kafka(), c.get(InferenceOptions.GROUP_ID), c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
+    }
+
+    /**
+     * The job's second half: predictions and dead letters to Kafka, exactly once, by sinks that pass {@code gate}
+     * (the graph's {@link InstanceLock.JobLock#sinkGate}) before they create a producer.
+     */
+    public static void sinks(Plan plan, dev.crmn.connectors.kafka.SinkGate gate, DataStream<Prediction> predictions,
+                             DataStream<DeadLetter> deadLetters) {
         Configuration c = plan.config();
         String prefix = c.get(InferenceOptions.TRANSACTIONAL_ID_PREFIX);
         predictions.sinkTo(CrmnKafka.predictionSink(plan.kafka(), c.get(InferenceOptions.PREDICTIONS_TOPIC),
-                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-predictions")).name("predictions").uid("predictions-sink");
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-predictions", gate)).name("predictions")
+                .uid("predictions-sink");
         deadLetters.sinkTo(CrmnKafka.deadLetterSink(plan.kafka(), c.get(InferenceOptions.DEAD_LETTERS_TOPIC),
-                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters")).name("dead letters").uid("dead-letters-sink");
+                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters", gate)).name("dead letters")
+                .uid("dead-letters-sink");
     }
 
     static OffsetsInitializer startingOffsets(Configuration c) {

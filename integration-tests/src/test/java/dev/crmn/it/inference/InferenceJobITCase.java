@@ -265,6 +265,9 @@ class InferenceJobITCase {
                 assertThat(org.apache.flink.util.ExceptionUtils.stringifyException(failed))
                         .contains("another copy of this job with --group-id together is running");
             }
+            // the refused copy's sinks waited for its lock and created no producer: none fenced the running copy's
+            assertThat(InMemoryMetrics.gauges("numRestarts")).as("the running copy never restarted").isNotEmpty()
+                    .allSatisfy(v -> assertThat(((Number) v).longValue()).isZero());
             send("together-frames", 10, 30, "g-");
             int n = 30;
             assertExactlyOnePerFrame(predictions(kafka.await("together-predictions", n, WAIT)), n, "g-");
