@@ -11,8 +11,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
-import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.kafka.clients.admin.Admin;
@@ -47,6 +45,7 @@ import org.slf4j.LoggerFactory;
  * {@value #SESSION_TIMEOUT_MS} ms plus a margin (time for a killed copy's membership to expire) fails without
  * restarts, saying why, and the copy that holds it runs on. Its Kafka sinks create no producer until their own
  * copy holds the lock ({@link JobLock#sinkGate}), so the refused copy never fences the running one's transactions.
+ * A job that loses the lock while it runs (its membership expired in a long pause) fails its task and restarts.
  * The local runners take the lock in their own process before the job starts ({@link #acquireHere}), so there the
  * later copy never starts a task. With a model-updates topic of several partitions only the check before the
  * start guards.
@@ -167,6 +166,7 @@ public final class InstanceLock {
         private final boolean partitioned;
         private final Object assignment = new Object();
         private boolean owned; // guarded by assignment
+        private boolean lost; // guarded by assignment
         private int rebalances; // guarded by assignment
         private volatile boolean closed;
 
@@ -219,6 +219,9 @@ public final class InstanceLock {
         private void update(Collection<TopicPartition> partitions, boolean assigned) {
             synchronized (assignment) {
                 if (partitions.contains(lock)) {
+                    if (owned && !assigned && !closed) {
+                        lost = true; // revoked for another member, or our membership expired (a long pause)
+                    }
                     owned = assigned;
                 }
                 if (assigned) {
@@ -261,6 +264,16 @@ public final class InstanceLock {
             }
             close();
             return joined ? Outcome.HELD_ELSEWHERE : Outcome.NOT_JOINED;
+        }
+
+        /**
+         * Whether this member held the lock and then lost it (revoked for another member, or its membership expired
+         * while the process paused longer than the session timeout): from then on another copy may run.
+         */
+        boolean lost() {
+            synchronized (assignment) {
+                return lost;
+            }
         }
 
         /** Who holds the lock when {@link #take} found it {@link Outcome#HELD_ELSEWHERE}, if the broker says. */
@@ -385,8 +398,8 @@ public final class InstanceLock {
          * while it runs (the model updates: a stream of parallelism 1 that every job has anyway).
          */
         public DataStream<ModelRef> heldBy(DataStream<ModelRef> updates) {
-            return updates.map(new HoldingFunction<ModelRef>(this)).returns(TypeInformation.of(ModelRef.class))
-                    .setParallelism(1).name("instance lock").uid("instance-lock");
+            return updates.transform("instance lock", TypeInformation.of(ModelRef.class), new HoldingOperator<ModelRef>(this))
+                    .setParallelism(1).uid("instance-lock");
         }
 
         /** What the job's Kafka sinks wait for: this copy holding the lock (or this process, {@link #acquireHere}). */
@@ -431,18 +444,28 @@ public final class InstanceLock {
         }
     }
 
-    /** A pass-through map that holds the job's membership while its (single) subtask runs. */
-    private static final class HoldingFunction<T> extends RichMapFunction<T, T> {
+    /** How often the holding subtask checks that it still holds the lock. */
+    static final long CHECK_INTERVAL_MS = 1_000;
+
+    /**
+     * A pass-through operator that holds the job's membership while its (single) subtask runs, and fails the task
+     * when the membership loses the lock: then Flink restarts the job, which takes the lock again or, if another
+     * copy took it meanwhile, stops for good, instead of two copies running on.
+     */
+    private static final class HoldingOperator<T> extends org.apache.flink.streaming.api.operators.AbstractStreamOperator<T>
+            implements org.apache.flink.streaming.api.operators.OneInputStreamOperator<T, T> {
 
         private final JobLock job;
         private transient Holder holder;
+        private transient java.util.concurrent.ScheduledFuture<?> check;
 
-        HoldingFunction(JobLock job) {
+        HoldingOperator(JobLock job) {
             this.job = job;
         }
 
         @Override
-        public void open(OpenContext context) throws Exception {
+        public void open() throws Exception {
+            super.open();
             if (HELD_HERE.containsKey(key(job.kafka, job.groupId))) {
                 LOG.info("the instance lock of --group-id {} is held by this process (taken before the job started)",
                         job.groupId);
@@ -469,18 +492,39 @@ public final class InstanceLock {
                 case NOT_JOINED -> throw new IllegalStateException(h.notJoined() + " at " + job.kafka.bootstrapServers());
                 default -> holder = h;
             }
+            if (holder != null && !holder.partitioned) {
+                check = getProcessingTimeService().scheduleWithFixedDelay(t -> checkHeld(), CHECK_INTERVAL_MS,
+                        CHECK_INTERVAL_MS);
+            }
+        }
+
+        private void checkHeld() {
+            if (holder != null && holder.lost()) {
+                throw new IllegalStateException("this job lost its instance lock (" + holder.lock + " of the consumer"
+                        + " group " + holder.group + "; its membership expired or the partition went to another member):"
+                        + " another copy may be starting, so this task fails and the job restarts, taking the lock again"
+                        + " or stopping if another copy holds it");
+            }
         }
 
         @Override
-        public T map(T value) {
-            return value;
+        public void processElement(org.apache.flink.streaming.runtime.streamrecord.StreamRecord<T> element) {
+            output.collect(element);
         }
 
         @Override
         public void close() throws Exception {
-            if (holder != null) {
-                holder.close();
-                holder = null;
+            try {
+                if (check != null) {
+                    check.cancel(false);
+                    check = null;
+                }
+                if (holder != null) {
+                    holder.close();
+                    holder = null;
+                }
+            } finally {
+                super.close();
             }
         }
     }

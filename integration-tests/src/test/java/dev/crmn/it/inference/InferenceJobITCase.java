@@ -303,6 +303,33 @@ class InferenceJobITCase {
     }
 
     @Test
+    void aJobThatLosesItsInstanceLockFailsItsTaskTakesTheLockAgainAndStillPredictsEveryFrameOnce() throws Exception {
+        Configuration o = options("lost", Map.of());
+        InferenceJob.Plan plan = InferenceJob.plan(o, Map.of());
+        try (LocalJob job = LocalJob.start(InMemoryMetrics.config(), 2,
+                env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
+            send("lost-frames", 0, 10, "l-");
+            kafka.await("lost-predictions", 10, WAIT);
+            try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
+                // what a pause longer than the session timeout does: the broker drops the job's membership
+                admin.removeMembersFromConsumerGroup("lost-instance",
+                        new org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions()).all().get();
+            }
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (InMemoryMetrics.sum("", "numRestarts") < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(50); // polling a metric with a deadline
+            }
+            assertThat(InMemoryMetrics.sum("", "numRestarts")).as("the job noticed and restarted").isEqualTo(1);
+            send("lost-frames", 10, 30, "l-");
+            assertExactlyOnePerFrame(predictions(kafka.await("lost-predictions", 30, WAIT)), 30, "l-");
+            try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
+                assertThat(admin.describeConsumerGroups(List.of("lost-instance")).all().get().get("lost-instance").members())
+                        .as("it holds the lock again").hasSize(1);
+            }
+        }
+    }
+
+    @Test
     void everyFrameGetsExactlyOneCommittedPredictionEqualToTheOfflineClassifier() throws Exception {
         Configuration o = options("exact", Map.of());
         int n = 300;
