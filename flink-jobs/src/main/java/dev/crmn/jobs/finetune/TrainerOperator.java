@@ -32,8 +32,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.StateSnapshotContext;
@@ -112,18 +110,50 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         this.mailbox = parameters.getMailboxExecutor();
     }
 
+    /** What {@link #initializeState} restored, for tests. */
+    record Restored(List<Example> reservoir, long reservoirSeen, List<Example> holdout, long holdoutSeen,
+                    List<Example> newFrames, long lastVersion, long rounds, ModelRef base, List<PendingVersion> pending) {
+    }
+
+    Restored restored() {
+        return new Restored(reservoir.items(), reservoir.seen(), holdout.items(), holdout.seen(), List.copyOf(fresh),
+                lastVersion, rounds, baseRef, List.copyOf(pending));
+    }
+
+    static final String RESERVOIR_STATE = "reservoir";
+    static final String HOLDOUT_STATE = "holdout";
+    static final String NEW_FRAMES_STATE = "new-frames";
+
+    // the state's descriptors, each with an explicit, versioned serializer (docs/operations.md)
+
+    static ListStateDescriptor<Example> examples(String name) {
+        return new ListStateDescriptor<>(name, ExampleSerializer.INSTANCE);
+    }
+
+    /** Reservoir seen, holdout seen, last version, rounds. */
+    static ListStateDescriptor<Long> counters() {
+        return new ListStateDescriptor<>("counters",
+                org.apache.flink.api.common.typeutils.base.LongSerializer.INSTANCE);
+    }
+
+    static ListStateDescriptor<ModelRef> baseModel() {
+        return new ListStateDescriptor<>("base-model", dev.crmn.jobs.common.state.ModelRefSerializer.INSTANCE);
+    }
+
+    static ListStateDescriptor<PendingVersion> pendingVersions() {
+        return new ListStateDescriptor<>("pending-versions", PendingVersionSerializer.INSTANCE);
+    }
+
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
         var states = context.getOperatorStateStore();
-        TypeInformation<Example> ex = TypeInformation.of(Example.class);
-        reservoirState = states.getListState(new ListStateDescriptor<>("reservoir", ex));
-        holdoutState = states.getListState(new ListStateDescriptor<>("holdout", ex));
-        freshState = states.getListState(new ListStateDescriptor<>("new-frames", ex));
-        countersState = states.getListState(new ListStateDescriptor<>("counters", Types.LONG));
-        baseState = states.getListState(new ListStateDescriptor<>("base-model", TypeInformation.of(ModelRef.class)));
-        pendingState = states.getListState(new ListStateDescriptor<>("pending-versions",
-                TypeInformation.of(PendingVersion.class)));
+        reservoirState = states.getListState(examples(RESERVOIR_STATE));
+        holdoutState = states.getListState(examples(HOLDOUT_STATE));
+        freshState = states.getListState(examples(NEW_FRAMES_STATE));
+        countersState = states.getListState(counters());
+        baseState = states.getListState(baseModel());
+        pendingState = states.getListState(pendingVersions());
         List<Long> counters = new ArrayList<>();
         countersState.get().forEach(counters::add);
         long reservoirSeen = counters.size() == 4 ? counters.get(0) : 0;

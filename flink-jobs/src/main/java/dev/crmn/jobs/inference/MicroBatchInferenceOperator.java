@@ -113,18 +113,37 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         this.mailbox = parameters.getMailboxExecutor();
     }
 
+    /** The union state of the version served (one ref per subtask). */
+    static final String ACTIVE_STATE = "active-model-union";
+    /** The union state of the version being loaded (at most one ref per subtask). */
+    static final String LOADING_STATE = "loading-model-union";
+
+    /** The descriptor of the model-ref state {@code name}: explicit, versioned serializer (docs/operations.md). */
+    static ListStateDescriptor<ModelRef> state(String name) {
+        return new ListStateDescriptor<>(name, dev.crmn.jobs.common.state.ModelRefSerializer.INSTANCE);
+    }
+
+    /** The newest ref the last {@link #initializeState} restored as served, or null (for tests). */
+    ModelRef restoredActive() {
+        return restoredActive;
+    }
+
+    /** The newest ref the last {@link #initializeState} restored as loading, or null (for tests). */
+    ModelRef restoredLoading() {
+        return restoredLoading;
+    }
+
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
-        TypeInformation<ModelRef> type = TypeInformation.of(ModelRef.class);
         // union state: after a rescale every subtask gets every subtask's refs and serves the newest, so no subtask
         // (a new one included) goes back to the starting version; split state gave a new subtask nothing
-        activeState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>("active-model-union", type));
-        loadingState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>("loading-model-union", type));
+        activeState = context.getOperatorStateStore().getUnionListState(state(ACTIVE_STATE));
+        loadingState = context.getOperatorStateStore().getUnionListState(state(LOADING_STATE));
         if (context.isRestored()) {
             // savepoints of earlier releases hold the refs as split state under the old names: read, then emptied
-            ListState<ModelRef> oldActive = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("active-model", type));
-            ListState<ModelRef> oldLoading = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("loading-model", type));
+            ListState<ModelRef> oldActive = context.getOperatorStateStore().getListState(state("active-model"));
+            ListState<ModelRef> oldLoading = context.getOperatorStateStore().getListState(state("loading-model"));
             restoredActive = newest(concat(activeState.get(), oldActive.get()));
             restoredLoading = newest(concat(loadingState.get(), oldLoading.get()));
             oldActive.clear();
