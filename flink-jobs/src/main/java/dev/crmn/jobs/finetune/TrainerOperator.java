@@ -92,6 +92,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<PendingVersion> pending;
     private transient Map<Long, Long> snapshottedIn;
     private transient ModelRef deferredBase;
+    /** The announced version being loaded as the base, until it is. */
+    private transient ModelRef adopting;
+    private transient ListState<ModelRef> adoptionState;
+    /** The newest announced version a restored state had not adopted yet, or null. */
+    private transient ModelRef restoredAdoption;
     private transient boolean running;
     private transient long lastRoundEnd;
     private transient ModelStore store;
@@ -112,12 +117,13 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
 
     /** What {@link #initializeState} restored, for tests. */
     record Restored(List<Example> reservoir, long reservoirSeen, List<Example> holdout, long holdoutSeen,
-                    List<Example> newFrames, long lastVersion, long rounds, ModelRef base, List<PendingVersion> pending) {
+                    List<Example> newFrames, long lastVersion, long rounds, ModelRef base, List<PendingVersion> pending,
+                    ModelRef adoption) {
     }
 
     Restored restored() {
         return new Restored(reservoir.items(), reservoir.seen(), holdout.items(), holdout.seen(), List.copyOf(fresh),
-                lastVersion, rounds, baseRef, List.copyOf(pending));
+                lastVersion, rounds, baseRef, List.copyOf(pending), restoredAdoption);
     }
 
     static final String RESERVOIR_STATE = "reservoir";
@@ -140,6 +146,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         return new ListStateDescriptor<>("base-model", dev.crmn.jobs.common.state.ModelRefSerializer.INSTANCE);
     }
 
+    /** An announced version not adopted yet (announced during a round, or being loaded). */
+    static ListStateDescriptor<ModelRef> adoption() {
+        return new ListStateDescriptor<>("adoption", dev.crmn.jobs.common.state.ModelRefSerializer.INSTANCE);
+    }
+
     static ListStateDescriptor<PendingVersion> pendingVersions() {
         return new ListStateDescriptor<>("pending-versions", PendingVersionSerializer.INSTANCE);
     }
@@ -154,6 +165,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         countersState = states.getListState(counters());
         baseState = states.getListState(baseModel());
         pendingState = states.getListState(pendingVersions());
+        adoptionState = states.getListState(adoption());
+        for (ModelRef r : adoptionState.get()) {
+            if (restoredAdoption == null || r.version() > restoredAdoption.version()) {
+                restoredAdoption = r;
+            }
+        }
         List<Long> counters = new ArrayList<>();
         countersState.get().forEach(counters::add);
         long reservoirSeen = counters.size() == 4 ? counters.get(0) : 0;
@@ -181,6 +198,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             lastVersion = 0;
             rounds = 0;
             baseRef = null;
+            restoredAdoption = null;
         }
         if (context.isRestored()) {
             FineTuneRounds.restored(new FineTuneRounds.Restore(reservoir.size(), reservoir.seen(), holdout.size(),
@@ -224,6 +242,17 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             mailbox.execute(this::publishRestored, "publish restored versions");
         }
         lastVersion = Math.max(lastVersion, base.manifest().version());
+        if (restoredAdoption != null && restoredAdoption.version() > base.manifest().version()) {
+            // announced before the failure while a round ran (or loading): adopted now, as it would have been then
+            ModelRef r = restoredAdoption;
+            mailbox.execute(() -> {
+                if (running) {
+                    deferredBase = newer(deferredBase, r);
+                } else if (r.version() > base.manifest().version()) {
+                    adopt(r);
+                }
+            }, "adopt restored %s", r.displayName());
+        }
         lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
         registerMetrics();
         scheduleIntervalCheck();
@@ -276,7 +305,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             return; // another model, or one this job already has (its own announcements come back here)
         }
         if (running) {
-            deferredBase = r; // adopted when the round ends
+            deferredBase = newer(deferredBase, r); // adopted when the round ends (kept in state until then)
         } else {
             adopt(r);
         }
@@ -286,16 +315,22 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private void adopt(ModelRef r) {
         LOG.info("{} was announced: it becomes the base of the next rounds", r.displayName());
         running = true;
+        adopting = r;
         execute(() -> {
             Checkpoints.Loaded loaded = Checkpoints.load(store.fetch(r, cache), true);
             mailbox.execute(() -> {
                 running = false;
+                adopting = null;
                 Graphs.free(base.network());
                 base = loaded;
                 baseRef = r;
                 lastVersion = Math.max(lastVersion, r.version());
             }, "adopt %s", r.displayName());
         }, "cannot adopt " + r.displayName());
+    }
+
+    private static ModelRef newer(ModelRef a, ModelRef b) {
+        return a == null || (b != null && b.version() > a.version()) ? b : a;
     }
 
     private void execute(ThrowingRunnable work, String onFailure) {
@@ -306,7 +341,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 } catch (Exception | Error e) {
                     LOG.warn("{}: {}", onFailure, e.toString());
                     try {
-                        mailbox.execute(() -> running = false, "after failure");
+                        mailbox.execute(() -> {
+                            running = false;
+                            adopting = null; // a failed adoption is not retried: the next announcement is
+                        }, "after failure");
                     } catch (RejectedExecutionException closing) {
                         // the task is ending
                     }
@@ -459,6 +497,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         countersState.update(List.of(reservoir.seen(), holdout.seen(), lastVersion, rounds));
         baseState.update(baseRef == null ? List.of() : List.of(baseRef));
         pendingState.update(pending);
+        ModelRef notAdopted = newer(adopting, deferredBase);
+        adoptionState.update(notAdopted == null ? List.of() : List.of(notAdopted));
         for (PendingVersion p : pending) {
             snapshottedIn.putIfAbsent(p.version(), context.getCheckpointId());
         }

@@ -23,6 +23,13 @@ class TrainerStateFixtureTest {
     static final String LAYOUT_1 = "trainer-layout-1-generic.snapshot";
     /** Explicit, versioned serializers (format 1 of each). */
     static final String LAYOUT_2 = "trainer-layout-2-versioned.snapshot";
+    /** And the announced version not adopted yet ({@code adoption}). */
+    static final String LAYOUT_3 = "trainer-layout-3-adoption.snapshot";
+
+    static ModelRef announced() {
+        return new ModelRef(1, "crmn-demo", 5, "file:/data/models/crmn-demo/v5",
+                "5e5e5e5e4b1d5c3a8e6f7b2d1c0a9e8f7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a", null, 3L, null, 1_764_979_320_000L);
+    }
 
     static RoundSettings settings() {
         return new RoundSettings("crmn-demo", "file:/data/models", null, "target/model-cache", 100, 60_000, 10, 16, 0.01,
@@ -46,7 +53,7 @@ class TrainerStateFixtureTest {
     static final List<Long> COUNTERS = List.of(57L, 9L, 4L, 6L); // reservoir seen, holdout seen, last version, rounds
 
     @ParameterizedTest
-    @ValueSource(strings = {LAYOUT_1, LAYOUT_2})
+    @ValueSource(strings = {LAYOUT_1, LAYOUT_2, LAYOUT_3})
     void everyEarlierLayoutRestoresTheReservoirHoldoutNewFramesCountersBaseAndPendingVersions(String fixture)
             throws Exception {
         AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
@@ -64,6 +71,8 @@ class TrainerStateFixtureTest {
         assertThat(p.version()).isEqualTo(pending().version());
         assertThat(p.manifestJson()).isEqualTo(pending().manifestJson());
         assertThat(p.zip()).isEqualTo(pending().zip());
+        assertThat(r.adoption()).as("the announced version not adopted yet")
+                .isEqualTo(fixture.equals(LAYOUT_3) ? announced() : null);
     }
 
     static void assertSame(List<Example> actual, List<Example> expected) {
@@ -101,6 +110,17 @@ class TrainerStateFixtureTest {
                     new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
                     new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
                     new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending()))));
+        }
+        if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_3))) {
+            StateFixtures.write(LAYOUT_3, List.of(
+                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
+                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.HOLDOUT_STATE), false, examples(100, 2)),
+                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
+                            examples(200, 3)),
+                    new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
+                    new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
+                    new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending())),
+                    new StateFixtures.Entry<>(TrainerOperator.adoption(), false, List.of(announced()))));
         }
     }
 }
