@@ -58,10 +58,12 @@ public final class FineTuneCommand implements Callable<Integer> {
                 new LocalJob.SavepointOwner(dev.crmn.connectors.kafka.CrmnKafka.clusterId(plan.kafka()),
                         plan.kafka().bootstrapServers(), plan.start().name()))) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
-                            + " or %d s, %d steps, margin %.2f points%n", plan.start().displayName(), plan.start().uri(),
+                            + " or %d s, %d steps; promoted when p < %s (%s) and at least %.2f points better on %d+"
+                            + " holdout images%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                     plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
-                    plan.rounds().marginPoints());
+                    plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
+                    plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);
         }
         List<RoundReport> rounds = FineTuneRounds.all().subList(before, FineTuneRounds.all().size());
@@ -74,9 +76,13 @@ public final class FineTuneCommand implements Callable<Integer> {
             CliSupport.printJson(doc);
         } else {
             for (RoundReport r : rounds) {
-                System.out.printf("round %d: base v%d %.4f, candidate %.4f on %d holdout images: %s%n", r.round(),
-                        r.baseVersion(), r.baseAccuracy(), r.candidateAccuracy(), r.holdoutSize(),
-                        r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision());
+                if (r.baseAccuracy() == null) {
+                    System.out.printf("round %d: base v%d: %s: %s%n", r.round(), r.baseVersion(), r.decision(), r.reason());
+                } else {
+                    System.out.printf("round %d: base v%d %.4f, candidate %.4f on %d holdout images: %s (%s)%n",
+                            r.round(), r.baseVersion(), r.baseAccuracy(), r.candidateAccuracy(), r.holdoutImages(),
+                            r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision(), r.reason());
+                }
             }
         }
         return 0;

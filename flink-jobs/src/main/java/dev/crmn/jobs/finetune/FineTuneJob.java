@@ -98,8 +98,10 @@ public final class FineTuneJob {
         RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, cache.toString(),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
-                c.get(FineTuneOptions.MARGIN), c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
-                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key));
+                c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
+                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
+                new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
+                        c.get(FineTuneOptions.MIN_HOLDOUT)));
         return new Plan(c, kafka, start, manifest, rounds);
     }
 

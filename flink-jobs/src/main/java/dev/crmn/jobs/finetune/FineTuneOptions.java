@@ -42,8 +42,16 @@ public final class FineTuneOptions {
             .defaultValue(0.01).withDescription("Peak learning rate of a round (warm-up, then cosine to 0).");
     public static final ConfigOption<Double> MARGIN = ConfigOptions.key("margin").doubleType().defaultValue(0.5)
             .withDescription("Points of holdout accuracy a candidate must gain over the serving model to be promoted.");
+    public static final ConfigOption<Double> SIGNIFICANCE = ConfigOptions.key("significance").doubleType()
+            .defaultValue(0.05).withDescription("Largest p-value of the paired test (exact McNemar on the holdout images"
+                    + " the two models disagree on) that promotes a candidate: at most this share of candidates no better"
+                    + " than the serving model is promoted.");
+    public static final ConfigOption<Integer> MIN_HOLDOUT = ConfigOptions.key("min-holdout").intType().defaultValue(100)
+            .withDescription("Fewest holdout images a promotion is decided on; rounds wait (reported as skipped) until"
+                    + " the holdout has them.");
     public static final ConfigOption<Integer> HOLDOUT_PERCENT = ConfigOptions.key("holdout-percent").intType()
-            .defaultValue(10).withDescription("Share of labelled frames (by a hash of the frame id) kept for the holdout.");
+            .defaultValue(10).withDescription("Share of labelled frames (by a hash of their decoded pixels: the same image"
+                    + " sent twice lands on the same side) kept for the holdout.");
     public static final ConfigOption<Integer> HOLDOUT_SIZE = ConfigOptions.key("holdout-size").intType()
             .defaultValue(1000).withDescription("Largest holdout (a uniform sample of the holdout frames seen).");
     public static final ConfigOption<Integer> RESERVOIR_SIZE = ConfigOptions.key("reservoir-size").intType()
@@ -58,7 +66,7 @@ public final class FineTuneOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
-            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
             CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

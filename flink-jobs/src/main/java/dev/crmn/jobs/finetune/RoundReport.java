@@ -1,26 +1,41 @@
 package dev.crmn.jobs.finetune;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
  * One fine-tuning round as the job reports it (log, metrics, {@code crmn finetune --json}).
  *
- * @param candidateVersion the version the candidate was promoted as, or null when it was refused
- * @param decision         {@code promoted}, or why not
+ * @param candidateVersion the version the candidate was promoted as, or null when it was not
+ * @param baseAccuracy     the serving model's holdout accuracy, null when the round was skipped
+ * @param decision         {@code promoted}, {@code refused} or {@code skipped}
+ * @param reason           why, with the statistic (docs/finetune.md, "The gate")
+ * @param test             the gate's statistic ({@link PromotionGate#TEST})
+ * @param pValue           its p-value, null when no test ran
  */
+@JsonInclude(JsonInclude.Include.ALWAYS)
 public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("base_version") long baseVersion,
                           @JsonProperty("candidate_version") Long candidateVersion,
-                          @JsonProperty("base_holdout_accuracy") double baseAccuracy,
-                          @JsonProperty("candidate_holdout_accuracy") double candidateAccuracy,
-                          @JsonProperty("holdout_size") int holdoutSize,
+                          @JsonProperty("base_holdout_accuracy") Double baseAccuracy,
+                          @JsonProperty("candidate_holdout_accuracy") Double candidateAccuracy,
+                          @JsonProperty("holdout_images") int holdoutImages,
                           @JsonProperty("train_images") int trainImages,
                           @JsonProperty("steps") long steps,
                           @JsonProperty("decision") String decision,
+                          @JsonProperty("reason") String reason,
+                          @JsonProperty("test") String test,
+                          @JsonProperty("p_value") Double pValue,
                           @JsonProperty("seconds") double seconds,
                           @JsonProperty("images_per_s") double imagesPerSecond) {
 
     public boolean promoted() {
         return candidateVersion != null;
+    }
+
+    /** The holdout's size (the name this field had before {@code holdout_images}; kept for readers of that). */
+    @JsonProperty("holdout_size")
+    public int holdoutSize() {
+        return holdoutImages;
     }
 }

@@ -9,14 +9,17 @@ import java.io.Serializable;
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
-                            double marginPoints, int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
-                            String labelledTopic, String keyFingerprint) implements Serializable {
+                            int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
+                            String labelledTopic, String keyFingerprint, PromotionGate gate) implements Serializable {
 
     public RoundSettings {
-        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || marginPoints < 0
+        if (gate == null) {
+            throw new IllegalArgumentException("a promotion gate is required");
+        }
+        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0)
                 || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || reservoirSize < 1) {
             throw new IllegalArgumentException("fine-tuning settings out of range: round frames, steps, batch size,"
-                    + " holdout size and reservoir size >= 1, learning rate > 0, margin >= 0, holdout percent 1..50");
+                    + " holdout size and reservoir size >= 1, learning rate > 0, holdout percent 1..50");
         }
     }
 }

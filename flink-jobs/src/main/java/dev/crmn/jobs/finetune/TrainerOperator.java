@@ -92,6 +92,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<PendingVersion> pending;
     private transient Map<Long, Long> snapshottedIn;
     private transient ModelRef deferredBase;
+    /** A round found the holdout too small (and said so); rounds wait for it to grow. */
+    private transient boolean waitingForHoldout;
     /** The announced version being loaded as the base, until it is. */
     private transient ModelRef adopting;
     private transient ListState<ModelRef> adoptionState;
@@ -287,15 +289,38 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     public void processElement1(StreamRecord<DecodedFrame> element) {
         DecodedFrame f = element.getValue();
         Example e = new Example(f.image().pixels(), f.label(), f.partition(), f.offset());
-        if (Math.floorMod(f.frameId().hashCode(), 100) < settings.holdoutPercent()) {
+        if (inHoldout(e.pixels(), settings.holdoutPercent())) {
             holdout.offer(e);
         } else {
-            fresh.add(e);
+            if (fresh.size() < maxNewFrames()) {
+                fresh.add(e);
+            } // else: catching up on a long backlog; the overflow feeds only the reservoir (state stays bounded)
             reservoir.offer(e);
         }
         if (!running && fresh.size() >= settings.roundFrames()) {
             startRound();
         }
+    }
+
+    /** The most new frames kept for the next round: what one round uses. */
+    private int maxNewFrames() {
+        return 4 * settings.roundFrames();
+    }
+
+    /**
+     * Whether an image belongs to the holdout: by a hash of its decoded pixels, so the same image sent again (a
+     * producer run twice, a client without frame ids) lands on the same side, never in training and holdout both.
+     */
+    public static boolean inHoldout(byte[] pixels, int holdoutPercent) {
+        long h = 0xcbf29ce484222325L; // FNV-1a, 64 bit
+        for (byte b : pixels) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        h ^= h >>> 33; // mix the high bits into the low ones before the remainder
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        return Long.remainderUnsigned(h, 100) < holdoutPercent;
     }
 
     @Override
@@ -362,6 +387,19 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
 
     /** Starts a round on the trainer thread with the new frames and as many replay samples. */
     private void startRound() {
+        PromotionGate.Decision tooSmall = settings.gate().tooSmall(holdout.size());
+        if (tooSmall != null) {
+            if (!waitingForHoldout) { // reported once per wait: the next round starts when the holdout has grown
+                waitingForHoldout = true;
+                long round = ++rounds;
+                roundsCounter.inc();
+                report(new RoundReport(round, base.manifest().version(), null, null, null, holdout.size(), 0, 0,
+                        tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0));
+            }
+            lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
+            return;
+        }
+        waitingForHoldout = false;
         running = true;
         long round = ++rounds;
         int used = Math.min(fresh.size(), 4 * settings.roundFrames());
@@ -372,6 +410,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         Manifest bm = base.manifest();
         ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed");
         ImageSet hold = imageSet(holdout.items(), bm, "holdout " + holdout.size());
+        int[] holdoutLabels = new int[hold.size()];
+        for (int i = 0; i < holdoutLabels.length; i++) {
+            holdoutLabels[i] = hold.label(i);
+        }
         Map<String, Object> lineage = new LinkedHashMap<>();
         lineage.put("source_topic", settings.labelledTopic());
         lineage.put("offset_ranges", offsetRanges(newOnes));
@@ -400,7 +442,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                     CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
             double seconds = (System.nanoTime() - started) / 1e9;
             try {
-                mailbox.execute(() -> roundDone(round, c, baseEval, used, train.size(), seconds, ips), "round %s done", round);
+                mailbox.execute(() -> roundDone(round, c, baseEval, holdoutLabels, used, train.size(), seconds, ips), "round %s done", round);
             } catch (RejectedExecutionException closing) {
                 c.close();
             }
@@ -429,8 +471,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     }
 
     /** On the task thread: the gate, and the promotion of a candidate that passes it. */
-    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, int used, int trainImages,
-                           double seconds, double ips) throws Exception {
+    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, int[] holdoutLabels, int used,
+                           int trainImages, double seconds, double ips) throws Exception {
         running = false;
         lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
         fresh.subList(0, Math.min(used, fresh.size())).clear();
@@ -440,44 +482,50 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         lastBaseAccuracy = bAcc;
         lastCandidateAccuracy = cAcc;
         long baseVersion = base.manifest().version();
-        String decision;
-        Long version = null;
+        PromotionGate.Decision d;
         if (!Double.isFinite(c.holdout().loss())) {
-            decision = "refused: non-finite outputs";
+            d = settings.gate().refused("non-finite outputs", holdoutLabels.length);
         } else if (c.base().version() != baseVersion) {
-            decision = "refused: the base changed during the round";
-        } else if (cAcc - bAcc < settings.marginPoints() / 100.0 || cAcc <= bAcc) {
-            decision = String.format("refused: %+.2f points (margin %.2f)", 100 * (cAcc - bAcc), settings.marginPoints());
+            d = settings.gate().refused("the base changed during the round", holdoutLabels.length);
         } else {
+            d = settings.gate().decide(holdoutLabels, baseEval.predictions(), c.holdout().predictions());
+        }
+        Long version = null;
+        if (d.promoted()) {
             version = nextVersion();
             Checkpoints.Serialized s = Checkpoints.serialize(c.network(), c.manifest(version));
             pending.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
             Graphs.free(base.network());
             base = new Checkpoints.Loaded(null, s.manifest(), c.network()); // the next rounds continue from it
-            decision = "promoted";
-        }
-        if (version == null) {
+            promotions.inc();
+        } else {
             c.close();
             refusals.inc();
-        } else {
-            promotions.inc();
         }
-        RoundReport report = new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(),
-                trainImages, c.steps(), decision, seconds, ips);
-        FineTuneRounds.record(report);
-        LOG.info("round {}: base v{} {} vs candidate {} on {} holdout images: {}{}", round, c.base().version(),
-                String.format("%.4f", bAcc), String.format("%.4f", cAcc), c.holdout().images(), decision,
-                version == null ? "" : " as v" + version + " (published after the next checkpoint)");
+        report(new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(), trainImages,
+                c.steps(), d.decision(), d.reason(), d.test(), d.pValue(), seconds, ips));
         if (deferredBase != null) {
-            ModelRef d = deferredBase;
+            ModelRef next = deferredBase;
             deferredBase = null;
-            if (d.version() > base.manifest().version()) {
-                adopt(d);
+            if (next.version() > base.manifest().version()) {
+                adopt(next);
                 return;
             }
         }
         if (fresh.size() >= settings.roundFrames()) {
             startRound(); // enough new frames arrived during this round
+        }
+    }
+
+    private void report(RoundReport r) {
+        FineTuneRounds.record(r);
+        if (r.baseAccuracy() == null) {
+            LOG.info("round {}: base v{}: {}: {}", r.round(), r.baseVersion(), r.decision(), r.reason());
+        } else {
+            LOG.info("round {}: base v{} {} vs candidate {} on {} holdout images: {}{} ({})", r.round(), r.baseVersion(),
+                    String.format("%.4f", r.baseAccuracy()), String.format("%.4f", r.candidateAccuracy()),
+                    r.holdoutImages(), r.decision(), r.promoted() ? " as v" + r.candidateVersion()
+                            + " (published after the next checkpoint)" : "", r.reason());
         }
     }
 

@@ -134,8 +134,9 @@ class FineTuneJobITCase {
         return LocalJob.start(f, 1, env -> FineTuneJob.build(env, plan, hook), plan.jobName());
     }
 
-    static boolean inHoldout(String frameId) {
-        return Math.floorMod(frameId.hashCode(), 100) < HOLDOUT_PERCENT;
+    /** Whether the trainer keeps image {@code i} of the stream for its holdout (it splits by the decoded pixels). */
+    static boolean inHoldout(int i) {
+        return dev.crmn.jobs.finetune.TrainerOperator.inHoldout(stream.image(i).pixels(), HOLDOUT_PERCENT);
     }
 
     /** Stream images [from, to) as labelled frames {@code <prefix><i>}; {@code scramble}: wrong labels on training frames. */
@@ -144,7 +145,7 @@ class FineTuneJobITCase {
             for (int i = from; i < to; i++) {
                 String id = prefix + i;
                 int label = stream.label(i);
-                if (scramble && !inHoldout(id)) {
+                if (scramble && !inHoldout(i)) {
                     label = (label + 1 + i % 9) % 10; // never the right class
                 }
                 p.send(FrameRecords.record(topic, null, ImageBytes.png(stream.image(i)), ContentType.png(), id, -1,
@@ -299,6 +300,35 @@ class FineTuneJobITCase {
             assertThat(store.list("tiny").get(1).sha256()).as("the intruder keeps v2").isEqualTo(taken.sha256());
             assertThat(store.fetch(published, dir.resolve("renumber-fetched"))).isDirectory();
             assertThat(job.client().getJobStatus().get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
+        }
+    }
+
+    @Test
+    void theSameImageUnderTwoFrameIdsLandsOnOneSideAndAHoldoutTooSmallSkipsTheRoundOnceSayingWhy() throws Exception {
+        Configuration o = options("split");
+        o.set(FineTuneOptions.ROUND_FRAMES, 150);
+        o.set(FineTuneOptions.MIN_HOLDOUT, 1_000_000); // never reached: every round would be decided on too few
+        int n = 200;
+        long holdoutImages = java.util.stream.IntStream.range(0, n).filter(FineTuneJobITCase::inHoldout).count();
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("split-labelled", 0, n, "first-", false);
+            send("split-labelled", 0, n, "again-", false); // a producer run twice: other ids, the same images
+            await(() -> framesHeld() >= 2L * n, "every frame taken");
+            List<Object> holdout = InMemoryMetrics.gauges("holdoutSize");
+            assertThat(((Number) holdout.get(holdout.size() - 1)).longValue())
+                    .as("each image's two copies went to the same side").isEqualTo(2 * holdoutImages);
+            await(() -> !FineTuneRounds.all().isEmpty(), "a round");
+            RoundReport r = FineTuneRounds.all().get(0);
+            assertThat(r.decision()).isEqualTo("skipped");
+            assertThat(r.reason()).matches("the holdout has \\d+ image\\(s\\), a decision needs at least 1000000"
+                    + " \\(--min-holdout\\)");
+            assertThat(r.test()).isEqualTo("mcnemar-exact");
+            assertThat(r.pValue()).isNull();
+            assertThat(r.candidateVersion()).isNull();
+            send("split-labelled", n, n + 200, "more-", false);
+            await(() -> framesHeld() >= 3L * n, "the later frames taken");
+            assertThat(FineTuneRounds.all()).as("reported once while the rounds wait for a larger holdout").hasSize(1);
+            assertThat(InMemoryMetrics.sum("", "numRestarts")).as("no task failed").isZero();
         }
     }
 

@@ -16,6 +16,8 @@ import java.util.Map;
  * @param labels          class names
  * @param perClass        accuracy (recall) per class, in label order
  * @param confusion       confusion[actual][predicted] counts
+ * @param predictions     the predicted class of each image, in the set's order (for paired tests of two models on
+ *                        the same images; not part of the JSON)
  */
 public record EvaluationReport(
         @JsonProperty("images") int images,
@@ -24,7 +26,8 @@ public record EvaluationReport(
         @JsonProperty("loss") double loss,
         @JsonProperty("labels") List<String> labels,
         @JsonProperty("per_class_accuracy") double[] perClass,
-        @JsonProperty("confusion_matrix") long[][] confusion) {
+        @JsonProperty("confusion_matrix") long[][] confusion,
+        @com.fasterxml.jackson.annotation.JsonIgnore int[] predictions) {
 
     /** Per-class accuracy keyed by class name. */
     public Map<String, Double> perClassByName() {

@@ -49,6 +49,7 @@ public final class Evaluator {
         int k = set.classNames().size();
         int topK = Math.min(5, k);
         long[][] confusion = new long[k][k];
+        int[] predictions = new int[set.size()];
         long correct = 0, correctTopK = 0;
         double lossSum = 0;
         for (int start = 0; start < set.size(); start += batchSize) {
@@ -64,6 +65,7 @@ public final class Evaluator {
             for (int j = 0; j < n; j++) {
                 int actual = set.label(idx[j]);
                 int predicted = argmax(p[j]);
+                predictions[idx[j]] = predicted;
                 confusion[actual][predicted]++;
                 if (predicted == actual) {
                     correct++;
@@ -82,7 +84,7 @@ public final class Evaluator {
         }
         int total = set.size();
         return new EvaluationReport(total, (double) correct / total, (double) correctTopK / total, lossSum / total,
-                set.classNames(), perClass, confusion);
+                set.classNames(), perClass, confusion, predictions);
     }
 
     /** Index of the largest value. */
