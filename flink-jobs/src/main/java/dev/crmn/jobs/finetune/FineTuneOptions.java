@@ -46,6 +46,9 @@ public final class FineTuneOptions {
             .defaultValue(0.05).withDescription("Largest p-value of the paired test (exact McNemar on the holdout images"
                     + " the two models disagree on) that promotes a candidate: at most this share of candidates no better"
                     + " than the serving model is promoted.");
+    public static final ConfigOption<Integer> PATIENCE = ConfigOptions.key("patience").intType().defaultValue(3)
+            .withDescription("While no new frames arrive, rounds go on over the replay reservoir until this many"
+                    + " candidates in a row were refused; then the job waits for new frames (0: no such rounds).");
     public static final ConfigOption<Integer> MIN_HOLDOUT = ConfigOptions.key("min-holdout").intType().defaultValue(100)
             .withDescription("Fewest holdout images a promotion is decided on; rounds wait (reported as skipped) until"
                     + " the holdout has them.");
@@ -66,7 +69,7 @@ public final class FineTuneOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
-            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
             CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *
  * @param candidateVersion the version the candidate was promoted as, or null when it was not
  * @param baseAccuracy     the serving model's holdout accuracy, null when the round was skipped
+ * @param newFrames        the new frames it trained on (0: a round over the reservoir while the stream is quiet)
  * @param decision         {@code promoted}, {@code refused} or {@code skipped}
  * @param reason           why, with the statistic (docs/finetune.md, "The gate")
  * @param test             the gate's statistic ({@link PromotionGate#TEST})
@@ -20,6 +21,7 @@ public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("base_holdout_accuracy") Double baseAccuracy,
                           @JsonProperty("candidate_holdout_accuracy") Double candidateAccuracy,
                           @JsonProperty("holdout_images") int holdoutImages,
+                          @JsonProperty("new_frames") int newFrames,
                           @JsonProperty("train_images") int trainImages,
                           @JsonProperty("steps") long steps,
                           @JsonProperty("decision") String decision,

@@ -10,11 +10,12 @@ import java.io.Serializable;
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
                             int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
-                            String labelledTopic, String keyFingerprint, PromotionGate gate) implements Serializable {
+                            String labelledTopic, String keyFingerprint, PromotionGate gate, int patience)
+        implements Serializable {
 
     public RoundSettings {
-        if (gate == null) {
-            throw new IllegalArgumentException("a promotion gate is required");
+        if (gate == null || patience < 0) {
+            throw new IllegalArgumentException("a promotion gate is required, and patience >= 0");
         }
         if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0)
                 || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || reservoirSize < 1) {

@@ -92,6 +92,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<PendingVersion> pending;
     private transient Map<Long, Long> snapshottedIn;
     private transient ModelRef deferredBase;
+    /** Candidates refused in a row since the last promotion or round on new frames (quiet rounds stop at the patience). */
+    private transient int refusedInARow;
     /** A round found the holdout too small (and said so); rounds wait for it to grow. */
     private transient boolean waitingForHoldout;
     /** The announced version being loaded as the base, until it is. */
@@ -271,6 +273,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         g.gauge("reservoirSize", () -> reservoir.size());
         g.gauge("holdoutSize", () -> holdout.size());
         g.gauge("newFrames", () -> fresh.size());
+        g.gauge("quietRoundsLeft", this::quietRoundsLeft);
         g.gauge("lastBaseHoldoutAccuracy", () -> lastBaseAccuracy);
         g.gauge("lastCandidateHoldoutAccuracy", () -> lastCandidateAccuracy);
     }
@@ -279,7 +282,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         long now = getProcessingTimeService().getCurrentProcessingTime();
         getProcessingTimeService().registerTimer(now + Math.max(1000, settings.roundIntervalMs() / 4), t -> {
             if (!running && !fresh.isEmpty() && t - lastRoundEnd >= settings.roundIntervalMs()) {
-                startRound();
+                startRound(false);
+            } else if (!running && fresh.isEmpty() && quietRoundsLeft() > 0 && reservoir.size() > 0) {
+                startRound(true); // the stream is quiet: another pass over what the reservoir kept
             }
             scheduleIntervalCheck();
         });
@@ -298,7 +303,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             reservoir.offer(e);
         }
         if (!running && fresh.size() >= settings.roundFrames()) {
-            startRound();
+            startRound(false);
         }
     }
 
@@ -385,15 +390,26 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         void run() throws Exception;
     }
 
-    /** Starts a round on the trainer thread with the new frames and as many replay samples. */
-    private void startRound() {
+    /**
+     * Rounds over the reservoir alone that a quiet stream may still run: {@code --patience} minus the candidates
+     * refused in a row since the last promotion or the last round on new frames.
+     */
+    private int quietRoundsLeft() {
+        return Math.max(0, settings.patience() - refusedInARow);
+    }
+
+    /**
+     * Starts a round on the trainer thread: with the new frames and as many replay samples, or ({@code quiet}: no
+     * new frames) with {@code --round-frames} samples of the reservoir.
+     */
+    private void startRound(boolean quiet) {
         PromotionGate.Decision tooSmall = settings.gate().tooSmall(holdout.size());
         if (tooSmall != null) {
             if (!waitingForHoldout) { // reported once per wait: the next round starts when the holdout has grown
                 waitingForHoldout = true;
                 long round = ++rounds;
                 roundsCounter.inc();
-                report(new RoundReport(round, base.manifest().version(), null, null, null, holdout.size(), 0, 0,
+                report(new RoundReport(round, base.manifest().version(), null, null, null, holdout.size(), 0, 0, 0,
                         tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0));
             }
             lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
@@ -402,9 +418,13 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         waitingForHoldout = false;
         running = true;
         long round = ++rounds;
-        int used = Math.min(fresh.size(), 4 * settings.roundFrames());
+        if (!quiet) {
+            refusedInARow = 0; // new data: the quiet rounds after it start over
+        }
+        int used = quiet ? 0 : Math.min(fresh.size(), maxNewFrames());
         List<Example> newOnes = new ArrayList<>(fresh.subList(0, used));
-        List<Example> replay = reservoir.sample(used, new SplittableRandom(SEED ^ round));
+        List<Example> replay = reservoir.sample(quiet ? Math.min(settings.roundFrames(), reservoir.size()) : used,
+                new SplittableRandom(SEED ^ round));
         List<Example> trainSet = new ArrayList<>(newOnes);
         trainSet.addAll(replay);
         Manifest bm = base.manifest();
@@ -423,8 +443,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         lineage.put("round", round);
         Checkpoints.Loaded b = base;
         long started = System.nanoTime();
-        LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}", round,
-                bm.displayName(), settings.steps(), used, replay.size(), hold.size());
+        LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", round,
+                bm.displayName(), settings.steps(), used, replay.size(), hold.size(), quiet ? "; the stream is quiet ("
+                        + quietRoundsLeft() + " more refusal(s) in a row end these rounds)" : "");
         execute(() -> {
             FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
                     .learningRate(settings.learningRate()).seed(SEED + round).build();
@@ -492,6 +513,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
         Long version = null;
         if (d.promoted()) {
+            refusedInARow = 0;
             version = nextVersion();
             Checkpoints.Serialized s = Checkpoints.serialize(c.network(), c.manifest(version));
             pending.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
@@ -501,8 +523,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
+            refusedInARow++;
         }
-        report(new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(), trainImages,
+        report(new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(), used, trainImages,
                 c.steps(), d.decision(), d.reason(), d.test(), d.pValue(), seconds, ips));
         if (deferredBase != null) {
             ModelRef next = deferredBase;
@@ -513,7 +536,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             }
         }
         if (fresh.size() >= settings.roundFrames()) {
-            startRound(); // enough new frames arrived during this round
+            startRound(false); // enough new frames arrived during this round
         }
     }
 

@@ -33,7 +33,7 @@ class TrainerStateFixtureTest {
 
     static RoundSettings settings() {
         return new RoundSettings("crmn-demo", "file:/data/models", null, "target/model-cache", 100, 60_000, 10, 16, 0.01,
-                10, 100, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100));
+                10, 100, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100), 3);
     }
 
     static List<Example> examples(int from, int n) {

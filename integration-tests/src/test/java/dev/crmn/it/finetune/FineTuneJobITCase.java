@@ -333,6 +333,36 @@ class FineTuneJobITCase {
     }
 
     @Test
+    void whenTheStreamGoesQuietRoundsGoOnOverTheReservoirUntilThePatienceThenWaitForNewFrames() throws Exception {
+        // the shipped model: near what this data can teach it, so candidates are refused and the patience runs out
+        Configuration o = options("quiet", Path.of("..", "models", "crmn-demo"), "crmn-demo");
+        o.set(FineTuneOptions.PATIENCE, 2);
+        o.set(FineTuneOptions.ROUND_INTERVAL, 4L);
+        o.set(FineTuneOptions.ROUND_STEPS, 20);
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            send("quiet-labelled", 0, 800, "q-", false);
+            await(() -> !FineTuneRounds.all().isEmpty(), "a round on the new frames");
+            // then nothing more arrives
+            await(() -> {
+                List<Object> left = InMemoryMetrics.gauges("quietRoundsLeft");
+                return !left.isEmpty() && ((Number) left.get(left.size() - 1)).intValue() == 0
+                        && FineTuneRounds.all().stream().anyMatch(r -> r.newFrames() == 0);
+            }, "the patience to run out");
+            List<RoundReport> rounds = FineTuneRounds.all();
+            assertThat(rounds.get(0).newFrames()).as("the first round trained on the new frames").isPositive();
+            List<RoundReport> lastTwo = rounds.subList(rounds.size() - 2, rounds.size());
+            assertThat(lastTwo).as("it stopped after two refusals in a row").allMatch(r -> r.decision().equals("refused"));
+            RoundReport last = rounds.get(rounds.size() - 1);
+            assertThat(last.newFrames()).as("the last round was over the reservoir alone").isZero();
+            assertThat(last.trainImages()).isPositive();
+            int before = rounds.size();
+            send("quiet-labelled", 800, 1600, "q-", false);
+            await(() -> FineTuneRounds.all().stream().skip(before).anyMatch(r -> r.newFrames() > 0),
+                    "a round on the next new frames");
+        }
+    }
+
+    @Test
     void aRoundOnScrambledLabelsIsNotPromoted() throws Exception {
         // a base well above chance (the shipped model): training on wrong labels must lose against it on the
         // correctly labelled holdout (a base at chance level could be "beaten" by noise)
