@@ -96,8 +96,20 @@ public final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--strict", description = "Stop at the first image that does not decode (default: skip and count it).")
     boolean strict;
 
+    @Option(names = "--corrupt", paramLabel = "NAME[:SEVERITY]", description = "Drift every image as a changed camera"
+            + " would: brightness, contrast, gaussian-noise, blur, tint or jpeg, severity 1 (mild) to 5 (strong), default 3;"
+            + " deterministic by --seed (not with --as-is).")
+    String corrupt;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of --corrupt (default: ${DEFAULT-VALUE}).")
+    long seed;
+
     @Option(names = "--json", description = "Print one JSON summary.")
     boolean json;
+
+    private dev.crmn.model.data.Corruption corruption;
+    /** The place of the next decoded image in the stream (what --corrupt's noise depends on, with --seed). */
+    private long imageIndex;
 
     /** One frame to send: its bytes, content-type header (or null), label header (or null). */
     private record Item(byte[] value, String contentType, String label) {
@@ -115,6 +127,10 @@ public final class ProduceCommand implements Callable<Integer> {
         }
         if (contentType != null && !asIs) {
             throw new IllegalArgumentException("--content-type applies to --as-is frames");
+        }
+        corruption = corrupt == null ? null : dev.crmn.model.data.Corruption.parse(corrupt);
+        if (corruption != null && asIs) {
+            throw new IllegalArgumentException("--corrupt changes decoded images; --as-is sends the files unchanged");
         }
         data = dev.crmn.model.data.Cifar10Dir.files(data, List.of("test_batch.bin"), note -> System.err.println("produce: " + note));
         for (Path p : data) {
@@ -187,14 +203,17 @@ public final class ProduceCommand implements Callable<Integer> {
             doc.put("frames", acked.get());
             doc.put("format", asIs ? "as-is" : format);
             doc.put("labels", labels);
+            doc.put("corruption", corruption == null ? null : corruption.toString());
+            doc.put("seed", corruption == null ? null : seed);
             doc.put("skipped", skipped.byReason());
             doc.put("not_images", skipped.notImages());
             doc.put("seconds", seconds);
             doc.put("frames_per_s", acked.get() / seconds);
             CliSupport.printJson(doc);
         } else {
-            System.out.printf("sent %d %s frames to %s in %.1f s (%.0f frames/s)%n", acked.get(), asIs ? "as-is" : format,
-                    topic, seconds, acked.get() / seconds);
+            System.out.printf("sent %d %s frames%s to %s in %.1f s (%.0f frames/s)%n", acked.get(), asIs ? "as-is" : format,
+                    corruption == null ? "" : " (" + corruption + ", seed " + seed + ")", topic, seconds,
+                    acked.get() / seconds);
         }
         return 0;
     }
@@ -265,7 +284,9 @@ public final class ProduceCommand implements Callable<Integer> {
         return labelFormat.equals("name") ? names.get(index) : Integer.toString(index);
     }
 
-    private static Item encoded(PixelImage img, boolean raw, String label) {
+    private Item encoded(PixelImage original, boolean raw, String label) {
+        long n = imageIndex++;
+        PixelImage img = corruption == null ? original : corruption.apply(original, n, seed);
         if (raw) {
             ContentType t = ContentType.raw(img.channels() == 3 ? ContentType.RawFormat.RGB8 : ContentType.RawFormat.GRAY8,
                     img.width(), img.height());

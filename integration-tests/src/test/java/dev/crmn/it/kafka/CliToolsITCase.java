@@ -284,6 +284,37 @@ class CliToolsITCase {
     }
 
     @Test
+    void produceCorruptDriftsEveryImageReproduciblyAndRefusesWhatItCannotDo() throws Exception {
+        java.nio.file.Path batch = dev.crmn.model.testutil.TestData.testBatch();
+        for (String topic : List.of("drift-a", "drift-b")) {
+            Cli.Run r = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=" + topic,
+                    "--data=" + batch, "--format=raw", "--limit=4", "--corrupt=blur:4", "--seed=5", "--json");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.json().get("corruption").asText()).isEqualTo("blur:4");
+            assertThat(r.json().get("seed").asLong()).isEqualTo(5);
+        }
+        List<ConsumerRecord<byte[], byte[]>> a = readAll("drift-a", 4);
+        List<ConsumerRecord<byte[], byte[]>> b = readAll("drift-b", 4);
+        dev.crmn.model.data.ImageSet originals = dev.crmn.model.data.ImageSet.load(List.of(batch), 4);
+        dev.crmn.model.data.Corruption blur = dev.crmn.model.data.Corruption.parse("blur:4");
+        for (int i = 0; i < 4; i++) {
+            assertThat(a.get(i).value()).as("the same command, the same frames").isEqualTo(b.get(i).value());
+            assertThat(a.get(i).value()).as("image %d blurred", i)
+                    .isEqualTo(blur.apply(originals.image(i), i, 5).pixels())
+                    .isNotEqualTo(originals.image(i).pixels());
+        }
+        Cli.Run unknown = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=drift-a",
+                "--data=" + batch, "--corrupt=fog");
+        assertThat(unknown.code()).isNotZero();
+        assertThat(unknown.err()).contains("--corrupt fog: unknown corruption 'fog' (one of brightness, contrast,"
+                + " gaussian-noise, blur, tint, jpeg)").doesNotContain("\tat ");
+        Cli.Run asIs = Cli.run("produce", "--bootstrap-servers=" + kafka.bootstrapServers(), "--topic=drift-a",
+                "--data=" + dir, "--as-is", "--corrupt=blur");
+        assertThat(asIs.code()).isNotZero();
+        assertThat(asIs.err()).contains("--as-is sends the files unchanged");
+    }
+
+    @Test
     void aSecondBrokerOnTheSameDataOrPortIsRefusedWithoutHarmingTheFirst() throws Exception {
         Path data = dir.resolve("broker-data");
         try (EmbeddedKafka first = EmbeddedKafka.start(0, data, Map.of())) {
