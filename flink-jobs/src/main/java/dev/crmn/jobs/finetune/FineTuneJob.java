@@ -99,6 +99,7 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
                 c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
+                c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
                         c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE));

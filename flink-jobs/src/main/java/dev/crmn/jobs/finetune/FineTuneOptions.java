@@ -56,7 +56,11 @@ public final class FineTuneOptions {
             .defaultValue(10).withDescription("Share of labelled frames (by a hash of their decoded pixels: the same image"
                     + " sent twice lands on the same side) kept for the holdout.");
     public static final ConfigOption<Integer> HOLDOUT_SIZE = ConfigOptions.key("holdout-size").intType()
-            .defaultValue(1000).withDescription("Largest holdout (a uniform sample of the holdout frames seen).");
+            .defaultValue(1000).withDescription("Largest holdout; when full, a new holdout image takes the place of the"
+                    + " most used one, which leaves for training.");
+    public static final ConfigOption<Integer> HOLDOUT_MAX_USES = ConfigOptions.key("holdout-max-uses").intType()
+            .defaultValue(10).withDescription("Rounds a holdout image decides at most; then it leaves for training (so"
+                    + " the gate never fits one fixed holdout).");
     public static final ConfigOption<Integer> RESERVOIR_SIZE = ConfigOptions.key("reservoir-size").intType()
             .defaultValue(5000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
     public static final ConfigOption<Long> CHECKPOINT_INTERVAL_MS = ConfigOptions.key("checkpoint-interval-ms").longType()
@@ -69,7 +73,7 @@ public final class FineTuneOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
-            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, RESERVOIR_SIZE,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
             CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

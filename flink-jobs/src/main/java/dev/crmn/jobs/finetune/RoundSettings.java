@@ -9,7 +9,7 @@ import java.io.Serializable;
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
-                            int holdoutPercent, int holdoutSize, int reservoirSize, int threads,
+                            int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
                             String labelledTopic, String keyFingerprint, PromotionGate gate, int patience)
         implements Serializable {
 
@@ -18,7 +18,7 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
             throw new IllegalArgumentException("a promotion gate is required, and patience >= 0");
         }
         if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0)
-                || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || reservoirSize < 1) {
+                || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || holdoutMaxUses < 1 || reservoirSize < 1) {
             throw new IllegalArgumentException("fine-tuning settings out of range: round frames, steps, batch size,"
                     + " holdout size and reservoir size >= 1, learning rate > 0, holdout percent 1..50");
         }

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * input 2: the model-updates topic. Output: the {@link ModelRef} of every promoted version, once.
  *
  * <ul>
- *   <li><b>Data.</b> Each frame goes, by a hash of its frame id, to the holdout ({@code holdout-percent} of them;
+ *   <li><b>Data.</b> Each frame goes, by a hash of its pixels, to the holdout ({@code holdout-percent} of them;
  *       a bounded uniform sample) or to training: the new frames since the last round, and a bounded replay
  *       reservoir over every training frame seen. All of it is operator state: a restart loses none of it.</li>
  *   <li><b>Rounds.</b> When {@code round-frames} new frames have arrived, or {@code round-interval} has passed
@@ -76,14 +76,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private final MailboxExecutor mailbox;
 
     private transient ListState<Example> reservoirState;
-    private transient ListState<Example> holdoutState;
+    private transient ListState<Holdout.Held> holdoutState;
     private transient ListState<Example> freshState;
     private transient ListState<Long> countersState;
     private transient ListState<ModelRef> baseState;
     private transient ListState<PendingVersion> pendingState;
 
     private transient Reservoir reservoir;
-    private transient Reservoir holdout;
+    private transient Holdout holdout;
     private transient List<Example> fresh;
     private transient long lastVersion;
     private transient long rounds;
@@ -122,16 +122,24 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /** What {@link #initializeState} restored, for tests. */
     record Restored(List<Example> reservoir, long reservoirSeen, List<Example> holdout, long holdoutSeen,
                     List<Example> newFrames, long lastVersion, long rounds, ModelRef base, List<PendingVersion> pending,
-                    ModelRef adoption) {
+                    ModelRef adoption, List<Integer> holdoutUses) {
     }
 
     Restored restored() {
-        return new Restored(reservoir.items(), reservoir.seen(), holdout.items(), holdout.seen(), List.copyOf(fresh),
-                lastVersion, rounds, baseRef, List.copyOf(pending), restoredAdoption);
+        return new Restored(reservoir.items(), reservoir.seen(), holdout.examples(), holdout.seen(), List.copyOf(fresh),
+                lastVersion, rounds, baseRef, List.copyOf(pending), restoredAdoption,
+                holdout.items().stream().map(Holdout.Held::uses).toList());
     }
 
     static final String RESERVOIR_STATE = "reservoir";
+    /** Release 0.1's holdout (examples only; read, then emptied). */
     static final String HOLDOUT_STATE = "holdout";
+    /** The holdout with the rounds each image has decided. */
+    static final String ROTATING_HOLDOUT_STATE = "holdout-rotating";
+
+    static ListStateDescriptor<Holdout.Held> rotatingHoldout() {
+        return new ListStateDescriptor<>(ROTATING_HOLDOUT_STATE, HeldSerializer.INSTANCE);
+    }
     static final String NEW_FRAMES_STATE = "new-frames";
 
     // the state's descriptors, each with an explicit, versioned serializer (docs/operations.md)
@@ -164,7 +172,13 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         super.initializeState(context);
         var states = context.getOperatorStateStore();
         reservoirState = states.getListState(examples(RESERVOIR_STATE));
-        holdoutState = states.getListState(examples(HOLDOUT_STATE));
+        holdoutState = states.getListState(rotatingHoldout());
+        ListState<Example> oldHoldout = states.getListState(examples(HOLDOUT_STATE));
+        List<Holdout.Held> held = list(holdoutState.get());
+        for (Example e : oldHoldout.get()) {
+            held.add(new Holdout.Held(e, 0)); // a holdout of an earlier release: no round counted yet
+        }
+        oldHoldout.clear();
         freshState = states.getListState(examples(NEW_FRAMES_STATE));
         countersState = states.getListState(counters());
         baseState = states.getListState(baseModel());
@@ -182,7 +196,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         lastVersion = counters.size() == 4 ? counters.get(2) : 0;
         rounds = counters.size() == 4 ? counters.get(3) : 0;
         reservoir = new Reservoir(settings.reservoirSize(), SEED, list(reservoirState.get()), reservoirSeen);
-        holdout = new Reservoir(settings.holdoutSize(), SEED + 1, list(holdoutState.get()), holdoutSeen);
+        holdout = new Holdout(settings.holdoutSize(), settings.holdoutMaxUses(), held, holdoutSeen);
         fresh = list(freshState.get());
         pending = list(pendingState.get());
         List<ModelRef> bases = list(baseState.get());
@@ -196,7 +210,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                     + " frames, {} new frames and {} unpublished version(s)", dropped, settings.modelName(),
                     reservoir.size(), holdout.size(), fresh.size(), pending.size());
             reservoir = new Reservoir(settings.reservoirSize(), SEED);
-            holdout = new Reservoir(settings.holdoutSize(), SEED + 1);
+            holdout = new Holdout(settings.holdoutSize(), settings.holdoutMaxUses());
             fresh = new ArrayList<>();
             pending = new ArrayList<>();
             lastVersion = 0;
@@ -295,7 +309,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         DecodedFrame f = element.getValue();
         Example e = new Example(f.image().pixels(), f.label(), f.partition(), f.offset());
         if (inHoldout(e.pixels(), settings.holdoutPercent())) {
-            holdout.offer(e);
+            Example out = holdout.offer(e);
+            if (out != null) {
+                reservoir.offer(out); // rotated out of a full holdout: training data from now on
+            }
         } else {
             if (fresh.size() < maxNewFrames()) {
                 fresh.add(e);
@@ -429,7 +446,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         trainSet.addAll(replay);
         Manifest bm = base.manifest();
         ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed");
-        ImageSet hold = imageSet(holdout.items(), bm, "holdout " + holdout.size());
+        List<Example> judged = holdout.examples();
+        ImageSet hold = imageSet(judged, bm, "holdout " + judged.size());
         int[] holdoutLabels = new int[hold.size()];
         for (int i = 0; i < holdoutLabels.length; i++) {
             holdoutLabels[i] = hold.label(i);
@@ -463,7 +481,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                     CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
             double seconds = (System.nanoTime() - started) / 1e9;
             try {
-                mailbox.execute(() -> roundDone(round, c, baseEval, holdoutLabels, used, train.size(), seconds, ips), "round %s done", round);
+                mailbox.execute(() -> roundDone(round, c, baseEval, judged, holdoutLabels, used, train.size(), seconds, ips), "round %s done", round);
             } catch (RejectedExecutionException closing) {
                 c.close();
             }
@@ -492,7 +510,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     }
 
     /** On the task thread: the gate, and the promotion of a candidate that passes it. */
-    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, int[] holdoutLabels, int used,
+    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, List<Example> judged,
+                           int[] holdoutLabels, int used,
                            int trainImages, double seconds, double ips) throws Exception {
         running = false;
         lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
@@ -524,6 +543,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             c.close();
             refusals.inc();
             refusedInARow++;
+        }
+        for (Example retired : holdout.decided(judged)) {
+            reservoir.offer(retired); // decided --holdout-max-uses rounds: training data from now on
         }
         report(new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(), used, trainImages,
                 c.steps(), d.decision(), d.reason(), d.test(), d.pValue(), seconds, ips));

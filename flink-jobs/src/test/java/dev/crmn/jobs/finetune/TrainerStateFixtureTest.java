@@ -26,6 +26,9 @@ class TrainerStateFixtureTest {
     /** And the announced version not adopted yet ({@code adoption}). */
     static final String LAYOUT_3 = "trainer-layout-3-adoption.snapshot";
 
+    /** And the holdout with the rounds each image decided ({@code holdout-rotating}). */
+    static final String LAYOUT_4 = "trainer-layout-4-rotating-holdout.snapshot";
+
     static ModelRef announced() {
         return new ModelRef(1, "crmn-demo", 5, "file:/data/models/crmn-demo/v5",
                 "5e5e5e5e4b1d5c3a8e6f7b2d1c0a9e8f7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a", null, 3L, null, 1_764_979_320_000L);
@@ -33,7 +36,7 @@ class TrainerStateFixtureTest {
 
     static RoundSettings settings() {
         return new RoundSettings("crmn-demo", "file:/data/models", null, "target/model-cache", 100, 60_000, 10, 16, 0.01,
-                10, 100, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100), 3);
+                10, 100, 10, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100), 3);
     }
 
     static List<Example> examples(int from, int n) {
@@ -53,7 +56,7 @@ class TrainerStateFixtureTest {
     static final List<Long> COUNTERS = List.of(57L, 9L, 4L, 6L); // reservoir seen, holdout seen, last version, rounds
 
     @ParameterizedTest
-    @ValueSource(strings = {LAYOUT_1, LAYOUT_2, LAYOUT_3})
+    @ValueSource(strings = {LAYOUT_1, LAYOUT_2, LAYOUT_3, LAYOUT_4})
     void everyEarlierLayoutRestoresTheReservoirHoldoutNewFramesCountersBaseAndPendingVersions(String fixture)
             throws Exception {
         AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
@@ -63,6 +66,8 @@ class TrainerStateFixtureTest {
         TrainerOperator.Restored r = ((TrainerOperator) h.getOperator()).restored(); // open() would load the model
         assertSame(r.reservoir(), examples(0, 5));
         assertSame(r.holdout(), examples(100, 2));
+        assertThat(r.holdoutUses()).as("rounds each holdout image decided (earlier layouts: none counted)")
+                .isEqualTo(fixture.equals(LAYOUT_4) ? List.of(4, 0) : List.of(0, 0));
         assertSame(r.newFrames(), examples(200, 3));
         assertThat(List.of(r.reservoirSeen(), r.holdoutSeen(), r.lastVersion(), r.rounds())).isEqualTo(COUNTERS);
         assertThat(r.base()).isEqualTo(base());
@@ -72,7 +77,7 @@ class TrainerStateFixtureTest {
         assertThat(p.manifestJson()).isEqualTo(pending().manifestJson());
         assertThat(p.zip()).isEqualTo(pending().zip());
         assertThat(r.adoption()).as("the announced version not adopted yet")
-                .isEqualTo(fixture.equals(LAYOUT_3) ? announced() : null);
+                .isEqualTo(fixture.equals(LAYOUT_3) || fixture.equals(LAYOUT_4) ? announced() : null);
     }
 
     static void assertSame(List<Example> actual, List<Example> expected) {
@@ -115,6 +120,19 @@ class TrainerStateFixtureTest {
             StateFixtures.write(LAYOUT_3, List.of(
                     new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
                     new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.HOLDOUT_STATE), false, examples(100, 2)),
+                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
+                            examples(200, 3)),
+                    new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
+                    new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
+                    new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending())),
+                    new StateFixtures.Entry<>(TrainerOperator.adoption(), false, List.of(announced()))));
+        }
+        if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_4))) {
+            List<Example> held = examples(100, 2);
+            StateFixtures.write(LAYOUT_4, List.of(
+                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
+                    new StateFixtures.Entry<>(TrainerOperator.rotatingHoldout(), false,
+                            List.of(new Holdout.Held(held.get(0), 4), new Holdout.Held(held.get(1), 0))),
                     new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
                             examples(200, 3)),
                     new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
