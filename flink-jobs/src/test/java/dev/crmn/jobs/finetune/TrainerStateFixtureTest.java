@@ -107,38 +107,35 @@ class TrainerStateFixtureTest {
                             TypeInformation.of(PendingVersion.class)), false, List.of(pending()))));
         }
         if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_2))) {
-            StateFixtures.write(LAYOUT_2, List.of(
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.HOLDOUT_STATE), false, examples(100, 2)),
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
-                            examples(200, 3)),
-                    new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
-                    new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
-                    new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending()))));
+            StateFixtures.write(LAYOUT_2, versioned(holdoutAsExamples(), null));
         }
         if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_3))) {
-            StateFixtures.write(LAYOUT_3, List.of(
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.HOLDOUT_STATE), false, examples(100, 2)),
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
-                            examples(200, 3)),
-                    new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
-                    new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
-                    new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending())),
-                    new StateFixtures.Entry<>(TrainerOperator.adoption(), false, List.of(announced()))));
+            StateFixtures.write(LAYOUT_3, versioned(holdoutAsExamples(), announced()));
         }
         if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_4))) {
             List<Example> held = examples(100, 2);
-            StateFixtures.write(LAYOUT_4, List.of(
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
-                    new StateFixtures.Entry<>(TrainerOperator.rotatingHoldout(), false,
-                            List.of(new Holdout.Held(held.get(0), 4), new Holdout.Held(held.get(1), 0))),
-                    new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false,
-                            examples(200, 3)),
-                    new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
-                    new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
-                    new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending())),
-                    new StateFixtures.Entry<>(TrainerOperator.adoption(), false, List.of(announced()))));
+            StateFixtures.write(LAYOUT_4, versioned(new StateFixtures.Entry<>(TrainerOperator.rotatingHoldout(), false,
+                    List.of(new Holdout.Held(held.get(0), 4), new Holdout.Held(held.get(1), 0))), announced()));
         }
+    }
+
+    /** Layout 2's and 3's holdout: examples only. */
+    private static StateFixtures.Entry<Example> holdoutAsExamples() {
+        return new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.HOLDOUT_STATE), false, examples(100, 2));
+    }
+
+    /** The state of the layouts with explicit serializers: {@code holdout} as given, {@code adoption} if not null. */
+    private static List<StateFixtures.Entry<?>> versioned(StateFixtures.Entry<?> holdout, ModelRef adoption) {
+        List<StateFixtures.Entry<?>> e = new java.util.ArrayList<>(List.of(
+                new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.RESERVOIR_STATE), false, examples(0, 5)),
+                holdout,
+                new StateFixtures.Entry<>(TrainerOperator.examples(TrainerOperator.NEW_FRAMES_STATE), false, examples(200, 3)),
+                new StateFixtures.Entry<>(TrainerOperator.counters(), false, COUNTERS),
+                new StateFixtures.Entry<>(TrainerOperator.baseModel(), false, List.of(base())),
+                new StateFixtures.Entry<>(TrainerOperator.pendingVersions(), false, List.of(pending()))));
+        if (adoption != null) {
+            e.add(new StateFixtures.Entry<>(TrainerOperator.adoption(), false, List.of(adoption)));
+        }
+        return e;
     }
 }
