@@ -39,6 +39,13 @@ public final class FrameDecoder implements Serializable {
         this.images = new ImageDecoder(settings);
     }
 
+    /**
+     * The largest value a decoded frame carries along for its dead letter (should it fail to classify after all):
+     * a larger one is dropped, so a micro-batch of decoded frames and the network buffers between decoding and
+     * inference hold at most this much per frame beside its pixels, not the up to 16 MiB a frame may have.
+     */
+    public static final int KEPT_VALUE_BYTES = 256 * 1024;
+
     public DecodedFrame decode(Frame f) throws FrameRejectedException {
         try {
             byte[] value = f.value();
@@ -50,13 +57,22 @@ public final class FrameDecoder implements Serializable {
             ContentType type = ContentType.of(f.header(Headers.CONTENT_TYPE), value);
             PixelImage img = images.fit(images.decode(type, value), height, width, channels);
             return new DecodedFrame(f.frameId(), f.keyString(), f.topic(), f.partition(), f.offset(), f.timestamp(),
-                    eventTime, label, img, f);
+                    eventTime, label, img, value.length <= KEPT_VALUE_BYTES ? f : withoutValue(f));
         } catch (FrameRejectedException e) {
             throw e;
         } catch (RuntimeException e) {
             // a decoder bug or an input that trips one: its own reason, so it is not mistaken for a bad image
             throw new FrameRejectedException(DeadLetterReason.INTERNAL_ERROR, "unexpected decoder failure: " + e, e);
         }
+    }
+
+    /** {@code f} without its value, and a {@link Headers#VALUE_OMITTED} header with the value's length. */
+    static Frame withoutValue(Frame f) {
+        String[] keys = java.util.Arrays.copyOf(f.headerKeys(), f.headerKeys().length + 1);
+        byte[][] values = java.util.Arrays.copyOf(f.headerValues(), f.headerValues().length + 1);
+        keys[keys.length - 1] = Headers.VALUE_OMITTED;
+        values[values.length - 1] = Integer.toString(f.value().length).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return new Frame(f.topic(), f.partition(), f.offset(), f.timestamp(), f.key(), new byte[0], keys, values);
     }
 
     /** The class index of a label header value (index or name), -1 when absent and not required. */

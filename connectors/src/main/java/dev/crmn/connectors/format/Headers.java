@@ -20,6 +20,12 @@ public final class Headers {
     public static final String SOURCE_PARTITION = "source-partition";
     public static final String SOURCE_OFFSET = "source-offset";
     public static final String SOURCE_TIMESTAMP = "source-timestamp";
+    /**
+     * Dead letter of a frame that decoded but could not be classified, when its value was larger than
+     * {@link FrameDecoder#KEPT_VALUE_BYTES}: the value's length in bytes (the dead letter's value is then empty; the
+     * frame is at {@code source-topic}/{@code source-partition}/{@code source-offset}).
+     */
+    public static final String VALUE_OMITTED = "value-omitted";
     /** Dead letter: format version of the dead-letter headers. */
     public static final String DEAD_LETTER_SCHEMA = "dead-letter-schema";
 

@@ -110,6 +110,24 @@ class FrameDecoderTest {
     }
 
     @Test
+    void aLargeFrameIsDecodedButCarriesNoValueForItsDeadLetterASmallOneKeepsIt() throws Exception {
+        byte[] big = new byte[320 * 320 * 3]; // 307,200 bytes: above what a decoded frame carries along
+        DecodedFrame d = decoder.decode(frame(big, Headers.CONTENT_TYPE, "application/x-raw; format=rgb8; width=320; height=320",
+                Headers.FRAME_ID, "cam-1"));
+        assertThat(d.image().pixels()).hasSize(32 * 32 * 3);
+        assertThat(d.original().value()).isEmpty();
+        assertThat(d.original().header(Headers.VALUE_OMITTED)).isEqualTo("307200");
+        assertThat(d.original().header(Headers.FRAME_ID)).as("the other headers stay").isEqualTo("cam-1");
+        DeadLetter dl = new DeadLetter(d.original(), DeadLetterReason.INFERENCE_FAILED, "test");
+        var record = dl.toRecord("dead-letters");
+        assertThat(record.value()).isEmpty();
+        assertThat(new String(record.headers().lastHeader(Headers.VALUE_OMITTED).value())).isEqualTo("307200");
+        assertThat(new String(record.headers().lastHeader(Headers.SOURCE_OFFSET).value())).isNotEmpty();
+        byte[] small = Images.png(Images.gradient(32, 32));
+        assertThat(decoder.decode(frame(small)).original().value()).isEqualTo(small);
+    }
+
+    @Test
     void rawFrameWhoseSizeDisagreesWithItsHeader() {
         assertThat(reject(decoder, frame(new byte[32 * 32 * 3 - 1], Headers.CONTENT_TYPE,
                 "application/x-raw; format=rgb8; width=32; height=32"))).isEqualTo(DeadLetterReason.WRONG_DIMENSIONS);
