@@ -360,11 +360,19 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private void failIfTheNetworkIsBroken(float[][] p, RuntimeException cause) {
         boolean all = java.util.Arrays.stream(p).allMatch(java.util.Objects::isNull);
         failedBatchesInARow = all ? failedBatchesInARow + 1 : 0;
-        if (all && (p.length > 1 || failedBatchesInARow >= MAX_FAILED_BATCHES)) {
+        if (networkIsBroken(p.length, all, failedBatchesInARow)) {
             throw new IllegalStateException("the network failed on every frame of " + (p.length > 1 ? "a batch of "
                     + p.length : MAX_FAILED_BATCHES + " batches in a row") + " with " + active.ref().displayName()
                     + ": failing the task (Flink restores it; nothing is dead-lettered or committed)", cause);
         }
+    }
+
+    /**
+     * The rule above: a batch of {@code frames} in which {@code allFailed} (or not), the {@code inARow}-th batch in a
+     * row to fail entirely.
+     */
+    static boolean networkIsBroken(int frames, boolean allFailed, int inARow) {
+        return allFailed && (frames > 1 || inARow >= MAX_FAILED_BATCHES);
     }
 
     /** Classifies the buffered frames as one batch and emits one prediction per frame. */
