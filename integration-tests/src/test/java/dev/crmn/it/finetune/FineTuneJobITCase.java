@@ -406,6 +406,10 @@ class FineTuneJobITCase {
     @Test
     void aFailureMidRoundLosesNoDataAndNeitherRepeatsNorLosesAVersion() throws Exception {
         Configuration o = options("failure");
+        // about publishing across a restart, not about how good a round is: a lenient gate, so that rounds on the
+        // sample's repeated images (where the tiny model soon stops gaining) still promote now and then
+        o.set(FineTuneOptions.MARGIN, 0.0);
+        o.set(FineTuneOptions.SIGNIFICANCE, 0.49);
         Configuration restart = new Configuration();
         restart.setString("restart-strategy.type", "fixed-delay");
         restart.setString("restart-strategy.fixed-delay.attempts", "3");
