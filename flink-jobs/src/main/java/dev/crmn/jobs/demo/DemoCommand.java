@@ -85,6 +85,14 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
     double margin;
 
+    @Option(names = "--corrupt", paramLabel = "NAME[:SEVERITY]", description = "Stream a drifted camera: every image,"
+            + " test and labelled, corrupted as crmn produce --corrupt does (brightness, contrast, gaussian-noise, blur,"
+            + " tint, jpeg; severity 1-5, default 3).")
+    String corrupt;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of --corrupt (default: ${DEFAULT-VALUE}).")
+    long seed;
+
     @Option(names = "--report-dir", description = "Where the report goes (default: runs/demo-<time>).")
     Path reportDir;
 
@@ -140,8 +148,13 @@ public final class DemoCommand implements Callable<Integer> {
         Path report = reportDir != null ? reportDir
                 : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Files.createDirectories(report);
-        ImageSet test = ImageSet.load(List.of(cifar.file("test_batch.bin")), 0);
-        ImageSet labelled = ImageSet.load(List.of(cifar.file("data_batch_3.bin"), cifar.file("data_batch_4.bin")), 0);
+        dev.crmn.model.data.Corruption corruption = corrupt == null ? null : dev.crmn.model.data.Corruption.parse(corrupt);
+        ImageSet test = corrupted(ImageSet.load(List.of(cifar.file("test_batch.bin")), 0), corruption, seed);
+        ImageSet labelled = corrupted(ImageSet.load(List.of(cifar.file("data_batch_3.bin"), cifar.file("data_batch_4.bin")),
+                0), corruption, seed);
+        if (corruption != null) {
+            System.out.printf("crmn demo streams a drifted camera: every image with %s (seed %d)%n", corruption, seed);
+        }
         int roundFrames = roundFrames(this.roundFrames, labelled.size());
         if (cifar.isSample()) {
             System.out.printf("crmn demo runs on the CIFAR-10 sample shipped in the repository (%d test images, %d labelled"
@@ -221,6 +234,7 @@ public final class DemoCommand implements Callable<Integer> {
             List<RoundReport> rounds = FineTuneRounds.all();
             Map<String, Object> header = new LinkedHashMap<>();
             header.put("started", java.time.Instant.ofEpochMilli(start).toString());
+            header.put("corruption", corruption == null ? null : corruption.toString());
             header.put("duration_s", (System.currentTimeMillis() - start) / 1000.0);
             header.put("broker", kafka.bootstrapServers());
             header.put("store", store);
@@ -273,6 +287,18 @@ public final class DemoCommand implements Callable<Integer> {
         return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
                         + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(), s.perSecond(),
                 s.p50Ms(), s.p99Ms(), acc, s.versions(), o.deadLetters(), labelled, rounds.size(), promoted);
+    }
+
+    /** {@code set} with {@code c} applied to every image (by its index and {@code seed}), or {@code set} if c is null. */
+    static ImageSet corrupted(ImageSet set, dev.crmn.model.data.Corruption c, long seed) {
+        if (c == null) {
+            return set;
+        }
+        List<dev.crmn.model.data.LabelledImage> out = new java.util.ArrayList<>(set.size());
+        for (int i = 0; i < set.size(); i++) {
+            out.add(new dev.crmn.model.data.LabelledImage(c.apply(set.image(i), i, seed), set.label(i)));
+        }
+        return ImageSet.of(out, set.classNames(), set.height(), set.width(), set.channels(), set.description() + ", " + c);
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */
