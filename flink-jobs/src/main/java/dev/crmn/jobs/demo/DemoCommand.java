@@ -291,14 +291,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** {@code set} with {@code c} applied to every image (by its index and {@code seed}), or {@code set} if c is null. */
     static ImageSet corrupted(ImageSet set, dev.crmn.model.data.Corruption c, long seed) {
-        if (c == null) {
-            return set;
-        }
-        List<dev.crmn.model.data.LabelledImage> out = new java.util.ArrayList<>(set.size());
-        for (int i = 0; i < set.size(); i++) {
-            out.add(new dev.crmn.model.data.LabelledImage(c.apply(set.image(i), i, seed), set.label(i)));
-        }
-        return ImageSet.of(out, set.classNames(), set.height(), set.width(), set.channels(), set.description() + ", " + c);
+        return c == null ? set : c.apply(set, seed);
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */

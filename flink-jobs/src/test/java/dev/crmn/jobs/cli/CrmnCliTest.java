@@ -68,6 +68,12 @@ class CrmnCliTest {
         Cli.Run none = run("eval", "--model", "../models/crmn-demo", "--limit", "20", "--json");
         assertThat(none.code()).as(none.err()).isZero();
         assertThat(new ObjectMapper().readTree(none.out()).get("data").asText()).contains("test_batch.bin");
+        Cli.Run drifted = run("eval", "--model", "../models/crmn-demo", "--limit", "20", "--corrupt", "blur:5", "--json");
+        assertThat(drifted.code()).as(drifted.err()).isZero();
+        assertThat(new ObjectMapper().readTree(drifted.out()).get("data").asText()).endsWith(", blur:5 (seed 0)");
+        Cli.Run fog = run("eval", "--model", "../models/crmn-demo", "--limit", "20", "--corrupt", "fog");
+        assertThat(fog.code()).as("a usage error").isEqualTo(2);
+        assertThat(fog.err()).contains("eval: error: --corrupt fog: unknown corruption 'fog'");
         Cli.Run missing = run("eval", "--model", "../models/crmn-demo", "--data", "data_batch_9.bin");
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("eval: error: data_batch_9.bin: not a file here, and not in");

@@ -150,6 +150,16 @@ public record Corruption(Kind kind, int severity) {
         return new PixelImage(img.height(), img.width(), c, out);
     }
 
+    /** {@code set} with every image corrupted (image {@code i} as {@code apply(image, i, seed)}), labels kept. */
+    public ImageSet apply(ImageSet set, long seed) {
+        java.util.List<LabelledImage> out = new java.util.ArrayList<>(set.size());
+        for (int i = 0; i < set.size(); i++) {
+            out.add(new LabelledImage(apply(set.image(i), i, seed), set.label(i)));
+        }
+        return ImageSet.of(out, set.classNames(), set.height(), set.width(), set.channels(),
+                set.description() + ", " + this + " (seed " + seed + ")");
+    }
+
     private static byte clip(double v) {
         return (byte) Math.max(0, Math.min(255, Math.round(v)));
     }
