@@ -3,7 +3,6 @@ package dev.crmn.jobs.finetune;
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.FrameDecoder;
 import dev.crmn.connectors.format.ModelRef;
-import dev.crmn.connectors.image.DecoderSettings;
 import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.connectors.store.ModelStore;
@@ -119,7 +118,7 @@ public final class FineTuneJob {
         env.getConfig().enableObjectReuse();
         Manifest m = plan.manifest();
         FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
-                true, DecoderSettings.defaults());
+                true, dev.crmn.jobs.common.DecodeOptions.settings(c));
         String group = c.get(FineTuneOptions.GROUP_ID);
         SingleOutputStreamOperator<DecodedFrame> decoded = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
                         List.of(c.get(FineTuneOptions.LABELLED_TOPIC)), group,

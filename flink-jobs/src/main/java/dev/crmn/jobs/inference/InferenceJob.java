@@ -7,7 +7,6 @@ import dev.crmn.connectors.format.FrameDecoder;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.ModelRefJson;
 import dev.crmn.connectors.format.Prediction;
-import dev.crmn.connectors.image.DecoderSettings;
 import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import dev.crmn.connectors.store.ModelStore;
@@ -200,7 +199,7 @@ public final class InferenceJob {
         env.setBufferTimeout(Math.max(1, Math.min(10, c.get(InferenceOptions.MAX_DELAY_MS) / 2)));
         Manifest m = plan.manifest();
         FrameDecoder decoder = new FrameDecoder(m.input().height(), m.input().width(), m.input().channels(), m.labels(),
-                false, DecoderSettings.defaults());
+                false, dev.crmn.jobs.common.DecodeOptions.settings(c));
         DataStream<Frame> frames = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
                         List.of(c.get(InferenceOptions.FRAMES_TOPIC)), c.get(InferenceOptions.GROUP_ID), startingOffsets(c)),
                         WatermarkStrategy.noWatermarks(), "frames")

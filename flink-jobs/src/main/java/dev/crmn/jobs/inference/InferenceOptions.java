@@ -66,7 +66,8 @@ public final class InferenceOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
             BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, TOP_K,
-            THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
+            THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private InferenceOptions() {
     }
