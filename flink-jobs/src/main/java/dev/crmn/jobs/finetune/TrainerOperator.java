@@ -49,14 +49,16 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Data.</b> Each frame goes, by a hash of its pixels, to the holdout ({@code holdout-percent} of them;
- *       a bounded uniform sample) or to training: the new frames since the last round, and a bounded replay
- *       reservoir over every training frame seen. All of it is operator state: a restart loses none of it.</li>
+ *       a bounded, rotating {@link Holdout}) or to training: the new frames since the last round (capped), and a
+ *       bounded replay reservoir over every training frame seen. All of it is operator state: a restart loses none
+ *       of it.</li>
  *   <li><b>Rounds.</b> When {@code round-frames} new frames have arrived, or {@code round-interval} has passed
  *       with some, a round fine-tunes the serving model (weights and optimiser state) for {@code round-steps}
  *       steps on the new frames plus as many replay samples ({@link FineTuning}), on a trainer thread: the task
  *       thread keeps taking frames and checkpoints meanwhile. The result comes back through the mailbox.</li>
  *   <li><b>Gate.</b> The candidate and the serving model are evaluated on the same holdout; the candidate is
- *       promoted only if it is better by {@code margin} points and its outputs are finite.</li>
+ *       promoted only if the {@link PromotionGate}'s paired test says it is better (and its outputs are finite).
+ *       With no new frames, rounds go on over the reservoir until {@code patience} refusals in a row.</li>
  *   <li><b>Promotion.</b> The version number is the next above both the store's and the job's own; the checkpoint
  *       (lineage: parent, offsets trained on, steps, settings, holdout metrics) is kept in state, and published
  *       to the store and announced when the checkpoint holding it completes. After a failure the restored state
