@@ -96,18 +96,12 @@ public final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--strict", description = "Stop at the first image that does not decode (default: skip and count it).")
     boolean strict;
 
-    @Option(names = "--corrupt", paramLabel = "NAME[:SEVERITY]", description = "Drift every image as a changed camera"
-            + " would: brightness, contrast, gaussian-noise, blur, tint or jpeg, severity 1 (mild) to 5 (strong), default 3;"
-            + " deterministic by --seed (not with --as-is).")
-    String corrupt;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of --corrupt (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @picocli.CommandLine.Mixin
+    dev.crmn.model.cli.CorruptionOptions drift = new dev.crmn.model.cli.CorruptionOptions(); // not with --as-is
 
     @Option(names = "--json", description = "Print one JSON summary.")
     boolean json;
 
-    private dev.crmn.model.data.Corruption corruption;
     /** The place of the next decoded image in the stream (what --corrupt's noise depends on, with --seed). */
     private long imageIndex;
 
@@ -128,7 +122,7 @@ public final class ProduceCommand implements Callable<Integer> {
         if (contentType != null && !asIs) {
             throw new IllegalArgumentException("--content-type applies to --as-is frames");
         }
-        corruption = corrupt == null ? null : dev.crmn.model.data.Corruption.parse(corrupt);
+        dev.crmn.model.data.Corruption corruption = drift.corruption();
         if (corruption != null && asIs) {
             throw new IllegalArgumentException("--corrupt changes decoded images; --as-is sends the files unchanged");
         }
@@ -204,7 +198,7 @@ public final class ProduceCommand implements Callable<Integer> {
             doc.put("format", asIs ? "as-is" : format);
             doc.put("labels", labels);
             doc.put("corruption", corruption == null ? null : corruption.toString());
-            doc.put("seed", corruption == null ? null : seed);
+            doc.put("seed", corruption == null ? null : drift.seed());
             doc.put("skipped", skipped.byReason());
             doc.put("not_images", skipped.notImages());
             doc.put("seconds", seconds);
@@ -212,7 +206,7 @@ public final class ProduceCommand implements Callable<Integer> {
             CliSupport.printJson(doc);
         } else {
             System.out.printf("sent %d %s frames%s to %s in %.1f s (%.0f frames/s)%n", acked.get(), asIs ? "as-is" : format,
-                    corruption == null ? "" : " (" + corruption + ", seed " + seed + ")", topic, seconds,
+                    corruption == null ? "" : " (" + corruption + ", seed " + drift.seed() + ")", topic, seconds,
                     acked.get() / seconds);
         }
         return 0;
@@ -286,7 +280,7 @@ public final class ProduceCommand implements Callable<Integer> {
 
     private Item encoded(PixelImage original, boolean raw, String label) {
         long n = imageIndex++;
-        PixelImage img = corruption == null ? original : corruption.apply(original, n, seed);
+        PixelImage img = drift.apply(original, n);
         if (raw) {
             ContentType t = ContentType.raw(img.channels() == 3 ? ContentType.RawFormat.RGB8 : ContentType.RawFormat.GRAY8,
                     img.width(), img.height());

@@ -85,13 +85,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
     double margin;
 
-    @Option(names = "--corrupt", paramLabel = "NAME[:SEVERITY]", description = "Stream a drifted camera: every image,"
-            + " test and labelled, corrupted as crmn produce --corrupt does (brightness, contrast, gaussian-noise, blur,"
-            + " tint, jpeg; severity 1-5, default 3).")
-    String corrupt;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of --corrupt (default: ${DEFAULT-VALUE}).")
-    long seed;
+    /** A drifted camera for both streams, test and labelled. */
+    @picocli.CommandLine.Mixin
+    dev.crmn.model.cli.CorruptionOptions drift = new dev.crmn.model.cli.CorruptionOptions();
 
     @Option(names = "--report-dir", description = "Where the report goes (default: runs/demo-<time>).")
     Path reportDir;
@@ -148,12 +144,12 @@ public final class DemoCommand implements Callable<Integer> {
         Path report = reportDir != null ? reportDir
                 : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Files.createDirectories(report);
-        dev.crmn.model.data.Corruption corruption = corrupt == null ? null : dev.crmn.model.data.Corruption.parse(corrupt);
-        ImageSet test = corrupted(ImageSet.load(List.of(cifar.file("test_batch.bin")), 0), corruption, seed);
-        ImageSet labelled = corrupted(ImageSet.load(List.of(cifar.file("data_batch_3.bin"), cifar.file("data_batch_4.bin")),
-                0), corruption, seed);
+        dev.crmn.model.data.Corruption corruption = drift.corruption();
+        ImageSet test = drift.apply(ImageSet.load(List.of(cifar.file("test_batch.bin")), 0));
+        ImageSet labelled = drift.apply(ImageSet.load(List.of(cifar.file("data_batch_3.bin"), cifar.file("data_batch_4.bin")),
+                0));
         if (corruption != null) {
-            System.out.printf("crmn demo streams a drifted camera: every image with %s (seed %d)%n", corruption, seed);
+            System.out.printf("crmn demo streams a drifted camera: every image with %s (seed %d)%n", corruption, drift.seed());
         }
         int roundFrames = roundFrames(this.roundFrames, labelled.size());
         if (cifar.isSample()) {
@@ -287,11 +283,6 @@ public final class DemoCommand implements Callable<Integer> {
         return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
                         + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(), s.perSecond(),
                 s.p50Ms(), s.p99Ms(), acc, s.versions(), o.deadLetters(), labelled, rounds.size(), promoted);
-    }
-
-    /** {@code set} with {@code c} applied to every image (by its index and {@code seed}), or {@code set} if c is null. */
-    static ImageSet corrupted(ImageSet set, dev.crmn.model.data.Corruption c, long seed) {
-        return c == null ? set : c.apply(set, seed);
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */

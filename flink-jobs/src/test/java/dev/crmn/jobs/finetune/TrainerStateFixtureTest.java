@@ -92,7 +92,8 @@ class TrainerStateFixtureTest {
 
     /** Writes the fixtures that are missing: {@code mvn test -Dcrmn.write-state-fixtures=true -Dtest=...}. */
     @Test
-    @EnabledIfSystemProperty(named = "crmn.write-state-fixtures", matches = "true")
+    @EnabledIfSystemProperty(named = "crmn.write-state-fixtures", matches = "true", disabledReason = "a tool, not a"
+            + " test: writes the fixtures that are missing when run with -Dcrmn.write-state-fixtures=true (docs/operations.md)")
     void writeMissingFixtures() throws Exception {
         if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_1))) {
             TypeInformation<Example> ex = TypeInformation.of(Example.class);

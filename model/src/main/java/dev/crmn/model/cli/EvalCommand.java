@@ -41,12 +41,8 @@ public final class EvalCommand implements Callable<Integer> {
             + "and list the reasons at the end).")
     boolean strict;
 
-    @Option(names = "--corrupt", paramLabel = "NAME[:SEVERITY]", description = "Evaluate on the data corrupted as"
-            + " crmn produce --corrupt does (brightness, contrast, gaussian-noise, blur, tint, jpeg; severity 1-5, default 3).")
-    String corrupt;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of --corrupt (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @picocli.CommandLine.Mixin
+    CorruptionOptions drift = new CorruptionOptions();
 
     @Option(names = "--json", description = "Print one JSON document (accuracy, top5, per_class_accuracy, confusion_matrix, skipped).")
     boolean json;
@@ -54,14 +50,14 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ClassifierOptions options = ClassifierOptions.of(engine, 0); // checked before the data is read
-        dev.crmn.model.data.Corruption corruption = corrupt == null ? null : dev.crmn.model.data.Corruption.parse(corrupt);
+        drift.corruption(); // a bad --corrupt is refused before the data is read
         try (Classifier c = Classifier.load(model, options)) {
             Skipped skipped = strict ? null : new Skipped();
             List<Path> files = dev.crmn.model.data.Cifar10Dir.files(data, List.of("test_batch.bin"),
                     note -> System.err.println("eval: " + note));
             ImageSet loaded = ImageSet.load(files, limit, skipped)
                     .matchClasses(c.labels(), note -> System.err.println("eval: " + note));
-            ImageSet set = corruption == null ? loaded : corruption.apply(loaded, seed);
+            ImageSet set = drift.apply(loaded);
             if (set.height() != c.manifest().input().height() || set.width() != c.manifest().input().width()) {
                 throw new IllegalArgumentException("the data's images are " + set.height() + "x" + set.width()
                         + ", the model takes " + c.manifest().input().height() + "x" + c.manifest().input().width());
