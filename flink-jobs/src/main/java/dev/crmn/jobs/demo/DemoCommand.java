@@ -79,8 +79,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--round-steps", defaultValue = "80", description = "Fine-tuning: steps per round (default: ${DEFAULT-VALUE}).")
     int roundSteps;
 
-    @Option(names = "--learning-rate", defaultValue = "0.02", description = "Fine-tuning: peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--learning-rate", defaultValue = "0.02", description = "Fine-tuning: the learner's learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
+
+    @Option(names = "--average-decay", defaultValue = "0.99", description = "Fine-tuning: per-step decay of the weight"
+            + " average that is each round's candidate (default: ${DEFAULT-VALUE}, shorter than the job's 0.998: the"
+            + " demo's rounds are short).")
+    double averageDecay;
 
     @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
     double margin;
@@ -135,10 +140,10 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Cifar10Dir cifar = Cifar10Dir.locate(data);
-        for (String f : List.of("test_batch.bin", "data_batch_3.bin", "data_batch_4.bin")) {
+        for (String f : List.of("test_batch.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_1.bin")) {
             if (!Files.isRegularFile(cifar.file(f))) {
                 throw new java.io.IOException(cifar.dir() + " has no " + f + " (the demo streams test_batch.bin and"
-                        + " data_batch_3/4.bin)");
+                        + " data_batch_3/4.bin, and keeps data_batch_1.bin's images as the fine-tuning anchor)");
             }
         }
         Path report = reportDir != null ? reportDir
@@ -194,6 +199,10 @@ public final class DemoCommand implements Callable<Integer> {
                     FineTuneOptions.THREADS.key(), Integer.toString(trainerThreads()),
                     Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString()));
             fo.set(FineTuneOptions.HOLDOUT_PERCENT, holdoutPercent(this.roundFrames, labelled.size()));
+            fo.set(FineTuneOptions.AVERAGE_DECAY, averageDecay);
+            // the anchor: clean images of the shipped models' own training data, so that a drifted stream
+            // (--corrupt) is learnt without forgetting undrifted images (docs/finetune.md)
+            fo.set(FineTuneOptions.ANCHOR, cifar.file("data_batch_1.bin").toString());
             FineTuneJob.Plan fp = FineTuneJob.plan(fo, Map.of());
             System.out.printf("crmn demo%n  Kafka broker   %s (topics %s)%n  Flink web UI   %s%n  model store    %s (%s)%n"
                             + "  report         %s%n  streaming CIFAR-10 test images to %s at %.0f/s, batches 3-4 to %s at %.0f/s;"

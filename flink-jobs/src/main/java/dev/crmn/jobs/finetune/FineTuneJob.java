@@ -97,12 +97,25 @@ public final class FineTuneJob {
         RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, cache.toString(),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
+                c.get(FineTuneOptions.AVERAGE_DECAY),
                 c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
-                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE));
+                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor(c, manifest));
         return new Plan(c, kafka, start, manifest, rounds);
+    }
+
+    /** The {@code --anchor}, checked here (files there, images that decode, the model's classes), or null. */
+    private static Anchor anchor(Configuration c, Manifest manifest) throws IOException {
+        String paths = c.get(FineTuneOptions.ANCHOR);
+        if (paths == null || paths.isBlank()) {
+            return null;
+        }
+        Anchor a = new Anchor(java.util.Arrays.stream(paths.split(",")).map(String::trim).filter(p -> !p.isEmpty())
+                .toList(), c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE));
+        a.load(manifest);
+        return a;
     }
 
     /**

@@ -39,7 +39,11 @@ public final class FineTuneOptions {
     public static final ConfigOption<Integer> BATCH_SIZE = ConfigOptions.key("batch-size").intType().defaultValue(64)
             .withDescription("Mini-batch size of the rounds.");
     public static final ConfigOption<Double> LEARNING_RATE = ConfigOptions.key("learning-rate").doubleType()
-            .defaultValue(0.01).withDescription("Peak learning rate of a round (warm-up, then cosine to 0).");
+            .defaultValue(0.01).withDescription("Learning rate of the learner (constant after a short warm-up: the"
+                    + " weight average anneals, not the rate).");
+    public static final ConfigOption<Double> AVERAGE_DECAY = ConfigOptions.key("average-decay").doubleType()
+            .defaultValue(0.998).withDescription("Per-step decay of the moving average of the learner's weights, which is"
+                    + " each round's candidate (0: the candidate is the learner's weights themselves).");
     public static final ConfigOption<Double> MARGIN = ConfigOptions.key("margin").doubleType().defaultValue(0.5)
             .withDescription("Points of holdout accuracy a candidate must gain over the serving model to be promoted.");
     public static final ConfigOption<Double> SIGNIFICANCE = ConfigOptions.key("significance").doubleType()
@@ -48,7 +52,9 @@ public final class FineTuneOptions {
                     + " than the serving model is promoted.");
     public static final ConfigOption<Integer> PATIENCE = ConfigOptions.key("patience").intType().defaultValue(3)
             .withDescription("While no new frames arrive, rounds go on over the replay reservoir until this many"
-                    + " candidates in a row were refused; then the job waits for new frames (0: no such rounds).");
+                    + " candidates were refused without progress (no better than the serving model on the holdout; one"
+                    + " better, only not yet significantly, does not count); then the job waits for new frames (0: no"
+                    + " such rounds).");
     public static final ConfigOption<Integer> MIN_HOLDOUT = ConfigOptions.key("min-holdout").intType().defaultValue(100)
             .withDescription("Fewest holdout images a promotion is decided on; rounds wait (reported as skipped) until"
                     + " the holdout has them.");
@@ -56,13 +62,22 @@ public final class FineTuneOptions {
             .defaultValue(10).withDescription("Share of labelled frames (by a hash of their decoded pixels: the same image"
                     + " sent twice lands on the same side) kept for the holdout.");
     public static final ConfigOption<Integer> HOLDOUT_SIZE = ConfigOptions.key("holdout-size").intType()
-            .defaultValue(1000).withDescription("Largest holdout; when full, a new holdout image takes the place of the"
+            .defaultValue(2000).withDescription("Largest holdout; when full, a new holdout image takes the place of the"
                     + " most used one, which leaves for training.");
     public static final ConfigOption<Integer> HOLDOUT_MAX_USES = ConfigOptions.key("holdout-max-uses").intType()
             .defaultValue(10).withDescription("Rounds a holdout image decides at most; then it leaves for training (so"
                     + " the gate never fits one fixed holdout).");
     public static final ConfigOption<Integer> RESERVOIR_SIZE = ConfigOptions.key("reservoir-size").intType()
-            .defaultValue(5000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
+            .defaultValue(20000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
+    public static final ConfigOption<String> ANCHOR = ConfigOptions.key("anchor").stringType().noDefaultValue()
+            .withDescription("Clean labelled images of what the model already knows (CIFAR-10 binary files or image"
+                    + " folders, comma-separated, readable where the job runs; e.g. part of its own training data), mixed"
+                    + " into every round so that adapting to a drifted stream does not forget the undrifted one"
+                    + " (default: none).");
+    public static final ConfigOption<Integer> ANCHOR_IMAGES = ConfigOptions.key("anchor-images").intType()
+            .defaultValue(5000).withDescription("Anchor images kept in memory (a seeded sample of --anchor).");
+    public static final ConfigOption<Double> ANCHOR_SHARE = ConfigOptions.key("anchor-share").doubleType()
+            .defaultValue(0.2).withDescription("Share of each round's training images taken from the anchor.");
     public static final ConfigOption<Long> CHECKPOINT_INTERVAL_MS = ConfigOptions.key("checkpoint-interval-ms").longType()
             .defaultValue(5000L).withDescription("Checkpoint interval; a promoted version is published and announced"
                     + " after the checkpoint that holds it completes.");
@@ -73,8 +88,8 @@ public final class FineTuneOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
-            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
-            CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
+            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

@@ -5,22 +5,24 @@ import java.io.Serializable;
 /**
  * What the {@link TrainerOperator} needs, shipped with the job graph (no secrets: the signing key is read on the
  * TaskManager from {@code signingKeyFile} or {@code $CRMN_MODEL_STORE_KEY}, and must have {@code keyFingerprint},
- * the fingerprint of the key the job was started with; null: an unsigned store).
+ * the fingerprint of the key the job was started with; null: an unsigned store). {@code anchor}: null for none.
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
+                            double averageDecay,
                             int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
-                            String labelledTopic, String keyFingerprint, PromotionGate gate, int patience)
+                            String labelledTopic, String keyFingerprint, PromotionGate gate, int patience,
+                            Anchor anchor)
         implements Serializable {
 
     public RoundSettings {
         if (gate == null || patience < 0) {
             throw new IllegalArgumentException("a promotion gate is required, and patience >= 0");
         }
-        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0)
+        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || averageDecay < 0 || averageDecay >= 1
                 || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || holdoutMaxUses < 1 || reservoirSize < 1) {
             throw new IllegalArgumentException("fine-tuning settings out of range: round frames, steps, batch size,"
-                    + " holdout size and reservoir size >= 1, learning rate > 0, holdout percent 1..50");
+                    + " holdout size and reservoir size >= 1, learning rate > 0, average decay in [0, 1), holdout percent 1..50");
         }
     }
 }

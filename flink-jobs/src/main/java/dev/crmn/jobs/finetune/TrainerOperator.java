@@ -94,7 +94,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<PendingVersion> pending;
     private transient Map<Long, Long> snapshottedIn;
     private transient ModelRef deferredBase;
-    /** Candidates refused in a row since the last promotion or round on new frames (quiet rounds stop at the patience). */
+    /**
+     * Candidates refused without progress (no better than the serving model on the holdout) since the last promotion
+     * or round on new frames: quiet rounds stop at the patience.
+     */
     private transient int refusedInARow;
     /** A round found the holdout too small (and said so); rounds wait for it to grow. */
     private transient boolean waitingForHoldout;
@@ -104,7 +107,19 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /** The newest announced version a restored state had not adopted yet, or null. */
     private transient ModelRef restoredAdoption;
     private transient boolean running;
+    /**
+     * The learner: one fine-tuning run that goes on across rounds at a constant learning rate, its weight average
+     * the candidate of each round. Used on the trainer thread only; not in state (after a restore it starts again
+     * from the serving version).
+     */
+    private transient FineTuning learner;
+    /** Counts the bases adopted from elsewhere (task thread); a round under a newer one starts a new learner. */
+    private transient long adoptions;
+    /** {@link #adoptions} when the learner started (trainer thread). */
+    private transient long learnerAdoptions;
     private transient long lastRoundEnd;
+    /** The {@link Anchor}'s images (configuration: read from its files when the task opens), or none. */
+    private transient List<Example> anchorExamples;
     private transient ModelStore store;
     private transient Path cache;
     private transient ExecutorService trainer;
@@ -254,6 +269,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
         }
         base = Checkpoints.load(store.fetch(baseRef, cache), true);
+        anchorExamples = settings.anchor() == null ? List.of() : settings.anchor().load(base.manifest());
         if (!pending.isEmpty()) {
             // promoted before a failure: the newest is the base; publishing and announcing happen again below
             PendingVersion newest = pending.get(pending.size() - 1);
@@ -274,6 +290,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             }, "adopt restored %s", r.displayName());
         }
         lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
+        resetPatience();
         registerMetrics();
         scheduleIntervalCheck();
         LOG.info("fine-tuning {} from {}; reservoir {}, holdout {}, {} new frames", settings.modelName(),
@@ -372,6 +389,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 adopting = null;
                 Graphs.free(base.network());
                 base = loaded;
+                adoptions++; // the next round starts a new learner from it
                 baseRef = r;
                 lastVersion = Math.max(lastVersion, r.version());
             }, "adopt %s", r.displayName());
@@ -411,15 +429,22 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
 
     /**
      * Rounds over the reservoir alone that a quiet stream may still run: {@code --patience} minus the candidates
-     * refused in a row since the last promotion or the last round on new frames.
+     * refused without progress since the last promotion or the last round on new frames. A refused candidate that
+     * is better than the serving model on the holdout, only not significantly, does not count: the learner is still
+     * improving (its average climbs over several rounds before a gain is significant).
      */
     private int quietRoundsLeft() {
         return Math.max(0, settings.patience() - refusedInARow);
     }
 
+    private void resetPatience() {
+        refusedInARow = 0;
+    }
+
     /**
-     * Starts a round on the trainer thread: with the new frames and as many replay samples, or ({@code quiet}: no
-     * new frames) with {@code --round-frames} samples of the reservoir.
+     * Starts a round on the trainer thread: the learner goes on for {@code --round-steps} on the new frames, replay
+     * samples and anchor images ({@link RoundMix}; {@code quiet}: no new frames), and its weight average is the
+     * round's candidate.
      */
     private void startRound(boolean quiet) {
         PromotionGate.Decision tooSmall = settings.gate().tooSmall(holdout.size());
@@ -438,16 +463,19 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         running = true;
         long round = ++rounds;
         if (!quiet) {
-            refusedInARow = 0; // new data: the quiet rounds after it start over
+            resetPatience(); // new data: the quiet rounds after it start over
         }
         int used = quiet ? 0 : Math.min(fresh.size(), maxNewFrames());
         List<Example> newOnes = new ArrayList<>(fresh.subList(0, used));
-        List<Example> replay = reservoir.sample(quiet ? Math.min(settings.roundFrames(), reservoir.size()) : used,
-                new SplittableRandom(SEED ^ round));
+        RoundMix mix = RoundMix.of(used, reservoir.size(), anchorExamples.size(), settings);
+        SplittableRandom rng = new SplittableRandom(SEED ^ round);
+        List<Example> replay = reservoir.sample(mix.replayed(), rng);
         List<Example> trainSet = new ArrayList<>(newOnes);
         trainSet.addAll(replay);
+        trainSet.addAll(sample(anchorExamples, mix.anchored(), rng));
         Manifest bm = base.manifest();
-        ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed");
+        ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed"
+                + (mix.anchored() > 0 ? " + " + mix.anchored() + " anchor" : ""));
         List<Example> judged = holdout.examples();
         ImageSet hold = imageSet(judged, bm, "holdout " + judged.size());
         int[] holdoutLabels = new int[hold.size()];
@@ -459,26 +487,37 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         lineage.put("offset_ranges", offsetRanges(newOnes));
         lineage.put("new_frames", used);
         lineage.put("replayed_frames", replay.size());
+        lineage.put("anchor_images", mix.anchored());
         lineage.put("holdout", hold.size());
         lineage.put("round", round);
         Checkpoints.Loaded b = base;
+        long adoptionsNow = adoptions;
         long started = System.nanoTime();
         LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", round,
                 bm.displayName(), settings.steps(), used, replay.size(), hold.size(), quiet ? "; the stream is quiet ("
-                        + quietRoundsLeft() + " more refusal(s) in a row end these rounds)" : "");
+                        + quietRoundsLeft() + " more refusal(s) without progress end these rounds)" : "");
         execute(() -> {
-            FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
-                    .learningRate(settings.learningRate()).seed(SEED + round).build();
             FineTuning.Candidate c;
             double ips;
-            try (FineTuning ft = FineTuning.start(b.manifest(), b.network(), train, s)) {
-                ft.run(settings.steps(), stop::get);
-                if (stop.get()) {
-                    return;
-                }
-                ips = ft.imagesPerSecond();
-                c = ft.finish(hold, lineage);
+            if (learner == null || learnerAdoptions != adoptionsNow) {
+                closeLearner(); // first round, or the base was replaced by a version announced elsewhere
+                FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
+                        .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
+                        .averageDecay(settings.averageDecay()).seed(SEED + round).build();
+                learner = FineTuning.start(b.manifest(), b.network(), train, s);
+                learnerAdoptions = adoptionsNow;
+            } else {
+                learner.continueOn(train, settings.steps());
             }
+            long t0 = learner.stepsDone();
+            long n0 = System.nanoTime();
+            learner.run(settings.steps(), stop::get);
+            if (stop.get()) {
+                return;
+            }
+            ips = (learner.stepsDone() - t0) * (double) Math.min(settings.batchSize(), train.size())
+                    / Math.max(1e-9, (System.nanoTime() - n0) / 1e9);
+            c = learner.snapshot(b.manifest(), hold, lineage);
             EvaluationReport baseEval = Evaluator.evaluate(b.network(), hold, b.manifest().normalization(),
                     CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -488,6 +527,21 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 c.close();
             }
         }, "round " + round + " failed");
+    }
+
+    /** On the trainer thread (or once it stopped): frees the learner's network. */
+    private void closeLearner() {
+        if (learner != null) {
+            learner.close();
+            learner = null;
+        }
+    }
+
+    private static List<Example> sample(List<Example> from, int n, SplittableRandom rng) {
+        if (n >= from.size()) {
+            return from;
+        }
+        return rng.ints(0, from.size()).distinct().limit(n).mapToObj(from::get).toList();
     }
 
     /** Per partition of the labelled topic: the first and last offset of the frames a round trained on. */
@@ -534,7 +588,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
         Long version = null;
         if (d.promoted()) {
-            refusedInARow = 0;
+            resetPatience();
             version = nextVersion();
             Checkpoints.Serialized s = Checkpoints.serialize(c.network(), c.manifest(version));
             pending.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
@@ -544,7 +598,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
-            refusedInARow++;
+            if (cAcc <= bAcc) {
+                refusedInARow++; // no progress; a candidate better than the serving model, only not yet
+            }                    // significantly, does not count
         }
         for (Example retired : holdout.decided(judged)) {
             reservoir.offer(retired); // decided --holdout-max-uses rounds: training data from now on
@@ -673,9 +729,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             if (!stopped) {
                 // freeing native memory a running round still uses would crash the TaskManager: leak it instead
                 LOG.warn("the trainer thread did not stop within 60 s; its network's native memory is not freed under it");
-            } else if (base != null) {
-                Graphs.free(base.network());
-                base = null;
+            } else {
+                closeLearner();
+                if (base != null) {
+                    Graphs.free(base.network());
+                    base = null;
+                }
             }
         } finally {
             super.close();

@@ -35,8 +35,8 @@ class TrainerStateFixtureTest {
     }
 
     static RoundSettings settings() {
-        return new RoundSettings("crmn-demo", "file:/data/models", null, "target/model-cache", 100, 60_000, 10, 16, 0.01,
-                10, 100, 10, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100), 3);
+        return new RoundSettings("crmn-demo", "file:/data/models", null, "target/model-cache", 100, 60_000, 10, 16, 0.01, 0.998,
+                10, 100, 10, 200, 1, "frames-labelled", null, new PromotionGate(0.05, 0.5, 100), 3, null);
     }
 
     static List<Example> examples(int from, int n) {

@@ -9,7 +9,8 @@ public final class ModelCommands {
     }
 
     public static List<Object> all() {
-        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand(), new ExportCommand(),
+        return List.of(new InfoCommand(), new TrainCommand(), new EvalCommand(), new BenchCommand(), new FineTuneBenchCommand(),
+                new ExportCommand(),
                 new DataCommand());
     }
 }

@@ -2,12 +2,24 @@ package dev.crmn.model.train;
 
 /**
  * Settings of a fine-tuning run ({@link FineTuning}): exactly {@code steps} optimisation steps of
- * {@code batchSize} images, with their own learning-rate schedule (warm-up over {@code warmupFraction} of the
- * steps, then a cosine from {@code learningRate} to 0). Momentum and weight decay are the checkpoint's. Build
+ * {@code batchSize} images, with their own learning-rate schedule ({@link Schedule#COSINE}: warm-up over
+ * {@code warmupFraction} of the steps, then a cosine from {@code learningRate} to 0; {@link Schedule#CONSTANT}:
+ * the same warm-up, then {@code learningRate} to the end). With {@code averageDecay} above 0 the run also keeps
+ * an exponential moving average of the weights (each step: {@code avg = d * avg + (1 - d) * weights}, starting
+ * from the base's), and the candidate is that average. Momentum and weight decay are the checkpoint's. Build
  * with {@link #builder()}; {@code build()} validates.
  */
 public record FineTuneSettings(long steps, int batchSize, double learningRate, double warmupFraction, boolean augment,
-                               long seed, boolean fastPath) {
+                               long seed, boolean fastPath, Schedule schedule, double averageDecay,
+                               boolean averageWarmup) {
+
+    /** The learning rate over a run's steps, after the warm-up. */
+    public enum Schedule {
+        /** A cosine from the peak to 0 at the last step. */
+        COSINE,
+        /** The peak to the end (meant with weight averaging: the average anneals, not the rate). */
+        CONSTANT
+    }
 
     public FineTuneSettings {
         if (steps < 1) {
@@ -22,6 +34,26 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         if (warmupFraction < 0 || warmupFraction >= 1) {
             throw new IllegalArgumentException("warm-up fraction must be in [0, 1), got " + warmupFraction);
         }
+        if (schedule == null) {
+            throw new IllegalArgumentException("a learning-rate schedule is required");
+        }
+        if (averageDecay < 0 || averageDecay >= 1) {
+            throw new IllegalArgumentException("weight-average decay must be in [0, 1) (0: no average), got " + averageDecay);
+        }
+    }
+
+    /**
+     * The average's decay at step {@code step} (0-based): {@code averageDecay}, or with {@code averageWarmup}
+     * {@code min(averageDecay, (1 + step) / (10 + step))}, so that the first steps replace the base's weights in the
+     * average instead of being diluted by them.
+     */
+    public double averageDecayAt(long step) {
+        return averageWarmup ? Math.min(averageDecay, (1.0 + step) / (10.0 + step)) : averageDecay;
+    }
+
+    /** Whether the run keeps a moving average of the weights (and the candidate is the average). */
+    public boolean averaging() {
+        return averageDecay > 0;
     }
 
     public static Builder builder() {
@@ -30,10 +62,18 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
 
     /** Learning rate before step {@code step} (0-based). */
     public double learningRateAt(long step) {
-        return TrainingSettings.warmupCosine(learningRate, warmupFraction, (double) step / steps);
+        double progress = (double) step / steps;
+        if (schedule == Schedule.CONSTANT) {
+            return progress < warmupFraction ? TrainingSettings.warmupCosine(learningRate, warmupFraction, progress)
+                    : learningRate;
+        }
+        return TrainingSettings.warmupCosine(learningRate, warmupFraction, progress);
     }
 
-    /** Defaults: batch 64, peak learning rate 0.02, 10 % warm-up, augmentation on, seed 42, fast path on. */
+    /**
+     * Defaults: batch 64, peak learning rate 0.02, 10 % warm-up, cosine, no weight average, augmentation on,
+     * seed 42, fast path on.
+     */
     public static final class Builder {
         private long steps = -1;
         private int batchSize = 64;
@@ -42,6 +82,9 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         private boolean augment = true;
         private long seed = RunRecord.DEFAULT_SEED;
         private boolean fastPath = true;
+        private Schedule schedule = Schedule.COSINE;
+        private double averageDecay;
+        private boolean averageWarmup;
 
         public Builder steps(long v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -50,9 +93,13 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         public Builder augment(boolean v) { augment = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
         public Builder fastPath(boolean v) { fastPath = v; return this; }
+        public Builder schedule(Schedule v) { schedule = v; return this; }
+        public Builder averageDecay(double v) { averageDecay = v; return this; }
+        public Builder averageWarmup(boolean v) { averageWarmup = v; return this; }
 
         public FineTuneSettings build() {
-            return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath);
+            return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath, schedule,
+                    averageDecay, averageWarmup);
         }
     }
 }

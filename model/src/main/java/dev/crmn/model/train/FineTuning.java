@@ -12,6 +12,7 @@ import java.util.Random;
 import java.util.function.BooleanSupplier;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Fine-tunes a trained checkpoint: from its weights and updater state, exactly {@link FineTuneSettings#steps()}
@@ -37,10 +38,11 @@ public final class FineTuning implements AutoCloseable {
 
     private final Manifest base;
     private final ComputationGraph net;
-    private final ImageSet train;
+    private ImageSet train;
     private final FineTuneSettings settings;
     private final CNN2DFormat layout;
-    private final int batchSize;
+    private int batchSize;
+    private long planned;
     private final Random augment;
     private final Random shuffle;
     private int[] order;
@@ -49,6 +51,8 @@ public final class FineTuning implements AutoCloseable {
     private double lossSum;
     private long nanos;
     private boolean handedOver;
+    /** The moving average of the weights (with {@link FineTuneSettings#averaging()}), else null. */
+    private INDArray average;
 
     private FineTuning(Manifest base, ComputationGraph net, ImageSet train, FineTuneSettings settings) {
         this.base = base;
@@ -57,8 +61,10 @@ public final class FineTuning implements AutoCloseable {
         this.settings = settings;
         this.layout = CNN2DFormat.valueOf(base.input().layout());
         this.batchSize = Math.min(settings.batchSize(), train.size());
+        this.planned = settings.steps();
         this.augment = new Random(settings.seed() * 31 + 1);
         this.shuffle = new Random(settings.seed());
+        this.average = settings.averaging() ? net.params().dup() : null;
     }
 
     /**
@@ -69,6 +75,17 @@ public final class FineTuning implements AutoCloseable {
      *                                  there is no data
      */
     public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings) {
+        check(base, train);
+        ComputationGraph copy = baseNetwork.clone(); // parameters and updater state (momentum) copied
+        copy.getConfiguration().setIterationCount(baseNetwork.getIterationCount()); // clone() starts at 0
+        copy.getConfiguration().setEpochCount(baseNetwork.getEpochCount());
+        if (settings.fastPath()) {
+            TrainingFastPath.apply(copy);
+        }
+        return new FineTuning(base, copy, train, settings);
+    }
+
+    private static void check(Manifest base, ImageSet train) {
         if (train.size() == 0) {
             throw new IllegalArgumentException("no training images");
         }
@@ -82,13 +99,32 @@ public final class FineTuning implements AutoCloseable {
                     + train.channels() + ", " + base.displayName() + " takes " + base.input().height() + "x"
                     + base.input().width() + "x" + base.input().channels());
         }
-        ComputationGraph copy = baseNetwork.clone(); // parameters and updater state (momentum) copied
-        copy.getConfiguration().setIterationCount(baseNetwork.getIterationCount()); // clone() starts at 0
-        copy.getConfiguration().setEpochCount(baseNetwork.getEpochCount());
-        if (settings.fastPath()) {
-            TrainingFastPath.apply(copy);
+    }
+
+    /**
+     * Continues the run on other data for {@code moreSteps} more steps (a learner that goes on across the rounds of
+     * a stream: the weights, their average and the optimiser's momentum carry on). Only with the
+     * {@link FineTuneSettings.Schedule#CONSTANT} schedule: a cosine has ended at its last step.
+     *
+     * @throws IllegalArgumentException as {@link #start} for data that does not fit the checkpoint
+     * @throws IllegalStateException    with a cosine schedule, or once the run is finished
+     */
+    public void continueOn(ImageSet data, long moreSteps) {
+        if (handedOver) {
+            throw new IllegalStateException("the run is finished");
         }
-        return new FineTuning(base, copy, train, settings);
+        if (settings.schedule() != FineTuneSettings.Schedule.CONSTANT) {
+            throw new IllegalStateException("only a run at a constant learning rate goes on; this one's "
+                    + settings.schedule() + " schedule ended at its last step");
+        }
+        if (moreSteps < 1) {
+            throw new IllegalArgumentException("a run goes on for at least one step, got " + moreSteps);
+        }
+        check(base, data);
+        train = data;
+        batchSize = Math.min(settings.batchSize(), data.size());
+        order = null;
+        planned = Math.max(planned, stepsDone) + moreSteps;
     }
 
     /** Epochs of {@code train} as a number of steps of {@code batchSize} images (at least one). */
@@ -110,11 +146,17 @@ public final class FineTuning implements AutoCloseable {
         int n = 0;
         long t0 = System.nanoTime();
         try {
-            while (n < maxSteps && stepsDone < settings.steps() && !stop.getAsBoolean()
+            while (n < maxSteps && stepsDone < planned && !stop.getAsBoolean()
                     && !Thread.currentThread().isInterrupted()) {
                 net.setLearningRate(settings.learningRateAt(stepsDone));
                 lossSum += TrainingStep.fit(net, train, nextBatch(), base.normalization(), layout,
                         settings.augment() ? augment : null);
+                if (average != null) {
+                    double d = settings.averageDecayAt(stepsDone);
+                    try (INDArray w = net.params().mul(1 - d)) {
+                        average.muli(d).addi(w);
+                    }
+                }
                 stepsDone++;
                 n++;
             }
@@ -140,12 +182,12 @@ public final class FineTuning implements AutoCloseable {
     }
 
     public long stepsPlanned() {
-        return settings.steps();
+        return planned;
     }
 
     /** Whether all planned steps are trained. */
     public boolean finished() {
-        return stepsDone >= settings.steps();
+        return stepsDone >= planned;
     }
 
     /** Mean training loss of the steps so far (NaN before the first). */
@@ -156,6 +198,27 @@ public final class FineTuning implements AutoCloseable {
     /** Training images per second so far. */
     public double imagesPerSecond() {
         return nanos == 0 ? 0 : stepsDone * batchSize / (nanos / 1e9);
+    }
+
+    /**
+     * Evaluates the run so far without ending it: the weight average when the run keeps one and
+     * {@code averaged}, else the trained weights.
+     */
+    public EvaluationReport evaluate(ImageSet set, boolean averaged) {
+        if (handedOver) {
+            throw new IllegalStateException("the run is finished");
+        }
+        if (!averaged || average == null) {
+            return Evaluator.evaluate(net, set, base.normalization(), layout, 256);
+        }
+        try (INDArray trained = net.params().dup()) {
+            net.setParams(average);
+            try {
+                return Evaluator.evaluate(net, set, base.normalization(), layout, 256);
+            } finally {
+                net.setParams(trained);
+            }
+        }
     }
 
     /**
@@ -173,32 +236,80 @@ public final class FineTuning implements AutoCloseable {
         if (handedOver) {
             throw new IllegalStateException("the run is finished");
         }
+        if (average != null) {
+            net.setParams(average); // the candidate is the average of the run's weights
+        }
+        Candidate c = candidate(base, net, holdout, lineage);
+        handedOver = true;
+        return c;
+    }
+
+    /**
+     * A candidate from the run so far, which goes on ({@link #continueOn}): a copy of the weights' average (or of
+     * the weights, without one), evaluated on {@code holdout} (if given), as a fine-tune of {@code parent} (the
+     * version serving now, which the run may have started before).
+     *
+     * @throws IllegalStateException if no step was trained, or the run is finished
+     */
+    public Candidate snapshot(Manifest parent, ImageSet holdout, Map<String, Object> lineage) {
+        if (stepsDone == 0) {
+            throw new IllegalStateException("the fine-tune trained no step; there is no candidate");
+        }
+        if (handedOver) {
+            throw new IllegalStateException("the run is finished");
+        }
+        ComputationGraph copy = net.clone();
+        copy.getConfiguration().setIterationCount(net.getIterationCount());
+        copy.getConfiguration().setEpochCount(net.getEpochCount());
+        try {
+            if (average != null) {
+                copy.setParams(average);
+            }
+            return candidate(parent, copy, holdout, lineage);
+        } catch (RuntimeException | Error e) {
+            Graphs.free(copy);
+            throw e;
+        }
+    }
+
+    private Candidate candidate(Manifest parent, ComputationGraph weights, ImageSet holdout, Map<String, Object> lineage) {
         EvaluationReport eval = holdout == null || holdout.size() == 0 ? null
-                : Evaluator.evaluate(net, holdout, base.normalization(), layout, 256);
+                : Evaluator.evaluate(weights, holdout, base.normalization(), layout, 256);
         Map<String, Object> training = new LinkedHashMap<>();
         training.put("mode", "fine-tune");
-        training.put("base_version", base.version());
-        training.put("base_sha256", base.sha256());
+        training.put("base_version", parent.version());
+        training.put("base_sha256", parent.sha256());
+        if (parent.version() != base.version()) {
+            training.put("run_started_from_version", base.version());
+        }
         training.put("data", train.description());
         training.put("images", train.size());
         training.put("steps", stepsDone);
-        training.put("steps_planned", settings.steps());
+        training.put("steps_planned", planned);
         training.put("batch_size", batchSize);
         training.put("learning_rate", settings.learningRate());
         training.put("warmup_fraction", settings.warmupFraction());
+        training.put("schedule", settings.schedule().name().toLowerCase(java.util.Locale.ROOT));
+        if (average != null) {
+            training.put("weight_average_decay", settings.averageDecay());
+            training.put("weight_average_warmup", settings.averageWarmup());
+        }
         training.put("augment", settings.augment());
         training.put("seed", settings.seed());
         training.put("mean_loss", meanLoss());
         training.put("elapsed_s", nanos / 1e9);
         training.put("holdout", holdout == null ? 0 : holdout.size());
         training.putAll(lineage == null ? Map.of() : lineage);
-        handedOver = true;
-        return new Candidate(base, net, stepsDone, eval, training);
+        return new Candidate(parent, weights, stepsDone, eval, training);
     }
 
     /** Frees the trained copy unless it was handed to a candidate. */
     @Override
     public void close() {
+        if (average != null) {
+            average.close();
+            average = null;
+        }
         if (!handedOver) {
             handedOver = true;
             Graphs.free(net);

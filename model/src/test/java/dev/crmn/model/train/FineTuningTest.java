@@ -109,4 +109,62 @@ class FineTuningTest {
         assertThatThrownBy(() -> FineTuning.start(base.manifest(), base.network(), other, steps(1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("classes");
     }
+
+    private static FineTuneSettings learner(long n, double decay) {
+        return FineTuneSettings.builder().steps(n).batchSize(16).schedule(FineTuneSettings.Schedule.CONSTANT)
+                .learningRate(0.05).warmupFraction(0.2).averageDecay(decay).build();
+    }
+
+    @Test
+    void theConstantScheduleWarmsUpThenHoldsTheRateAndTheAverageWarmupForgetsTheBaseFast() {
+        FineTuneSettings s = learner(10, 0.998);
+        assertThat(s.learningRateAt(0)).isCloseTo(0.005, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(s.learningRateAt(2)).isEqualTo(0.05);
+        assertThat(s.learningRateAt(9)).isEqualTo(0.05);
+        assertThat(s.learningRateAt(1000)).as("it goes on past its planned steps").isEqualTo(0.05);
+        assertThat(s.averageDecayAt(0)).isEqualTo(0.998);
+        FineTuneSettings w = FineTuneSettings.builder().steps(10).averageDecay(0.998).averageWarmup(true).build();
+        assertThat(w.averageDecayAt(0)).isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(w.averageDecayAt(100_000)).isEqualTo(0.998);
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).averageDecay(1).build())
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aLearnerGoesOnAcrossRoundsAndEachSnapshotIsTheWeightAverageAsAFineTuneOfTheServingVersion() {
+        INDArray before = base.network().params().dup();
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, learner(4, 0.5))) {
+            run.run(100, () -> false);
+            assertThat(run.finished()).isTrue();
+            Manifest serving = base.manifest().toBuilder().version(3).build();
+            try (FineTuning.Candidate c = run.snapshot(serving, holdout, Map.of("round", 1))) {
+                assertThat(c.steps()).isEqualTo(4);
+                assertThat(c.manifest(4).parentVersion()).as("the version serving now is the parent").isEqualTo(3);
+                assertThat(c.manifest(4).training()).containsEntry("run_started_from_version", base.manifest().version())
+                        .containsEntry("schedule", "constant").containsEntry("weight_average_decay", 0.5);
+                assertThat(c.network().params().sub(before).amaxNumber().doubleValue()).as("the average moved")
+                        .isGreaterThan(1e-5);
+                assertThat(c.holdout().accuracy()).isEqualTo(run.evaluate(holdout, true).accuracy());
+            }
+            run.continueOn(holdout, 3); // other data: the run goes on from where it was
+            assertThat(run.finished()).isFalse();
+            assertThat(run.run(100, () -> false)).isEqualTo(3);
+            assertThat(run.stepsDone()).isEqualTo(7);
+            try (FineTuning.Candidate c = run.snapshot(base.manifest(), holdout, Map.of())) {
+                assertThat(c.steps()).isEqualTo(7);
+                assertThat(c.training()).doesNotContainKey("run_started_from_version");
+            }
+            assertThatThrownBy(() -> run.continueOn(fresh, 0)).isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThat(base.network().params()).as("the base is untouched").isEqualTo(before);
+    }
+
+    @Test
+    void onlyARunAtAConstantRateGoesOn() {
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(2))) {
+            run.run(100, () -> false);
+            assertThatThrownBy(() -> run.continueOn(fresh, 2)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("COSINE");
+        }
+    }
 }
