@@ -58,10 +58,15 @@ public final class FineTuneCommand implements Callable<Integer> {
                 new LocalJob.SavepointOwner(dev.crmn.connectors.kafka.CrmnKafka.clusterId(plan.kafka()),
                         plan.kafka().bootstrapServers(), plan.start().name()))) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
-                            + " or %d s, %d steps; promoted when p < %s (%s) and at least %.2f points better on %d+"
+                            + " or %d s, %d steps of a learner at learning rate %s, its weight average (decay %s) the"
+                            + " candidate; %s; promoted when p < %s (%s) and at least %.2f points better on %d+"
                             + " holdout images%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                     plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
+                    plan.rounds().learningRate(), plan.rounds().averageDecay(), plan.rounds().anchor() == null
+                            ? "no anchor (--anchor: clean images against forgetting under drift)"
+                            : "anchored on " + String.join(",", plan.rounds().anchor().paths()) + " ("
+                            + Math.round(plan.rounds().anchor().share() * 100) + " % of each round)",
                     plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
                     plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);

@@ -7,7 +7,6 @@ import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.image.ContentType;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.it.testutil.KafkaFixture;
-import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.finetune.FineTuneJob;
 import dev.crmn.jobs.finetune.FineTuneOptions;
 import dev.crmn.jobs.finetune.FineTuneRounds;
@@ -20,7 +19,6 @@ import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.graph.Graphs;
 import dev.crmn.model.testutil.TestData;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.configuration.Configuration;
@@ -98,11 +96,9 @@ class ContinualLearningITCase {
 
     /** Streams batches 3-4 (corrupted if asked) once, runs the job for 10 minutes, returns its newest version. */
     static Path run(String test, Corruption drift, String anchor) throws Exception {
-        kafka.createTopic(test + "-labelled", 2);
-        kafka.createTopic(test + "-dead-letters", 1);
-        kafka.createTopic(test + "-model-updates", 1, Map.of("cleanup.policy", "compact"));
+        Map<String, String> m = FineTuneJobITCase.wiring(kafka, dir, test, Path.of("..", "models", "crmn-demo"),
+                "crmn-demo");
         ModelStore store = new ModelStore(dir.resolve(test + "-store").toString());
-        store.publish(Path.of("..", "models", "crmn-demo"));
         ImageSet stream = ImageSet.load(List.of(cifar.resolve("data_batch_3.bin"), cifar.resolve("data_batch_4.bin")), 0);
         if (drift != null) {
             stream = drift.apply(stream, 0);
@@ -113,17 +109,6 @@ class ContinualLearningITCase {
                         test + "-" + i, -1, Integer.toString(stream.label(i))));
             }
         }
-        Map<String, String> m = new HashMap<>();
-        m.put(FineTuneOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
-        m.put(FineTuneOptions.LABELLED_TOPIC.key(), test + "-labelled");
-        m.put(FineTuneOptions.DEAD_LETTERS_TOPIC.key(), test + "-dead-letters");
-        m.put(FineTuneOptions.MODEL_UPDATES_TOPIC.key(), test + "-model-updates");
-        m.put(FineTuneOptions.GROUP_ID.key(), test);
-        m.put(FineTuneOptions.TRANSACTIONAL_ID_PREFIX.key(), test);
-        m.put(FineTuneOptions.STORE.key(), dir.resolve(test + "-store").toString());
-        m.put(FineTuneOptions.MODEL_CACHE.key(), dir.resolve(test + "-cache").toString());
-        m.put(Checkpointing.CHECKPOINT_DIR.key(), dir.resolve(test + "-checkpoints").toString());
-        m.put(FineTuneOptions.MODEL.key(), "crmn-demo");
         if (anchor != null) {
             m.put(FineTuneOptions.ANCHOR.key(), anchor);
         }

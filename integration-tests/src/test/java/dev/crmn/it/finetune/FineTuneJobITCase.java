@@ -99,6 +99,27 @@ class FineTuneJobITCase {
 
     /** A store holding {@code model} as v1, and the job's options. */
     static Configuration options(String test, Path model, String name) throws Exception {
+        Map<String, String> m = wiring(kafka, dir, test, model, name);
+        m.put(FineTuneOptions.ROUND_FRAMES.key(), "600");
+        m.put(FineTuneOptions.ROUND_STEPS.key(), "60");
+        m.put(FineTuneOptions.BATCH_SIZE.key(), "32");
+        m.put(FineTuneOptions.LEARNING_RATE.key(), "0.05");
+        // rounds of 60 steps on a weak model: an average over the last ~10 steps (the job's 0.998 suits rounds of
+        // 150 steps on a trained model, where starting near the serving weights is what helps)
+        m.put(FineTuneOptions.AVERAGE_DECAY.key(), "0.9");
+        m.put(FineTuneOptions.MARGIN.key(), "0.5");
+        m.put(FineTuneOptions.HOLDOUT_PERCENT.key(), Integer.toString(HOLDOUT_PERCENT));
+        m.put(FineTuneOptions.HOLDOUT_SIZE.key(), "500");
+        m.put(FineTuneOptions.RESERVOIR_SIZE.key(), "3000");
+        m.put(FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "1000");
+        return Configuration.fromMap(m);
+    }
+
+    /**
+     * Topics {@code <test>-labelled/-dead-letters/-model-updates}, a store under {@code dir} holding {@code model} as
+     * v1, and the options that wire the job to them (every other option at its default).
+     */
+    static Map<String, String> wiring(KafkaFixture kafka, Path dir, String test, Path model, String name) throws Exception {
         kafka.createTopic(test + "-labelled", 2);
         kafka.createTopic(test + "-dead-letters", 1);
         kafka.createTopic(test + "-model-updates", 1, Map.of("cleanup.policy", "compact"));
@@ -114,19 +135,7 @@ class FineTuneJobITCase {
         m.put(FineTuneOptions.MODEL_CACHE.key(), dir.resolve(test + "-cache").toString());
         m.put(Checkpointing.CHECKPOINT_DIR.key(), dir.resolve(test + "-checkpoints").toString());
         m.put(FineTuneOptions.MODEL.key(), name);
-        m.put(FineTuneOptions.ROUND_FRAMES.key(), "600");
-        m.put(FineTuneOptions.ROUND_STEPS.key(), "60");
-        m.put(FineTuneOptions.BATCH_SIZE.key(), "32");
-        m.put(FineTuneOptions.LEARNING_RATE.key(), "0.05");
-        // rounds of 60 steps on a weak model: an average over the last ~10 steps (the job's 0.998 suits rounds of
-        // 150 steps on a trained model, where starting near the serving weights is what helps)
-        m.put(FineTuneOptions.AVERAGE_DECAY.key(), "0.9");
-        m.put(FineTuneOptions.MARGIN.key(), "0.5");
-        m.put(FineTuneOptions.HOLDOUT_PERCENT.key(), Integer.toString(HOLDOUT_PERCENT));
-        m.put(FineTuneOptions.HOLDOUT_SIZE.key(), "500");
-        m.put(FineTuneOptions.RESERVOIR_SIZE.key(), "3000");
-        m.put(FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "1000");
-        return Configuration.fromMap(m);
+        return m;
     }
 
     static LocalJob start(Configuration options, Configuration flink, UnaryOperator<DataStream<DecodedFrame>> hook)
