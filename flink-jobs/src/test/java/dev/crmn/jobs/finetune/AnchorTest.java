@@ -1,0 +1,44 @@
+package dev.crmn.jobs.finetune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AnchorTest {
+
+    static final Path SAMPLE = Path.of("..", "data", "cifar10-sample", "data_batch_1.bin");
+
+    static Manifest shipped() throws Exception {
+        return Checkpoints.readManifest(Path.of("..", "models", "crmn-demo", Checkpoints.MANIFEST));
+    }
+
+    @Test
+    void itKeepsASeededSampleOfTheFilesAsTrainingExamplesTheSameEveryTime() throws Exception {
+        Anchor a = new Anchor(List.of(SAMPLE.toString()), 100, 0.2);
+        List<Example> first = a.load(shipped());
+        assertThat(first).hasSize(100).allMatch(e -> e.pixels().length == 32 * 32 * 3 && e.label() >= 0 && e.label() < 10);
+        List<Example> again = a.load(shipped());
+        assertThat(again).extracting(Example::label).isEqualTo(first.stream().map(Example::label).toList());
+        assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped()))
+                .as("at most what the files hold").hasSize(400);
+    }
+
+    @Test
+    void aMissingOrUnreadableAnchorIsRefusedInOneLineNamingIt(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> new Anchor(List.of(dir.resolve("none.bin").toString()), 10, 0.2).load(shipped()))
+                .isInstanceOf(IOException.class).hasMessageContaining("--anchor").hasMessageContaining("none.bin");
+        Path junk = Files.write(dir.resolve("junk.bin"), new byte[100]);
+        assertThatThrownBy(() -> new Anchor(List.of(junk.toString()), 10, 0.2).load(shipped()))
+                .isInstanceOf(IOException.class).hasMessageContaining("--anchor");
+        assertThatThrownBy(() -> new Anchor(List.of(SAMPLE.toString()), 10, 1.0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--anchor-share");
+    }
+}
