@@ -76,9 +76,7 @@ public final class FineTuning implements AutoCloseable {
      */
     public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings) {
         check(base, train);
-        ComputationGraph copy = baseNetwork.clone(); // parameters and updater state (momentum) copied
-        copy.getConfiguration().setIterationCount(baseNetwork.getIterationCount()); // clone() starts at 0
-        copy.getConfiguration().setEpochCount(baseNetwork.getEpochCount());
+        ComputationGraph copy = Graphs.copy(baseNetwork); // parameters and updater state (momentum) copied
         if (settings.fastPath()) {
             TrainingFastPath.apply(copy);
         }
@@ -258,9 +256,7 @@ public final class FineTuning implements AutoCloseable {
         if (handedOver) {
             throw new IllegalStateException("the run is finished");
         }
-        ComputationGraph copy = net.clone();
-        copy.getConfiguration().setIterationCount(net.getIterationCount());
-        copy.getConfiguration().setEpochCount(net.getEpochCount());
+        ComputationGraph copy = Graphs.copy(net);
         try {
             if (average != null) {
                 copy.setParams(average);
