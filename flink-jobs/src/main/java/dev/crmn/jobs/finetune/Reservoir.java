@@ -46,13 +46,18 @@ public final class Reservoir {
 
     /** Up to {@code n} distinct examples drawn at random. */
     public List<Example> sample(int n, SplittableRandom rng) {
-        if (n >= items.size()) {
-            return List.copyOf(items);
+        return sample(items, n, rng);
+    }
+
+    /** {@code n} distinct elements of {@code from} (all of them, copied, when it has no more). */
+    static List<Example> sample(List<Example> from, int n, SplittableRandom rng) {
+        if (n >= from.size()) {
+            return List.copyOf(from);
         }
-        int[] idx = rng.ints(0, items.size()).distinct().limit(n).toArray();
+        int[] idx = rng.ints(0, from.size()).distinct().limit(n).toArray();
         List<Example> out = new ArrayList<>(n);
         for (int i : idx) {
-            out.add(items.get(i));
+            out.add(from.get(i));
         }
         return out;
     }

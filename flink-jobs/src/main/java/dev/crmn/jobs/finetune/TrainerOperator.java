@@ -472,7 +472,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         List<Example> replay = reservoir.sample(mix.replayed(), rng);
         List<Example> trainSet = new ArrayList<>(newOnes);
         trainSet.addAll(replay);
-        trainSet.addAll(sample(anchorExamples, mix.anchored(), rng));
+        trainSet.addAll(Reservoir.sample(anchorExamples, mix.anchored(), rng));
         Manifest bm = base.manifest();
         ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed"
                 + (mix.anchored() > 0 ? " + " + mix.anchored() + " anchor" : ""));
@@ -535,13 +535,6 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             learner.close();
             learner = null;
         }
-    }
-
-    private static List<Example> sample(List<Example> from, int n, SplittableRandom rng) {
-        if (n >= from.size()) {
-            return from;
-        }
-        return rng.ints(0, from.size()).distinct().limit(n).mapToObj(from::get).toList();
     }
 
     /** Per partition of the labelled topic: the first and last offset of the frames a round trained on. */

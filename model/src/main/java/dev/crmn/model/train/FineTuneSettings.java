@@ -10,8 +10,7 @@ package dev.crmn.model.train;
  * with {@link #builder()}; {@code build()} validates.
  */
 public record FineTuneSettings(long steps, int batchSize, double learningRate, double warmupFraction, boolean augment,
-                               long seed, boolean fastPath, Schedule schedule, double averageDecay,
-                               boolean averageWarmup) {
+                               long seed, boolean fastPath, Schedule schedule, double averageDecay) {
 
     /** The learning rate over a run's steps, after the warm-up. */
     public enum Schedule {
@@ -40,15 +39,6 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         if (averageDecay < 0 || averageDecay >= 1) {
             throw new IllegalArgumentException("weight-average decay must be in [0, 1) (0: no average), got " + averageDecay);
         }
-    }
-
-    /**
-     * The average's decay at step {@code step} (0-based): {@code averageDecay}, or with {@code averageWarmup}
-     * {@code min(averageDecay, (1 + step) / (10 + step))}, so that the first steps replace the base's weights in the
-     * average instead of being diluted by them.
-     */
-    public double averageDecayAt(long step) {
-        return averageWarmup ? Math.min(averageDecay, (1.0 + step) / (10.0 + step)) : averageDecay;
     }
 
     /** Whether the run keeps a moving average of the weights (and the candidate is the average). */
@@ -84,7 +74,6 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         private boolean fastPath = true;
         private Schedule schedule = Schedule.COSINE;
         private double averageDecay;
-        private boolean averageWarmup;
 
         public Builder steps(long v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -95,11 +84,10 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         public Builder fastPath(boolean v) { fastPath = v; return this; }
         public Builder schedule(Schedule v) { schedule = v; return this; }
         public Builder averageDecay(double v) { averageDecay = v; return this; }
-        public Builder averageWarmup(boolean v) { averageWarmup = v; return this; }
 
         public FineTuneSettings build() {
             return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath, schedule,
-                    averageDecay, averageWarmup);
+                    averageDecay);
         }
     }
 }

@@ -150,7 +150,7 @@ public final class FineTuning implements AutoCloseable {
                 lossSum += TrainingStep.fit(net, train, nextBatch(), base.normalization(), layout,
                         settings.augment() ? augment : null);
                 if (average != null) {
-                    double d = settings.averageDecayAt(stepsDone);
+                    double d = settings.averageDecay();
                     try (INDArray w = net.params().mul(1 - d)) {
                         average.muli(d).addi(w);
                     }
@@ -288,7 +288,6 @@ public final class FineTuning implements AutoCloseable {
         training.put("schedule", settings.schedule().name().toLowerCase(java.util.Locale.ROOT));
         if (average != null) {
             training.put("weight_average_decay", settings.averageDecay());
-            training.put("weight_average_warmup", settings.averageWarmup());
         }
         training.put("augment", settings.augment());
         training.put("seed", settings.seed());

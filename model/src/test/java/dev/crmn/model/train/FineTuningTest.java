@@ -116,16 +116,12 @@ class FineTuningTest {
     }
 
     @Test
-    void theConstantScheduleWarmsUpThenHoldsTheRateAndTheAverageWarmupForgetsTheBaseFast() {
+    void theConstantScheduleWarmsUpThenHoldsTheRate() {
         FineTuneSettings s = learner(10, 0.998);
         assertThat(s.learningRateAt(0)).isCloseTo(0.005, org.assertj.core.data.Offset.offset(1e-12));
         assertThat(s.learningRateAt(2)).isEqualTo(0.05);
         assertThat(s.learningRateAt(9)).isEqualTo(0.05);
         assertThat(s.learningRateAt(1000)).as("it goes on past its planned steps").isEqualTo(0.05);
-        assertThat(s.averageDecayAt(0)).isEqualTo(0.998);
-        FineTuneSettings w = FineTuneSettings.builder().steps(10).averageDecay(0.998).averageWarmup(true).build();
-        assertThat(w.averageDecayAt(0)).isCloseTo(0.1, org.assertj.core.data.Offset.offset(1e-12));
-        assertThat(w.averageDecayAt(100_000)).isEqualTo(0.998);
         assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).averageDecay(1).build())
                 .isInstanceOf(IllegalArgumentException.class);
     }
