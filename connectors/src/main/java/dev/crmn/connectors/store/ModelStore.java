@@ -254,15 +254,18 @@ public final class ModelStore {
 
     /**
      * Makes the referenced checkpoint available locally and verified, in a cache shared by every thread and
-     * process that fetches into {@code cache}: the checkpoint lands in {@code <cache>/<sha256>-<name>-v<version>/}
-     * (the whole checkpoint: two versions with the same weights have manifests of their own) by a single
-     * directory rename (written and verified first in a private {@code .fetch-*} directory), so a reader never
-     * sees a partial copy; when that directory is already there and verifies, it is reused without copying.
-     * Concurrent fetches of one version are safe: one rename wins, the others verify and use its result.
-     * Verified: the manifest parses and names the reference's model name and version, the model zip's size
-     * and SHA-256 match the manifest and the reference, and in a signed store the manifest's signature.
+     * process that fetches into {@code cache}. The entry is keyed by the <em>whole</em> checkpoint: its directory is
+     * {@code <cache>/<name>-v<version>-<16 hex digits of the manifest's SHA-256>} (the manifest names the weights'
+     * SHA-256, so two checkpoints share an entry only if manifest and weights are the same bytes). The manifest is
+     * read from the store first (small), checked against the reference, and decides the entry; the entry is made by
+     * a single directory rename (written and verified first in a private {@code .fetch-*} directory), so a reader
+     * never sees a partial copy; an entry that is already there and verifies is reused without copying (and its
+     * modification time set to now: {@link ModelCache} evicts the least recently used). Concurrent fetches of one
+     * version are safe: one rename wins, the others verify and use its result. Verified: the manifest parses and
+     * names the reference's model name, version and weights' SHA-256, the model zip's size and SHA-256 match, and
+     * in a signed store the manifest's signature.
      *
-     * @return the verified local checkpoint directory ({@code <cache>/<sha256>-<name>-v<version>})
+     * @return the verified local checkpoint directory
      * @throws CheckpointException when anything does not verify (nothing is left in the cache then)
      */
     public java.nio.file.Path fetch(ModelRef ref, java.nio.file.Path cache) throws IOException {
@@ -270,28 +273,34 @@ public final class ModelStore {
         if (!sha.matches("[0-9a-f]{64}")) {
             throw new CheckpointException("reference " + ref.displayName() + " has an invalid SHA-256 '" + ref.sha256() + "'");
         }
+        Path src = new Path(ref.uri());
+        FileSystem fs = src.getFileSystem();
+        byte[] manifestBytes;
+        try (InputStream in = fs.open(new Path(src, Checkpoints.MANIFEST))) {
+            manifestBytes = in.readAllBytes();
+        }
+        checkManifest(manifestBytes, ref);
         Files.createDirectories(cache);
-        java.nio.file.Path target = cache.resolve(cacheKey(ref, sha));
+        java.nio.file.Path target = cache.resolve(cacheKey(ref, manifestBytes));
         if (Files.isDirectory(target)) {
             try {
                 verifyLocal(target, ref);
+                Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
                 return target;
             } catch (CheckpointException e) {
                 LOG.warn("cached {} at {} does not verify ({}); fetching it again", ref.displayName(), target, e.getMessage());
                 MoreFiles.deleteRecursively(moveAside(target, cache));
             }
         }
-        java.nio.file.Path tmp = Files.createDirectory(cache.resolve(".fetch-" + UUID.randomUUID()));
+        java.nio.file.Path tmp = Files.createDirectory(cache.resolve(ModelCache.FETCHING + UUID.randomUUID()));
         try {
-            Path src = new Path(ref.uri());
-            FileSystem fs = src.getFileSystem();
-            List<String> files = new ArrayList<>(List.of(Checkpoints.MANIFEST, Checkpoints.MODEL));
-            if (signingKey != null && fs.exists(new Path(src, SIGNATURE))) {
-                files.add(SIGNATURE);
+            Files.write(tmp.resolve(Checkpoints.MANIFEST), manifestBytes); // the bytes the entry is keyed by
+            try (InputStream in = fs.open(new Path(src, Checkpoints.MODEL))) {
+                Files.copy(in, tmp.resolve(Checkpoints.MODEL));
             }
-            for (String f : files) {
-                try (InputStream in = fs.open(new Path(src, f))) {
-                    Files.copy(in, tmp.resolve(f));
+            if (signingKey != null && fs.exists(new Path(src, SIGNATURE))) {
+                try (InputStream in = fs.open(new Path(src, SIGNATURE))) {
+                    Files.copy(in, tmp.resolve(SIGNATURE));
                 }
             }
             verifyLocal(tmp, ref);
@@ -315,23 +324,24 @@ public final class ModelStore {
         }
     }
 
-    /** Where fetched checkpoints are cached: {@code configured}, else {@code <tmp>/crmn-model-cache}. */
-    public static java.nio.file.Path cacheDir(String configured) {
-        return configured != null ? java.nio.file.Path.of(configured)
-                : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "crmn-model-cache");
-    }
-
     /**
-     * The cache directory's name for a checkpoint: its weights' SHA-256, model name and version. Keyed by the weights
-     * alone, a re-versioned copy (same model.zip, another manifest) shared the first one's directory, failed its
-     * manifest check there, and moved it aside under a reader.
+     * The cache directory's name for a checkpoint: model name, version and the manifest's SHA-256 (which names the
+     * weights'). Keyed by the weights alone, a re-versioned copy (same model.zip, another manifest) shared the first
+     * one's directory, failed its manifest check there, and moved it aside under a reader; keyed by name and version
+     * too, a store rebuilt with other labels or preprocessing for the same weights would be served the old manifest.
      */
-    static String cacheKey(ModelRef ref, String sha) {
-        return sha + "-" + ref.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + ref.version();
+    static String cacheKey(ModelRef ref, byte[] manifestBytes) {
+        String digest;
+        try {
+            digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(manifestBytes)).substring(0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return ModelCache.entryPrefix(ref) + digest;
     }
 
-    private static java.nio.file.Path moveAside(java.nio.file.Path dir, java.nio.file.Path cache) throws IOException {
-        java.nio.file.Path aside = cache.resolve(".stale-" + UUID.randomUUID());
+    static java.nio.file.Path moveAside(java.nio.file.Path dir, java.nio.file.Path cache) throws IOException {
+        java.nio.file.Path aside = cache.resolve(ModelCache.STALE + UUID.randomUUID());
         Files.move(dir, aside, StandardCopyOption.ATOMIC_MOVE);
         return aside;
     }
@@ -360,9 +370,10 @@ public final class ModelStore {
      * Verifies a published checkpoint where it lies, without copying it: manifest against the reference, the
      * model zip's size and SHA-256 (streamed), and the signature in a signed store.
      *
+     * @return the verified manifest
      * @throws CheckpointException saying what does not verify
      */
-    public void verify(ModelRef ref) throws IOException {
+    public Manifest verify(ModelRef ref) throws IOException {
         Path dir = new Path(ref.uri());
         FileSystem fs = dir.getFileSystem();
         byte[] manifestBytes;
@@ -397,6 +408,7 @@ public final class ModelStore {
             }
         }
         verifySignature(sig, manifestBytes, ref);
+        return m;
     }
 
     /** Parses a manifest and checks it names the reference's model, version and zip hash. */

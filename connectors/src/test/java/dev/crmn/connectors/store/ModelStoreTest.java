@@ -44,6 +44,11 @@ class ModelStoreTest {
         return new ModelStore(new Path(dir.resolve(name).toUri()), key);
     }
 
+    /** The cache entry of a published version: named by its manifest's bytes. */
+    private static String entry(ModelRef r) throws java.io.IOException {
+        return ModelStore.cacheKey(r, Files.readAllBytes(local(r).resolve(Checkpoints.MANIFEST)));
+    }
+
     private static java.nio.file.Path local(ModelRef r) {
         return java.nio.file.Path.of(java.net.URI.create(r.uri()));
     }
@@ -61,7 +66,7 @@ class ModelStoreTest {
         assertThat(r1.uri()).startsWith("file:///").endsWith("/tiny/v1/");
         assertThat(ModelStore.refAt(r2.uri())).isEqualTo(r2);
         java.nio.file.Path local = store.fetch(r2, dir.resolve("cache"));
-        assertThat(local).isEqualTo(dir.resolve("cache").resolve(ModelStore.cacheKey(r2, r2.sha256())));
+        assertThat(local).isEqualTo(dir.resolve("cache").resolve(entry(r2)));
         assertThat(Checkpoints.load(local, false).manifest().version()).isEqualTo(2);
         try (var s = Files.list(dir.resolve("store").resolve("tiny"))) {
             assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith("."));
@@ -135,20 +140,20 @@ class ModelStoreTest {
                 results.add(pool.submit(fetch));
             }
             for (Future<java.nio.file.Path> f : results) {
-                assertThat(f.get()).isEqualTo(cache.resolve(ModelStore.cacheKey(r, r.sha256())));
+                assertThat(f.get()).isEqualTo(cache.resolve(entry(r)));
             }
         } finally {
             pool.shutdownNow();
         }
         try (var s = Files.list(cache)) {
-            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList())).containsExactly(ModelStore.cacheKey(r, r.sha256()));
+            assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList())).containsExactly(entry(r));
         }
-        Checkpoints.verifyFile(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL),
-                Checkpoints.readManifest(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MANIFEST)));
+        Checkpoints.verifyFile(cache.resolve(entry(r)).resolve(Checkpoints.MODEL),
+                Checkpoints.readManifest(cache.resolve(entry(r)).resolve(Checkpoints.MANIFEST)));
         // a later fetch reuses the entry (no copy: the file is the same one)
-        Object inode = Files.readAttributes(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL), BasicFileAttributes.class).fileKey();
+        Object inode = Files.readAttributes(cache.resolve(entry(r)).resolve(Checkpoints.MODEL), BasicFileAttributes.class).fileKey();
         store.fetch(r, cache);
-        assertThat(Files.readAttributes(cache.resolve(ModelStore.cacheKey(r, r.sha256())).resolve(Checkpoints.MODEL), BasicFileAttributes.class)
+        assertThat(Files.readAttributes(cache.resolve(entry(r)).resolve(Checkpoints.MODEL), BasicFileAttributes.class)
                 .fileKey()).isEqualTo(inode);
     }
 
@@ -192,8 +197,33 @@ class ModelStoreTest {
         }
         try (var s = Files.list(cache)) {
             assertThat(s.map(p -> p.getFileName().toString()).collect(Collectors.toList()))
-                    .containsExactlyInAnyOrder(ModelStore.cacheKey(r1, r1.sha256()), ModelStore.cacheKey(r2, r2.sha256()));
+                    .containsExactlyInAnyOrder(entry(r1), entry(r2));
         }
+    }
+
+    @Test
+    void oneVersionWithTheSameWeightsUnderAnotherManifestGetsItsOwnEntry() throws Exception {
+        // two stores (an old one and its rebuild) hold tiny v1 with the same weights; the rebuild's manifest differs
+        ModelStore old = store("rebuilt-old", null);
+        ModelStore rebuilt = store("rebuilt-new", null);
+        java.nio.file.Path relabelled = dir.resolve("local-v1-other-manifest");
+        Files.createDirectories(relabelled);
+        Files.copy(v1.resolve(Checkpoints.MODEL), relabelled.resolve(Checkpoints.MODEL));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(v1.resolve(Checkpoints.MANIFEST).toFile());
+        m.putObject("metrics").put("test_accuracy", 0.5);
+        json.writeValue(relabelled.resolve(Checkpoints.MANIFEST).toFile(), m);
+        ModelRef a = old.publish(v1);
+        ModelRef b = rebuilt.publish(relabelled);
+        assertThat(b.sha256()).isEqualTo(a.sha256());
+        assertThat(b.displayName()).isEqualTo(a.displayName());
+        java.nio.file.Path cache = dir.resolve("rebuilt-cache");
+        java.nio.file.Path fromOld = old.fetch(a, cache);
+        java.nio.file.Path fromRebuilt = rebuilt.fetch(b, cache);
+        assertThat(fromRebuilt).isNotEqualTo(fromOld);
+        assertThat(Files.readAllBytes(fromRebuilt.resolve(Checkpoints.MANIFEST)))
+                .isEqualTo(Files.readAllBytes(local(b).resolve(Checkpoints.MANIFEST)));
     }
 
     @Test
@@ -217,9 +247,8 @@ class ModelStoreTest {
         ModelRef wrongName = new ModelRef(r.schema(), "other", 1, r.uri(), r.sha256(), r.metrics(), null, null, 0);
         assertThatThrownBy(() -> store.fetch(wrongName, dir.resolve("cache-mismatch")))
                 .hasMessageContaining("the reference says other v1");
-        try (var s = Files.list(dir.resolve("cache-mismatch"))) {
-            assertThat(s).as("nothing unverified is left in the cache").isEmpty();
-        }
+        assertThat(dir.resolve("cache-mismatch")).as("refused on the store's manifest, before anything is copied")
+                .doesNotExist();
     }
 
     @Test

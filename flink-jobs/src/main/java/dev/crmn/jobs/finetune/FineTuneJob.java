@@ -92,9 +92,8 @@ public final class FineTuneJob {
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri), key);
         ModelRef start = store.latest(name).orElseThrow(() -> new IOException("no version of " + name + " in " + storeUri
                 + " (publish one first: crmn publish --model models/crmn-demo --store " + c.get(FineTuneOptions.STORE) + ")"));
-        Path cache = ModelStore.cacheDir(c.get(FineTuneOptions.MODEL_CACHE));
-        Manifest manifest = Checkpoints.readManifest(store.fetch(start, cache).resolve(Checkpoints.MANIFEST));
-        RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, cache.toString(),
+        Manifest manifest = store.verify(start); // where it lies: the TaskManagers fetch it into their own caches
+        RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, c.get(FineTuneOptions.MODEL_CACHE),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
                 c.get(FineTuneOptions.AVERAGE_DECAY),

@@ -23,13 +23,9 @@ public final class FineTuneOptions {
             .withDescription("Model store root (a path or a file system URI every TaskManager can read and write).");
     public static final ConfigOption<String> MODEL = ConfigOptions.key("model").stringType().noDefaultValue()
             .withDescription("Name of the model to fine-tune: the job starts from its latest version in the store.");
-    public static final ConfigOption<String> SIGNING_KEY_FILE = ConfigOptions.key("signing-key-file").stringType()
-            .noDefaultValue().withDescription("HMAC key file of a signed store (default: $CRMN_MODEL_STORE_KEY).");
-    public static final ConfigOption<Boolean> REQUIRE_SIGNED = ConfigOptions.key("require-signed").booleanType()
-            .defaultValue(false).withDescription("Refuse to start without a signing key (a signed store refuses"
-                    + " unsigned and tampered versions); default: start with an unsigned store, saying so.");
-    public static final ConfigOption<String> MODEL_CACHE = ConfigOptions.key("model-cache").stringType().noDefaultValue()
-            .withDescription("Local directory checkpoints are fetched into (default: <tmp>/crmn-model-cache).");
+    public static final ConfigOption<String> SIGNING_KEY_FILE = dev.crmn.jobs.common.StoreOptions.SIGNING_KEY_FILE;
+    public static final ConfigOption<Boolean> REQUIRE_SIGNED = dev.crmn.jobs.common.StoreOptions.REQUIRE_SIGNED;
+    public static final ConfigOption<String> MODEL_CACHE = dev.crmn.jobs.common.StoreOptions.MODEL_CACHE;
     public static final ConfigOption<Integer> ROUND_FRAMES = ConfigOptions.key("round-frames").intType().defaultValue(2000)
             .withDescription("New labelled training frames that start a round.");
     public static final ConfigOption<Long> ROUND_INTERVAL = ConfigOptions.key("round-interval").longType().defaultValue(120L)

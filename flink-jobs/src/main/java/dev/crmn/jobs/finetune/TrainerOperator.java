@@ -3,7 +3,8 @@ package dev.crmn.jobs.finetune;
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.store.ModelStore;
-import dev.crmn.connectors.store.SigningKeys;
+import dev.crmn.connectors.store.ModelCache;
+import dev.crmn.jobs.common.StoreOptions;
 import dev.crmn.jobs.common.TaskSetup;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
@@ -121,7 +122,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /** The {@link Anchor}'s images (configuration: read from its files when the task opens), or none. */
     private transient List<Example> anchorExamples;
     private transient ModelStore store;
-    private transient Path cache;
+    private transient ModelCache cache;
     private transient ExecutorService trainer;
     private transient AtomicBoolean stop;
     private transient Counter roundsCounter;
@@ -256,10 +257,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         // ND4J loads on the task thread (its backend discovery needs the task's class loader); the trainer thread
         // then gets the OpenMP threads: the task thread itself only buffers frames
         TaskSetup.prepare(1, 1, "fine-tune task");
-        cache = ModelStore.cacheDir(settings.modelCache());
-        byte[] key = SigningKeys.resolveExpecting(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()),
-                settings.keyFingerprint());
-        store = new ModelStore(new org.apache.flink.core.fs.Path(settings.storeUri()), key);
+        cache = StoreOptions.openCache(this, settings.storeUri(), settings.signingKeyFile(), settings.keyFingerprint(),
+                settings.modelCache());
+        store = cache.store();
         snapshottedIn = new java.util.HashMap<>();
         stop = new AtomicBoolean();
         trainer = TaskSetup.worker("crmn-finetune-trainer", getUserCodeClassloader());
@@ -268,7 +268,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
         }
-        base = Checkpoints.load(store.fetch(baseRef, cache), true);
+        base = cache.use(baseRef, dir -> Checkpoints.load(dir, true));
         anchorExamples = settings.anchor() == null ? List.of() : settings.anchor().load(base.manifest());
         if (!pending.isEmpty()) {
             // promoted before a failure: the newest is the base; publishing and announcing happen again below
@@ -383,7 +383,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         running = true;
         adopting = r;
         execute(() -> {
-            Checkpoints.Loaded loaded = Checkpoints.load(store.fetch(r, cache), true);
+            Checkpoints.Loaded loaded = cache.use(r, dir -> Checkpoints.load(dir, true));
             mailbox.execute(() -> {
                 running = false;
                 adopting = null;
@@ -679,7 +679,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
         long allocated = m.version();
         for (int attempt = 1; ; attempt++) {
-            Path tmp = Files.createDirectories(cache.resolve(".publish-" + UUID.randomUUID()));
+            Path tmp = Files.createDirectories(cache.dir().resolve(ModelCache.PUBLISHING + UUID.randomUUID()));
             try {
                 Path dir = tmp.resolve("v" + m.version());
                 Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));

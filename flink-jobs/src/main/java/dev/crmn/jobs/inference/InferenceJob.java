@@ -153,8 +153,7 @@ public final class InferenceJob {
                 c.get(InferenceOptions.REQUIRE_SIGNED), c.get(InferenceOptions.STORE));
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
         ModelRef ref = initialModel(c, kafka, store);
-        Path cache = modelCache(c);
-        Manifest manifest = Checkpoints.readManifest(store.fetch(ref, cache).resolve(Checkpoints.MANIFEST));
+        Manifest manifest = store.verify(ref); // where it lies: the TaskManagers fetch it into their own caches
         return new Plan(c, kafka, ref, manifest, parallelism, padded, SigningKeys.fingerprint(key));
     }
 
@@ -174,7 +173,7 @@ public final class InferenceJob {
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
-                modelCache(c).toString(), c.get(InferenceOptions.ENGINE), plan.keyFingerprint());
+                c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint());
         SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
@@ -242,10 +241,6 @@ public final class InferenceJob {
     /** A store location as a file system URI ({@link ModelStore#rootUri}). */
     public static String storeUri(String store) {
         return ModelStore.rootUri(store);
-    }
-
-    static Path modelCache(Configuration c) {
-        return ModelStore.cacheDir(c.get(InferenceOptions.MODEL_CACHE));
     }
 
     /** The local directory {@code --model} names (a path or a {@code file:} URI), or null (none given, another URI). */

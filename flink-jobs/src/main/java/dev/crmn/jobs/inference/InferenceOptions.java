@@ -41,14 +41,9 @@ public final class InferenceOptions {
             .withDescription("Without --model: which model's latest ModelRef to start from, when model-updates has several.");
     public static final ConfigOption<String> STORE = ConfigOptions.key("store").stringType().defaultValue("runs/store")
             .withDescription("Model store root (a path or a file system URI every TaskManager can read).");
-    public static final ConfigOption<String> SIGNING_KEY_FILE = ConfigOptions.key("signing-key-file").stringType()
-            .noDefaultValue().withDescription("HMAC key file of a signed store (default: $CRMN_MODEL_STORE_KEY, else"
-                    + " unsigned). Read where the job starts and on every TaskManager.");
-    public static final ConfigOption<Boolean> REQUIRE_SIGNED = ConfigOptions.key("require-signed").booleanType()
-            .defaultValue(false).withDescription("Refuse to start without a signing key (a signed store refuses"
-                    + " unsigned and tampered versions); default: start with an unsigned store, saying so.");
-    public static final ConfigOption<String> MODEL_CACHE = ConfigOptions.key("model-cache").stringType().noDefaultValue()
-            .withDescription("Local directory checkpoints are fetched into (default: <tmp>/crmn-model-cache).");
+    public static final ConfigOption<String> SIGNING_KEY_FILE = dev.crmn.jobs.common.StoreOptions.SIGNING_KEY_FILE;
+    public static final ConfigOption<Boolean> REQUIRE_SIGNED = dev.crmn.jobs.common.StoreOptions.REQUIRE_SIGNED;
+    public static final ConfigOption<String> MODEL_CACHE = dev.crmn.jobs.common.StoreOptions.MODEL_CACHE;
     public static final ConfigOption<Integer> TOP_K = ConfigOptions.key("top-k").intType().defaultValue(3)
             .withDescription("Classes per prediction.");
     public static final ConfigOption<Integer> THREADS_PER_SUBTASK = ConfigOptions.key("threads-per-subtask").intType()

@@ -14,7 +14,7 @@ import java.io.Serializable;
  * @param topK              classes per prediction
  * @param threadsPerSubtask OpenMP threads per subtask (0 = cores / parallelism)
  * @param signingKeyFile    HMAC key file of a signed store, or null
- * @param modelCache        local fetch cache directory, or null for {@code <tmp>/crmn-model-cache}
+ * @param modelCache        the configured fetch cache directory, or null: {@code crmn-model-cache} in each TaskManager's temp dir
  */
 public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expected, int batchSize, long maxDelayMs,
                                 int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine,

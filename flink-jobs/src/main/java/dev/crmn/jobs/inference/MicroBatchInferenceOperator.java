@@ -6,9 +6,8 @@ import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.format.PredictionJson;
-import dev.crmn.connectors.store.ModelStore;
-import dev.crmn.connectors.store.SigningKeys;
 import dev.crmn.jobs.common.Metrics;
+import dev.crmn.jobs.common.StoreOptions;
 import dev.crmn.jobs.common.TaskSetup;
 import dev.crmn.model.infer.ClassScore;
 import dev.crmn.model.infer.Classifier;
@@ -183,11 +182,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         arrivalNanos = new long[settings.batchSize()];
         handover = new AtomicReference<>();
         retries = new java.util.HashMap<>();
-        Path cache = ModelStore.cacheDir(settings.modelCache());
-        byte[] key = SigningKeys.resolveExpecting(settings.signingKeyFile() == null ? null : Path.of(settings.signingKeyFile()),
-                settings.keyFingerprint());
-        loader = new ModelLoader(new ModelStore(new org.apache.flink.core.fs.Path(cache.toUri()), key), cache,
-                settings.expected(), settings.batchSize(), engine);
+        // the store root is not used to fetch: a ModelRef names its own location
+        loader = new ModelLoader(StoreOptions.openCache(this, settings.initialModel().uri(), settings.signingKeyFile(),
+                settings.keyFingerprint(), settings.modelCache()), settings.expected(), settings.batchSize(), engine);
         registerMetrics();
         openedNanos = System.nanoTime();
         openedCpuNanos = THREADS.getCurrentThreadCpuTime();

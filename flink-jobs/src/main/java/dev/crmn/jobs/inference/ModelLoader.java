@@ -1,7 +1,7 @@
 package dev.crmn.jobs.inference;
 
 import dev.crmn.connectors.format.ModelRef;
-import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.ModelCache;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.PixelImage;
@@ -10,7 +10,6 @@ import dev.crmn.model.infer.ClassifierOptions;
 import dev.crmn.model.infer.ServingNetwork;
 import java.io.IOException;
 import java.io.Serializable;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -64,20 +63,18 @@ public final class ModelLoader {
         }
     }
 
-    private final ModelStore store;
-    private final Path cache;
+    private final ModelCache cache;
     private final Expected expected;
     private final int batchSize;
     private final ClassifierOptions engine;
 
     /**
-     * @param store     verifies what it fetches (its signing key, if any); the ModelRef's URI says where
-     * @param cache     the local fetch cache (shared safely by every subtask of a TaskManager)
+     * @param cache     the TaskManager's local cache of the store (shared safely by every subtask of a TaskManager);
+     *                  its store verifies what it fetches (its signing key, if any); the ModelRef's URI says where
      * @param batchSize the largest batch the model will run (warm-up goes up to it)
      * @param engine    the engine the models run on
      */
-    public ModelLoader(ModelStore store, Path cache, Expected expected, int batchSize, ClassifierOptions engine) {
-        this.store = store;
+    public ModelLoader(ModelCache cache, Expected expected, int batchSize, ClassifierOptions engine) {
         this.cache = cache;
         this.expected = expected;
         this.batchSize = batchSize;
@@ -88,7 +85,7 @@ public final class ModelLoader {
     public LoadedModel load(ModelRef ref) throws Refused {
         Checkpoints.Loaded loaded;
         try {
-            loaded = Checkpoints.load(store.fetch(ref, cache), false);
+            loaded = cache.use(ref, dir -> Checkpoints.load(dir, false));
         } catch (dev.crmn.model.checkpoint.CheckpointException e) {
             throw new Refused("cannot verify " + ref.displayName() + " from " + ref.uri() + ": " + e.getMessage(), e);
         } catch (IOException e) {
