@@ -14,7 +14,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
-import java.security.InvalidKeyException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -25,8 +24,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -47,9 +44,10 @@ import org.slf4j.LoggerFactory;
  * publishing the same bytes again returns the existing reference, so a publish retried after a failure is
  * idempotent. On object stores without atomic rename the race is not excluded (readers still verify hashes).
  *
- * <p><b>Signatures.</b> With a signing key, publish writes a detached HMAC-SHA256 of the manifest's stored
- * bytes ({@code manifest.json.sig}, hex), and {@link #fetch} refuses checkpoints whose signature is missing or
- * wrong. The manifest carries the model zip's SHA-256, so the signature covers the weights too; signing the
+ * <p><b>Signatures.</b> With signing keys ({@link Keyring}), publish writes a detached HMAC-SHA256 of the
+ * manifest's stored bytes ({@code manifest.json.sig}: the signing key's id, a space, the hex MAC), and
+ * {@link #fetch} refuses checkpoints whose signature is missing, wrong, or made with a key the keyring does not
+ * hold. Signatures written before key ids (the hex MAC alone) verify against any key of the keyring. The manifest carries the model zip's SHA-256, so the signature covers the weights too; signing the
  * bytes (not a re-serialised manifest) keeps fields this version does not know covered and verifiable.
  */
 public final class ModelStore {
@@ -64,19 +62,24 @@ public final class ModelStore {
     private static final Pattern VERSION_DIR = Pattern.compile("v(\\d+)(-[0-9a-f]+)?");
 
     private final Path root;
-    private final byte[] signingKey;
+    private final Keyring keys;
 
     /**
-     * @param root       the store's root URI
-     * @param signingKey HMAC key, or null for an unsigned store
+     * @param root the store's root URI
+     * @param keys HMAC keys (the first signs, all verify), or null for an unsigned store
      */
-    public ModelStore(Path root, byte[] signingKey) {
+    public ModelStore(Path root, Keyring keys) {
         this.root = root;
-        this.signingKey = signingKey == null ? null : signingKey.clone();
+        this.keys = keys;
+    }
+
+    /** A store signed with one key ({@code signingKey}), or unsigned (null). */
+    public ModelStore(Path root, byte[] signingKey) {
+        this(root, signingKey == null ? null : Keyring.of(signingKey));
     }
 
     public ModelStore(String rootUri) {
-        this(new Path(rootUri(rootUri)), null);
+        this(new Path(rootUri(rootUri)), (Keyring) null);
     }
 
     /**
@@ -94,7 +97,7 @@ public final class ModelStore {
 
     /** Whether this store signs and verifies manifests. */
     public boolean signed() {
-        return signingKey != null;
+        return keys != null;
     }
 
     /**
@@ -127,7 +130,7 @@ public final class ModelStore {
                 Files.copy(loaded.directory().resolve(m.modelFile()), out);
             }
             write(fs, new Path(tmp, Checkpoints.MANIFEST), manifestBytes);
-            if (signingKey != null) {
+            if (keys != null) {
                 write(fs, new Path(tmp, SIGNATURE), sign(manifestBytes).getBytes(StandardCharsets.US_ASCII));
             }
             if (!renamed(fs, tmp, target)) {
@@ -298,7 +301,7 @@ public final class ModelStore {
             try (InputStream in = fs.open(new Path(src, Checkpoints.MODEL))) {
                 Files.copy(in, tmp.resolve(Checkpoints.MODEL));
             }
-            if (signingKey != null && fs.exists(new Path(src, SIGNATURE))) {
+            if (keys != null && fs.exists(new Path(src, SIGNATURE))) {
                 try (InputStream in = fs.open(new Path(src, SIGNATURE))) {
                     Files.copy(in, tmp.resolve(SIGNATURE));
                 }
@@ -402,7 +405,7 @@ public final class ModelStore {
         }
         String sig = null;
         Path sigPath = new Path(dir, SIGNATURE);
-        if (signingKey != null && fs.exists(sigPath)) {
+        if (keys != null && fs.exists(sigPath)) {
             try (InputStream in = fs.open(sigPath)) {
                 sig = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
             }
@@ -426,26 +429,34 @@ public final class ModelStore {
     }
 
     private void verifySignature(String sig, byte[] manifestBytes, ModelRef ref) throws CheckpointException {
-        if (signingKey == null) {
+        if (keys == null) {
             return;
         }
         if (sig == null || sig.isBlank()) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is not signed and this store requires signatures");
         }
-        if (!MessageDigest.isEqual(sign(manifestBytes).getBytes(StandardCharsets.US_ASCII),
-                sig.strip().toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII))) {
+        String[] parts = sig.strip().split("\\s+");
+        if (parts.length > 2) {
             throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
         }
+        String mac = parts[parts.length - 1].toLowerCase(java.util.Locale.ROOT);
+        List<String> candidates = parts.length == 1 ? keys.ids() : List.of(parts[0]); // no id: signed before key ids
+        if (parts.length == 2 && keys.mac(parts[0], manifestBytes) == null) {
+            throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is signed with key " + parts[0]
+                    + ", which this job does not hold (it holds " + keys.fingerprint() + "): a retired key? List it"
+                    + " after the signing key in the key file while versions it signed are served");
+        }
+        for (String id : candidates) {
+            if (MessageDigest.isEqual(keys.mac(id, manifestBytes).getBytes(StandardCharsets.US_ASCII),
+                    mac.getBytes(StandardCharsets.US_ASCII))) {
+                return;
+            }
+        }
+        throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
     }
 
-    /** Hex HMAC-SHA256 of a manifest's bytes with this store's key. */
-    String sign(byte[] manifestBytes) throws CheckpointException {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(signingKey, "HmacSHA256"));
-            return HexFormat.of().formatHex(mac.doFinal(manifestBytes));
-        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
-            throw new CheckpointException("cannot sign manifest: " + e.getMessage(), e);
-        }
+    /** The signature file's content for a manifest: the signing key's id, a space, the hex HMAC-SHA256. */
+    String sign(byte[] manifestBytes) {
+        return keys.signingId() + " " + keys.mac(keys.signingId(), manifestBytes) + "\n";
     }
 }

@@ -4,10 +4,13 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Where a model store's HMAC key comes from: a key file (its bytes, trailing newline trimmed) or the
- * environment variable {@value #ENV}. No key means an unsigned store.
+ * Where a model store's HMAC keys come from: a key file, else the environment variable {@value #ENV} (one key).
+ * A key file holds one key per line (blank lines ignored, each line's surrounding white space trimmed): the first
+ * signs, every one verifies ({@link Keyring}; that is how keys rotate). No key means an unsigned store.
  */
 public final class SigningKeys {
 
@@ -16,48 +19,45 @@ public final class SigningKeys {
     private SigningKeys() {
     }
 
-    /** The key from {@code keyFile} if given, else from {@value #ENV}, else null. */
-    public static byte[] resolve(Path keyFile) throws IOException {
+    /** The keys from {@code keyFile} if given, else from {@value #ENV}, else null. */
+    public static Keyring resolve(Path keyFile) throws IOException {
         if (keyFile != null) {
-            String k = Files.readString(keyFile, StandardCharsets.UTF_8).strip();
-            if (k.isEmpty()) {
+            List<byte[]> keys = new ArrayList<>();
+            for (String line : Files.readAllLines(keyFile, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    keys.add(line.strip().getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            if (keys.isEmpty()) {
                 throw new IOException("signing key file " + keyFile + " is empty");
             }
-            return k.getBytes(StandardCharsets.UTF_8);
+            return new Keyring(keys);
         }
         String env = System.getenv(ENV);
-        return env == null || env.isBlank() ? null : env.strip().getBytes(StandardCharsets.UTF_8);
+        return env == null || env.isBlank() ? null : Keyring.of(env.strip().getBytes(StandardCharsets.UTF_8));
     }
 
-    /** A key's fingerprint ({@code sha256:} and 16 hex digits of its SHA-256), safe to log and to ship; null: no key. */
-    public static String fingerprint(byte[] key) {
-        if (key == null) {
-            return null;
-        }
-        try {
-            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(key);
-            return "sha256:" + java.util.HexFormat.of().formatHex(d).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+    /** A keyring's fingerprint ({@link Keyring#fingerprint}), safe to log and to ship; null: no key. */
+    public static String fingerprint(Keyring keys) {
+        return keys == null ? null : keys.fingerprint();
     }
 
     /**
-     * The key, as {@link #resolve}, which must be the one the job was started with (its {@code expected}
-     * fingerprint, null for an unsigned store): a TaskManager with another key, or none, would decide for itself
+     * The keys, as {@link #resolve}, which must be the ones the job was started with (its {@code expected}
+     * fingerprint, null for an unsigned store): a TaskManager with other keys, or none, would decide for itself
      * what it trusts.
      *
      * @throws IOException in one line naming both fingerprints
      */
-    public static byte[] resolveExpecting(Path keyFile, String expected) throws IOException {
-        byte[] key = resolve(keyFile);
-        String got = fingerprint(key);
+    public static Keyring resolveExpecting(Path keyFile, String expected) throws IOException {
+        Keyring keys = resolve(keyFile);
+        String got = fingerprint(keys);
         if (!java.util.Objects.equals(got, expected)) {
             throw new IOException("this TaskManager's model store key (" + (got == null ? "none" : got) + ", from "
                     + (keyFile != null ? keyFile : "$" + ENV) + ") is not the job's (" + (expected == null
                     ? "none: the job was started for an unsigned store" : expected) + "): give every TaskManager the"
                     + " same key (a --signing-key-file path they all read, or $" + ENV + ")");
         }
-        return key;
+        return keys;
     }
 }

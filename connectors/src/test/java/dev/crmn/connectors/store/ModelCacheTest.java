@@ -26,7 +26,7 @@ class ModelCacheTest {
 
     @BeforeAll
     static void publishFive() throws Exception {
-        store = new ModelStore(new org.apache.flink.core.fs.Path(dir.resolve("store").toUri()), null);
+        store = new ModelStore(dir.resolve("store").toString());
         for (long v = 1; v <= 5; v++) {
             versions.add(store.publish(Checkpoints2.tiny(dir.resolve("local-v" + v), v, v == 1 ? null : v - 1, v)));
         }

@@ -268,11 +268,12 @@ class ModelStoreTest {
         ModelStore signed = store("signed", key);
         ModelRef r = signed.publish(v1);
         java.nio.file.Path published = local(r);
-        assertThat(Files.readString(published.resolve(ModelStore.SIGNATURE))).hasSize(64);
+        assertThat(Files.readString(published.resolve(ModelStore.SIGNATURE)))
+                .as("the signing key's id, then the MAC").matches("sha256:[0-9a-f]{16} [0-9a-f]{64}\n");
         signed.fetch(r, dir.resolve("signed-ok"));
         ModelStore otherKey = new ModelStore(signed.root(), "other".getBytes(StandardCharsets.UTF_8));
         assertThatThrownBy(() -> otherKey.fetch(r, dir.resolve("signed-bad"))).isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("wrong signature");
+                .hasMessageContaining("is signed with key " + Keyring.id(key)).hasMessageContaining("does not hold");
         ModelRef unsigned = store("unsigned", null).publish(v2);
         assertThatThrownBy(() -> signed.fetch(unsigned, dir.resolve("unsigned"))).hasMessageContaining("not signed");
 
@@ -287,6 +288,31 @@ class ModelStoreTest {
         Files.writeString(manifest, extended.replace("\"val_accuracy\" : 0.1", "\"val_accuracy\" : 0.9"));
         assertThat(Files.readString(manifest)).isNotEqualTo(extended);
         assertThatThrownBy(() -> signed.fetch(r, dir.resolve("signed-edited"))).hasMessageContaining("wrong signature");
+    }
+
+    @Test
+    void keysRotate() throws Exception {
+        byte[] oldKey = "old-key".getBytes(StandardCharsets.UTF_8);
+        byte[] newKey = "new-key".getBytes(StandardCharsets.UTF_8);
+        ModelStore before = store("rotating", oldKey);
+        ModelRef r1 = before.publish(v1);
+        // rotation: the new key signs, the old one still verifies what it signed
+        ModelStore during = new ModelStore(before.root(), new Keyring(List.of(newKey, oldKey)));
+        ModelRef r2 = during.publish(v2);
+        during.fetch(r1, dir.resolve("rotating-1"));
+        during.fetch(r2, dir.resolve("rotating-2"));
+        assertThat(Files.readString(local(r2).resolve(ModelStore.SIGNATURE))).startsWith(Keyring.id(newKey) + " ");
+        // the old key retired: what it signed is refused, naming the key
+        ModelStore after = new ModelStore(before.root(), newKey);
+        after.fetch(r2, dir.resolve("rotating-after-2"));
+        assertThatThrownBy(() -> after.fetch(r1, dir.resolve("rotating-after-1"))).isInstanceOf(CheckpointException.class)
+                .hasMessageContaining("signed with key " + Keyring.id(oldKey)).hasMessageContaining("does not hold");
+        assertThatThrownBy(() -> after.verify(r1)).hasMessageContaining("signed with key " + Keyring.id(oldKey));
+        // a signature written before key ids (the hex MAC alone) verifies against any key held
+        String legacy = Files.readString(local(r1).resolve(ModelStore.SIGNATURE)).strip().split(" ")[1];
+        Files.writeString(local(r1).resolve(ModelStore.SIGNATURE), legacy);
+        during.fetch(r1, dir.resolve("rotating-legacy"));
+        assertThatThrownBy(() -> after.fetch(r1, dir.resolve("rotating-legacy-after"))).hasMessageContaining("wrong signature");
     }
 
     @Test

@@ -37,7 +37,7 @@ public final class StoreOptions {
      */
     public static ModelCache openCache(AbstractStreamOperator<?> operator, String storeUri, String keyFile,
                                        String keyFingerprint, String configuredCache) throws IOException {
-        byte[] key = SigningKeys.resolveExpecting(keyFile == null ? null : Path.of(keyFile), keyFingerprint);
+        dev.crmn.connectors.store.Keyring key = SigningKeys.resolveExpecting(keyFile == null ? null : Path.of(keyFile), keyFingerprint);
         String[] tmp = operator.getContainingTask().getEnvironment().getTaskManagerInfo().getTmpDirectories();
         Path dir = ModelCache.dir(configuredCache, tmp.length > 0 ? Path.of(tmp[0]) : null);
         return new ModelCache(new ModelStore(new org.apache.flink.core.fs.Path(storeUri), key), dir);

@@ -1,5 +1,6 @@
 package dev.crmn.jobs.common;
 
+import dev.crmn.connectors.store.Keyring;
 import dev.crmn.connectors.store.SigningKeys;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,12 +21,12 @@ public final class StoreTrust {
     }
 
     /**
-     * The store's key ({@code --signing-key-file}, else {@code $CRMN_MODEL_STORE_KEY}), or null for an unsigned store.
+     * The store's keys ({@code --signing-key-file}, else {@code $CRMN_MODEL_STORE_KEY}), or null for an unsigned store.
      *
      * @throws IllegalArgumentException with {@code requireSigned} and no key
      */
-    public static byte[] key(String keyFile, boolean requireSigned, String store) throws IOException {
-        byte[] key = SigningKeys.resolve(keyFile == null ? null : Path.of(keyFile));
+    public static Keyring key(String keyFile, boolean requireSigned, String store) throws IOException {
+        Keyring key = SigningKeys.resolve(keyFile == null ? null : Path.of(keyFile));
         if (key == null && requireSigned) {
             throw new IllegalArgumentException("--require-signed: no signing key for the model store " + store
                     + " (--signing-key-file FILE or $" + SigningKeys.ENV + ")");
@@ -34,7 +35,8 @@ public final class StoreTrust {
             LOG.warn("the model store {} is unsigned: whoever can write to it decides which weights this job runs."
                     + " Give it a key (--signing-key-file FILE or ${}) and --require-signed", store, SigningKeys.ENV);
         } else {
-            LOG.info("the model store {} is signed (key {})", store, SigningKeys.fingerprint(key));
+            LOG.info("the model store {} is signed (key {}{})", store, key.signingId(), key.ids().size() == 1 ? ""
+                    : "; also verifying with " + String.join(", ", key.ids().subList(1, key.ids().size())));
         }
         return key;
     }

@@ -87,7 +87,7 @@ public final class FineTuneJob {
         InstanceLock.checkNoneRunning(kafka, c.get(FineTuneOptions.GROUP_ID), "fine-tuning job");
         String storeUri = ModelStore.rootUri(c.get(FineTuneOptions.STORE));
         String keyFile = c.get(FineTuneOptions.SIGNING_KEY_FILE);
-        byte[] key = dev.crmn.jobs.common.StoreTrust.key(keyFile, c.get(FineTuneOptions.REQUIRE_SIGNED),
+        dev.crmn.connectors.store.Keyring key = dev.crmn.jobs.common.StoreTrust.key(keyFile, c.get(FineTuneOptions.REQUIRE_SIGNED),
                 c.get(FineTuneOptions.STORE));
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri), key);
         ModelRef start = store.latest(name).orElseThrow(() -> new IOException("no version of " + name + " in " + storeUri

@@ -149,7 +149,7 @@ public final class InferenceJob {
             throw new IllegalArgumentException("--engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the"
                     + " class path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)");
         }
-        byte[] key = dev.crmn.jobs.common.StoreTrust.key(c.get(InferenceOptions.SIGNING_KEY_FILE),
+        dev.crmn.connectors.store.Keyring key = dev.crmn.jobs.common.StoreTrust.key(c.get(InferenceOptions.SIGNING_KEY_FILE),
                 c.get(InferenceOptions.REQUIRE_SIGNED), c.get(InferenceOptions.STORE));
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
         ModelRef ref = initialModel(c, kafka, store);
