@@ -368,7 +368,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
     private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
         String out = topics("pred-" + (run++));
         InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
-        try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan, s -> s),
+        try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan),
                 "bench " + topic)) {
             List<ThreadCpu.Snapshot> cpu = new ArrayList<>();
             List<Prediction> preds = await(out, n, Duration.ofMinutes(10), sampler(cpu));
@@ -460,7 +460,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
         InferenceJob.Plan plan = InferenceJob.plan(jobOptions(in, out, b, parallelism, 0, maxDelay), Map.of());
         int n = (int) (rate * latencySeconds);
         AtomicBoolean announced = new AtomicBoolean();
-        try (LocalJob job = LocalJob.start(parallelism, env -> InferenceJob.build(env, plan, s -> s), "bench latency")) {
+        try (LocalJob job = LocalJob.start(parallelism, env -> InferenceJob.build(env, plan), "bench latency")) {
             Thread.sleep(3000); // the job is up (a wall-clock pause before a timed run, not synchronisation)
             try (KafkaProducer<byte[], byte[]> p = producer()) {
                 long start = System.nanoTime();

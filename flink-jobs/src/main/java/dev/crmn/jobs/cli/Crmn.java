@@ -48,6 +48,7 @@ public final class Crmn implements Runnable {
         cl.addSubcommand(new dev.crmn.jobs.cli.InferCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.FineTuneCommand());
         cl.addSubcommand(new dev.crmn.jobs.demo.DemoCommand());
+        cl.addSubcommand(new dev.crmn.jobs.demo.SoakCommand());
         cl.addSubcommand(new dev.crmn.jobs.bench.BenchStreamCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.SubmitCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.StopCommand());

@@ -48,11 +48,11 @@ public final class FineTuneCommand implements Callable<Integer> {
             return 0;
         }
         FineTuneJob.Plan plan = FineTuneJob.plan(dev.crmn.jobs.common.Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
-        int before = FineTuneRounds.all().size();
+        FineTuneRounds.Collector reports = FineTuneRounds.collect();
         try (AutoCloseable lock = dev.crmn.jobs.common.InstanceLock.acquireHere(plan.kafka(),
                 plan.config().get(FineTuneOptions.GROUP_ID), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                 "fine-tuning job");
-             LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan, s -> s),
+             LocalJob job = LocalJob.startForRunner("finetune", 1, env -> FineTuneJob.build(env, plan),
                 plan.jobName(), dev.crmn.jobs.common.Checkpointing.localSavepoints(plan.config(),
                         plan.config().get(FineTuneOptions.GROUP_ID)), fresh,
                 new LocalJob.SavepointOwner(dev.crmn.connectors.kafka.CrmnKafka.clusterId(plan.kafka()),
@@ -70,8 +70,10 @@ public final class FineTuneCommand implements Callable<Integer> {
                     plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
                     plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);
+        } finally {
+            reports.close();
         }
-        List<RoundReport> rounds = FineTuneRounds.all().subList(before, FineTuneRounds.all().size());
+        List<RoundReport> rounds = reports.all();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("model", plan.start().name());

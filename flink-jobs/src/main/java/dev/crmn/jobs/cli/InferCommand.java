@@ -48,7 +48,7 @@ public final class InferCommand implements Callable<Integer> {
         InferenceJob.Plan plan = InferenceJob.plan(Checkpointing.withLocalDefault(parsed.config()), parsed.kafka());
         try (AutoCloseable lock = InstanceLock.acquireHere(plan.kafka(), plan.config().get(InferenceOptions.GROUP_ID),
                 plan.config().get(InferenceOptions.MODEL_UPDATES_TOPIC), "inference job");
-             LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan, s -> s),
+             LocalJob job = LocalJob.startForRunner("infer", plan.parallelism(), env -> InferenceJob.build(env, plan),
                 plan.jobName(), Checkpointing.localSavepoints(plan.config(), plan.config().get(InferenceOptions.GROUP_ID)), fresh,
                 new LocalJob.SavepointOwner(CrmnKafka.clusterId(plan.kafka()), plan.kafka().bootstrapServers(),
                         plan.model().name()))) {

@@ -210,14 +210,14 @@ public final class DemoCommand implements Callable<Integer> {
                     kafka.bootstrapServers(), String.join(", ", DefaultTopics.NAMES),
                     webUiPort > 0 ? "http://localhost:" + webUiPort : "off", store, first.displayName(), report,
                     Topics.FRAMES, framesRate, Topics.FRAMES_LABELLED, labelledRate);
-            FineTuneRounds.clear();
             DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS,
                     Topics.FRAMES + "-", start);
             Thread observing = new Thread(observer, "crmn-demo-observer");
             AtomicLong sentFrames = new AtomicLong();
             AtomicLong sentLabelled = new AtomicLong();
-            try (LocalJob inference = LocalJob.start(web, 1, env -> InferenceJob.build(env, ip, s -> s), ip.jobName());
-                 LocalJob finetune = LocalJob.start(1, env -> FineTuneJob.build(env, fp, s -> s), fp.jobName())) {
+            FineTuneRounds.Collector reports = FineTuneRounds.collect();
+            try (LocalJob inference = LocalJob.start(web, 1, env -> InferenceJob.build(env, ip), ip.jobName());
+                 LocalJob finetune = LocalJob.start(1, env -> FineTuneJob.build(env, fp), fp.jobName())) {
                 observing.start();
                 Thread frames = stream(kafka.bootstrapServers(), Topics.FRAMES, test, framesRate, true, stop, sentFrames);
                 Thread stream = stream(kafka.bootstrapServers(), Topics.FRAMES_LABELLED, labelled, labelledRate, false, stop,
@@ -225,18 +225,19 @@ public final class DemoCommand implements Callable<Integer> {
                 Progress live = new Progress();
                 long deadline = duration > 0 ? start + (long) (duration * 1000) : Long.MAX_VALUE;
                 while (!stopped.await(2, TimeUnit.SECONDS) && System.currentTimeMillis() < deadline) {
-                    live.update(liveLine(observer, sentFrames.get(), sentLabelled.get(), start));
+                    live.update(liveLine(observer, reports, sentFrames.get(), sentLabelled.get(), start));
                 }
-                live.done(liveLine(observer, sentFrames.get(), sentLabelled.get(), start));
+                live.done(liveLine(observer, reports, sentFrames.get(), sentLabelled.get(), start));
                 stop.set(true);
                 frames.join();
                 stream.join();
                 drain(observer, sentFrames.get());
             } finally {
+                reports.close();
                 observer.stop();
                 observing.join(10_000);
             }
-            List<RoundReport> rounds = FineTuneRounds.all();
+            List<RoundReport> rounds = reports.all();
             Map<String, Object> header = new LinkedHashMap<>();
             header.put("started", java.time.Instant.ofEpochMilli(start).toString());
             header.put("corruption", corruption == null ? null : corruption.toString());
@@ -282,12 +283,12 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static String liveLine(DemoObserver o, long sent, long labelled, long start) {
+    private static String liveLine(DemoObserver o, FineTuneRounds.Collector reports, long sent, long labelled, long start) {
         long now = System.currentTimeMillis();
         DemoObserver.Live s = o.live(now);
         StringBuilder acc = new StringBuilder();
         s.recentAccuracy().forEach((v, a) -> acc.append(String.format(" v%d %.1f%%", v, 100 * a)));
-        List<RoundReport> rounds = FineTuneRounds.all();
+        List<RoundReport> rounds = reports.all();
         long promoted = rounds.stream().filter(RoundReport::promoted).count();
         return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
                         + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(), s.perSecond(),
@@ -295,7 +296,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */
-    private static Thread stream(String bootstrap, String topic, ImageSet set, double rate, boolean cycle,
+    static Thread stream(String bootstrap, String topic, ImageSet set, double rate, boolean cycle,
                                  AtomicBoolean stop, AtomicLong sent) {
         Thread t = new Thread(() -> {
             Properties p = new Properties();

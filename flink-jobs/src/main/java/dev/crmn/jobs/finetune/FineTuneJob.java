@@ -1,5 +1,6 @@
 package dev.crmn.jobs.finetune;
 
+import dev.crmn.connectors.format.DeadLetter;
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.FrameDecoder;
 import dev.crmn.connectors.format.ModelRef;
@@ -19,7 +20,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
@@ -63,7 +63,7 @@ public final class FineTuneJob {
         }
         Plan plan = plan(parsed.config(), parsed.kafka());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        build(env, plan, UnaryOperator.identity());
+        build(env, plan);
         env.execute(plan.jobName());
     }
 
@@ -117,13 +117,17 @@ public final class FineTuneJob {
         return a;
     }
 
+    /** Builds the job graph into {@code env}: {@link #labelledFrames}, then {@link #trained}. */
+    public static void build(StreamExecutionEnvironment env, Plan plan) {
+        SingleOutputStreamOperator<DecodedFrame> decoded = labelledFrames(env, plan);
+        trained(env, plan, decoded, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+    }
+
     /**
-     * Builds the job graph into {@code env}.
-     *
-     * @param afterDecode applied to the decoded frames before the trainer (identity in production; tests inject
-     *                    failures there)
+     * The environment set up for the job and its first half: labelled frames from Kafka, decoded and validated
+     * (rejected ones are the result's {@link DecodeFunction#DEAD_LETTERS} side output).
      */
-    public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
+    public static SingleOutputStreamOperator<DecodedFrame> labelledFrames(StreamExecutionEnvironment env, Plan plan) {
         Configuration c = plan.config();
         env.setParallelism(1);
         Checkpointing.configure(env, c.get(FineTuneOptions.CHECKPOINT_INTERVAL_MS), c.get(Checkpointing.CHECKPOINT_DIR));
@@ -137,18 +141,30 @@ public final class FineTuneJob {
                         OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST)),
                         WatermarkStrategy.noWatermarks(), "labelled frames").uid("labelled-source")
                 .process(new DecodeFunction(decoder)).name("decode and validate").uid("decode");
+        return decoded;
+    }
+
+    /**
+     * The job's second half: the trainer over {@code frames} and the model-updates stream, its promotions announced
+     * and {@code decodeDeadLetters} written, exactly once, under the graph's instance lock. {@link #build} gives it
+     * {@link #labelledFrames} unchanged; a graph may put steps of its own in between.
+     */
+    public static void trained(StreamExecutionEnvironment env, Plan plan, DataStream<DecodedFrame> frames,
+                               DataStream<DeadLetter> decodeDeadLetters) {
+        Configuration c = plan.config();
+        String group = c.get(FineTuneOptions.GROUP_ID);
         InstanceLock.JobLock lock = InstanceLock.JobLock.of(plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC));
         DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
                 WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source"));
-        SingleOutputStreamOperator<ModelRef> promoted = afterDecode.apply(decoded).connect(updates.broadcast())
+        SingleOutputStreamOperator<ModelRef> promoted = frames.connect(updates.broadcast())
                 .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
                 .uid("trainer");
         String prefix = c.get(FineTuneOptions.TRANSACTIONAL_ID_PREFIX);
         promoted.sinkTo(CrmnKafka.modelUpdatesSink(plan.kafka(), c.get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                 DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates", lock.sinkGate())).name("announcements")
                 .uid("model-updates-sink");
-        decoded.getSideOutput(DecodeFunction.DEAD_LETTERS).sinkTo(CrmnKafka.deadLetterSink(plan.kafka(),
+        decodeDeadLetters.sinkTo(CrmnKafka.deadLetterSink(plan.kafka(),
                 c.get(FineTuneOptions.DEAD_LETTERS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters",
                 lock.sinkGate()))
                 .name("dead letters").uid("dead-letters-sink");

@@ -6,6 +6,7 @@ import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.ModelCache;
 import dev.crmn.jobs.common.StoreOptions;
 import dev.crmn.jobs.common.TaskSetup;
+import dev.crmn.jobs.common.TaskWorker;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.ImageSet;
@@ -26,9 +27,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.ListState;
@@ -123,7 +121,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<Example> anchorExamples;
     private transient ModelStore store;
     private transient ModelCache cache;
-    private transient ExecutorService trainer;
+    private transient TaskWorker trainer;
     private transient AtomicBoolean stop;
     private transient Counter roundsCounter;
     private transient Counter promotions;
@@ -262,8 +260,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         store = cache.store();
         snapshottedIn = new java.util.HashMap<>();
         stop = new AtomicBoolean();
-        trainer = TaskSetup.worker("crmn-finetune-trainer", getUserCodeClassloader());
-        trainer.execute(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
+        trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
+        trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
@@ -382,49 +380,40 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         LOG.info("{} was announced: it becomes the base of the next rounds", r.displayName());
         running = true;
         adopting = r;
-        execute(() -> {
-            Checkpoints.Loaded loaded = cache.use(r, dir -> Checkpoints.load(dir, true));
-            mailbox.execute(() -> {
-                running = false;
-                adopting = null;
-                Graphs.free(base.network());
-                base = loaded;
-                adoptions++; // the next round starts a new learner from it
-                baseRef = r;
-                lastVersion = Math.max(lastVersion, r.version());
-            }, "adopt %s", r.displayName());
-        }, "cannot adopt " + r.displayName());
+        execute("adopt " + r.displayName(), () -> cache.use(r, dir -> Checkpoints.load(dir, true)), loaded -> {
+            running = false;
+            adopting = null;
+            Graphs.free(base.network());
+            base = loaded;
+            adoptions++; // the next round starts a new learner from it
+            baseRef = r;
+            lastVersion = Math.max(lastVersion, r.version());
+        }, loaded -> Graphs.free(loaded.network()));
     }
 
     private static ModelRef newer(ModelRef a, ModelRef b) {
         return a == null || (b != null && b.version() > a.version()) ? b : a;
     }
 
-    private void execute(ThrowingRunnable work, String onFailure) {
-        try {
-            trainer.execute(() -> {
-                try {
-                    work.run();
-                } catch (Exception | Error e) {
-                    LOG.warn("{}: {}", onFailure, e.toString());
-                    try {
-                        mailbox.execute(() -> {
-                            running = false;
-                            adopting = null; // a failed adoption is not retried: the next announcement is
-                        }, "after failure");
-                    } catch (RejectedExecutionException closing) {
-                        // the task is ending
-                    }
-                }
-            });
-        } catch (RejectedExecutionException closing) {
+    /**
+     * Runs {@code work} (a round, an adoption) on the trainer thread, {@code onResult} with its result on the task
+     * thread; a failure is logged and the trainer is free again (a failed adoption is not retried: the next
+     * announcement is). {@code discard} frees a result the task closed before taking.
+     */
+    private <T> void execute(String what, TaskWorker.Work<T> work, TaskWorker.OnTask<T> onResult,
+                             java.util.function.Consumer<? super T> discard) {
+        boolean submitted = trainer.submit(what, work, onResult, e -> {
+            LOG.warn("{} failed: {}", what, e.toString());
+            running = false;
+            adopting = null;
+        }, discard);
+        if (!submitted) {
             running = false;
         }
     }
 
-    @FunctionalInterface
-    private interface ThrowingRunnable {
-        void run() throws Exception;
+    /** What a round's work hands back to the task thread. */
+    private record RoundResult(FineTuning.Candidate candidate, EvaluationReport baseEval, double seconds, double ips) {
     }
 
     /**
@@ -496,9 +485,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", round,
                 bm.displayName(), settings.steps(), used, replay.size(), hold.size(), quiet ? "; the stream is quiet ("
                         + quietRoundsLeft() + " more refusal(s) without progress end these rounds)" : "");
-        execute(() -> {
-            FineTuning.Candidate c;
-            double ips;
+        execute("round " + round, () -> {
             if (learner == null || learnerAdoptions != adoptionsNow) {
                 closeLearner(); // first round, or the base was replaced by a version announced elsewhere
                 FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
@@ -513,20 +500,16 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             long n0 = System.nanoTime();
             learner.run(settings.steps(), stop::get);
             if (stop.get()) {
-                return;
+                return null;
             }
-            ips = (learner.stepsDone() - t0) * (double) Math.min(settings.batchSize(), train.size())
+            double ips = (learner.stepsDone() - t0) * (double) Math.min(settings.batchSize(), train.size())
                     / Math.max(1e-9, (System.nanoTime() - n0) / 1e9);
-            c = learner.snapshot(b.manifest(), hold, lineage);
+            FineTuning.Candidate c = learner.snapshot(b.manifest(), hold, lineage);
             EvaluationReport baseEval = Evaluator.evaluate(b.network(), hold, b.manifest().normalization(),
                     CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
-            double seconds = (System.nanoTime() - started) / 1e9;
-            try {
-                mailbox.execute(() -> roundDone(round, c, baseEval, judged, holdoutLabels, used, train.size(), seconds, ips), "round %s done", round);
-            } catch (RejectedExecutionException closing) {
-                c.close();
-            }
-        }, "round " + round + " failed");
+            return new RoundResult(c, baseEval, (System.nanoTime() - started) / 1e9, ips);
+        }, r -> roundDone(round, r.candidate(), r.baseEval(), judged, holdoutLabels, used, train.size(), r.seconds(),
+                r.ips()), r -> r.candidate().close());
     }
 
     /** On the trainer thread (or once it stopped): frees the learner's network. */
@@ -714,11 +697,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             if (stop != null) {
                 stop.set(true);
             }
-            boolean stopped = true;
-            if (trainer != null) {
-                trainer.shutdownNow();
-                stopped = trainer.awaitTermination(60, TimeUnit.SECONDS);
-            }
+            boolean stopped = trainer == null || trainer.stop(java.time.Duration.ofSeconds(60));
             if (!stopped) {
                 // freeing native memory a running round still uses would crash the TaskManager: leak it instead
                 LOG.warn("the trainer thread did not stop within 60 s; its network's native memory is not freed under it");

@@ -33,7 +33,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.function.UnaryOperator;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
@@ -88,7 +87,7 @@ public final class InferenceJob {
         }
         Plan plan = plan(parsed.config(), parsed.kafka());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        build(env, plan, UnaryOperator.identity());
+        build(env, plan);
         env.execute(plan.jobName());
     }
 
@@ -157,15 +156,21 @@ public final class InferenceJob {
         return new Plan(c, kafka, ref, manifest, parallelism, padded, SigningKeys.fingerprint(key));
     }
 
-    /**
-     * Builds the job graph into {@code env}.
-     *
-     * @param afterDecode applied to the decoded frames before inference (identity in production; tests insert a
-     *                    failure there)
-     */
-    public static void build(StreamExecutionEnvironment env, Plan plan, UnaryOperator<DataStream<DecodedFrame>> afterDecode) {
-        Configuration c = plan.config();
+    /** Builds the job graph into {@code env}: {@link #decodedFrames}, then {@link #classified}. */
+    public static void build(StreamExecutionEnvironment env, Plan plan) {
         SingleOutputStreamOperator<DecodedFrame> decoded = decodedFrames(env, plan);
+        classified(env, plan, decoded, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+    }
+
+    /**
+     * The job's second half: {@code frames} classified in micro-batches under the model-updates stream (hot-swap),
+     * predictions and dead letters ({@code decodeDeadLetters} and the inference's own) to Kafka, exactly once,
+     * under the graph's instance lock. {@link #build} gives it {@link #decodedFrames} unchanged; a graph may put
+     * steps of its own in between.
+     */
+    public static void classified(StreamExecutionEnvironment env, Plan plan, DataStream<DecodedFrame> frames,
+                                  DataStream<DeadLetter> decodeDeadLetters) {
+        Configuration c = plan.config();
         InstanceLock.JobLock lock = lock(plan);
         DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
@@ -174,12 +179,12 @@ public final class InferenceJob {
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
                 c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint());
-        SingleOutputStreamOperator<Prediction> predictions = afterDecode.apply(decoded)
+        SingleOutputStreamOperator<Prediction> predictions = frames
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
                         new MicroBatchInferenceOperatorFactory(settings))
                 .uid("inference");
-        sinks(plan, lock.sinkGate(), predictions, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS)
+        sinks(plan, lock.sinkGate(), predictions, decodeDeadLetters
                 .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS)));
     }
 

@@ -9,6 +9,7 @@ import dev.crmn.connectors.format.PredictionJson;
 import dev.crmn.jobs.common.Metrics;
 import dev.crmn.jobs.common.StoreOptions;
 import dev.crmn.jobs.common.TaskSetup;
+import dev.crmn.jobs.common.TaskWorker;
 import dev.crmn.model.infer.ClassScore;
 import dev.crmn.model.infer.Classifier;
 import dev.crmn.model.infer.ClassifierOptions;
@@ -17,10 +18,6 @@ import dev.crmn.model.perf.NativeMemory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
@@ -49,7 +46,7 @@ import org.apache.flink.util.OutputTag;
  * checkpoint is in that checkpoint's Kafka transaction), and at the end of input.
  *
  * <p><b>Hot-swap</b>: a ModelRef for the serving model's name with a higher version than any seen is handed to
- * a loader thread ({@link ModelLoader}: fetch, verify, check input and classes, warm up); a model that passes
+ * a loader thread ({@link TaskWorker}, {@link ModelLoader}: fetch, verify, check input and classes, warm up); a model that passes
  * is handed back through the mailbox and becomes active between two batches (a reference change); the
  * replaced one is closed at once (its native memory freed). One that fails is refused: logged with the
  * reason, counted, and the current model keeps serving. The active ModelRef (and one still loading) are
@@ -83,8 +80,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     static final int MAX_FAILED_BATCHES = 3;
     private transient int failedBatchesInARow;
     private transient ModelLoader loader;
-    private transient ExecutorService loaderThread;
-    private transient AtomicReference<ModelLoader.LoadedModel> handover;
+    private transient TaskWorker loaderThread;
     private transient ListState<ModelRef> activeState;
     private transient ListState<ModelRef> loadingState;
     private transient ModelRef restoredActive;
@@ -180,7 +176,6 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                 : status.backend() + (status.onednnLoaded() ? " onednn" : " plain") + ", " + TaskSetup.ompThreads() + " thread(s)";
         buffer = new ArrayList<>(settings.batchSize());
         arrivalNanos = new long[settings.batchSize()];
-        handover = new AtomicReference<>();
         retries = new java.util.HashMap<>();
         // the store root is not used to fetch: a ModelRef names its own location
         loader = new ModelLoader(StoreOptions.openCache(this, settings.initialModel().uri(), settings.signingKeyFile(),
@@ -210,7 +205,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         }
         highestRequested = first.version();
         LOG.info("{}: serving {} ({})", subtask, first.displayName(), backend);
-        loaderThread = TaskSetup.worker("crmn-model-loader-" + subtask, getUserCodeClassloader());
+        loaderThread = new TaskWorker("crmn-model-loader-" + subtask, getUserCodeClassloader(), mailbox);
         if (restoredLoading != null) {
             follow(restoredLoading); // a swap the restore interrupted, if still newer
         }
@@ -272,38 +267,19 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         highestRequested = Math.max(highestRequested, r.version());
         loading = r;
         LOG.info("loading {} from {}", r.displayName(), r.uri());
-        loaderThread.execute(() -> {
-            if (r.version() < highestRequested) {
-                return; // a newer version was requested while this one waited
-            }
-            try {
-                ModelLoader.LoadedModel m = loader.load(r);
-                ModelLoader.LoadedModel displaced = handover.getAndSet(m);
-                if (displaced != null) {
-                    displaced.close(); // loaded, never swapped in: a newer one took its place (its memory goes now)
-                }
-                mailbox.execute(this::swap, "swap to %s", r.displayName());
-            } catch (ModelLoader.Refused e) {
-                try {
-                    mailbox.execute(() -> refuse(r, e), "refuse %s", r.displayName());
-                } catch (RejectedExecutionException closing) {
-                    LOG.info("{} refused while the task is closing: {}", r.displayName(), e.getMessage());
-                }
-            } catch (RejectedExecutionException closing) {
-                ModelLoader.LoadedModel m = handover.getAndSet(null);
-                if (m != null) {
-                    m.close();
-                }
-            }
-        });
+        loaderThread.submit("load " + r.displayName(),
+                () -> r.version() < highestRequested ? null : loader.load(r), // null: a newer one was requested meanwhile
+                this::swap,
+                e -> refuse(r, e instanceof ModelLoader.Refused refusal ? refusal
+                        : new ModelLoader.Refused("loading " + r.displayName() + " failed: " + e, e)),
+                ModelLoader.LoadedModel::close);
     }
 
-    /** On the task thread, between two batches: the loaded model becomes the active one. */
-    private void swap() {
-        ModelLoader.LoadedModel m = handover.getAndSet(null);
-        if (m == null) {
-            return;
-        }
+    /**
+     * On the task thread, between two batches: the loaded model becomes the active one, unless a newer one is
+     * active already (loaded after it, swapped in before): then it is closed, its memory freed at once.
+     */
+    private void swap(ModelLoader.LoadedModel m) {
         if (m.ref().version() <= active.ref().version()) {
             m.close();
             return;
@@ -471,13 +447,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                     String.format("%.1f", open), String.format("%.1f", (THREADS.getCurrentThreadCpuTime() - openedCpuNanos) / 1e9));
         }
         try {
-            if (loaderThread != null) {
-                loaderThread.shutdownNow();
-                loaderThread.awaitTermination(30, TimeUnit.SECONDS);
-            }
-            ModelLoader.LoadedModel pending = handover == null ? null : handover.getAndSet(null);
-            if (pending != null) {
-                pending.close();
+            if (loaderThread != null && !loaderThread.stop(java.time.Duration.ofSeconds(30))) {
+                LOG.warn("the model loader did not stop within 30 s; a model it is loading is not freed under it");
             }
             if (active != null) {
                 active.close();

@@ -64,9 +64,12 @@ class ContinualLearningITCase {
         }
     }
 
+    /** The rounds and restores of the jobs this class runs (every trainer in this JVM reports to it). */
+    static final FineTuneRounds.Collector reports = FineTuneRounds.collect();
+
     @BeforeEach
     void fresh() {
-        FineTuneRounds.clear();
+        reports.clear();
     }
 
     @Test
@@ -113,11 +116,11 @@ class ContinualLearningITCase {
             m.put(FineTuneOptions.ANCHOR.key(), anchor);
         }
         FineTuneJob.Plan plan = FineTuneJob.plan(Configuration.fromMap(m), Map.of());
-        try (LocalJob job = LocalJob.start(1, env -> FineTuneJob.build(env, plan, s -> s), plan.jobName())) {
+        try (LocalJob job = LocalJob.start(1, env -> FineTuneJob.build(env, plan), plan.jobName())) {
             job.awaitEnd(MINUTES * 60.0); // the user's ten minutes; the job runs on
         }
         List<ModelRef> versions = store.list("crmn-demo");
-        System.out.println(test + ": rounds " + FineTuneRounds.all());
+        System.out.println(test + ": rounds " + reports.all());
         assertThat(versions).as("a promoted version").hasSizeGreaterThan(1);
         return store.fetch(versions.get(versions.size() - 1), dir.resolve(test + "-fetched"));
     }

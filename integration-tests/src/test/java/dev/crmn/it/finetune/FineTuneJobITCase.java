@@ -14,6 +14,7 @@ import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.it.testutil.InMemoryMetrics;
 import dev.crmn.it.testutil.KafkaFixture;
 import dev.crmn.jobs.common.Checkpointing;
+import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.finetune.FineTuneJob;
 import dev.crmn.jobs.finetune.FineTuneOptions;
 import dev.crmn.jobs.finetune.FineTuneRounds;
@@ -86,9 +87,12 @@ class FineTuneJobITCase {
         kafka.close();
     }
 
+    /** The rounds and restores of the jobs this class runs (every trainer in this JVM reports to it). */
+    static final FineTuneRounds.Collector reports = FineTuneRounds.collect();
+
     @BeforeEach
     void fresh() {
-        FineTuneRounds.clear();
+        reports.clear();
         InMemoryMetrics.clear();
     }
 
@@ -143,7 +147,10 @@ class FineTuneJobITCase {
         FineTuneJob.Plan plan = FineTuneJob.plan(options, Map.of());
         Configuration f = InMemoryMetrics.config();
         f.addAll(flink);
-        return LocalJob.start(f, 1, env -> FineTuneJob.build(env, plan, hook), plan.jobName());
+        return LocalJob.start(f, 1, env -> {
+            var decoded = FineTuneJob.labelledFrames(env, plan); // the job's two halves, the test's step in between
+            FineTuneJob.trained(env, plan, hook.apply(decoded), decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+        }, plan.jobName());
     }
 
     /** Whether the trainer keeps image {@code i} of the stream for its holdout (it splits by the decoded pixels). */
@@ -219,16 +226,16 @@ class FineTuneJobITCase {
         } // stopped at once, while its tasks may still be starting: it still stops with a savepoint (the one it
           // resumed from is its own now, and a cancelled job's would be deleted)
         assertThat(LocalJob.newestSavepoint(savepoints)).as("a savepoint to resume from").isPresent();
-        assertThat(FineTuneRounds.restores()).as("the job stopped at once had restored its state first").hasSize(1);
-        FineTuneRounds.Restore same = FineTuneRounds.restores().get(0);
+        assertThat(reports.restores()).as("the job stopped at once had restored its state first").hasSize(1);
+        FineTuneRounds.Restore same = reports.restores().get(0);
         assertThat(same.dropped()).as("the same model: its state is kept").isNull();
         assertThat(same.reservoir() + same.holdout()).isGreaterThanOrEqualTo(150);
-        FineTuneRounds.clear();
+        reports.clear();
         InMemoryMetrics.clear();
         try (LocalJob job = resumable(second, savepoints)) {
             assertThat(job.resumedFrom()).as("the stream position is still resumed").isPresent();
-            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
-            FineTuneRounds.Restore switched = FineTuneRounds.restores().get(0);
+            await(() -> !reports.restores().isEmpty(), "the restore");
+            FineTuneRounds.Restore switched = reports.restores().get(0);
             assertThat(switched.dropped()).isEqualTo("tiny");
             assertThat(new int[]{switched.reservoir(), switched.holdout(), switched.newFrames(), switched.pendingVersions()})
                     .containsOnly(0);
@@ -241,7 +248,7 @@ class FineTuneJobITCase {
     /** A fine-tuning job that stops with a savepoint into {@code savepoints} and resumes from the newest. */
     private static LocalJob resumable(Configuration options, Path savepoints) throws Exception {
         FineTuneJob.Plan plan = FineTuneJob.plan(options, Map.of());
-        return LocalJob.startResumable(InMemoryMetrics.config(), 1, env -> FineTuneJob.build(env, plan, s -> s),
+        return LocalJob.startResumable(InMemoryMetrics.config(), 1, env -> FineTuneJob.build(env, plan),
                 plan.jobName(), savepoints, false);
     }
 
@@ -258,8 +265,8 @@ class FineTuneJobITCase {
         Configuration o = options("promote");
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("promote-labelled", 0, 2500, "p-", false);
-            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
-            RoundReport r = FineTuneRounds.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
+            await(() -> reports.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            RoundReport r = reports.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
             assertThat(r.candidateAccuracy()).isGreaterThan(r.baseAccuracy() + 0.005);
             List<ModelRef> refs = announced("promote-model-updates", 1);
             ModelRef v2 = refs.get(0);
@@ -286,8 +293,8 @@ class FineTuneJobITCase {
         ModelStore store = new ModelStore(dir.resolve("renumber-store").toString());
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("renumber-labelled", 0, 2500, "n-", false);
-            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
-            RoundReport r = FineTuneRounds.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
+            await(() -> reports.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            RoundReport r = reports.all().stream().filter(RoundReport::promoted).findFirst().orElseThrow();
             assertThat(r.candidateVersion()).isEqualTo(2);
             // meanwhile another publisher puts another checkpoint under v2 (the weak model, re-versioned)
             Path intruder = dir.resolve("renumber-intruder");
@@ -329,8 +336,8 @@ class FineTuneJobITCase {
             List<Object> holdout = InMemoryMetrics.gauges("holdoutSize");
             assertThat(((Number) holdout.get(holdout.size() - 1)).longValue())
                     .as("each image's two copies went to the same side").isEqualTo(2 * holdoutImages);
-            await(() -> !FineTuneRounds.all().isEmpty(), "a round");
-            RoundReport r = FineTuneRounds.all().get(0);
+            await(() -> !reports.all().isEmpty(), "a round");
+            RoundReport r = reports.all().get(0);
             assertThat(r.decision()).isEqualTo("skipped");
             assertThat(r.reason()).matches("the holdout has \\d+ image\\(s\\), a decision needs at least 1000000"
                     + " \\(--min-holdout\\)");
@@ -339,7 +346,7 @@ class FineTuneJobITCase {
             assertThat(r.candidateVersion()).isNull();
             send("split-labelled", n, n + 200, "more-", false);
             await(() -> framesHeld() >= 3L * n, "the later frames taken");
-            assertThat(FineTuneRounds.all()).as("reported once while the rounds wait for a larger holdout").hasSize(1);
+            assertThat(reports.all()).as("reported once while the rounds wait for a larger holdout").hasSize(1);
             assertThat(InMemoryMetrics.sum("", "numRestarts")).as("no task failed").isZero();
         }
     }
@@ -353,14 +360,14 @@ class FineTuneJobITCase {
         o.set(FineTuneOptions.ROUND_STEPS, 20);
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("quiet-labelled", 0, 800, "q-", false);
-            await(() -> !FineTuneRounds.all().isEmpty(), "a round on the new frames");
+            await(() -> !reports.all().isEmpty(), "a round on the new frames");
             // then nothing more arrives
             await(() -> {
                 List<Object> left = InMemoryMetrics.gauges("quietRoundsLeft");
                 return !left.isEmpty() && ((Number) left.get(left.size() - 1)).intValue() == 0
-                        && FineTuneRounds.all().stream().anyMatch(r -> r.newFrames() == 0);
+                        && reports.all().stream().anyMatch(r -> r.newFrames() == 0);
             }, "the patience to run out");
-            List<RoundReport> rounds = FineTuneRounds.all();
+            List<RoundReport> rounds = reports.all();
             assertThat(rounds.get(0).newFrames()).as("the first round trained on the new frames").isPositive();
             List<RoundReport> lastTwo = rounds.subList(rounds.size() - 2, rounds.size());
             assertThat(lastTwo).as("it stopped after two refusals in a row").allMatch(r -> r.decision().equals("refused"));
@@ -369,7 +376,7 @@ class FineTuneJobITCase {
             assertThat(last.trainImages()).isPositive();
             int before = rounds.size();
             send("quiet-labelled", 800, 1600, "q-", false);
-            await(() -> FineTuneRounds.all().stream().skip(before).anyMatch(r -> r.newFrames() > 0),
+            await(() -> reports.all().stream().skip(before).anyMatch(r -> r.newFrames() > 0),
                     "a round on the next new frames");
         }
     }
@@ -381,10 +388,10 @@ class FineTuneJobITCase {
         Configuration o = options("scrambled", Path.of("..", "models", "crmn-demo"), "crmn-demo");
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("scrambled-labelled", 0, 1600, "s-", true);
-            await(() -> FineTuneRounds.all().size() >= 2, "two rounds");
-            assertThat(FineTuneRounds.all()).noneMatch(RoundReport::promoted)
+            await(() -> reports.all().size() >= 2, "two rounds");
+            assertThat(reports.all()).noneMatch(RoundReport::promoted)
                     .allMatch(r -> r.decision().startsWith("refused"));
-            assertThat(FineTuneRounds.all()).allMatch(r -> r.baseAccuracy() > 0.5 && r.candidateAccuracy() < r.baseAccuracy());
+            assertThat(reports.all()).allMatch(r -> r.baseAccuracy() > 0.5 && r.candidateAccuracy() < r.baseAccuracy());
             assertThat(new ModelStore(dir.resolve("scrambled-store").toString()).list("crmn-demo")).hasSize(1);
         }
     }
@@ -438,8 +445,8 @@ class FineTuneJobITCase {
                 Thread.sleep(100);
             }
             assertThat(FailWhileTraining.failed.get()).as("the failure was injected mid-round").isTrue();
-            await(() -> !FineTuneRounds.restores().isEmpty(), "the restore");
-            FineTuneRounds.Restore restored = FineTuneRounds.restores().get(0);
+            await(() -> !reports.restores().isEmpty(), "the restore");
+            FineTuneRounds.Restore restored = reports.restores().get(0);
             assertThat(restored.reservoir()).as("the replay reservoir came back from state").isPositive();
             assertThat(restored.holdout()).as("the holdout came back from state").isPositive();
             send("failure-labelled", sent, sent + 1700, "f-", false);
@@ -447,15 +454,15 @@ class FineTuneJobITCase {
             // the test is about publishing across a restart, not about how good a round is: a round whose candidate
             // the gate refuses gets another round's worth of frames, until two rounds have promoted
             long deadline2 = System.nanoTime() + WAIT.toNanos();
-            int roundsSeen = FineTuneRounds.all().size();
-            while (FineTuneRounds.all().stream().filter(RoundReport::promoted).count() < 2) {
+            int roundsSeen = reports.all().size();
+            while (reports.all().stream().filter(RoundReport::promoted).count() < 2) {
                 if (System.nanoTime() > deadline2) {
-                    throw new AssertionError("timed out waiting for two promotions: " + FineTuneRounds.all());
+                    throw new AssertionError("timed out waiting for two promotions: " + reports.all());
                 }
-                int rounds = FineTuneRounds.all().size();
+                int rounds = reports.all().size();
                 if (rounds > roundsSeen) {
                     roundsSeen = rounds;
-                    if (!FineTuneRounds.all().get(rounds - 1).promoted()) {
+                    if (!reports.all().get(rounds - 1).promoted()) {
                         send("failure-labelled", sent, sent + 700, "f-", false);
                         sent += 700;
                     }
@@ -497,7 +504,7 @@ class FineTuneJobITCase {
 
         @Override
         public void notifyCheckpointComplete(long id) {
-            checkpointDuringRound = FineTuneRounds.all().isEmpty() && roundRunning();
+            checkpointDuringRound = reports.all().isEmpty() && roundRunning();
         }
 
         private static boolean roundRunning() {
@@ -526,12 +533,12 @@ class FineTuneJobITCase {
         im.put(InferenceOptions.PARALLELISM.key(), "1");
         im.put(InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "500");
         InferenceJob.Plan ip = InferenceJob.plan(Configuration.fromMap(im), Map.of());
-        try (LocalJob inference = LocalJob.start(InMemoryMetrics.config(), 1, env -> InferenceJob.build(env, ip, s -> s),
+        try (LocalJob inference = LocalJob.start(InMemoryMetrics.config(), 1, env -> InferenceJob.build(env, ip),
                 ip.jobName()); LocalJob finetune = start(o, new Configuration(), s -> s)) {
             sendCheck("a-");
             double before = accuracy(predictionsOf("a-"));
             send("joint-labelled", 0, 2500, "j-", false);
-            await(() -> FineTuneRounds.all().stream().anyMatch(RoundReport::promoted), "a promotion");
+            await(() -> reports.all().stream().anyMatch(RoundReport::promoted), "a promotion");
             await(() -> InMemoryMetrics.sum("micro-batch inference", "modelSwaps") >= 1, "the inference job's swap");
             sendCheck("b-");
             List<Prediction> after = predictionsOf("b-");

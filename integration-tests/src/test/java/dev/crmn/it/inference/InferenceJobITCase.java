@@ -15,6 +15,7 @@ import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.testutil.Images;
 import dev.crmn.it.testutil.InMemoryMetrics;
 import dev.crmn.it.testutil.KafkaFixture;
+import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.common.Metrics;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
@@ -127,7 +128,10 @@ class InferenceJobITCase {
         InferenceJob.Plan plan = InferenceJob.plan(options, Map.of());
         Configuration f = InMemoryMetrics.config();
         f.addAll(flink);
-        return LocalJob.start(f, plan.parallelism(), env -> InferenceJob.build(env, plan, hook), plan.jobName());
+        return LocalJob.start(f, plan.parallelism(), env -> {
+            var decoded = InferenceJob.decodedFrames(env, plan); // the job's two halves, the test's step in between
+            InferenceJob.classified(env, plan, hook.apply(decoded), decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+        }, plan.jobName());
     }
 
     /**
@@ -202,14 +206,14 @@ class InferenceJobITCase {
         });
         try {
             try (LocalJob first = LocalJob.startResumable(InMemoryMetrics.config(), 2,
-                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                    env -> InferenceJob.build(env, plan), plan.jobName(), savepoints, false)) {
                 assertThat(first.resumedFrom()).isEmpty();
                 kafka.await("resume-predictions", 100, WAIT);
             } // stops with a savepoint while frames arrive
             assertThat(LocalJob.newestSavepoint(savepoints)).as("the stop left a savepoint").isPresent();
             int sentAtStop = sent.get();
             try (LocalJob second = LocalJob.startResumable(InMemoryMetrics.config(), 2,
-                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                    env -> InferenceJob.build(env, plan), plan.jobName(), savepoints, false)) {
                 assertThat(second.resumedFrom()).isPresent();
                 kafka.await("resume-predictions", sentAtStop + 100, WAIT); // committed: it has checkpointed
                 assertThat(LocalJob.newestSavepoint(savepoints)).as("the savepoint it resumed from is gone once a"
@@ -253,11 +257,11 @@ class InferenceJobITCase {
         InferenceJob.Plan firstPlan = InferenceJob.plan(o, Map.of());
         InferenceJob.Plan secondPlan = InferenceJob.plan(o, Map.of());
         try (LocalJob first = LocalJob.start(InMemoryMetrics.config(), 2,
-                env -> InferenceJob.build(env, firstPlan, s -> s), firstPlan.jobName())) {
+                env -> InferenceJob.build(env, firstPlan), firstPlan.jobName())) {
             send("together-frames", 0, 10, "g-");
             kafka.await("together-predictions", 10, WAIT); // the first copy runs and holds the lock
             try (LocalJob second = LocalJob.start(new Configuration(), 2,
-                    env -> InferenceJob.build(env, secondPlan, s -> s), secondPlan.jobName())) {
+                    env -> InferenceJob.build(env, secondPlan), secondPlan.jobName())) {
                 java.util.concurrent.ExecutionException failed = org.assertj.core.api.Assertions.catchThrowableOfType(
                         java.util.concurrent.ExecutionException.class,
                         () -> second.client().getJobExecutionResult().get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS));
@@ -281,7 +285,7 @@ class InferenceJobITCase {
         InferenceJob.Plan later = InferenceJob.plan(o, Map.of()); // passed the check too: the race crmn infer closes
         try (AutoCloseable lock = dev.crmn.jobs.common.InstanceLock.acquireHere(plan.kafka(), "ahead", "ahead-model-updates",
                 "inference job"); LocalJob job = LocalJob.start(InMemoryMetrics.config(), 2,
-                        env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
+                        env -> InferenceJob.build(env, plan), plan.jobName())) {
             send("ahead-frames", 0, 10, "a-");
             kafka.await("ahead-predictions", 10, WAIT);
             try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
@@ -307,7 +311,7 @@ class InferenceJobITCase {
         Configuration o = options("lost", Map.of());
         InferenceJob.Plan plan = InferenceJob.plan(o, Map.of());
         try (LocalJob job = LocalJob.start(InMemoryMetrics.config(), 2,
-                env -> InferenceJob.build(env, plan, s -> s), plan.jobName())) {
+                env -> InferenceJob.build(env, plan), plan.jobName())) {
             send("lost-frames", 0, 10, "l-");
             kafka.await("lost-predictions", 10, WAIT);
             try (org.apache.kafka.clients.admin.Admin admin = kafka.admin()) {
@@ -375,7 +379,7 @@ class InferenceJobITCase {
                     Map.of(InferenceOptions.PARALLELISM.key(), Integer.toString(parallelism))), Map.of());
             InMemoryMetrics.clear();
             try (LocalJob job = LocalJob.startResumable(InMemoryMetrics.config(), parallelism,
-                    env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                    env -> InferenceJob.build(env, plan), plan.jobName(), savepoints, false)) {
                 String prefix = "p" + parallelism + "-" + sent + "-";
                 if (sent == 0) { // parallelism 1: serve v1, then swap to v2 mid-stream
                     send("rescale-frames", 0, 40, "s-");
@@ -403,7 +407,7 @@ class InferenceJobITCase {
         org.apache.flink.util.FileUtils.deleteDirectory(dir.resolve("rescale-cache").toFile());
         InferenceJob.Plan plan = InferenceJob.plan(options("rescale", Map.of(InferenceOptions.PARALLELISM.key(), "2")), Map.of());
         try (LocalJob job = LocalJob.startResumable(InMemoryMetrics.config(), 2,
-                env -> InferenceJob.build(env, plan, s -> s), plan.jobName(), savepoints, false)) {
+                env -> InferenceJob.build(env, plan), plan.jobName(), savepoints, false)) {
             send("rescale-frames", 0, 40, "gone-");
             List<Prediction> mine = predictions(kafka.await("rescale-predictions", sent + 40, WAIT)).stream()
                     .filter(p -> p.frameId().startsWith("gone-")).toList();
