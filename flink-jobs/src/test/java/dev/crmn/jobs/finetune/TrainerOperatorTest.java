@@ -1,0 +1,66 @@
+package dev.crmn.jobs.finetune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.testutil.StateFixtures;
+import dev.crmn.model.data.PixelImage;
+import java.nio.file.Path;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The trainer's processing on Flink's operator test harness with the shipped model (no broker, no MiniCluster):
+ * frames split between holdout and training by their pixels, a round starts after {@code --round-frames} new
+ * training frames, runs on the trainer thread and is judged on the task thread when its mail runs; the frames
+ * it used are no longer new.
+ */
+class TrainerOperatorTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aRoundStartsAfterItsFramesRunsOffTheTaskThreadAndIsJudgedOnIt() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        store.publish(Path.of("..", "models", "crmn-demo"));
+        RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
+                40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
+                new PromotionGate(0.05, 0.5, 5), 3, null);
+        try (FineTuneRounds.Collector reports = FineTuneRounds.collect();
+             AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
+                     new TrainerOperatorFactory(settings), 1, 1, 0)) {
+            h.setup();
+            h.open();
+            TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef>) h.getOperator();
+            int training = 0;
+            int held = 0;
+            for (int i = 0; training < 40; i++) {
+                byte[] px = StateFixtures.pixels(i);
+                if (TrainerOperator.inHoldout(px, 30)) {
+                    held++;
+                } else {
+                    training++;
+                }
+                op.processElement1(new StreamRecord<>(new DecodedFrame("f-" + i, null, "frames-labelled", 0, i, 0, 0,
+                        i % 10, new PixelImage(32, 32, 3, px), null)));
+            }
+            assertThat(reports.all()).as("the round runs on the trainer thread; nothing is judged yet").isEmpty();
+            h.getTaskMailbox().take(0).run(); // the round's result, judged on the task thread
+            assertThat(reports.all()).hasSize(1);
+            RoundReport r = reports.all().get(0);
+            assertThat(r.newFrames()).isEqualTo(40);
+            assertThat(r.holdoutImages()).isEqualTo(held);
+            assertThat(r.steps()).isEqualTo(2);
+            assertThat(r.decision()).isIn("promoted", "refused");
+            assertThat(r.baseAccuracy()).isBetween(0.0, 1.0);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.crmn.jobs.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.DecodedFrame;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.data.PixelImage;
+import dev.crmn.jobs.testutil.StateFixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The inference operator's processing, on Flink's operator test harness with the shipped model (no broker, no
+ * MiniCluster): when a batch is classified (full, by its deadline, before a checkpoint barrier), and how a version
+ * announced on the second input is loaded on the loader thread and swapped in through the mailbox, or refused.
+ */
+class MicroBatchInferenceOperatorTest {
+
+    static final Path SHIPPED = Path.of("..", "models", "crmn-demo");
+
+    @TempDir
+    static Path dir;
+    static ModelStore store;
+    static ModelRef v1;
+    static ModelRef v2;
+
+    private AbstractStreamOperatorTestHarness<Prediction> harness;
+    private TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction> op;
+    private long offset;
+
+    @BeforeAll
+    static void publish() throws Exception {
+        store = new ModelStore(dir.resolve("store").toString());
+        v1 = store.publish(SHIPPED);
+        v2 = store.publish(copy(2, m -> m));
+    }
+
+    /** The shipped weights as {@code version}, its manifest changed by {@code edit}. */
+    static Path copy(long version, UnaryOperator<Manifest.Builder> edit) throws Exception {
+        Path d = Files.createDirectories(dir.resolve("local-v" + version));
+        Files.copy(SHIPPED.resolve(Checkpoints.MODEL), d.resolve(Checkpoints.MODEL));
+        Manifest m = Checkpoints.readManifest(SHIPPED.resolve(Checkpoints.MANIFEST));
+        Checkpoints.writeManifest(d.resolve(Checkpoints.MANIFEST), edit.apply(m.toBuilder().version(version)).build());
+        return d;
+    }
+
+    @BeforeEach
+    @SuppressWarnings("unchecked")
+    void open() throws Exception {
+        InferenceSettings settings = new InferenceSettings(v1, ModelLoader.Expected.of(Checkpoints.readManifest(
+                SHIPPED.resolve(Checkpoints.MANIFEST))), 4, 50, 1, 1, null, dir.resolve("cache").toString(), "cpu", null);
+        harness = new AbstractStreamOperatorTestHarness<>(new MicroBatchInferenceOperatorFactory(settings), 1, 1, 0);
+        harness.setup();
+        harness.open();
+        op = (TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction>) harness.getOperator();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    private void frame() throws Exception {
+        long o = offset++;
+        op.processElement1(new StreamRecord<>(new DecodedFrame("f-" + o, null, "frames", 0, o, 0, 0, -1,
+                new PixelImage(32, 32, 3, StateFixtures.pixels((int) o)), null)));
+    }
+
+    /** The predictions emitted since the last call. */
+    private List<Prediction> emitted() {
+        List<Prediction> out = new ArrayList<>();
+        for (Object o : harness.getOutput()) {
+            if (o instanceof StreamRecord<?> r && r.getValue() instanceof Prediction p) {
+                out.add(p);
+            }
+        }
+        harness.getOutput().clear();
+        return out;
+    }
+
+    @Test
+    void aBatchIsClassifiedWhenFullByItsDeadlineAndBeforeABarrier() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            frame();
+        }
+        assertThat(emitted()).as("3 of a batch of 4: waiting").isEmpty();
+        frame();
+        assertThat(emitted()).extracting(Prediction::frameId).containsExactly("f-0", "f-1", "f-2", "f-3");
+
+        frame();
+        harness.setProcessingTime(harness.getProcessingTime() + 49);
+        assertThat(emitted()).isEmpty();
+        harness.setProcessingTime(harness.getProcessingTime() + 1); // its deadline (--max-delay-ms 50)
+        assertThat(emitted()).extracting(Prediction::frameId).containsExactly("f-4");
+
+        frame();
+        harness.prepareSnapshotPreBarrier(1); // nothing stays buffered across a checkpoint
+        assertThat(emitted()).extracting(Prediction::frameId).containsExactly("f-5");
+        harness.setProcessingTime(harness.getProcessingTime() + 100);
+        assertThat(emitted()).as("a flushed buffer's timer does nothing").isEmpty();
+    }
+
+    @Test
+    void anAnnouncedVersionIsSwappedInThroughTheMailboxAndABadOneRefused() throws Exception {
+        op.processElement2(new StreamRecord<>(v2));
+        harness.getTaskMailbox().take(0).run(); // the loader's result: the swap, between two batches
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 2).hasSize(4);
+
+        // a version for other classes cannot serve this job's frames: refused, v2 keeps serving
+        List<String> otherClasses = new ArrayList<>(v1Labels());
+        java.util.Collections.reverse(otherClasses);
+        ModelRef v3 = store.publish(copy(3, b -> b.labels(otherClasses)));
+        op.processElement2(new StreamRecord<>(v3));
+        harness.getTaskMailbox().take(0).run(); // the refusal
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 2).hasSize(4);
+
+        // a refusal does not block later versions
+        ModelRef v4 = store.publish(copy(4, b -> b));
+        op.processElement2(new StreamRecord<>(v4));
+        harness.getTaskMailbox().take(0).run();
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 4).hasSize(4);
+        // an older or repeated announcement is ignored: nothing is loaded, no mail comes
+        op.processElement2(new StreamRecord<>(v2));
+        op.processElement2(new StreamRecord<>(v4));
+        assertThat(harness.getTaskMailbox().hasMail()).isFalse();
+    }
+
+    private static List<String> v1Labels() throws Exception {
+        return Checkpoints.readManifest(SHIPPED.resolve(Checkpoints.MANIFEST)).labels();
+    }
+}
