@@ -170,18 +170,17 @@ public final class ModelStore {
      * @throws CheckpointException if another checkpoint holds the version
      */
     private Optional<ModelRef> existing(Manifest m) throws IOException {
-        for (ModelRef r : list(m.name())) {
-            if (r.version() == m.version()) {
-                if (!r.sha256().equalsIgnoreCase(m.sha256())) {
-                    throw new VersionTakenException(m.displayName() + " is already published at " + r.uri()
-                            + " with another checkpoint (SHA-256 " + r.sha256().substring(0, 12) + "…, this one "
-                            + m.sha256().substring(0, 12) + "…); one version number names one checkpoint");
-                }
-                LOG.info("{} is already published at {} (same checkpoint)", m.displayName(), r.uri());
-                return Optional.of(r);
+        Optional<ModelRef> held = find(m.name(), m.version());
+        if (held.isPresent()) {
+            ModelRef r = held.get();
+            if (!r.sha256().equalsIgnoreCase(m.sha256())) {
+                throw new VersionTakenException(m.displayName() + " is already published at " + r.uri()
+                        + " with another checkpoint (SHA-256 " + r.sha256().substring(0, 12) + "…, this one "
+                        + m.sha256().substring(0, 12) + "…); one version number names one checkpoint");
             }
+            LOG.info("{} is already published at {} (same checkpoint)", m.displayName(), r.uri());
         }
-        return Optional.empty();
+        return held;
     }
 
     private static void write(FileSystem fs, Path file, byte[] bytes) throws IOException {
@@ -218,41 +217,79 @@ public final class ModelStore {
         return ref(m, dir, fs.getFileStatus(dir).getModificationTime());
     }
 
-    /** Published versions of {@code name}, oldest first. Unreadable entries are skipped. */
+    /** Published versions of {@code name}, oldest first, each manifest read. Unreadable entries are skipped. */
     public List<ModelRef> list(String name) throws IOException {
-        FileSystem fs = root.getFileSystem();
-        Path modelDir = new Path(root, name);
         List<ModelRef> refs = new ArrayList<>();
-        if (!fs.exists(modelDir)) {
-            return refs;
-        }
-        FileStatus[] entries = fs.listStatus(modelDir);
-        if (entries == null) {
-            return refs;
-        }
-        for (FileStatus s : entries) {
-            Matcher dirName = VERSION_DIR.matcher(s.getPath().getName());
-            if (!s.isDir() || !dirName.matches()) {
-                continue;
-            }
-            try (InputStream in = fs.open(new Path(s.getPath(), Checkpoints.MANIFEST))) {
-                Manifest m = Checkpoints.readManifest(in.readAllBytes(), s.getPath().toString());
-                if (m.name().equals(name) && Long.toString(m.version()).equals(dirName.group(1))) {
-                    refs.add(ref(m, s.getPath(), s.getModificationTime()));
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.debug("{} is not a published version: {}", s.getPath(), e.getMessage());
-            }
+        for (VersionDir d : versionDirs(name)) {
+            read(name, d).ifPresent(refs::add);
         }
         refs.sort(Comparator.comparingLong(ModelRef::version).thenComparingLong(ModelRef::publishedAt)
                 .thenComparing(ModelRef::uri));
         return refs;
     }
 
-    /** The highest published version of {@code name} (ties, possible only in old stores, go to the latest published). */
+    /** A version directory of a model, as its name says: the index of a store is its directory names. */
+    private record VersionDir(long version, FileStatus status) {
+    }
+
+    /** The version directories of {@code name} (one listing, no manifest read), highest version first. */
+    private List<VersionDir> versionDirs(String name) throws IOException {
+        FileSystem fs = root.getFileSystem();
+        Path modelDir = new Path(root, name);
+        List<VersionDir> dirs = new ArrayList<>();
+        FileStatus[] entries = fs.exists(modelDir) ? fs.listStatus(modelDir) : null;
+        if (entries == null) {
+            return dirs;
+        }
+        for (FileStatus s : entries) {
+            Matcher dirName = VERSION_DIR.matcher(s.getPath().getName());
+            if (s.isDir() && dirName.matches()) {
+                dirs.add(new VersionDir(Long.parseLong(dirName.group(1)), s));
+            }
+        }
+        dirs.sort(Comparator.comparingLong(VersionDir::version).reversed()
+                .thenComparing(d -> -d.status().getModificationTime()));
+        return dirs;
+    }
+
+    /** The reference of one version directory, if its manifest is readable and names it. */
+    private Optional<ModelRef> read(String name, VersionDir d) {
+        try (InputStream in = root.getFileSystem().open(new Path(d.status().getPath(), Checkpoints.MANIFEST))) {
+            Manifest m = Checkpoints.readManifest(in.readAllBytes(), d.status().getPath().toString());
+            if (m.name().equals(name) && m.version() == d.version()) {
+                return Optional.of(ref(m, d.status().getPath(), d.status().getModificationTime()));
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("{} is not a published version: {}", d.status().getPath(), e.getMessage());
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The highest published version of {@code name} (ties, possible only in old stores, go to the latest published):
+     * one listing and the manifests of the highest versions only, however many versions the store holds.
+     */
     public Optional<ModelRef> latest(String name) throws IOException {
-        List<ModelRef> refs = list(name);
-        return refs.isEmpty() ? Optional.empty() : Optional.of(refs.get(refs.size() - 1));
+        for (VersionDir d : versionDirs(name)) {
+            Optional<ModelRef> r = read(name, d);
+            if (r.isPresent()) {
+                return r;
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The published reference of {@code name} version {@code version}, reading only that version's manifest. */
+    public Optional<ModelRef> find(String name, long version) throws IOException {
+        for (VersionDir d : versionDirs(name)) {
+            if (d.version() == version) {
+                Optional<ModelRef> r = read(name, d);
+                if (r.isPresent()) {
+                    return r;
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /**

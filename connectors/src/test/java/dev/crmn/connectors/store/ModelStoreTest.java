@@ -316,6 +316,24 @@ class ModelStoreTest {
     }
 
     @Test
+    void latestAndPublishReadOnlyTheVersionsTheyNeed() throws Exception {
+        ModelStore store = store("indexed", null);
+        ModelRef r1 = store.publish(v1);
+        ModelRef r2 = store.publish(v2);
+        // v1's manifest made unreadable (a store weeks old, a half-deleted version): no reader of the newest meets it
+        Files.writeString(local(r1).resolve(Checkpoints.MANIFEST), "{ not json");
+        assertThat(store.latest("tiny")).contains(r2);
+        assertThat(store.find("tiny", 2)).contains(r2);
+        assertThat(store.publish(v2)).as("publishing v2 again reads v2 alone").isEqualTo(r2);
+        assertThat(store.list("tiny")).as("a full listing skips what it cannot read").containsExactly(r2);
+        // a newest version that cannot be read is passed over by latest, not fatal
+        java.nio.file.Path broken = Files.createDirectories(local(r2).getParent().resolve("v9"));
+        Files.writeString(broken.resolve(Checkpoints.MANIFEST), "{ not json");
+        assertThat(store.latest("tiny")).contains(r2);
+        assertThat(store.find("tiny", 9)).isEmpty();
+    }
+
+    @Test
     void aStoreGivenAsAPlainPathIsAnAbsoluteFileUri() {
         assertThat(ModelStore.rootUri("runs/store")).startsWith("file:///")
                 .endsWith("/runs/store").contains(java.nio.file.Path.of("").toAbsolutePath().toString());

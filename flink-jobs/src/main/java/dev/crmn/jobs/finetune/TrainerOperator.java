@@ -122,6 +122,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient ModelStore store;
     private transient ModelCache cache;
     private transient TaskWorker trainer;
+    /** Publishes promoted versions to the store, off the task thread (object stores are slow). */
+    private transient TaskWorker publisher;
+    /** Versions handed to the publisher and not announced yet (still in {@code pending}, so in every checkpoint). */
+    private transient java.util.Set<Long> publishing;
     private transient AtomicBoolean stop;
     private transient Counter roundsCounter;
     private transient Counter promotions;
@@ -262,6 +266,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         stop = new AtomicBoolean();
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
         trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
+        publisher = new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox);
+        publishing = new java.util.HashSet<>();
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
@@ -609,9 +615,13 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     }
 
     /** The next version: above every version of the model in the store and every one this job allocated. */
-    private long nextVersion() throws java.io.IOException {
-        long inStore = store.latest(settings.modelName()).map(ModelRef::version).orElse(0L);
-        lastVersion = Math.max(Math.max(lastVersion, inStore), base.manifest().version()) + 1;
+    /**
+     * The number of the next promoted version: above every version this trainer made, adopted or started from. The
+     * store is not read here (the task thread does no store I/O): a number another publisher took meanwhile is
+     * found when publishing, and the candidate renumbered then.
+     */
+    private long nextVersion() {
+        lastVersion = Math.max(lastVersion, base.manifest().version()) + 1;
         return lastVersion;
     }
 
@@ -634,54 +644,52 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     @Override
     public void notifyCheckpointComplete(long checkpointId) throws Exception {
         super.notifyCheckpointComplete(checkpointId);
-        List<PendingVersion> done = new ArrayList<>();
         for (PendingVersion p : pending) {
             Long in = snapshottedIn.get(p.version());
             if (in != null && in <= checkpointId) {
-                publishAndAnnounce(p);
-                done.add(p);
+                publish(p);
             }
         }
-        pending.removeAll(done);
     }
 
     /** After a restore: versions promoted before the failure, published again (a no-op) and announced. */
-    private void publishRestored() throws Exception {
-        for (PendingVersion p : new ArrayList<>(pending)) {
-            publishAndAnnounce(p);
-        }
-        pending.clear();
+    private void publishRestored() {
+        pending.forEach(this::publish);
     }
 
     /**
-     * Publishes a promoted version and announces it. When another publisher took its number meanwhile (a `crmn
-     * publish` of another checkpoint, a second trainer), the candidate is renumbered above the store's newest version
-     * (its manifest rewritten) and published again, instead of failing the task for ever.
+     * Hands a promoted version (in a completed checkpoint) to the publisher thread; it is announced, and leaves
+     * {@code pending}, on the task thread once published. A failure to publish fails the task: Flink restores it and
+     * the version is published again from the checkpoint.
      */
-    private void publishAndAnnounce(PendingVersion p) throws Exception {
+    private void publish(PendingVersion p) {
+        if (!publishing.add(p.version())) {
+            return; // on its way already
+        }
+        publisher.submit("publish v" + p.version(), () -> publishNumbered(p), ref -> announce(p, ref), e -> {
+            publishing.remove(p.version());
+            throw e instanceof Exception x ? x : new IllegalStateException("publishing v" + p.version() + " failed", e);
+        }, ref -> { });
+    }
+
+    /**
+     * On the publisher thread: publishes a promoted version. When another publisher took its number meanwhile (a
+     * {@code crmn publish} of another checkpoint, a second trainer), the candidate is renumbered above the store's
+     * newest version (its manifest rewritten) and published again, instead of failing the task for ever.
+     */
+    private ModelRef publishNumbered(PendingVersion p) throws Exception {
         Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
-        long allocated = m.version();
         for (int attempt = 1; ; attempt++) {
             Path tmp = Files.createDirectories(cache.dir().resolve(ModelCache.PUBLISHING + UUID.randomUUID()));
             try {
                 Path dir = tmp.resolve("v" + m.version());
                 Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
-                ModelRef ref = store.publish(dir);
-                if (base.manifest().version() == allocated && ref.version() != allocated) {
-                    base = new Checkpoints.Loaded(base.directory(), base.manifest().toBuilder().version(ref.version()).build(),
-                            base.network()); // the next rounds name the renumbered version as their parent
-                }
-                if (base.manifest().version() == ref.version()) {
-                    baseRef = ref;
-                }
-                output.collect(new StreamRecord<>(ref));
-                LOG.info("published and announced {} at {}", ref.displayName(), ref.uri());
-                return;
+                return store.publish(dir);
             } catch (dev.crmn.connectors.store.VersionTakenException e) {
                 if (attempt >= 10) {
                     throw e;
                 }
-                long next = nextVersion();
+                long next = Math.max(store.latest(settings.modelName()).map(ModelRef::version).orElse(0L), m.version()) + 1;
                 LOG.warn("{} was taken by another publisher ({}); publishing this candidate as v{}", m.displayName(),
                         e.getMessage(), next);
                 m = m.toBuilder().version(next).build();
@@ -691,11 +699,30 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
     }
 
+    /** On the task thread: {@code p} is published as {@code ref}; announced now. */
+    private void announce(PendingVersion p, ModelRef ref) {
+        publishing.remove(p.version());
+        pending.remove(p);
+        lastVersion = Math.max(lastVersion, ref.version());
+        if (base.manifest().version() == p.version() && ref.version() != p.version()) {
+            base = new Checkpoints.Loaded(base.directory(), base.manifest().toBuilder().version(ref.version()).build(),
+                    base.network()); // the next rounds name the renumbered version as their parent
+        }
+        if (base.manifest().version() == ref.version()) {
+            baseRef = ref;
+        }
+        output.collect(new StreamRecord<>(ref));
+        LOG.info("published and announced {} at {}", ref.displayName(), ref.uri());
+    }
+
     @Override
     public void close() throws Exception {
         try {
             if (stop != null) {
                 stop.set(true);
+            }
+            if (publisher != null && !publisher.stop(java.time.Duration.ofSeconds(60))) {
+                LOG.warn("the publisher thread did not stop within 60 s");
             }
             boolean stopped = trainer == null || trainer.stop(java.time.Duration.ofSeconds(60));
             if (!stopped) {
