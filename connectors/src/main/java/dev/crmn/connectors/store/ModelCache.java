@@ -39,7 +39,7 @@ public final class ModelCache {
     /** Entries kept after a load, however old (most recently used first). */
     public static final int DEFAULT_KEEP = 3;
     /** An entry used more recently than this is never evicted (another process may be loading it). */
-    public static final Duration DEFAULT_GRACE = Duration.ofMinutes(10);
+    public static final Duration DEFAULT_GRACE = Duration.ofMinutes(5);
     /** Private directories older than this are a dead process's leftovers. */
     static final Duration LEFTOVER_AGE = Duration.ofHours(1);
 
