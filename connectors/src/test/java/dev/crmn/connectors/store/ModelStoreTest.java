@@ -44,6 +44,19 @@ class ModelStoreTest {
         return new ModelStore(new Path(dir.resolve(name).toUri()), key);
     }
 
+    /** v1's model.zip in a directory of its own, under v1's manifest as {@code edit} changes it. */
+    private static java.nio.file.Path v1WithManifest(String name,
+            java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit) throws Exception {
+        java.nio.file.Path d = Files.createDirectories(dir.resolve(name));
+        Files.copy(v1.resolve(Checkpoints.MODEL), d.resolve(Checkpoints.MODEL));
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(v1.resolve(Checkpoints.MANIFEST).toFile());
+        edit.accept(m);
+        json.writeValue(d.resolve(Checkpoints.MANIFEST).toFile(), m);
+        return d;
+    }
+
     /** The cache entry of a published version: named by its manifest's bytes. */
     private static String entry(ModelRef r) throws java.io.IOException {
         return ModelStore.cacheKey(r, Files.readAllBytes(local(r).resolve(Checkpoints.MANIFEST)));
@@ -161,14 +174,7 @@ class ModelStoreTest {
     void twoVersionsWithTheSameWeightsFetchedAtOnceEachGetTheirOwnEntry() throws Exception {
         ModelStore store = store("reversioned", null);
         // v2: v1's model.zip under a manifest that says version 2 (what `crmn publish` of a copied checkpoint makes)
-        java.nio.file.Path same = dir.resolve("local-v2-same-weights");
-        Files.createDirectories(same);
-        Files.copy(v1.resolve(Checkpoints.MODEL), same.resolve(Checkpoints.MODEL));
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
-                json.readTree(v1.resolve(Checkpoints.MANIFEST).toFile());
-        m.put("version", 2);
-        json.writeValue(same.resolve(Checkpoints.MANIFEST).toFile(), m);
+        java.nio.file.Path same = v1WithManifest("local-v2-same-weights", m -> m.put("version", 2));
         ModelRef r1 = store.publish(v1);
         ModelRef r2 = store.publish(same);
         assertThat(r2.sha256()).as("v2 re-versions v1's weights").isEqualTo(r1.sha256());
@@ -206,14 +212,8 @@ class ModelStoreTest {
         // two stores (an old one and its rebuild) hold tiny v1 with the same weights; the rebuild's manifest differs
         ModelStore old = store("rebuilt-old", null);
         ModelStore rebuilt = store("rebuilt-new", null);
-        java.nio.file.Path relabelled = dir.resolve("local-v1-other-manifest");
-        Files.createDirectories(relabelled);
-        Files.copy(v1.resolve(Checkpoints.MODEL), relabelled.resolve(Checkpoints.MODEL));
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode)
-                json.readTree(v1.resolve(Checkpoints.MANIFEST).toFile());
-        m.putObject("metrics").put("test_accuracy", 0.5);
-        json.writeValue(relabelled.resolve(Checkpoints.MANIFEST).toFile(), m);
+        java.nio.file.Path relabelled = v1WithManifest("local-v1-other-manifest",
+                m -> m.putObject("metrics").put("test_accuracy", 0.5));
         ModelRef a = old.publish(v1);
         ModelRef b = rebuilt.publish(relabelled);
         assertThat(b.sha256()).isEqualTo(a.sha256());
