@@ -237,7 +237,7 @@ public final class Checkpoints {
         verifyFile(zip, m);
         ComputationGraph net;
         try {
-            net = ModelSerializer.restoreComputationGraph(zip.toFile(), withUpdater);
+            net = dev.crmn.model.graph.Graphs.withMemoryOrder(ModelSerializer.restoreComputationGraph(zip.toFile(), withUpdater));
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("corrupt model file " + zip + ": " + e.getMessage(), e);
         }
@@ -263,7 +263,8 @@ public final class Checkpoints {
         }
         ComputationGraph net;
         try {
-            net = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(modelZip), withUpdater);
+            net = dev.crmn.model.graph.Graphs.withMemoryOrder(ModelSerializer.restoreComputationGraph(
+                    new ByteArrayInputStream(modelZip), withUpdater));
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException("corrupt model zip: " + e.getMessage(), e);
         }

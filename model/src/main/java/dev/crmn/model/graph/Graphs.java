@@ -53,6 +53,24 @@ public final class Graphs {
         return copy;
     }
 
+    /**
+     * {@code graph}, or a copy of it with the CRMN memory's sequence vertex ({@code mem_seq}) reading in 'f' order
+     * again when its configuration says otherwise (then {@code graph} is freed). Versions fine-tuned by a build that
+     * copied networks with DL4J's {@code clone()} (see {@link #copy}) were saved with 'c' there; the serving network
+     * always reads 'f', so a trainer that loaded such a version trained another function than the one served.
+     */
+    public static ComputationGraph withMemoryOrder(ComputationGraph graph) {
+        org.deeplearning4j.nn.conf.graph.GraphVertex v = graph.getConfiguration().getVertices()
+                .get(CrmnGraphBuilder.MEMORY_SEQUENCE);
+        if (!(v instanceof org.deeplearning4j.nn.conf.graph.ReshapeVertex r) || r.getReshapeOrder() == 'f') {
+            return graph;
+        }
+        r.setReshapeOrder('f');
+        ComputationGraph fixed = copy(graph); // copied through the configuration's JSON: 'f' from now on
+        free(graph);
+        return fixed;
+    }
+
     private static void close(INDArray a) {
         if (a != null && a.closeable()) {
             a.close();

@@ -165,6 +165,32 @@ class FineTuningTest {
     }
 
     @Test
+    void aVersionSavedWithTheClonesMemoryOrderLoadsComputingWhatTheOriginalDoes() throws Exception {
+        var net = base.network();
+        var clone = net.clone(); // what builds before Graphs.copy saved: the memory's reshape order 'c'
+        Checkpoints.write(dir.resolve("saved-from-clone"), clone, base.manifest());
+        dev.crmn.model.graph.Graphs.free(clone);
+        var raw = org.deeplearning4j.util.ModelSerializer.restoreComputationGraph(
+                dir.resolve("saved-from-clone").resolve(Checkpoints.MODEL).toFile(), false);
+        assertThat(((org.deeplearning4j.nn.conf.graph.ReshapeVertex) raw.getConfiguration().getVertices()
+                .get(dev.crmn.model.graph.CrmnGraphBuilder.MEMORY_SEQUENCE)).getReshapeOrder())
+                .as("saved as builds before Graphs.copy saved").isEqualTo('c');
+        dev.crmn.model.graph.Graphs.free(raw);
+        var loaded = Checkpoints.load(dir.resolve("saved-from-clone"), false);
+        try {
+            var layout = org.deeplearning4j.nn.conf.CNN2DFormat.valueOf(base.manifest().input().layout());
+            int[] idx = java.util.stream.IntStream.range(0, 16).toArray();
+            try (INDArray x = dev.crmn.model.data.Batches.features(holdout, idx, base.manifest().normalization(), layout, null);
+                 INDArray expected = net.outputSingle(false, x);
+                 INDArray got = loaded.network().outputSingle(false, x)) {
+                assertThat(got.equalsWithEps(expected, 1e-6)).as("outputs of the loaded version").isTrue();
+            }
+        } finally {
+            dev.crmn.model.graph.Graphs.free(loaded.network());
+        }
+    }
+
+    @Test
     void aCopyOfTheNetworkComputesWhatTheOriginalDoesAndDl4jsCloneDoesNot() {
         var net = base.network();
         var copy = dev.crmn.model.graph.Graphs.copy(net);
