@@ -8,6 +8,8 @@ public final class Topics {
     public static final String PREDICTIONS = "predictions";
     public static final String DEAD_LETTERS = "dead-letters";
     public static final String MODEL_UPDATES = "model-updates";
+    /** Labels that arrive after their frames (key the frame id; {@link LateLabel}). */
+    public static final String LABELS = "labels";
 
     private Topics() {
     }

@@ -201,7 +201,7 @@ class CliToolsITCase {
         Cli.Run first = Cli.run("topics", "--bootstrap-servers=" + kafka.bootstrapServers(), "--partitions=3");
         assertThat(first.code()).as(first.err()).isZero();
         assertThat(first.out()).contains("frames created", "frames-labelled created", "predictions created",
-                "dead-letters created", "model-updates created");
+                "dead-letters created", "model-updates created", "labels created");
         Cli.Run again = Cli.run("topics", "--bootstrap-servers=" + kafka.bootstrapServers(), "--partitions=5");
         assertThat(again.code()).isZero();
         assertThat(again.out()).contains("frames exists", "model-updates exists").doesNotContain("created");
