@@ -1,6 +1,7 @@
 package dev.crmn.connectors.cli;
 
 import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.store.ModelStatus;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.SigningKeys;
 import dev.crmn.model.cli.CliSupport;
@@ -40,6 +41,12 @@ public final class ModelsCommand implements Callable<Integer> {
         int bad = 0;
         for (ModelRef r : refs) {
             Map<String, Object> row = CliSupport.json().convertValue(r, LinkedHashMap.class);
+            List<ModelStatus.Change> history = s.statusHistory(r);
+            ModelStatus.Change now = history.isEmpty() ? null : history.get(history.size() - 1);
+            row.put("status", now == null ? "published" : now.status());
+            row.put("reason", now == null ? null : now.reason());
+            row.put("status_changed_at", now == null ? null : now.at());
+            row.put("status_history", history);
             try {
                 s.verify(r);
                 row.put("verified", true);
@@ -55,13 +62,15 @@ public final class ModelsCommand implements Callable<Integer> {
         } else if (refs.isEmpty()) {
             System.out.println("no published versions of " + name + " in " + store);
         } else {
-            System.out.printf("%-8s %-8s %-14s %-9s %s%n", "version", "parent", "sha256", "verified", "uri / metrics");
+            System.out.printf("%-8s %-8s %-14s %-9s %-12s %s%n", "version", "parent", "sha256", "verified", "status",
+                    "uri / metrics");
             for (Map<String, Object> row : rows) {
                 ModelRef r = CliSupport.json().convertValue(row, ModelRef.class);
-                System.out.printf("%-8d %-8s %-14s %-9s %s%n         %s%n", r.version(),
+                System.out.printf("%-8d %-8s %-14s %-9s %-12s %s%n         %s%s%n", r.version(),
                         r.parentVersion() == null ? "-" : r.parentVersion(), r.sha256().substring(0, 12),
-                        Boolean.TRUE.equals(row.get("verified")) ? "yes" : "NO", r.uri(),
-                        row.containsKey("problem") ? row.get("problem") : r.metrics());
+                        Boolean.TRUE.equals(row.get("verified")) ? "yes" : "NO", row.get("status"), r.uri(),
+                        row.containsKey("problem") ? row.get("problem") : r.metrics(),
+                        row.get("reason") == null ? "" : "\n         " + row.get("status") + ": " + row.get("reason"));
             }
         }
         return bad == 0 ? 0 : 1;

@@ -67,6 +67,7 @@ public final class PublishCommand implements Callable<Integer> {
             p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
                 producer.send(ModelRefSerializationSchema.record(topic, ref)).get();
+                s.recordServing(ref, "announced on " + topic + " by crmn publish --announce");
             } catch (java.util.concurrent.ExecutionException e) {
                 throw new java.io.IOException("published " + ref.displayName() + " at " + ref.uri() + " but could not announce it"
                         + " on " + topic + ": " + e.getCause().getMessage() + " (run the same command again to announce it)");

@@ -292,6 +292,96 @@ public final class ModelStore {
         return Optional.empty();
     }
 
+    /** Where a model's status records lie: {@code <root>/<name>/status/} (not a version directory name). */
+    static final String STATUS_DIR = "status";
+
+    /**
+     * Records a change of a published version's status: one new file {@code <root>/<name>/status/v<version>/
+     * <time>-<status>-<random>.json} (never a rewrite, so concurrent deciders cannot lose each other's records),
+     * signed in a signed store like a manifest.
+     *
+     * @return the change recorded
+     */
+    public ModelStatus.Change recordStatus(ModelRef ref, ModelStatus status, String reason) throws IOException {
+        ModelStatus.Change c = new ModelStatus.Change(status.wireName(), System.currentTimeMillis(), reason);
+        byte[] bytes = Checkpoints.json().writeValueAsBytes(c);
+        FileSystem fs = root.getFileSystem();
+        Path dir = statusDir(ref);
+        fs.mkdirs(dir);
+        String file = String.format("%013d-%s-%s", c.at(), c.status(), UUID.randomUUID().toString().substring(0, 8));
+        if (keys != null) {
+            write(fs, new Path(dir, file + ".json.sig"), sign(bytes).getBytes(StandardCharsets.US_ASCII));
+        }
+        write(fs, new Path(dir, file + ".json"), bytes);
+        return c;
+    }
+
+    /**
+     * A version's status changes, oldest first. In a signed store a record without a valid signature is skipped
+     * (said in a WARN line): whoever can write to the store cannot mark a version rolled back, or clear that mark.
+     */
+    public List<ModelStatus.Change> statusHistory(ModelRef ref) throws IOException {
+        FileSystem fs = root.getFileSystem();
+        Path dir = statusDir(ref);
+        List<ModelStatus.Change> changes = new ArrayList<>();
+        FileStatus[] entries = fs.exists(dir) ? fs.listStatus(dir) : null;
+        if (entries == null) {
+            return changes;
+        }
+        List<FileStatus> records = new ArrayList<>(List.of(entries));
+        records.removeIf(e -> !e.getPath().getName().endsWith(".json"));
+        records.sort(Comparator.comparing(e -> e.getPath().getName()));
+        for (FileStatus e : records) {
+            try (InputStream in = fs.open(e.getPath())) {
+                byte[] bytes = in.readAllBytes();
+                if (keys != null) {
+                    Path sigPath = new Path(dir, e.getPath().getName() + ".sig");
+                    String sig = null;
+                    if (fs.exists(sigPath)) {
+                        try (InputStream s = fs.open(sigPath)) {
+                            sig = new String(s.readAllBytes(), StandardCharsets.US_ASCII);
+                        }
+                    }
+                    verifySignature(sig, bytes, ref);
+                }
+                ModelStatus.Change c = Checkpoints.json().readValue(bytes, ModelStatus.Change.class);
+                c.value(); // a known status
+                changes.add(c);
+            } catch (IOException | RuntimeException bad) {
+                LOG.warn("ignoring the status record {} of {}: {}", e.getPath(), ref.displayName(), bad.getMessage());
+            }
+        }
+        return changes;
+    }
+
+    /** A version's status now: its newest change, empty if none was recorded (published, never announced). */
+    public Optional<ModelStatus.Change> status(ModelRef ref) throws IOException {
+        List<ModelStatus.Change> h = statusHistory(ref);
+        return h.isEmpty() ? Optional.empty() : Optional.of(h.get(h.size() - 1));
+    }
+
+    /**
+     * Records that {@code ref} was announced to serve, and that every other version of its model whose status is
+     * serving is retired ("replaced by vN").
+     */
+    public void recordServing(ModelRef ref, String reason) throws IOException {
+        for (ModelRef other : list(ref.name())) {
+            if (other.version() != ref.version() && status(other).map(c -> c.value() == ModelStatus.SERVING).orElse(false)) {
+                recordStatus(other, ModelStatus.RETIRED, "replaced by v" + ref.version());
+            }
+        }
+        recordStatus(ref, ModelStatus.SERVING, reason);
+    }
+
+    /**
+     * The status directory of a version: beside its version directory, found from the reference's URI (so a job
+     * that knows a version only by its {@code ModelRef} finds it too).
+     */
+    private static Path statusDir(ModelRef ref) {
+        Path versionDir = new Path(ref.uri());
+        return new Path(new Path(versionDir.getParent(), STATUS_DIR), "v" + ref.version());
+    }
+
     /**
      * Makes the referenced checkpoint available locally and verified, in a cache shared by every thread and
      * process that fetches into {@code cache}. The entry is keyed by the <em>whole</em> checkpoint: its directory is

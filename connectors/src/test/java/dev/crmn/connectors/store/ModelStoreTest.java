@@ -334,6 +334,34 @@ class ModelStoreTest {
     }
 
     @Test
+    void statusesAreRecordedWithTimeAndReasonAndOnlySignedOnesCountInASignedStore() throws Exception {
+        byte[] key = "status-key".getBytes(StandardCharsets.UTF_8);
+        ModelStore store = store("statuses", key);
+        ModelRef r1 = store.publish(v1);
+        ModelRef r2 = store.publish(v2);
+        assertThat(store.status(r1)).as("published, never announced").isEmpty();
+        store.recordServing(r1, "announced");
+        store.recordServing(r2, "promoted");
+        assertThat(store.status(r1).orElseThrow()).satisfies(c -> {
+            assertThat(c.value()).isEqualTo(ModelStatus.RETIRED);
+            assertThat(c.reason()).isEqualTo("replaced by v2");
+        });
+        ModelStatus.Change rolledBack = store.recordStatus(r2, ModelStatus.ROLLED_BACK,
+                "live accuracy 71.0 % on 400 labelled vs 80.2 % for v1, p = 0.0001");
+        assertThat(store.statusHistory(r2)).extracting(ModelStatus.Change::status).containsExactly("serving", "rolled-back");
+        assertThat(store.status(r2)).contains(rolledBack);
+        assertThat(rolledBack.value().usable()).isFalse();
+        // a record written without the key (whoever can write files) does not clear the mark
+        java.nio.file.Path statusDir = local(r2).getParent().resolve("status").resolve("v2");
+        Files.writeString(statusDir.resolve("9999999999999-serving-forged.json"),
+                "{\"status\":\"serving\",\"at\":9999999999999,\"reason\":\"forged\"}");
+        assertThat(store.status(r2)).contains(rolledBack);
+        assertThat(new ModelStore(store.root(), (byte[]) null).status(r2).orElseThrow().reason())
+                .as("an unsigned reader sees every record").isEqualTo("forged");
+        assertThat(store.list("tiny")).as("the status directory is not a version").hasSize(2);
+    }
+
+    @Test
     void aStoreGivenAsAPlainPathIsAnAbsoluteFileUri() {
         assertThat(ModelStore.rootUri("runs/store")).startsWith("file:///")
                 .endsWith("/runs/store").contains(java.nio.file.Path.of("").toAbsolutePath().toString());

@@ -386,7 +386,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         LOG.info("{} was announced: it becomes the base of the next rounds", r.displayName());
         running = true;
         adopting = r;
-        execute("adopt " + r.displayName(), () -> cache.use(r, dir -> Checkpoints.load(dir, true)), loaded -> {
+        execute("adopt " + r.displayName(), () -> {
+            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = store.status(r);
+            if (s.isPresent() && !s.get().value().usable()) {
+                throw new IllegalStateException(r.displayName() + " is " + s.get().status() + " (" + s.get().reason()
+                        + "): not adopted");
+            }
+            return cache.use(r, dir -> Checkpoints.load(dir, true));
+        }, loaded -> {
             running = false;
             adopting = null;
             Graphs.free(base.network());
@@ -684,7 +691,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             try {
                 Path dir = tmp.resolve("v" + m.version());
                 Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
-                return store.publish(dir);
+                ModelRef ref = store.publish(dir);
+                store.recordServing(ref, "promoted by the fine-tuning job (" + m.metrics().getOrDefault("holdout_accuracy",
+                        Double.NaN) + " on its holdout), announced on model-updates");
+                return ref;
             } catch (dev.crmn.connectors.store.VersionTakenException e) {
                 if (attempt >= 10) {
                     throw e;

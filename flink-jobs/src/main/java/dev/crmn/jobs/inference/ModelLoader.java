@@ -83,6 +83,15 @@ public final class ModelLoader {
 
     /** The version loaded, checked and warmed up. */
     public LoadedModel load(ModelRef ref) throws Refused {
+        try {
+            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = cache.store().status(ref);
+            if (s.isPresent() && !s.get().value().usable()) {
+                throw new Refused(ref.displayName() + " was " + s.get().status() + " at "
+                        + java.time.Instant.ofEpochMilli(s.get().at()) + " (" + s.get().reason() + "): never served again", null);
+            }
+        } catch (IOException e) {
+            throw new Refused("cannot read the status of " + ref.displayName() + ": " + e.getMessage(), e, true);
+        }
         Checkpoints.Loaded loaded;
         try {
             loaded = cache.use(ref, dir -> Checkpoints.load(dir, false));

@@ -143,6 +143,15 @@ class MicroBatchInferenceOperatorTest {
             frame();
         }
         assertThat(emitted()).allMatch(p -> p.model().version() == 4).hasSize(4);
+        // a version its store marks rolled back is never served again
+        ModelRef v5 = store.publish(copy(5, b -> b));
+        store.recordStatus(v5, dev.crmn.connectors.store.ModelStatus.ROLLED_BACK, "worse on live labels");
+        op.processElement2(new StreamRecord<>(v5));
+        harness.getTaskMailbox().take(0).run(); // the refusal
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 4).hasSize(4);
         // an older or repeated announcement is ignored: nothing is loaded, no mail comes
         op.processElement2(new StreamRecord<>(v2));
         op.processElement2(new StreamRecord<>(v4));

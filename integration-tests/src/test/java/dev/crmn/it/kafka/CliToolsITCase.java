@@ -245,6 +245,9 @@ class CliToolsITCase {
         assertThat(v.get("verified").asBoolean()).isTrue();
         assertThat(v.get("uri").asText()).startsWith("file:///");
         assertThat(v.has("metrics")).isTrue();
+        assertThat(v.get("status").asText()).as("announced by crmn publish --announce").isEqualTo("serving");
+        assertThat(v.get("reason").asText()).contains("crmn publish --announce");
+        assertThat(v.get("status_history")).hasSize(2); // announced twice: the retry above
     }
 
     @Test
