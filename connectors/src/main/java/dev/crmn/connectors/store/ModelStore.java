@@ -303,10 +303,13 @@ public final class ModelStore {
      * @return the change recorded
      */
     public ModelStatus.Change recordStatus(ModelRef ref, ModelStatus status, String reason) throws IOException {
+        return recordStatus(statusDir(ref), status, reason);
+    }
+
+    private ModelStatus.Change recordStatus(Path dir, ModelStatus status, String reason) throws IOException {
         ModelStatus.Change c = new ModelStatus.Change(status.wireName(), System.currentTimeMillis(), reason);
         byte[] bytes = Checkpoints.json().writeValueAsBytes(c);
         FileSystem fs = root.getFileSystem();
-        Path dir = statusDir(ref);
         fs.mkdirs(dir);
         String file = String.format("%013d-%s-%s", c.at(), c.status(), UUID.randomUUID().toString().substring(0, 8));
         if (keys != null) {
@@ -321,8 +324,11 @@ public final class ModelStore {
      * (said in a WARN line): whoever can write to the store cannot mark a version rolled back, or clear that mark.
      */
     public List<ModelStatus.Change> statusHistory(ModelRef ref) throws IOException {
+        return statusHistory(statusDir(ref), ref.displayName());
+    }
+
+    private List<ModelStatus.Change> statusHistory(Path dir, String what) throws IOException {
         FileSystem fs = root.getFileSystem();
-        Path dir = statusDir(ref);
         List<ModelStatus.Change> changes = new ArrayList<>();
         FileStatus[] entries = fs.exists(dir) ? fs.listStatus(dir) : null;
         if (entries == null) {
@@ -342,13 +348,13 @@ public final class ModelStore {
                             sig = new String(s.readAllBytes(), StandardCharsets.US_ASCII);
                         }
                     }
-                    verifySignature(sig, bytes, ref);
+                    verifySignature(sig, bytes, what, e.getPath().toString());
                 }
                 ModelStatus.Change c = Checkpoints.json().readValue(bytes, ModelStatus.Change.class);
                 c.value(); // a known status
                 changes.add(c);
             } catch (IOException | RuntimeException bad) {
-                LOG.warn("ignoring the status record {} of {}: {}", e.getPath(), ref.displayName(), bad.getMessage());
+                LOG.warn("ignoring the status record {} of {}: {}", e.getPath(), what, bad.getMessage());
             }
         }
         return changes;
@@ -365,9 +371,16 @@ public final class ModelStore {
      * serving is retired ("replaced by vN").
      */
     public void recordServing(ModelRef ref, String reason) throws IOException {
-        for (ModelRef other : list(ref.name())) {
-            if (other.version() != ref.version() && status(other).map(c -> c.value() == ModelStatus.SERVING).orElse(false)) {
-                recordStatus(other, ModelStatus.RETIRED, "replaced by v" + ref.version());
+        Path statusRoot = statusDir(ref).getParent();
+        FileSystem fs = root.getFileSystem();
+        FileStatus[] versions = fs.exists(statusRoot) ? fs.listStatus(statusRoot) : null; // versions with records only
+        for (FileStatus v : versions == null ? new FileStatus[0] : versions) {
+            if (!v.isDir() || v.getPath().getName().equals("v" + ref.version())) {
+                continue;
+            }
+            List<ModelStatus.Change> h = statusHistory(v.getPath(), ref.name() + " " + v.getPath().getName());
+            if (!h.isEmpty() && h.get(h.size() - 1).value() == ModelStatus.SERVING) {
+                recordStatus(v.getPath(), ModelStatus.RETIRED, "replaced by v" + ref.version());
             }
         }
         recordStatus(ref, ModelStatus.SERVING, reason);
@@ -556,20 +569,25 @@ public final class ModelStore {
     }
 
     private void verifySignature(String sig, byte[] manifestBytes, ModelRef ref) throws CheckpointException {
+        verifySignature(sig, manifestBytes, ref.displayName(), ref.uri());
+    }
+
+    /** Verifies a detached signature of {@code bytes} (a manifest, a status record) of {@code what} at {@code where}. */
+    private void verifySignature(String sig, byte[] manifestBytes, String what, String where) throws CheckpointException {
         if (keys == null) {
             return;
         }
         if (sig == null || sig.isBlank()) {
-            throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is not signed and this store requires signatures");
+            throw new CheckpointException(what + " at " + where + " is not signed and this store requires signatures");
         }
         String[] parts = sig.strip().split("\\s+");
         if (parts.length > 2) {
-            throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
+            throw new CheckpointException(what + " at " + where + " has a wrong signature");
         }
         String mac = parts[parts.length - 1].toLowerCase(java.util.Locale.ROOT);
         List<String> candidates = parts.length == 1 ? keys.ids() : List.of(parts[0]); // no id: signed before key ids
         if (parts.length == 2 && keys.mac(parts[0], manifestBytes) == null) {
-            throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " is signed with key " + parts[0]
+            throw new CheckpointException(what + " at " + where + " is signed with key " + parts[0]
                     + ", which this job does not hold (it holds " + keys.fingerprint() + "): a retired key? List it"
                     + " after the signing key in the key file while versions it signed are served");
         }
@@ -579,7 +597,7 @@ public final class ModelStore {
                 return;
             }
         }
-        throw new CheckpointException(ref.displayName() + " at " + ref.uri() + " has a wrong signature");
+        throw new CheckpointException(what + " at " + where + " has a wrong signature");
     }
 
     /** The signature file's content for a manifest: the signing key's id, a space, the hex HMAC-SHA256. */
