@@ -9,6 +9,6 @@ public final class ConnectorCommands {
     }
 
     public static List<Object> all() {
-        return List.of(new ProduceCommand(), new ScoreCommand(), new PublishCommand(), new ModelsCommand());
+        return List.of(new ProduceCommand(), new ScoreCommand(), new PublishCommand(), new ModelsCommand(), new RollbackCommand());
     }
 }

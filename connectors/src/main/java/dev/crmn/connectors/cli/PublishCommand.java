@@ -60,18 +60,13 @@ public final class PublishCommand implements Callable<Integer> {
         }
         ModelRef ref = s.publish(model); // the same checkpoint again returns its existing reference
         if (announce) {
-            Properties p = opts.toProperties();
-            p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
-            p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
-            p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
-            p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
-                producer.send(ModelRefSerializationSchema.record(topic, ref)).get();
-                s.recordServing(ref, "announced on " + topic + " by crmn publish --announce");
-            } catch (java.util.concurrent.ExecutionException e) {
+            try {
+                send(opts, ModelRefSerializationSchema.record(topic, ref));
+            } catch (java.io.IOException e) {
                 throw new java.io.IOException("published " + ref.displayName() + " at " + ref.uri() + " but could not announce it"
-                        + " on " + topic + ": " + e.getCause().getMessage() + " (run the same command again to announce it)");
+                        + " on " + topic + ": " + e.getMessage() + " (run the same command again to announce it)");
             }
+            s.recordServing(ref, "announced on " + topic + " by crmn publish --announce");
         }
         if (json) {
             CliSupport.printJson(ref);
@@ -79,5 +74,20 @@ public final class PublishCommand implements Callable<Integer> {
             System.out.println("published " + ref.displayName() + " at " + ref.uri() + (announce ? " and announced it on " + topic : ""));
         }
         return 0;
+    }
+
+    /** Writes one model-updates record and waits for the broker to have it (what publish and rollback announce). */
+    static void send(KafkaOptions opts, org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> record)
+            throws java.io.IOException, InterruptedException {
+        Properties p = opts.toProperties();
+        p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
+        p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+        p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            producer.send(record).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new java.io.IOException(e.getCause().getMessage(), e.getCause());
+        }
     }
 }

@@ -51,15 +51,16 @@ public final class CrmnKafka {
         return frameSource(kafka, topics, groupId, OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST));
     }
 
-    /** Model references from the (compacted) model-updates topic, from the beginning. */
-    public static KafkaSource<ModelRef> modelUpdatesSource(KafkaOptions kafka, String topic, String groupId) {
-        return KafkaSource.<ModelRef>builder()
+    /** Model updates from the (compacted) model-updates topic, from the beginning. */
+    public static KafkaSource<dev.crmn.connectors.format.ModelUpdate> modelUpdatesSource(KafkaOptions kafka, String topic,
+                                                                                       String groupId) {
+        return KafkaSource.<dev.crmn.connectors.format.ModelUpdate>builder()
                 .setBootstrapServers(kafka.bootstrapServers())
                 .setProperties(sourceProperties(kafka))
                 .setTopics(topic)
                 .setGroupId(groupId)
                 .setStartingOffsets(OffsetsInitializer.earliest())
-                .setDeserializer(new ModelRefDeserializationSchema())
+                .setDeserializer(new ModelUpdateDeserializationSchema())
                 .build();
     }
 

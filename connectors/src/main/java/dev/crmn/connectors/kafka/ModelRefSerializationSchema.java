@@ -21,9 +21,27 @@ public final class ModelRefSerializationSchema implements KafkaRecordSerializati
         return record(topic, r);
     }
 
-    /** The model-updates record of {@code r}. */
+    /** The model-updates record of {@code r} (serve it). */
     public static ProducerRecord<byte[], byte[]> record(String topic, ModelRef r) {
         return new ProducerRecord<>(topic, r.name().getBytes(StandardCharsets.UTF_8), ModelRefJson.toBytes(r));
+    }
+
+    /**
+     * The model-updates record of an update: {@link #record}, with the action's headers unless it is a plain serve
+     * (whose bytes stay what every earlier build wrote).
+     */
+    public static ProducerRecord<byte[], byte[]> record(String topic, dev.crmn.connectors.format.ModelUpdate u) {
+        ProducerRecord<byte[], byte[]> r = record(topic, u.ref());
+        if (u.action() != dev.crmn.connectors.format.ModelUpdate.Action.SERVE) {
+            r.headers().add(dev.crmn.connectors.format.ModelUpdate.ACTION_HEADER,
+                    u.action().wireName().getBytes(StandardCharsets.UTF_8));
+            r.headers().add(dev.crmn.connectors.format.ModelUpdate.REPLACES_HEADER,
+                    Long.toString(u.replaces()).getBytes(StandardCharsets.UTF_8));
+        }
+        if (u.reason() != null) {
+            r.headers().add(dev.crmn.connectors.format.ModelUpdate.REASON_HEADER, u.reason().getBytes(StandardCharsets.UTF_8));
+        }
+        return r;
     }
 
     /** The topic written, for the sink's transaction naming (pooled transactional ids) and lineage. */

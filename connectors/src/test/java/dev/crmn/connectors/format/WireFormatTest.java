@@ -138,11 +138,26 @@ class WireFormatTest {
         ProducerRecord<byte[], byte[]> mr = new dev.crmn.connectors.kafka.ModelRefSerializationSchema("model-updates")
                 .serialize(r, null, null);
         assertThat(new String(mr.key())).isEqualTo("m");
-        assertThat(collect(new dev.crmn.connectors.kafka.ModelRefDeserializationSchema(), consumed(mr, 0)))
-                .containsExactly(r);
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(mr, 0)))
+                .containsExactly(ModelUpdate.serve(r));
+        // a rollback: the same value (what consumers without actions read as "serve v2"), its action in headers
+        ModelUpdate back = ModelUpdate.rollback(r, 3, "live accuracy 70.1 % vs 80.3 %, p = 0.0002");
+        ProducerRecord<byte[], byte[]> rb = dev.crmn.connectors.kafka.ModelRefSerializationSchema.record("model-updates", back);
+        assertThat(rb.value()).isEqualTo(mr.value());
+        assertThat(new String(rb.headers().lastHeader(ModelUpdate.ACTION_HEADER).value())).isEqualTo("rollback");
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(rb, 1)))
+                .containsExactly(back);
+        assertThat(ModelRefJson.fromBytes(rb.value())).as("what a build without actions reads").isEqualTo(r);
+        // an action this build does not know is skipped, never read as "serve"
+        ProducerRecord<byte[], byte[]> future = dev.crmn.connectors.kafka.ModelRefSerializationSchema.record("model-updates", r);
+        future.headers().add(ModelUpdate.ACTION_HEADER, "canary".getBytes());
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(future, 2))).isEmpty();
+        ProducerRecord<byte[], byte[]> noTarget = dev.crmn.connectors.kafka.ModelRefSerializationSchema.record("model-updates", r);
+        noTarget.headers().add(ModelUpdate.ACTION_HEADER, "rollback".getBytes());
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(noTarget, 3))).isEmpty();
         // Garbage on the control and prediction topics is skipped, never thrown.
         ProducerRecord<byte[], byte[]> junk = new ProducerRecord<>("t", null, "junk".getBytes());
-        assertThat(collect(new dev.crmn.connectors.kafka.ModelRefDeserializationSchema(), consumed(junk, 0))).isEmpty();
+        assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(junk, 0))).isEmpty();
         assertThat(collect(new dev.crmn.connectors.kafka.PredictionDeserializationSchema(), consumed(junk, 0))).isEmpty();
         assertThat(collect(new dev.crmn.connectors.kafka.DeadLetterDeserializationSchema(), consumed(junk, 0))).isEmpty();
     }
@@ -150,7 +165,8 @@ class WireFormatTest {
     @Test
     void recordsFlowingThroughFlinkArePojosNotKryo() {
         // ModelRef travels in broadcast and operator state, Prediction between operators: no Kryo anywhere inside
-        for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class, ModelRef.class, Prediction.class}) {
+        for (Class<?> c : new Class<?>[]{Frame.class, DecodedFrame.class, DeadLetter.class, ModelRef.class, Prediction.class,
+                ModelUpdate.class}) {
             assertNoGenericTypes(TypeInformation.of(c), c.getSimpleName());
         }
     }
@@ -173,7 +189,7 @@ class WireFormatTest {
 
     @Test
     void skippingSchemasCountWhatTheySkipAndLetDownstreamFailuresThrough() throws Exception {
-        var schema = new dev.crmn.connectors.kafka.ModelRefDeserializationSchema();
+        var schema = new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema();
         assertThat(collect(schema, consumed(new ProducerRecord<>("t", null, "junk".getBytes()), 0))).isEmpty();
         assertThat(collect(schema, consumed(new ProducerRecord<>("t", "m".getBytes(), null), 1))).isEmpty();
         assertThat(schema.skippedCount()).isEqualTo(1);
@@ -181,9 +197,9 @@ class WireFormatTest {
         ModelRef r = new ModelRef(1, "m", 2, "file:///x/", "ab".repeat(32), Map.of(), null, null, 5);
         ProducerRecord<byte[], byte[]> good = new dev.crmn.connectors.kafka.ModelRefSerializationSchema("model-updates")
                 .serialize(r, null, null);
-        org.apache.flink.util.Collector<ModelRef> failing = new org.apache.flink.util.Collector<>() {
+        org.apache.flink.util.Collector<ModelUpdate> failing = new org.apache.flink.util.Collector<>() {
             @Override
-            public void collect(ModelRef record) {
+            public void collect(ModelUpdate record) {
                 throw new IllegalStateException("downstream failure");
             }
 

@@ -1,6 +1,5 @@
 package dev.crmn.jobs.common;
 
-import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.kafka.KafkaOptions;
 import java.io.IOException;
 import java.time.Duration;
@@ -397,8 +396,8 @@ public final class InstanceLock {
          * {@code updates} passed through one subtask that holds the job's membership of {@link #group(String)}
          * while it runs (the model updates: a stream of parallelism 1 that every job has anyway).
          */
-        public DataStream<ModelRef> heldBy(DataStream<ModelRef> updates) {
-            return updates.transform("instance lock", TypeInformation.of(ModelRef.class), new HoldingOperator<ModelRef>(this))
+        public <T> DataStream<T> heldBy(DataStream<T> updates) {
+            return updates.transform("instance lock", updates.getType(), new HoldingOperator<T>(this))
                     .setParallelism(1).uid("instance-lock");
         }
 

@@ -154,7 +154,7 @@ public final class FineTuneJob {
         Configuration c = plan.config();
         String group = c.get(FineTuneOptions.GROUP_ID);
         InstanceLock.JobLock lock = InstanceLock.JobLock.of(plan.kafka(), group, c.get(FineTuneOptions.MODEL_UPDATES_TOPIC));
-        DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        DataStream<dev.crmn.connectors.format.ModelUpdate> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(FineTuneOptions.MODEL_UPDATES_TOPIC), group + "-model-updates"),
                 WatermarkStrategy.noWatermarks(), "model-updates").uid("model-updates-source"));
         SingleOutputStreamOperator<ModelRef> promoted = frames.connect(updates.broadcast())

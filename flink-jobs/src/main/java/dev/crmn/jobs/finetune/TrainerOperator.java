@@ -2,6 +2,7 @@ package dev.crmn.jobs.finetune;
 
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.connectors.store.ModelCache;
 import dev.crmn.jobs.common.StoreOptions;
@@ -68,7 +69,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
-        implements TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef> {
+        implements TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainerOperator.class);
     private static final long SEED = 0x5eed;
@@ -93,6 +94,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient List<PendingVersion> pending;
     private transient Map<Long, Long> snapshottedIn;
     private transient ModelRef deferredBase;
+    /** Whether {@code deferredBase} is a rollback's target (adopted though older than the base). */
+    private transient boolean deferredRollback;
     /**
      * Candidates refused without progress (no better than the serving model on the holdout) since the last promotion
      * or round on new frames: quiet rounds stop at the patience.
@@ -369,8 +372,13 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     }
 
     @Override
-    public void processElement2(StreamRecord<ModelRef> element) {
-        ModelRef r = element.getValue();
+    public void processElement2(StreamRecord<ModelUpdate> element) {
+        ModelUpdate u = element.getValue();
+        ModelRef r = u.ref();
+        if (u.action() == ModelUpdate.Action.ROLLBACK && r.name().equals(settings.modelName())) {
+            rebase(u);
+            return;
+        }
         if (!r.name().equals(settings.modelName()) || r.version() <= base.manifest().version()) {
             return; // another model, or one this job already has (its own announcements come back here)
         }
@@ -378,6 +386,27 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             deferredBase = newer(deferredBase, r); // adopted when the round ends (kept in state until then)
         } else {
             adopt(r);
+        }
+    }
+
+    /**
+     * A rollback of the version this job's base is (or descends from: a version at or above the rolled-back one): the
+     * version rolled back to becomes the base of the next rounds, though older. A rollback of a version this job
+     * never built on changes nothing. During a round it is adopted when the round ends (not kept in state: after a
+     * restore, the store's status record keeps the job off the rolled-back version's announcements).
+     */
+    private void rebase(ModelUpdate u) {
+        long b = base.manifest().version();
+        if (b < u.replaces() || b == u.ref().version()) {
+            return;
+        }
+        LOG.info("v{} was rolled back to {} ({}): it becomes the base of the next rounds", u.replaces(),
+                u.ref().displayName(), u.reason());
+        if (running) {
+            deferredBase = u.ref();
+            deferredRollback = true;
+        } else {
+            adopt(u.ref());
         }
     }
 
@@ -599,7 +628,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         if (deferredBase != null) {
             ModelRef next = deferredBase;
             deferredBase = null;
-            if (next.version() > base.manifest().version()) {
+            boolean rollback = deferredRollback;
+            deferredRollback = false;
+            if (next.version() > base.manifest().version() || (rollback && next.version() != base.manifest().version())) {
                 adopt(next);
                 return;
             }

@@ -10,7 +10,7 @@ import org.apache.flink.streaming.api.operators.TwoInputStreamOperatorFactory;
 
 /** Creates the {@link TrainerOperator} with its mailbox executor. */
 public final class TrainerOperatorFactory extends AbstractStreamOperatorFactory<ModelRef>
-        implements TwoInputStreamOperatorFactory<DecodedFrame, ModelRef, ModelRef> {
+        implements TwoInputStreamOperatorFactory<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, ModelRef> {
 
     private final RoundSettings settings;
 

@@ -172,7 +172,7 @@ public final class InferenceJob {
                                   DataStream<DeadLetter> decodeDeadLetters) {
         Configuration c = plan.config();
         InstanceLock.JobLock lock = lock(plan);
-        DataStream<ModelRef> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
+        DataStream<dev.crmn.connectors.format.ModelUpdate> updates = lock.heldBy(env.fromSource(CrmnKafka.modelUpdatesSource(plan.kafka(),
                         c.get(InferenceOptions.MODEL_UPDATES_TOPIC), c.get(InferenceOptions.GROUP_ID) + "-model-updates"),
                         WatermarkStrategy.noWatermarks(), "model-updates").setParallelism(1).uid("model-updates-source"));
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),

@@ -4,6 +4,7 @@ import dev.crmn.connectors.format.DeadLetter;
 import dev.crmn.connectors.format.DeadLetterReason;
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.format.PredictionJson;
 import dev.crmn.jobs.common.Metrics;
@@ -55,7 +56,7 @@ import org.apache.flink.util.OutputTag;
  * <p>One network per subtask, created in {@link #open()} and used only on the task thread.
  */
 public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Prediction>
-        implements TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction> {
+        implements TwoInputStreamOperator<DecodedFrame, ModelUpdate, Prediction> {
 
     /** Frames whose batch failed in the network even alone (reason {@code inference-failed}). */
     public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("inference-dead-letters",
@@ -76,6 +77,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private transient long highestRequested;
     /** Load attempts per version that failed to read the store (reset when it loads or is given up). */
     private transient java.util.Map<Long, Integer> retries;
+    /**
+     * Versions rolled back while this subtask ran: never served again. Not state: after a restore the store's status
+     * record (which a rollback records first) keeps them out.
+     */
+    private transient java.util.Set<Long> rolledBack;
     static final int MAX_RETRIES = 5;
     static final int MAX_FAILED_BATCHES = 3;
     private transient int failedBatchesInARow;
@@ -177,6 +183,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         buffer = new ArrayList<>(settings.batchSize());
         arrivalNanos = new long[settings.batchSize()];
         retries = new java.util.HashMap<>();
+        rolledBack = new java.util.HashSet<>();
         // the store root is not used to fetch: a ModelRef names its own location
         loader = new ModelLoader(StoreOptions.openCache(this, settings.initialModel().uri(), settings.signingKeyFile(),
                 settings.keyFingerprint(), settings.modelCache()), settings.expected(), settings.batchSize(), engine);
@@ -245,14 +252,23 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     }
 
     @Override
-    public void processElement2(StreamRecord<ModelRef> element) {
-        follow(element.getValue());
+    public void processElement2(StreamRecord<ModelUpdate> element) {
+        ModelUpdate u = element.getValue();
+        if (u.action() == ModelUpdate.Action.ROLLBACK) {
+            rollback(u);
+        } else {
+            follow(u.ref());
+        }
     }
 
     /** Loads {@code r} if it is a newer version of the served model than any requested; ignores it otherwise. */
     private void follow(ModelRef r) {
         if (!r.name().equals(active.ref().name())) {
             LOG.info("ignoring {}: this job serves {}", r.displayName(), active.ref().name());
+            return;
+        }
+        if (rolledBack.contains(r.version())) {
+            LOG.info("ignoring {}: it was rolled back", r.displayName());
             return;
         }
         if (r.version() <= highestRequested) {
@@ -276,14 +292,50 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     }
 
     /**
+     * A rollback: serve {@code u.ref()} (an older version) instead of {@code u.replaces()} now, and never that one
+     * again; the highest-requested mark does not block it. Nothing to do when this subtask already serves the target,
+     * or a version newer than the rolled-back one (a later announcement superseded it).
+     */
+    private void rollback(ModelUpdate u) {
+        ModelRef to = u.ref();
+        if (!to.name().equals(active.ref().name())) {
+            LOG.info("ignoring the rollback to {}: this job serves {}", to.displayName(), active.ref().name());
+            return;
+        }
+        rolledBack.add(u.replaces());
+        highestRequested = Math.max(highestRequested, u.replaces()); // a later announcement of it is ignored
+        long served = active.ref().version();
+        if (served > u.replaces() || served == to.version()) {
+            LOG.info("rollback of v{} to {}: nothing to do, {} serves", u.replaces(), to.displayName(), active.ref().displayName());
+            return;
+        }
+        LOG.info("rolling back v{} to {} ({}), loading it from {}", u.replaces(), to.displayName(), u.reason(), to.uri());
+        loading = to;
+        loaderThread.submit("roll back to " + to.displayName(), () -> loader.load(to), m -> {
+            if (active.ref().version() > u.replaces() || active.ref().version() == m.ref().version()) {
+                m.close(); // superseded while it loaded
+            } else {
+                replaceActive(m, "rolled back");
+            }
+        }, e -> refuse(to, e instanceof ModelLoader.Refused refusal ? refusal
+                : new ModelLoader.Refused("loading " + to.displayName() + " failed: " + e, e)), ModelLoader.LoadedModel::close);
+    }
+
+    /**
      * On the task thread, between two batches: the loaded model becomes the active one, unless a newer one is
-     * active already (loaded after it, swapped in before): then it is closed, its memory freed at once.
+     * active already (loaded after it, swapped in before) or it was rolled back while it loaded: then it is closed,
+     * its memory freed at once.
      */
     private void swap(ModelLoader.LoadedModel m) {
-        if (m.ref().version() <= active.ref().version()) {
+        if (m.ref().version() <= active.ref().version() || rolledBack.contains(m.ref().version())) {
             m.close();
             return;
         }
+        replaceActive(m, "swapped");
+    }
+
+    /** On the task thread: {@code m} serves from the next batch on; the replaced model's memory goes now. */
+    private void replaceActive(ModelLoader.LoadedModel m, String what) {
         ModelLoader.LoadedModel old = active;
         active = m;
         retries.keySet().removeIf(v -> v <= m.ref().version());
@@ -292,7 +344,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         }
         old.close(); // no batch uses it any more: its native memory goes now
         swaps.inc();
-        LOG.info("swapped {} -> {}", old.ref().displayName(), m.ref().displayName());
+        LOG.info("{} {} -> {}", what, old.ref().displayName(), m.ref().displayName());
     }
 
     /**

@@ -1,7 +1,6 @@
 package dev.crmn.jobs.inference;
 
 import dev.crmn.connectors.format.DecodedFrame;
-import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.Prediction;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.ChainingStrategy;
@@ -11,7 +10,7 @@ import org.apache.flink.streaming.api.operators.TwoInputStreamOperatorFactory;
 
 /** Creates a {@link MicroBatchInferenceOperator} per subtask, with its mailbox executor. */
 public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOperatorFactory<Prediction>
-        implements TwoInputStreamOperatorFactory<DecodedFrame, ModelRef, Prediction> {
+        implements TwoInputStreamOperatorFactory<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, Prediction> {
 
     private final InferenceSettings settings;
 

@@ -38,8 +38,8 @@ class TrainerOperatorTest {
                      new TrainerOperatorFactory(settings), 1, 1, 0)) {
             h.setup();
             h.open();
-            TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef> op =
-                    (TwoInputStreamOperator<DecodedFrame, ModelRef, ModelRef>) h.getOperator();
+            TwoInputStreamOperator<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, ModelRef>) h.getOperator();
             int training = 0;
             int held = 0;
             for (int i = 0; training < 40; i++) {

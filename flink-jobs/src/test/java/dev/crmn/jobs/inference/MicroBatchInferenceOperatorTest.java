@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.model.checkpoint.Checkpoints;
@@ -40,7 +41,7 @@ class MicroBatchInferenceOperatorTest {
     static ModelRef v2;
 
     private AbstractStreamOperatorTestHarness<Prediction> harness;
-    private TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction> op;
+    private TwoInputStreamOperator<DecodedFrame, ModelUpdate, Prediction> op;
     private long offset;
 
     @BeforeAll
@@ -67,7 +68,7 @@ class MicroBatchInferenceOperatorTest {
         harness = new AbstractStreamOperatorTestHarness<>(new MicroBatchInferenceOperatorFactory(settings), 1, 1, 0);
         harness.setup();
         harness.open();
-        op = (TwoInputStreamOperator<DecodedFrame, ModelRef, Prediction>) harness.getOperator();
+        op = (TwoInputStreamOperator<DecodedFrame, ModelUpdate, Prediction>) harness.getOperator();
     }
 
     @AfterEach
@@ -117,7 +118,7 @@ class MicroBatchInferenceOperatorTest {
 
     @Test
     void anAnnouncedVersionIsSwappedInThroughTheMailboxAndABadOneRefused() throws Exception {
-        op.processElement2(new StreamRecord<>(v2));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v2)));
         harness.getTaskMailbox().take(0).run(); // the loader's result: the swap, between two batches
         for (int i = 0; i < 4; i++) {
             frame();
@@ -128,7 +129,7 @@ class MicroBatchInferenceOperatorTest {
         List<String> otherClasses = new ArrayList<>(v1Labels());
         java.util.Collections.reverse(otherClasses);
         ModelRef v3 = store.publish(copy(3, b -> b.labels(otherClasses)));
-        op.processElement2(new StreamRecord<>(v3));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v3)));
         harness.getTaskMailbox().take(0).run(); // the refusal
         for (int i = 0; i < 4; i++) {
             frame();
@@ -137,7 +138,7 @@ class MicroBatchInferenceOperatorTest {
 
         // a refusal does not block later versions
         ModelRef v4 = store.publish(copy(4, b -> b));
-        op.processElement2(new StreamRecord<>(v4));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v4)));
         harness.getTaskMailbox().take(0).run();
         for (int i = 0; i < 4; i++) {
             frame();
@@ -146,16 +147,44 @@ class MicroBatchInferenceOperatorTest {
         // a version its store marks rolled back is never served again
         ModelRef v5 = store.publish(copy(5, b -> b));
         store.recordStatus(v5, dev.crmn.connectors.store.ModelStatus.ROLLED_BACK, "worse on live labels");
-        op.processElement2(new StreamRecord<>(v5));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v5)));
         harness.getTaskMailbox().take(0).run(); // the refusal
         for (int i = 0; i < 4; i++) {
             frame();
         }
         assertThat(emitted()).allMatch(p -> p.model().version() == 4).hasSize(4);
         // an older or repeated announcement is ignored: nothing is loaded, no mail comes
-        op.processElement2(new StreamRecord<>(v2));
-        op.processElement2(new StreamRecord<>(v4));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v2)));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v4)));
         assertThat(harness.getTaskMailbox().hasMail()).isFalse();
+    }
+
+    @Test
+    void aRollbackGoesBackToTheOlderVersionAndTheRolledBackOneIsNeverServedAgain() throws Exception {
+        ModelRef v6 = store.publish(copy(6, b -> b));
+        ModelRef v7 = store.publish(copy(7, b -> b));
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v6)));
+        harness.getTaskMailbox().take(0).run();
+        op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 6, "worse on live labels")));
+        harness.getTaskMailbox().take(0).run(); // the older version, loaded and swapped in: not blocked by "v6 seen"
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 1).hasSize(4);
+        // the rolled-back version announced again: ignored; a replayed rollback: nothing to do
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v6)));
+        op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 6, "replayed")));
+        assertThat(harness.getTaskMailbox().hasMail()).isFalse();
+        // a newer version still serves when it comes
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v7)));
+        harness.getTaskMailbox().take(0).run();
+        // and a rollback of a version this subtask never served (v6 < v7 serving) changes nothing
+        op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 6, "late")));
+        assertThat(harness.getTaskMailbox().hasMail()).isFalse();
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).allMatch(p -> p.model().version() == 7).hasSize(4);
     }
 
     private static List<String> v1Labels() throws Exception {

@@ -559,6 +559,73 @@ class InferenceJobITCase {
     }
 
     @Test
+    void aRollbackGoesBackToTheOlderVersionMidStreamAndTheRolledBackOneIsNotServedAgain() throws Exception {
+        Configuration o = options("rollback", Map.of(InferenceOptions.MAX_DELAY_MS.key(), "5"));
+        ModelStore store = new ModelStore(InferenceJob.storeUri(o.get(InferenceOptions.STORE)));
+        AtomicBoolean rolledBack = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+        try (LocalJob job = start(o, new Configuration(), s -> s)) {
+            Thread producer = new Thread(() -> {
+                try {
+                    int extra = 0; // frames keep flowing until the rollback, and 400 more after it
+                    for (int i = 0; extra < 400; i += 20) {
+                        send("rollback-frames", i, i + 20, "f-");
+                        sent.set(i + 20);
+                        extra += rolledBack.get() ? 20 : 0;
+                        Thread.sleep(20); // pacing: ~500 frames/s
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            producer.start();
+            kafka.await("rollback-predictions", 200, WAIT); // v1 is serving
+            ModelRef ref1 = store.latest("crmn-demo").orElseThrow();
+            ModelRef ref2 = store.publish(v2);
+            announce("rollback-model-updates", ref2);
+            awaitSwaps(2);
+            long decided = System.currentTimeMillis();
+            try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+                p.send(ModelRefSerializationSchema.record("rollback-model-updates",
+                        dev.crmn.connectors.format.ModelUpdate.rollback(ref1, 2, "test"))).get();
+            }
+            awaitSwaps(4);
+            announce("rollback-model-updates", ref2); // announced again: ignored, it was rolled back
+            rolledBack.set(true);
+            producer.join();
+            int n = sent.get();
+            List<Prediction> preds = predictions(kafka.await("rollback-predictions", n, WAIT));
+            assertExactlyOnePerFrame(preds, n, "f-");
+            Map<Integer, TreeMap<Long, Prediction>> byPartition = new HashMap<>();
+            for (Prediction p : preds) {
+                byPartition.computeIfAbsent(p.source().partition(), k -> new TreeMap<>()).put(p.source().offset(), p);
+            }
+            for (TreeMap<Long, Prediction> part : byPartition.values()) {
+                List<Long> versions = part.values().stream().map(p -> p.model().version()).toList();
+                int firstV2 = versions.indexOf(2L);
+                int lastV2 = versions.lastIndexOf(2L);
+                assertThat(firstV2).as("the subtask swapped to v2").isPositive();
+                assertThat(versions.subList(firstV2, lastV2 + 1)).containsOnly(2L);
+                assertThat(versions.subList(lastV2 + 1, versions.size())).as("after the rollback: v1 only").isNotEmpty()
+                        .containsOnly(1L);
+                long lastV2At = new ArrayList<>(part.values()).get(lastV2).producedAt();
+                System.out.printf("InferenceJobITCase rollback: the last v2 prediction %d ms after the decision%n",
+                        lastV2At - decided);
+                assertThat(lastV2At - decided).as("within 30 s of the decision").isLessThan(30_000);
+            }
+            assertThat(InMemoryMetrics.gauges(Metrics.ACTIVE_MODEL_VERSION)).contains(1L).doesNotContain(2L);
+        }
+    }
+
+    private static void awaitSwaps(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < n && System.nanoTime() < deadline) {
+            Thread.sleep(50); // polling a metric with a deadline
+        }
+        assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS)).as("swaps").isGreaterThanOrEqualTo(n);
+    }
+
+    @Test
     void badCheckpointsAreRefusedAndTheServingModelCarriesOn() throws Exception {
         Path key = Files.writeString(dir.resolve("store.key"), "s3cret");
         Configuration o = options("refuse", Map.of(InferenceOptions.SIGNING_KEY_FILE.key(), key.toString()));

@@ -216,6 +216,35 @@ class CliToolsITCase {
     }
 
     @Test
+    void rollbackMarksTheServingVersionAndAnnouncesTheOlderOne() throws Exception {
+        kafka.createTopic("rb-updates", 1, Map.of("cleanup.policy", "compact"));
+        String store = dir.resolve("rb-store").toUri().toString();
+        for (long v = 1; v <= 2; v++) {
+            Cli.Run p = Cli.run("publish", "--model=" + Checkpoints2.tiny(dir.resolve("rb-ck" + v), v, v == 1 ? null : v - 1),
+                    "--store=" + store, "--announce", "--topic=rb-updates", "--bootstrap-servers=" + kafka.bootstrapServers());
+            assertThat(p.code()).as(p.err()).isZero();
+        }
+        Cli.Run up = Cli.run("rollback", "--store=" + store, "--name=tiny", "--to=2", "--topic=rb-updates",
+                "--bootstrap-servers=" + kafka.bootstrapServers());
+        assertThat(up.code()).as("not a rollback: v2 serves").isNotZero();
+        assertThat(up.err()).contains("older version").hasLineCount(1);
+        Cli.Run rb = Cli.run("rollback", "--store=" + store, "--name=tiny", "--to=1", "--reason=worse on live labels",
+                "--topic=rb-updates", "--bootstrap-servers=" + kafka.bootstrapServers(), "--json");
+        assertThat(rb.code()).as(rb.err()).isZero();
+        assertThat(rb.json().get("rolled_back").asLong()).isEqualTo(2);
+        JsonNode models = Cli.run("models", "--store=" + store, "--name=tiny", "--json").json();
+        assertThat(models.get(0).get("status").asText()).isEqualTo("serving");
+        assertThat(models.get(1).get("status").asText()).isEqualTo("rolled-back");
+        assertThat(models.get(1).get("reason").asText()).contains("worse on live labels");
+        List<ConsumerRecord<byte[], byte[]>> recs = readAll("rb-updates", 3);
+        ConsumerRecord<byte[], byte[]> last = recs.get(recs.size() - 1);
+        assertThat(ModelRefJson.fromBytes(last.value()).version()).as("read as serve v1 by a build without actions")
+                .isEqualTo(1);
+        assertThat(new String(last.headers().lastHeader("crmn-action").value())).isEqualTo("rollback");
+        assertThat(new String(last.headers().lastHeader("crmn-replaces").value())).isEqualTo("2");
+    }
+
+    @Test
     void publishIsIdempotentSoAFailedAnnouncementCanBeRetried() throws Exception {
         kafka.createTopic("p-updates", 1, Map.of("cleanup.policy", "compact"));
         Path ck = Checkpoints2.tiny(dir.resolve("retry-ck"), 4, 3L);
