@@ -506,27 +506,11 @@ class InferenceJobITCase {
         AtomicBoolean swapped = new AtomicBoolean();
         java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
-            Thread producer = new Thread(() -> {
-                try {
-                    int extra = 0; // frames keep flowing until the swap, and 400 more after it
-                    for (int i = 0; extra < 400; i += 20) {
-                        send("swap-frames", i, i + 20, "f-");
-                        sent.set(i + 20);
-                        extra += swapped.get() ? 20 : 0;
-                        Thread.sleep(20); // pacing: ~500 frames/s
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            producer.start();
+            Thread producer = streaming("swap-frames", swapped, sent);
             kafka.await("swap-predictions", 200, WAIT); // v1 is serving
             ModelRef ref2 = store.publish(v2);
             announce("swap-model-updates", ref2);
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (InMemoryMetrics.sum("micro-batch inference", Metrics.SWAPS) < 2 && System.nanoTime() < deadline) {
-                Thread.sleep(50); // polling a metric with a deadline
-            }
+            awaitSwaps(2);
             swapped.set(true);
             producer.join();
             int n = sent.get();
@@ -565,20 +549,7 @@ class InferenceJobITCase {
         AtomicBoolean rolledBack = new AtomicBoolean();
         java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
-            Thread producer = new Thread(() -> {
-                try {
-                    int extra = 0; // frames keep flowing until the rollback, and 400 more after it
-                    for (int i = 0; extra < 400; i += 20) {
-                        send("rollback-frames", i, i + 20, "f-");
-                        sent.set(i + 20);
-                        extra += rolledBack.get() ? 20 : 0;
-                        Thread.sleep(20); // pacing: ~500 frames/s
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            producer.start();
+            Thread producer = streaming("rollback-frames", rolledBack, sent);
             kafka.await("rollback-predictions", 200, WAIT); // v1 is serving
             ModelRef ref1 = store.latest("crmn-demo").orElseThrow();
             ModelRef ref2 = store.publish(v2);
@@ -615,6 +586,28 @@ class InferenceJobITCase {
             }
             assertThat(InMemoryMetrics.gauges(Metrics.ACTIVE_MODEL_VERSION)).contains(1L).doesNotContain(2L);
         }
+    }
+
+    /**
+     * Sends frames {@code f-<i>} to {@code topic} at ~500/s until {@code done} is set, and 400 more after it;
+     * {@code sent} says how many so far.
+     */
+    private static Thread streaming(String topic, AtomicBoolean done, java.util.concurrent.atomic.AtomicInteger sent) {
+        Thread producer = new Thread(() -> {
+            try {
+                int extra = 0;
+                for (int i = 0; extra < 400; i += 20) {
+                    send(topic, i, i + 20, "f-");
+                    sent.set(i + 20);
+                    extra += done.get() ? 20 : 0;
+                    Thread.sleep(20); // pacing: ~500 frames/s
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        producer.start();
+        return producer;
     }
 
     private static void awaitSwaps(int n) throws InterruptedException {
