@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.jobs.testutil.StateFixtures;
 import dev.crmn.model.data.PixelImage;
@@ -38,8 +39,8 @@ class TrainerOperatorTest {
                      new TrainerOperatorFactory(settings), 1, 1, 0)) {
             h.setup();
             h.open();
-            TwoInputStreamOperator<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, ModelRef> op =
-                    (TwoInputStreamOperator<DecodedFrame, dev.crmn.connectors.format.ModelUpdate, ModelRef>) h.getOperator();
+            TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef>) h.getOperator();
             int training = 0;
             int held = 0;
             for (int i = 0; training < 40; i++) {
@@ -61,6 +62,44 @@ class TrainerOperatorTest {
             assertThat(r.steps()).isEqualTo(2);
             assertThat(r.decision()).isIn("promoted", "refused");
             assertThat(r.baseAccuracy()).isBetween(0.0, 1.0);
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aRollbackOfTheBaseMakesTheOlderVersionTheBaseOfTheNextRounds() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        ModelRef v1 = store.publish(Path.of("..", "models", "crmn-demo"));
+        Path copy = java.nio.file.Files.createDirectories(dir.resolve("v2"));
+        java.nio.file.Files.copy(Path.of("..", "models", "crmn-demo", "model.zip"), copy.resolve("model.zip"));
+        dev.crmn.model.checkpoint.Checkpoints.writeManifest(copy.resolve("manifest.json"), dev.crmn.model.checkpoint.Checkpoints
+                .readManifest(Path.of("..", "models", "crmn-demo", "manifest.json")).toBuilder().version(2).build());
+        ModelRef v2 = store.publish(copy);
+        RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
+                40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
+                new PromotionGate(0.05, 50, 5), 3, null); // a 50-point margin: nothing is promoted
+        try (FineTuneRounds.Collector reports = FineTuneRounds.collect();
+             AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
+                     new TrainerOperatorFactory(settings), 1, 1, 0)) {
+            h.setup();
+            h.open(); // starts from the store's latest: v2
+            TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef>) h.getOperator();
+            op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 2, "worse on live labels")));
+            h.getTaskMailbox().take(0).run(); // v1 loaded on the trainer thread, adopted on the task thread
+            int training = 0;
+            for (int i = 0; training < 40; i++) {
+                byte[] px = StateFixtures.pixels(1000 + i);
+                training += TrainerOperator.inHoldout(px, 30) ? 0 : 1;
+                op.processElement1(new StreamRecord<>(new DecodedFrame("f-" + i, null, "frames-labelled", 0, i, 0, 0,
+                        i % 10, new PixelImage(32, 32, 3, px), null)));
+            }
+            h.getTaskMailbox().take(0).run();
+            assertThat(reports.all()).hasSize(1);
+            assertThat(reports.all().get(0).baseVersion()).as("the round ran on the version rolled back to").isEqualTo(1);
+            // a rollback of a version this job never built on (v2 is not its base now) changes nothing
+            op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 2, "replayed")));
+            assertThat(h.getTaskMailbox().hasMail()).isFalse();
         }
     }
 }
