@@ -107,8 +107,14 @@ public final class SoakCommand implements Callable<Integer> {
     boolean json;
 
     /** One look at the process and its files. */
-    record Sample(double atS, long heapUsedBytes, long residentBytes, long ndArrayBytes, int threads, long openFiles,
-                  int modelCacheEntries, long modelCacheBytes, long checkpointBytes, long tmpFiles, long predicted) {
+    /**
+     * One look at the process and its files. {@code crmnThreads}: threads of this project's code and its Kafka
+     * clients (names with "crmn"); {@code taskManagers}: TaskManagers whose scheduler thread is alive in this JVM
+     * (two serve; a terminated MiniCluster TaskManager leaves its scheduler, I/O and Netty server threads behind).
+     */
+    record Sample(double atS, long heapUsedBytes, long residentBytes, long ndArrayBytes, int threads, int crmnThreads,
+                  int taskManagers, long openFiles, int modelCacheEntries, long modelCacheBytes, long checkpointBytes,
+                  long tmpFiles, long predicted) {
     }
 
     @Override
@@ -326,10 +332,16 @@ public final class SoakCommand implements Callable<Integer> {
         } catch (IOException e) {
             openFiles = -1;
         }
+        int crmn = 0;
+        int taskManagers = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            crmn += t.getName().contains("crmn") ? 1 : 0;
+            taskManagers += t.getName().matches("taskmanager_\\d+-main-scheduler-thread-1") ? 1 : 0;
+        }
         return new Sample((System.currentTimeMillis() - start) / 1000.0,
                 ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), NativeMemory.residentBytes(),
-                NativeMemory.ndArrayBytes(), ManagementFactory.getThreadMXBean().getThreadCount(), openFiles, cacheEntries,
-                bytes(cache), bytes(checkpoints), files(tmp), observer.ownPredicted());
+                NativeMemory.ndArrayBytes(), ManagementFactory.getThreadMXBean().getThreadCount(), crmn, taskManagers,
+                openFiles, cacheEntries, bytes(cache), bytes(checkpoints), files(tmp), observer.ownPredicted());
     }
 
     private static long bytes(Path dir) throws IOException {
@@ -359,9 +371,10 @@ public final class SoakCommand implements Callable<Integer> {
 
     private static void progress(Sample s, long sent, int swaps, int failures) {
         System.out.printf("%6.0fs  sent %d  predicted %d  swaps %d  TM failures %d  heap %.0f MB  RSS %.0f MB  ND4J %.0f MB"
-                        + "  threads %d  fds %d  cache %d (%.0f MB)  checkpoints %.0f MB%n", s.atS(), sent, s.predicted(),
-                swaps, failures, s.heapUsedBytes() / 1e6, s.residentBytes() / 1e6, s.ndArrayBytes() / 1e6, s.threads(),
-                s.openFiles(), s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6);
+                        + "  threads %d (crmn %d, TaskManagers %d)  fds %d  cache %d (%.0f MB)  checkpoints %.0f MB%n",
+                s.atS(), sent, s.predicted(), swaps, failures, s.heapUsedBytes() / 1e6, s.residentBytes() / 1e6,
+                s.ndArrayBytes() / 1e6, s.threads(), s.crmnThreads(), s.taskManagers(), s.openFiles(),
+                s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6);
     }
 
     private static void print(Map<String, Object> r) {
@@ -378,6 +391,8 @@ public final class SoakCommand implements Callable<Integer> {
         row("resident (MB)", a.residentBytes() / 1e6, b.residentBytes() / 1e6);
         row("ND4J arrays (MB)", a.ndArrayBytes() / 1e6, b.ndArrayBytes() / 1e6);
         row("threads", a.threads(), b.threads());
+        row("… of crmn code", a.crmnThreads(), b.crmnThreads());
+        row("TaskManagers' threads", a.taskManagers(), b.taskManagers());
         row("open files", a.openFiles(), b.openFiles());
         row("model cache entries", a.modelCacheEntries(), b.modelCacheEntries());
         row("model cache (MB)", a.modelCacheBytes() / 1e6, b.modelCacheBytes() / 1e6);
