@@ -392,7 +392,7 @@ public final class SoakCommand implements Callable<Integer> {
         row("ND4J arrays (MB)", a.ndArrayBytes() / 1e6, b.ndArrayBytes() / 1e6);
         row("threads", a.threads(), b.threads());
         row("… of crmn code", a.crmnThreads(), b.crmnThreads());
-        row("TaskManagers' threads", a.taskManagers(), b.taskManagers());
+        row("TaskManagers alive", a.taskManagers(), b.taskManagers());
         row("open files", a.openFiles(), b.openFiles());
         row("model cache entries", a.modelCacheEntries(), b.modelCacheEntries());
         row("model cache (MB)", a.modelCacheBytes() / 1e6, b.modelCacheBytes() / 1e6);
