@@ -47,6 +47,16 @@ class CrmnCliTest {
     }
 
     @Test
+    void soakListsItsScheduleAndRefusesANonsenseOneBeforeStartingAnything() {
+        Cli.Run help = run("soak", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("--minutes", "--swap-every", "--fail-every", "--frames-rate", "--json");
+        Cli.Run zero = run("soak", "--minutes", "0");
+        assertThat(zero.code()).isNotZero();
+        assertThat(zero.err()).contains("--minutes").hasLineCount(1);
+    }
+
+    @Test
     void dataCommandsFindTheDataAndRefuseMistakesInOneLine(@TempDir Path dir) throws Exception {
         Cli.Run where = run("data", "where", "--json");
         assertThat(where.code()).as(where.err()).isZero();
