@@ -94,10 +94,10 @@ public final class RollbackCommand implements Callable<Integer> {
 
     /** The version whose status is serving now (the newest such, should several say so). */
     private ModelRef serving(ModelStore s) throws IOException {
-        List<ModelRef> all = s.list(name);
-        for (int i = all.size() - 1; i >= 0; i--) {
-            if (s.status(all.get(i)).map(c -> c.value() == ModelStatus.SERVING).orElse(false)) {
-                return all.get(i);
+        for (long v : s.versionsServing(name)) {
+            var ref = s.find(name, v);
+            if (ref.isPresent()) {
+                return ref.get();
             }
         }
         throw new IOException("no version of " + name + " is recorded as serving in " + store + ": name it with --from");

@@ -341,14 +341,8 @@ public final class ModelStore {
             try (InputStream in = fs.open(e.getPath())) {
                 byte[] bytes = in.readAllBytes();
                 if (keys != null) {
-                    Path sigPath = new Path(dir, e.getPath().getName() + ".sig");
-                    String sig = null;
-                    if (fs.exists(sigPath)) {
-                        try (InputStream s = fs.open(sigPath)) {
-                            sig = new String(s.readAllBytes(), StandardCharsets.US_ASCII);
-                        }
-                    }
-                    verifySignature(sig, bytes, what, e.getPath().toString());
+                    verifySignature(readSignature(fs, new Path(dir, e.getPath().getName() + ".sig")), bytes, what,
+                            e.getPath().toString());
                 }
                 ModelStatus.Change c = Checkpoints.json().readValue(bytes, ModelStatus.Change.class);
                 c.value(); // a known status
@@ -367,23 +361,48 @@ public final class ModelStore {
     }
 
     /**
+     * The status of {@code ref} when it is {@code rolled-back} or {@code rejected} (never to be served or adopted
+     * again); empty for any other status, or none.
+     */
+    public Optional<ModelStatus.Change> unusable(ModelRef ref) throws IOException {
+        return status(ref).filter(c -> !c.value().usable());
+    }
+
+    /**
      * Records that {@code ref} was announced to serve, and that every other version of its model whose status is
      * serving is retired ("replaced by vN").
      */
     public void recordServing(ModelRef ref, String reason) throws IOException {
         Path statusRoot = statusDir(ref).getParent();
-        FileSystem fs = root.getFileSystem();
-        FileStatus[] versions = fs.exists(statusRoot) ? fs.listStatus(statusRoot) : null; // versions with records only
-        for (FileStatus v : versions == null ? new FileStatus[0] : versions) {
-            if (!v.isDir() || v.getPath().getName().equals("v" + ref.version())) {
-                continue;
-            }
-            List<ModelStatus.Change> h = statusHistory(v.getPath(), ref.name() + " " + v.getPath().getName());
-            if (!h.isEmpty() && h.get(h.size() - 1).value() == ModelStatus.SERVING) {
-                recordStatus(v.getPath(), ModelStatus.RETIRED, "replaced by v" + ref.version());
+        for (long v : versionsServing(statusRoot, ref.name())) {
+            if (v != ref.version()) {
+                recordStatus(new Path(statusRoot, "v" + v), ModelStatus.RETIRED, "replaced by v" + ref.version());
             }
         }
         recordStatus(ref, ModelStatus.SERVING, reason);
+    }
+
+    /** The versions of {@code name} whose status is serving now, highest first (read from the status records only). */
+    public List<Long> versionsServing(String name) throws IOException {
+        return versionsServing(new Path(new Path(root, name), STATUS_DIR), name);
+    }
+
+    private List<Long> versionsServing(Path statusRoot, String name) throws IOException {
+        FileSystem fs = root.getFileSystem();
+        FileStatus[] versions = fs.exists(statusRoot) ? fs.listStatus(statusRoot) : null; // versions with records only
+        List<Long> serving = new ArrayList<>();
+        for (FileStatus v : versions == null ? new FileStatus[0] : versions) {
+            Matcher dirName = VERSION_DIR.matcher(v.getPath().getName());
+            if (!v.isDir() || !dirName.matches()) {
+                continue;
+            }
+            List<ModelStatus.Change> h = statusHistory(v.getPath(), name + " " + v.getPath().getName());
+            if (!h.isEmpty() && h.get(h.size() - 1).value() == ModelStatus.SERVING) {
+                serving.add(Long.parseLong(dirName.group(1)));
+            }
+        }
+        serving.sort(Comparator.reverseOrder());
+        return serving;
     }
 
     /**
@@ -543,15 +562,18 @@ public final class ModelStore {
             throw new CheckpointException("model file of " + ref.displayName() + " at " + ref.uri() + " has " + size
                     + " bytes and SHA-256 " + hash + ", the manifest says " + m.modelBytes() + " and " + m.sha256());
         }
-        String sig = null;
-        Path sigPath = new Path(dir, SIGNATURE);
-        if (keys != null && fs.exists(sigPath)) {
-            try (InputStream in = fs.open(sigPath)) {
-                sig = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
-            }
-        }
-        verifySignature(sig, manifestBytes, ref);
+        verifySignature(keys == null ? null : readSignature(fs, new Path(dir, SIGNATURE)), manifestBytes, ref);
         return m;
+    }
+
+    /** A detached signature file's content, or null when there is none. */
+    private static String readSignature(FileSystem fs, Path file) throws IOException {
+        if (!fs.exists(file)) {
+            return null;
+        }
+        try (InputStream in = fs.open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
     }
 
     /** Parses a manifest and checks it names the reference's model, version and zip hash. */

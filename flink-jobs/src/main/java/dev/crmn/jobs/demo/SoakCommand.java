@@ -154,7 +154,8 @@ public final class SoakCommand implements Callable<Integer> {
             Thread observing = new Thread(observer, "crmn-soak-observer");
             FineTuneRounds.Collector reports = FineTuneRounds.collect();
             try {
-                JobID inference = submit(cluster, inferencePlan(kafka, first, store, checkpoints));
+                InferenceJob.Plan ip = inferencePlan(kafka, first, store, checkpoints);
+                JobID inference = submit(cluster, env -> InferenceJob.build(env, ip), ip.jobName());
                 FineTuneJob.Plan fp = fineTunePlan(kafka, first, store, checkpoints);
                 JobID finetune = submit(cluster, env -> FineTuneJob.build(env, fp), fp.jobName());
                 observing.start();
@@ -251,10 +252,6 @@ public final class SoakCommand implements Callable<Integer> {
                 InferenceOptions.PARALLELISM.key(), "1", InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "2000",
                 InferenceOptions.THREADS_PER_SUBTASK.key(), Integer.toString(DemoCommand.inferenceThreads()),
                 Checkpointing.CHECKPOINT_DIR.key(), checkpoints.toString())), Map.of());
-    }
-
-    private static JobID submit(MiniCluster cluster, InferenceJob.Plan ip) throws Exception {
-        return submit(cluster, env -> InferenceJob.build(env, ip), ip.jobName());
     }
 
     private FineTuneJob.Plan fineTunePlan(EmbeddedKafka kafka, ModelRef first, String store, Path checkpoints) throws Exception {

@@ -383,7 +383,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             return; // another model, or one this job already has (its own announcements come back here)
         }
         if (running) {
-            deferredBase = newer(deferredBase, r); // adopted when the round ends (kept in state until then)
+            ModelRef next = newer(deferredBase, r);
+            deferredRollback &= next == deferredBase; // a newer serve supersedes a rollback waiting for the round's end
+            deferredBase = next; // adopted when the round ends (kept in state until then)
         } else {
             adopt(r);
         }
@@ -416,8 +418,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         running = true;
         adopting = r;
         execute("adopt " + r.displayName(), () -> {
-            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = store.status(r);
-            if (s.isPresent() && !s.get().value().usable()) {
+            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = store.unusable(r);
+            if (s.isPresent()) {
                 throw new IllegalStateException(r.displayName() + " is " + s.get().status() + " (" + s.get().reason()
                         + "): not adopted");
             }

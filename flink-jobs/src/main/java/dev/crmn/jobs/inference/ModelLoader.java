@@ -84,8 +84,8 @@ public final class ModelLoader {
     /** The version loaded, checked and warmed up. */
     public LoadedModel load(ModelRef ref) throws Refused {
         try {
-            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = cache.store().status(ref);
-            if (s.isPresent() && !s.get().value().usable()) {
+            java.util.Optional<dev.crmn.connectors.store.ModelStatus.Change> s = cache.store().unusable(ref);
+            if (s.isPresent()) {
                 throw new Refused(ref.displayName() + " was " + s.get().status() + " at "
                         + java.time.Instant.ofEpochMilli(s.get().at()) + " (" + s.get().reason() + "): never served again", null);
             }
