@@ -9,25 +9,10 @@ import dev.crmn.jobs.common.StoreOptions;
 import dev.crmn.jobs.common.TaskSetup;
 import dev.crmn.jobs.common.TaskWorker;
 import dev.crmn.model.checkpoint.Checkpoints;
-import dev.crmn.model.checkpoint.Manifest;
-import dev.crmn.model.data.ImageSet;
-import dev.crmn.model.data.LabelledImage;
-import dev.crmn.model.data.PixelImage;
-import dev.crmn.model.eval.EvaluationReport;
-import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.graph.Graphs;
-import dev.crmn.model.train.FineTuneSettings;
 import dev.crmn.model.train.FineTuning;
-import dev.crmn.model.util.MoreFiles;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.SplittableRandom;
-import java.util.TreeMap;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.ListState;
@@ -39,40 +24,36 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Turns a labelled stream into better model versions, safely (parallelism 1). Input 1: decoded labelled frames;
- * input 2: the model-updates topic. Output: the {@link ModelRef} of every promoted version, once.
+ * input 2: the model-updates topic. Output: the {@link ModelRef} of every promoted version, once. The operator
+ * orchestrates; each part has one job:
  *
  * <ul>
- *   <li><b>Data.</b> Each frame goes, by a hash of its pixels, to the holdout ({@code holdout-percent} of them;
- *       a bounded, rotating {@link Holdout}) or to training: the new frames since the last round (capped), and a
- *       bounded replay reservoir over every training frame seen. All of it is operator state: a restart loses none
- *       of it.</li>
- *   <li><b>Rounds.</b> When {@code round-frames} new frames have arrived, or {@code round-interval} has passed
- *       with some, a round fine-tunes the serving model (weights and optimiser state) for {@code round-steps}
- *       steps on the new frames plus as many replay samples ({@link FineTuning}), on a trainer thread: the task
- *       thread keeps taking frames and checkpoints meanwhile. The result comes back through the mailbox.</li>
- *   <li><b>Gate.</b> The candidate and the serving model are evaluated on the same holdout; the candidate is
- *       promoted only if the {@link PromotionGate}'s paired test says it is better (and its outputs are finite).
- *       With no new frames, rounds go on over the reservoir until {@code patience} refusals in a row.</li>
- *   <li><b>Promotion.</b> The version number is the next above both the store's and the job's own; the checkpoint
- *       (lineage: parent, offsets trained on, steps, settings, holdout metrics) is kept in state, and published
- *       to the store and announced when the checkpoint holding it completes. After a failure the restored state
- *       publishes it again (a no-op for the same bytes) and announces it in the next transaction: no number is
- *       published twice and every published version is announced exactly once.</li>
- *   <li><b>Following.</b> A newer version of the model announced by someone else becomes the base (between
- *       rounds).</li>
+ *   <li><b>Data</b> ({@link TrainingFrames}): each frame goes, by a hash of its pixels, to the rotating holdout or to
+ *       training (the new frames since the last round, capped, and a replay reservoir). All of it is operator state.</li>
+ *   <li><b>Rounds</b> ({@link Learner}, on a trainer thread: the task thread keeps taking frames and checkpoints):
+ *       when {@code round-frames} new frames have arrived, or {@code round-interval} has passed with some, the
+ *       learner goes on for {@code round-steps} on them, replay and anchor images ({@link RoundMix}); its weight
+ *       average is the round's candidate. With no new frames, rounds go on over the reservoir until {@code patience}
+ *       candidates were refused without progress.</li>
+ *   <li><b>Gate</b> ({@link PromotionGate}, on the task thread): the candidate and the serving model on the same
+ *       holdout, a paired test; promoted only if it is significantly better (and its outputs are finite).</li>
+ *   <li><b>Promotion</b> ({@link PromotedVersions}): the version number is the next above every version this job
+ *       made, adopted or started from; the checkpoint (lineage: parent, offsets trained on, steps, settings, holdout
+ *       metrics) is kept in state, published when the checkpoint holding it completes and then announced: exactly
+ *       once across failures.</li>
+ *   <li><b>Following</b> (here): a newer version announced by someone else becomes the base between rounds; a
+ *       rollback of the base makes the version rolled back to the base.</li>
  * </ul>
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         implements TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainerOperator.class);
-    private static final long SEED = 0x5eed;
 
     private final RoundSettings settings;
     private final MailboxExecutor mailbox;
@@ -84,15 +65,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient ListState<ModelRef> baseState;
     private transient ListState<PendingVersion> pendingState;
 
-    private transient Reservoir reservoir;
-    private transient Holdout holdout;
-    private transient List<Example> fresh;
+    private transient TrainingFrames frames;
     private transient long lastVersion;
     private transient long rounds;
     private transient ModelRef baseRef;
     private transient Checkpoints.Loaded base;
-    private transient List<PendingVersion> pending;
-    private transient Map<Long, Long> snapshottedIn;
+    private transient PromotedVersions promoted;
     private transient ModelRef deferredBase;
     /** Whether {@code deferredBase} is a rollback's target (adopted though older than the base). */
     private transient boolean deferredRollback;
@@ -109,26 +87,16 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /** The newest announced version a restored state had not adopted yet, or null. */
     private transient ModelRef restoredAdoption;
     private transient boolean running;
-    /**
-     * The learner: one fine-tuning run that goes on across rounds at a constant learning rate, its weight average
-     * the candidate of each round. Used on the trainer thread only; not in state (after a restore it starts again
-     * from the serving version).
-     */
-    private transient FineTuning learner;
+    /** The learner (the trainer thread's). */
+    private transient Learner learner;
     /** Counts the bases adopted from elsewhere (task thread); a round under a newer one starts a new learner. */
     private transient long adoptions;
-    /** {@link #adoptions} when the learner started (trainer thread). */
-    private transient long learnerAdoptions;
     private transient long lastRoundEnd;
     /** The {@link Anchor}'s images (configuration: read from its files when the task opens), or none. */
     private transient List<Example> anchorExamples;
     private transient ModelStore store;
     private transient ModelCache cache;
     private transient TaskWorker trainer;
-    /** Publishes promoted versions to the store, off the task thread (object stores are slow). */
-    private transient TaskWorker publisher;
-    /** Versions handed to the publisher and not announced yet (still in {@code pending}, so in every checkpoint). */
-    private transient java.util.Set<Long> publishing;
     private transient AtomicBoolean stop;
     private transient Counter roundsCounter;
     private transient Counter promotions;
@@ -149,9 +117,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     }
 
     Restored restored() {
-        return new Restored(reservoir.items(), reservoir.seen(), holdout.examples(), holdout.seen(), List.copyOf(fresh),
-                lastVersion, rounds, baseRef, List.copyOf(pending), restoredAdoption,
-                holdout.items().stream().map(Holdout.Held::uses).toList());
+        return new Restored(frames.reservoir().items(), frames.reservoir().seen(), frames.holdout().examples(),
+                frames.holdout().seen(), frames.newFrameList(), lastVersion, rounds, baseRef, promoted.pending(),
+                restoredAdoption, frames.holdout().items().stream().map(Holdout.Held::uses).toList());
     }
 
     static final String RESERVOIR_STATE = "reservoir";
@@ -218,10 +186,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         long holdoutSeen = counters.size() == 4 ? counters.get(1) : 0;
         lastVersion = counters.size() == 4 ? counters.get(2) : 0;
         rounds = counters.size() == 4 ? counters.get(3) : 0;
-        reservoir = new Reservoir(settings.reservoirSize(), SEED, list(reservoirState.get()), reservoirSeen);
-        holdout = new Holdout(settings.holdoutSize(), settings.holdoutMaxUses(), held, holdoutSeen);
-        fresh = list(freshState.get());
-        pending = list(pendingState.get());
+        frames = new TrainingFrames(settings, list(reservoirState.get()), reservoirSeen, held, holdoutSeen,
+                list(freshState.get()));
+        promoted = new PromotedVersions(list(pendingState.get()));
         List<ModelRef> bases = list(baseState.get());
         baseRef = bases.isEmpty() ? null : bases.get(0);
         String dropped = null;
@@ -231,21 +198,20 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             dropped = baseRef.name();
             LOG.warn("the restored state fine-tuned {}; this job fine-tunes {}: dropping its {} reservoir and {} holdout"
                     + " frames, {} new frames and {} unpublished version(s)", dropped, settings.modelName(),
-                    reservoir.size(), holdout.size(), fresh.size(), pending.size());
-            reservoir = new Reservoir(settings.reservoirSize(), SEED);
-            holdout = new Holdout(settings.holdoutSize(), settings.holdoutMaxUses());
-            fresh = new ArrayList<>();
-            pending = new ArrayList<>();
+                    frames.reservoir().size(), frames.holdout().size(), frames.newFrames(), promoted.pending().size());
+            frames = new TrainingFrames(settings);
+            promoted = new PromotedVersions(List.of());
             lastVersion = 0;
             rounds = 0;
             baseRef = null;
             restoredAdoption = null;
         }
         if (context.isRestored()) {
-            FineTuneRounds.restored(new FineTuneRounds.Restore(reservoir.size(), reservoir.seen(), holdout.size(),
-                    fresh.size(), pending.size(), dropped));
+            FineTuneRounds.restored(new FineTuneRounds.Restore(frames.reservoir().size(), frames.reservoir().seen(),
+                    frames.holdout().size(), frames.newFrames(), promoted.pending().size(), dropped));
             LOG.info("restored: reservoir {} ({} seen), holdout {}, {} new frames, {} version(s) to publish, base {}",
-                    reservoir.size(), reservoir.seen(), holdout.size(), fresh.size(), pending.size(),
+                    frames.reservoir().size(), frames.reservoir().seen(), frames.holdout().size(), frames.newFrames(),
+                    promoted.pending().size(),
                     baseRef == null ? "-" : baseRef.displayName());
         }
     }
@@ -265,24 +231,24 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         cache = StoreOptions.openCache(this, settings.storeUri(), settings.signingKeyFile(), settings.keyFingerprint(),
                 settings.modelCache());
         store = cache.store();
-        snapshottedIn = new java.util.HashMap<>();
         stop = new AtomicBoolean();
+        learner = new Learner(settings);
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
         trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
-        publisher = new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox);
-        publishing = new java.util.HashSet<>();
+        promoted.open(store, cache, new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox),
+                this::announce);
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
         }
         base = cache.use(baseRef, dir -> Checkpoints.load(dir, true));
         anchorExamples = settings.anchor() == null ? List.of() : settings.anchor().load(base.manifest());
-        if (!pending.isEmpty()) {
+        PendingVersion newest = promoted.newest();
+        if (newest != null) {
             // promoted before a failure: the newest is the base; publishing and announcing happen again below
-            PendingVersion newest = pending.get(pending.size() - 1);
             Graphs.free(base.network());
             base = Checkpoints.load(newest.manifestJson(), newest.zip(), true);
-            mailbox.execute(this::publishRestored, "publish restored versions");
+            mailbox.execute(promoted::publishAll, "publish restored versions");
         }
         lastVersion = Math.max(lastVersion, base.manifest().version());
         if (restoredAdoption != null && restoredAdoption.version() > base.manifest().version()) {
@@ -301,7 +267,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         registerMetrics();
         scheduleIntervalCheck();
         LOG.info("fine-tuning {} from {}; reservoir {}, holdout {}, {} new frames", settings.modelName(),
-                base.manifest().displayName(), reservoir.size(), holdout.size(), fresh.size());
+                base.manifest().displayName(), frames.reservoir().size(), frames.holdout().size(), frames.newFrames());
     }
 
     private void registerMetrics() {
@@ -310,9 +276,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         promotions = g.counter("promotions");
         refusals = g.counter("promotionsRefused");
         g.gauge("baseModelVersion", () -> base == null ? -1L : base.manifest().version());
-        g.gauge("reservoirSize", () -> reservoir.size());
-        g.gauge("holdoutSize", () -> holdout.size());
-        g.gauge("newFrames", () -> fresh.size());
+        g.gauge("reservoirSize", () -> frames.reservoir().size());
+        g.gauge("holdoutSize", () -> frames.holdout().size());
+        g.gauge("newFrames", () -> frames.newFrames());
         g.gauge("quietRoundsLeft", this::quietRoundsLeft);
         g.gauge("lastBaseHoldoutAccuracy", () -> lastBaseAccuracy);
         g.gauge("lastCandidateHoldoutAccuracy", () -> lastCandidateAccuracy);
@@ -321,9 +287,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private void scheduleIntervalCheck() {
         long now = getProcessingTimeService().getCurrentProcessingTime();
         getProcessingTimeService().registerTimer(now + Math.max(1000, settings.roundIntervalMs() / 4), t -> {
-            if (!running && !fresh.isEmpty() && t - lastRoundEnd >= settings.roundIntervalMs()) {
+            if (!running && frames.newFrames() > 0 && t - lastRoundEnd >= settings.roundIntervalMs()) {
                 startRound(false);
-            } else if (!running && fresh.isEmpty() && quietRoundsLeft() > 0 && reservoir.size() > 0) {
+            } else if (!running && frames.newFrames() == 0 && quietRoundsLeft() > 0 && frames.reservoir().size() > 0) {
                 startRound(true); // the stream is quiet: another pass over what the reservoir kept
             }
             scheduleIntervalCheck();
@@ -333,42 +299,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     @Override
     public void processElement1(StreamRecord<DecodedFrame> element) {
         DecodedFrame f = element.getValue();
-        Example e = new Example(f.image().pixels(), f.label(), f.partition(), f.offset());
-        if (inHoldout(e.pixels(), settings.holdoutPercent())) {
-            Example out = holdout.offer(e);
-            if (out != null) {
-                reservoir.offer(out); // rotated out of a full holdout: training data from now on
-            }
-        } else {
-            if (fresh.size() < maxNewFrames()) {
-                fresh.add(e);
-            } // else: catching up on a long backlog; the overflow feeds only the reservoir (state stays bounded)
-            reservoir.offer(e);
-        }
-        if (!running && fresh.size() >= settings.roundFrames()) {
+        frames.offer(new Example(f.image().pixels(), f.label(), f.partition(), f.offset()));
+        if (!running && frames.roundReady()) {
             startRound(false);
         }
-    }
-
-    /** The most new frames kept for the next round: what one round uses. */
-    private int maxNewFrames() {
-        return 4 * settings.roundFrames();
-    }
-
-    /**
-     * Whether an image belongs to the holdout: by a hash of its decoded pixels, so the same image sent again (a
-     * producer run twice, a client without frame ids) lands on the same side, never in training and holdout both.
-     */
-    public static boolean inHoldout(byte[] pixels, int holdoutPercent) {
-        long h = 0xcbf29ce484222325L; // FNV-1a, 64 bit
-        for (byte b : pixels) {
-            h ^= b & 0xff;
-            h *= 0x100000001b3L;
-        }
-        h ^= h >>> 33; // mix the high bits into the low ones before the remainder
-        h *= 0xff51afd7ed558ccdL;
-        h ^= h >>> 33;
-        return Long.remainderUnsigned(h, 100) < holdoutPercent;
     }
 
     @Override
@@ -456,10 +390,6 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
     }
 
-    /** What a round's work hands back to the task thread. */
-    private record RoundResult(FineTuning.Candidate candidate, EvaluationReport baseEval, double seconds, double ips) {
-    }
-
     /**
      * Rounds over the reservoir alone that a quiet stream may still run: {@code --patience} minus the candidates
      * refused without progress since the last promotion or the last round on new frames. A refused candidate that
@@ -480,138 +410,59 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
      * round's candidate.
      */
     private void startRound(boolean quiet) {
-        PromotionGate.Decision tooSmall = settings.gate().tooSmall(holdout.size());
+        PromotionGate.Decision tooSmall = settings.gate().tooSmall(frames.holdout().size());
         if (tooSmall != null) {
             if (!waitingForHoldout) { // reported once per wait: the next round starts when the holdout has grown
                 waitingForHoldout = true;
                 long round = ++rounds;
                 roundsCounter.inc();
-                report(new RoundReport(round, base.manifest().version(), null, null, null, holdout.size(), 0, 0, 0,
-                        tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0));
+                report(new RoundReport(round, base.manifest().version(), null, null, null, frames.holdout().size(), 0,
+                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0));
             }
             lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
             return;
         }
         waitingForHoldout = false;
         running = true;
-        long round = ++rounds;
         if (!quiet) {
             resetPatience(); // new data: the quiet rounds after it start over
         }
-        int used = quiet ? 0 : Math.min(fresh.size(), maxNewFrames());
-        List<Example> newOnes = new ArrayList<>(fresh.subList(0, used));
-        RoundMix mix = RoundMix.of(used, reservoir.size(), anchorExamples.size(), settings);
-        SplittableRandom rng = new SplittableRandom(SEED ^ round);
-        List<Example> replay = reservoir.sample(mix.replayed(), rng);
-        List<Example> trainSet = new ArrayList<>(newOnes);
-        trainSet.addAll(replay);
-        trainSet.addAll(Reservoir.sample(anchorExamples, mix.anchored(), rng));
-        Manifest bm = base.manifest();
-        ImageSet train = imageSet(trainSet, bm, "round " + round + ": " + used + " new + " + replay.size() + " replayed"
-                + (mix.anchored() > 0 ? " + " + mix.anchored() + " anchor" : ""));
-        List<Example> judged = holdout.examples();
-        ImageSet hold = imageSet(judged, bm, "holdout " + judged.size());
-        int[] holdoutLabels = new int[hold.size()];
-        for (int i = 0; i < holdoutLabels.length; i++) {
-            holdoutLabels[i] = hold.label(i);
-        }
-        Map<String, Object> lineage = new LinkedHashMap<>();
-        lineage.put("source_topic", settings.labelledTopic());
-        lineage.put("offset_ranges", offsetRanges(newOnes));
-        lineage.put("new_frames", used);
-        lineage.put("replayed_frames", replay.size());
-        lineage.put("anchor_images", mix.anchored());
-        lineage.put("holdout", hold.size());
-        lineage.put("round", round);
+        TrainingFrames.Round r = frames.plan(++rounds, quiet, anchorExamples);
         Checkpoints.Loaded b = base;
-        long adoptionsNow = adoptions;
-        long started = System.nanoTime();
-        LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", round,
-                bm.displayName(), settings.steps(), used, replay.size(), hold.size(), quiet ? "; the stream is quiet ("
-                        + quietRoundsLeft() + " more refusal(s) without progress end these rounds)" : "");
-        execute("round " + round, () -> {
-            if (learner == null || learnerAdoptions != adoptionsNow) {
-                closeLearner(); // first round, or the base was replaced by a version announced elsewhere
-                FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
-                        .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
-                        .averageDecay(settings.averageDecay()).seed(SEED + round).build();
-                learner = FineTuning.start(b.manifest(), b.network(), train, s);
-                learnerAdoptions = adoptionsNow;
-            } else {
-                learner.continueOn(train, settings.steps());
-            }
-            long t0 = learner.stepsDone();
-            long n0 = System.nanoTime();
-            learner.run(settings.steps(), stop::get);
-            if (stop.get()) {
-                return null;
-            }
-            double ips = (learner.stepsDone() - t0) * (double) Math.min(settings.batchSize(), train.size())
-                    / Math.max(1e-9, (System.nanoTime() - n0) / 1e9);
-            FineTuning.Candidate c = learner.snapshot(b.manifest(), hold, lineage);
-            EvaluationReport baseEval = Evaluator.evaluate(b.network(), hold, b.manifest().normalization(),
-                    CNN2DFormat.valueOf(b.manifest().input().layout()), 256);
-            return new RoundResult(c, baseEval, (System.nanoTime() - started) / 1e9, ips);
-        }, r -> roundDone(round, r.candidate(), r.baseEval(), judged, holdoutLabels, used, train.size(), r.seconds(),
-                r.ips()), r -> r.candidate().close());
-    }
-
-    /** On the trainer thread (or once it stopped): frees the learner's network. */
-    private void closeLearner() {
-        if (learner != null) {
-            learner.close();
-            learner = null;
-        }
-    }
-
-    /** Per partition of the labelled topic: the first and last offset of the frames a round trained on. */
-    private static List<Map<String, Object>> offsetRanges(List<Example> frames) {
-        TreeMap<Integer, long[]> r = new TreeMap<>();
-        for (Example e : frames) {
-            r.merge(e.partition(), new long[]{e.offset(), e.offset()},
-                    (a, b) -> new long[]{Math.min(a[0], b[0]), Math.max(a[1], b[1])});
-        }
-        List<Map<String, Object>> out = new ArrayList<>();
-        r.forEach((p, range) -> out.add(Map.of("partition", p, "from", range[0], "to", range[1])));
-        return out;
-    }
-
-    private static ImageSet imageSet(List<Example> examples, Manifest m, String description) {
-        int h = m.input().height(), w = m.input().width(), c = m.input().channels();
-        List<LabelledImage> images = new ArrayList<>(examples.size());
-        for (Example e : examples) {
-            images.add(new LabelledImage(new PixelImage(h, w, c, e.pixels()), e.label()));
-        }
-        return ImageSet.of(images, m.labels(), h, w, c, description);
+        long generation = adoptions;
+        LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", r.number(),
+                b.manifest().displayName(), settings.steps(), r.newFrames().size(), r.replayed(), r.judged().size(),
+                quiet ? "; the stream is quiet (" + quietRoundsLeft()
+                        + " more refusal(s) without progress end these rounds)" : "");
+        execute("round " + r.number(), () -> learner.round(r, b, generation, stop::get),
+                result -> roundDone(r, result), result -> result.candidate().close());
     }
 
     /** On the task thread: the gate, and the promotion of a candidate that passes it. */
-    private void roundDone(long round, FineTuning.Candidate c, EvaluationReport baseEval, List<Example> judged,
-                           int[] holdoutLabels, int used,
-                           int trainImages, double seconds, double ips) throws Exception {
+    private void roundDone(TrainingFrames.Round r, Learner.Result result) throws Exception {
         running = false;
         lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
-        fresh.subList(0, Math.min(used, fresh.size())).clear();
         roundsCounter.inc();
+        FineTuning.Candidate c = result.candidate();
         double cAcc = c.holdout().accuracy();
-        double bAcc = baseEval.accuracy();
+        double bAcc = result.baseEval().accuracy();
         lastBaseAccuracy = bAcc;
         lastCandidateAccuracy = cAcc;
-        long baseVersion = base.manifest().version();
+        int[] holdoutLabels = r.judged().stream().mapToInt(Example::label).toArray();
         PromotionGate.Decision d;
         if (!Double.isFinite(c.holdout().loss())) {
             d = settings.gate().refused("non-finite outputs", holdoutLabels.length);
-        } else if (c.base().version() != baseVersion) {
+        } else if (c.base().version() != base.manifest().version()) {
             d = settings.gate().refused("the base changed during the round", holdoutLabels.length);
         } else {
-            d = settings.gate().decide(holdoutLabels, baseEval.predictions(), c.holdout().predictions());
+            d = settings.gate().decide(holdoutLabels, result.baseEval().predictions(), c.holdout().predictions());
         }
         Long version = null;
         if (d.promoted()) {
             resetPatience();
             version = nextVersion();
             Checkpoints.Serialized s = Checkpoints.serialize(c.network(), c.manifest(version));
-            pending.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
+            promoted.add(new PendingVersion(version, Checkpoints.json().writeValueAsBytes(s.manifest()), s.zip()));
             Graphs.free(base.network());
             base = new Checkpoints.Loaded(null, s.manifest(), c.network()); // the next rounds continue from it
             promotions.inc();
@@ -622,11 +473,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 refusedInARow++; // no progress; a candidate better than the serving model, only not yet
             }                    // significantly, does not count
         }
-        for (Example retired : holdout.decided(judged)) {
-            reservoir.offer(retired); // decided --holdout-max-uses rounds: training data from now on
-        }
-        report(new RoundReport(round, c.base().version(), version, bAcc, cAcc, c.holdout().images(), used, trainImages,
-                c.steps(), d.decision(), d.reason(), d.test(), d.pValue(), seconds, ips));
+        frames.judged(r);
+        report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),
+                r.newFrames().size(), r.train().size(), c.steps(), d.decision(), d.reason(), d.test(), d.pValue(),
+                result.seconds(), result.imagesPerSecond()));
         if (deferredBase != null) {
             ModelRef next = deferredBase;
             deferredBase = null;
@@ -637,7 +487,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 return;
             }
         }
-        if (fresh.size() >= settings.roundFrames()) {
+        if (frames.roundReady()) {
             startRound(false); // enough new frames arrived during this round
         }
     }
@@ -668,84 +518,25 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
-        reservoirState.update(reservoir.items());
-        holdoutState.update(holdout.items());
-        freshState.update(fresh);
-        countersState.update(List.of(reservoir.seen(), holdout.seen(), lastVersion, rounds));
+        reservoirState.update(frames.reservoir().items());
+        holdoutState.update(frames.holdout().items());
+        freshState.update(frames.newFrameList());
+        countersState.update(List.of(frames.reservoir().seen(), frames.holdout().seen(), lastVersion, rounds));
         baseState.update(baseRef == null ? List.of() : List.of(baseRef));
-        pendingState.update(pending);
+        pendingState.update(promoted.pending());
         ModelRef notAdopted = newer(adopting, deferredBase);
         adoptionState.update(notAdopted == null ? List.of() : List.of(notAdopted));
-        for (PendingVersion p : pending) {
-            snapshottedIn.putIfAbsent(p.version(), context.getCheckpointId());
-        }
+        promoted.snapshotted(context.getCheckpointId());
     }
 
     @Override
     public void notifyCheckpointComplete(long checkpointId) throws Exception {
         super.notifyCheckpointComplete(checkpointId);
-        for (PendingVersion p : pending) {
-            Long in = snapshottedIn.get(p.version());
-            if (in != null && in <= checkpointId) {
-                publish(p);
-            }
-        }
-    }
-
-    /** After a restore: versions promoted before the failure, published again (a no-op) and announced. */
-    private void publishRestored() {
-        pending.forEach(this::publish);
-    }
-
-    /**
-     * Hands a promoted version (in a completed checkpoint) to the publisher thread; it is announced, and leaves
-     * {@code pending}, on the task thread once published. A failure to publish fails the task: Flink restores it and
-     * the version is published again from the checkpoint.
-     */
-    private void publish(PendingVersion p) {
-        if (!publishing.add(p.version())) {
-            return; // on its way already
-        }
-        publisher.submit("publish v" + p.version(), () -> publishNumbered(p), ref -> announce(p, ref), e -> {
-            publishing.remove(p.version());
-            throw e instanceof Exception x ? x : new IllegalStateException("publishing v" + p.version() + " failed", e);
-        }, ref -> { });
-    }
-
-    /**
-     * On the publisher thread: publishes a promoted version. When another publisher took its number meanwhile (a
-     * {@code crmn publish} of another checkpoint, a second trainer), the candidate is renumbered above the store's
-     * newest version (its manifest rewritten) and published again, instead of failing the task for ever.
-     */
-    private ModelRef publishNumbered(PendingVersion p) throws Exception {
-        Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
-        for (int attempt = 1; ; attempt++) {
-            Path tmp = Files.createDirectories(cache.dir().resolve(ModelCache.PUBLISHING + UUID.randomUUID()));
-            try {
-                Path dir = tmp.resolve("v" + m.version());
-                Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
-                ModelRef ref = store.publish(dir);
-                store.recordServing(ref, "promoted by the fine-tuning job (" + m.metrics().getOrDefault("holdout_accuracy",
-                        Double.NaN) + " on its holdout), announced on model-updates");
-                return ref;
-            } catch (dev.crmn.connectors.store.VersionTakenException e) {
-                if (attempt >= 10) {
-                    throw e;
-                }
-                long next = Math.max(store.latest(settings.modelName()).map(ModelRef::version).orElse(0L), m.version()) + 1;
-                LOG.warn("{} was taken by another publisher ({}); publishing this candidate as v{}", m.displayName(),
-                        e.getMessage(), next);
-                m = m.toBuilder().version(next).build();
-            } finally {
-                MoreFiles.deleteQuietly(tmp);
-            }
-        }
+        promoted.checkpointComplete(checkpointId);
     }
 
     /** On the task thread: {@code p} is published as {@code ref}; announced now. */
     private void announce(PendingVersion p, ModelRef ref) {
-        publishing.remove(p.version());
-        pending.remove(p);
         lastVersion = Math.max(lastVersion, ref.version());
         if (base.manifest().version() == p.version() && ref.version() != p.version()) {
             base = new Checkpoints.Loaded(base.directory(), base.manifest().toBuilder().version(ref.version()).build(),
@@ -764,7 +555,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             if (stop != null) {
                 stop.set(true);
             }
-            if (publisher != null && !publisher.stop(java.time.Duration.ofSeconds(60))) {
+            if (promoted != null && !promoted.stop(java.time.Duration.ofSeconds(60))) {
                 LOG.warn("the publisher thread did not stop within 60 s");
             }
             boolean stopped = trainer == null || trainer.stop(java.time.Duration.ofSeconds(60));
@@ -772,7 +563,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 // freeing native memory a running round still uses would crash the TaskManager: leak it instead
                 LOG.warn("the trainer thread did not stop within 60 s; its network's native memory is not freed under it");
             } else {
-                closeLearner();
+                if (learner != null) {
+                    learner.close();
+                }
                 if (base != null) {
                     Graphs.free(base.network());
                     base = null;

@@ -14,13 +14,13 @@ class HoldoutSplitTest {
         for (int i = 0; i < n; i++) {
             byte[] pixels = new byte[32 * 32 * 3];
             rng.nextBytes(pixels);
-            boolean h = TrainerOperator.inHoldout(pixels, 10);
-            assertThat(TrainerOperator.inHoldout(pixels.clone(), 10)).as("the same image again").isEqualTo(h);
+            boolean h = TrainingFrames.inHoldout(pixels, 10);
+            assertThat(TrainingFrames.inHoldout(pixels.clone(), 10)).as("the same image again").isEqualTo(h);
             held += h ? 1 : 0;
         }
         assertThat(held / (double) n).isBetween(0.09, 0.11);
         byte[] black = new byte[32 * 32 * 3];
-        assertThat(TrainerOperator.inHoldout(black, 100)).isTrue();
-        assertThat(TrainerOperator.inHoldout(black, 0)).isFalse();
+        assertThat(TrainingFrames.inHoldout(black, 100)).isTrue();
+        assertThat(TrainingFrames.inHoldout(black, 0)).isFalse();
     }
 }

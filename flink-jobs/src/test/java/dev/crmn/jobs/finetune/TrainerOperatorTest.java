@@ -45,7 +45,7 @@ class TrainerOperatorTest {
             int held = 0;
             for (int i = 0; training < 40; i++) {
                 byte[] px = StateFixtures.pixels(i);
-                if (TrainerOperator.inHoldout(px, 30)) {
+                if (TrainingFrames.inHoldout(px, 30)) {
                     held++;
                 } else {
                     training++;
@@ -90,7 +90,7 @@ class TrainerOperatorTest {
             int training = 0;
             for (int i = 0; training < 40; i++) {
                 byte[] px = StateFixtures.pixels(1000 + i);
-                training += TrainerOperator.inHoldout(px, 30) ? 0 : 1;
+                training += TrainingFrames.inHoldout(px, 30) ? 0 : 1;
                 op.processElement1(new StreamRecord<>(new DecodedFrame("f-" + i, null, "frames-labelled", 0, i, 0, 0,
                         i % 10, new PixelImage(32, 32, 3, px), null)));
             }
@@ -100,6 +100,57 @@ class TrainerOperatorTest {
             // a rollback of a version this job never built on (v2 is not its base now) changes nothing
             op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 2, "replayed")));
             assertThat(h.getTaskMailbox().hasMail()).isFalse();
+        }
+    }
+
+    /**
+     * Catching up is bounded: a first start against a topic holding a million labelled frames (the job's default
+     * sizes) keeps four rounds of new frames, a full reservoir and a full holdout, and its checkpoints stop growing
+     * once those are full. Prints the measurement (docs/finetune.md).
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void aMillionFramesOfBacklogKeepTheStateAndItsCheckpointsBounded() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        store.publish(Path.of("..", "models", "crmn-demo"));
+        RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
+                2000, 600_000, 150, 64, 0.01, 0.998, 10, 2000, 10, 20000, 1, "frames-labelled", null,
+                new PromotionGate(0.05, 0.5, 100), 3, null); // the defaults of crmn finetune
+        java.util.Map<Integer, Long> stateBytes = new java.util.TreeMap<>();
+        java.util.Map<Integer, Long> heapBytes = new java.util.TreeMap<>();
+        try (FineTuneRounds.Collector reports = FineTuneRounds.collect();
+             AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
+                     new TrainerOperatorFactory(settings), 1, 1, 0)) {
+            h.setCheckpointStorage(new org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage(
+                    dir.resolve("checkpoints").toUri()));
+            h.setup();
+            h.open();
+            TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef>) h.getOperator();
+            java.util.Set<Integer> at = java.util.Set.of(10_000, 100_000, 250_000, 500_000, 750_000, 1_000_000);
+            for (int i = 1; i <= 1_000_000; i++) {
+                op.processElement1(new StreamRecord<>(new DecodedFrame("f-" + i, null, "frames-labelled", i % 4, i, 0, 0,
+                        i % 10, new PixelImage(32, 32, 3, TrainingFramesTest.pixels(i)), null)));
+                if (at.contains(i)) {
+                    stateBytes.put(i, h.snapshot(i, i).getStateSize());
+                    Runtime rt = Runtime.getRuntime();
+                    System.gc();
+                    heapBytes.put(i, rt.totalMemory() - rt.freeMemory());
+                }
+            }
+            TrainerOperator.Restored s = ((TrainerOperator) op).restored();
+            assertThat(s.newFrames()).hasSize(4 * 2000);
+            assertThat(s.reservoir()).hasSize(20000);
+            assertThat(s.reservoirSeen()).as("every training frame went through the reservoir").isGreaterThan(850_000);
+            assertThat(s.holdout()).hasSize(2000);
+            assertThat(reports.all()).as("one round started (it runs on the trainer thread; never judged here)").isEmpty();
+        }
+        System.out.printf("frames offered | checkpoint (state) bytes | heap after GC%n");
+        stateBytes.forEach((n, b) -> System.out.printf("%,d | %,d | %,d%n", n, b, heapBytes.get(n)));
+        long full = stateBytes.get(100_000);
+        for (int n : java.util.List.of(250_000, 500_000, 750_000, 1_000_000)) {
+            assertThat(stateBytes.get(n)).as("state at %,d frames against 100,000", n).isBetween(full - full / 100,
+                    full + full / 100);
         }
     }
 }

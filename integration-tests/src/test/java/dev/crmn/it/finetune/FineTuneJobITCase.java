@@ -155,7 +155,7 @@ class FineTuneJobITCase {
 
     /** Whether the trainer keeps image {@code i} of the stream for its holdout (it splits by the decoded pixels). */
     static boolean inHoldout(int i) {
-        return dev.crmn.jobs.finetune.TrainerOperator.inHoldout(stream.image(i).pixels(), HOLDOUT_PERCENT);
+        return dev.crmn.jobs.finetune.TrainingFrames.inHoldout(stream.image(i).pixels(), HOLDOUT_PERCENT);
     }
 
     /** Stream images [from, to) as labelled frames {@code <prefix><i>}; {@code scramble}: wrong labels on training frames. */

@@ -1,0 +1,161 @@
+package dev.crmn.jobs.finetune;
+
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.store.ModelCache;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.VersionTakenException;
+import dev.crmn.jobs.common.TaskWorker;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import dev.crmn.model.util.MoreFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Promoted versions from the round that promoted them until they are announced. One job: exactly-once publishing.
+ * <ul>
+ *   <li>A promoted version is <b>pending</b> (operator state) from its promotion; it is handed to the publisher thread
+ *       once a checkpoint holding it completes (object stores are slow: the task thread does no store I/O).</li>
+ *   <li>Published, it leaves {@code pending} on the task thread, where {@code onAnnounce} emits it (in the next
+ *       transaction of the announcements' sink). After a failure the restored pending versions are published
+ *       again (a no-op for the same bytes) and announced: no number is published twice, every version announced once.</li>
+ *   <li>When another publisher took its number meanwhile, the candidate is renumbered above the store's newest
+ *       version and published again ({@link #publish(PendingVersion, ModelStore, Path)}).</li>
+ * </ul>
+ * The task thread's, but for the publishing itself.
+ */
+final class PromotedVersions {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PromotedVersions.class);
+
+    /** What the task thread does once a version is published: announces it. */
+    @FunctionalInterface
+    interface OnPublished {
+        void accept(PendingVersion promoted, ModelRef published);
+    }
+
+    private final List<PendingVersion> pending;
+    private final Map<Long, Long> snapshottedIn = new HashMap<>();
+    /** Versions handed to the publisher and not announced yet (still pending, so in every checkpoint). */
+    private final Set<Long> publishing = new HashSet<>();
+    private TaskWorker publisher;
+    private ModelStore store;
+    private Path workDir;
+    private OnPublished onPublished;
+
+    /** {@code restored}: the versions a restored state had not announced yet. */
+    PromotedVersions(List<PendingVersion> restored) {
+        this.pending = new ArrayList<>(restored);
+    }
+
+    /**
+     * Starts publishing (when the task opens): to {@code store}, through {@code cache}'s directory, on a thread of
+     * its own whose results come back through {@code mailboxWorker}; restored versions are published again.
+     */
+    void open(ModelStore store, ModelCache cache, TaskWorker publisherThread, OnPublished onPublished) {
+        this.store = store;
+        this.workDir = cache.dir();
+        this.publisher = publisherThread;
+        this.onPublished = onPublished;
+    }
+
+    void add(PendingVersion p) {
+        pending.add(p);
+    }
+
+    /** The pending versions, oldest first (a copy, for state). */
+    List<PendingVersion> pending() {
+        return List.copyOf(pending);
+    }
+
+    PendingVersion newest() {
+        return pending.isEmpty() ? null : pending.get(pending.size() - 1);
+    }
+
+    /** Publishes every pending version (after a restore: they are in the completed checkpoint restored from). */
+    void publishAll() {
+        List.copyOf(pending).forEach(this::publish);
+    }
+
+    /** The checkpoint {@code id} is being taken: it holds every pending version. */
+    void snapshotted(long id) {
+        for (PendingVersion p : pending) {
+            snapshottedIn.putIfAbsent(p.version(), id);
+        }
+    }
+
+    /** Checkpoint {@code id} completed: the versions it holds are published. */
+    void checkpointComplete(long id) {
+        for (PendingVersion p : List.copyOf(pending)) {
+            Long in = snapshottedIn.get(p.version());
+            if (in != null && in <= id) {
+                publish(p);
+            }
+        }
+    }
+
+    /**
+     * Hands a version to the publisher thread; it is announced, and leaves {@code pending}, on the task thread once
+     * published. A failure to publish fails the task: Flink restores it and the version is published again.
+     */
+    private void publish(PendingVersion p) {
+        if (!publishing.add(p.version())) {
+            return; // on its way already
+        }
+        publisher.submit("publish v" + p.version(), () -> publish(p, store, workDir), ref -> {
+            publishing.remove(p.version());
+            pending.remove(p);
+            snapshottedIn.remove(p.version());
+            onPublished.accept(p, ref);
+        }, e -> {
+            publishing.remove(p.version());
+            throw e instanceof Exception x ? x : new IllegalStateException("publishing v" + p.version() + " failed", e);
+        }, ref -> { });
+    }
+
+    /** Stops the publisher thread; whether it ended within {@code timeout}. */
+    boolean stop(Duration timeout) throws InterruptedException {
+        return publisher == null || publisher.stop(timeout);
+    }
+
+    /**
+     * Publishes a promoted version to {@code store} (through a directory under {@code workDir}) and records it as
+     * serving. When another publisher took its number (a {@code crmn publish} of another checkpoint, a second
+     * trainer), the candidate is renumbered above the store's newest version (its manifest rewritten) and published
+     * again, instead of failing the task for ever.
+     */
+    static ModelRef publish(PendingVersion p, ModelStore store, Path workDir) throws Exception {
+        Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
+        for (int attempt = 1; ; attempt++) {
+            Path tmp = Files.createDirectories(workDir.resolve(ModelCache.PUBLISHING + UUID.randomUUID()));
+            try {
+                Path dir = tmp.resolve("v" + m.version());
+                Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
+                ModelRef ref = store.publish(dir);
+                store.recordServing(ref, "promoted by the fine-tuning job (" + m.metrics().getOrDefault("holdout_accuracy",
+                        Double.NaN) + " on its holdout), announced on model-updates");
+                return ref;
+            } catch (VersionTakenException e) {
+                if (attempt >= 10) {
+                    throw e;
+                }
+                long next = Math.max(store.latest(m.name()).map(ModelRef::version).orElse(0L), m.version()) + 1;
+                LOG.warn("{} was taken by another publisher ({}); publishing this candidate as v{}", m.displayName(),
+                        e.getMessage(), next);
+                m = m.toBuilder().version(next).build();
+            } finally {
+                MoreFiles.deleteQuietly(tmp);
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package dev.crmn.jobs.finetune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.store.ModelCache;
+import dev.crmn.connectors.store.ModelStatus;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.TaskWorker;
+import dev.crmn.model.checkpoint.Checkpoints;
+import dev.crmn.model.checkpoint.Manifest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.streaming.runtime.tasks.StreamTaskActionExecutor;
+import org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailboxImpl;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Promoted versions are published only once a checkpoint holding them completed, announced once on the task thread
+ * (Flink's own mailbox, this test's thread as the task), renumbered when another publisher took their number.
+ */
+class PromotedVersionsTest {
+
+    private static final Path SHIPPED = Path.of("..", "models", "crmn-demo");
+
+    @TempDir
+    Path dir;
+
+    private final TaskMailboxImpl mailbox = new TaskMailboxImpl(Thread.currentThread());
+    private final MailboxExecutorImpl executor = new MailboxExecutorImpl(mailbox, 0, StreamTaskActionExecutor.IMMEDIATE);
+
+    static PendingVersion promoted(long version, Map<String, Double> metrics) throws Exception {
+        return promoted(SHIPPED, version, metrics);
+    }
+
+    /** The checkpoint in {@code dir} as a promoted version {@code version} of crmn-demo. */
+    static PendingVersion promoted(Path dir, long version, Map<String, Double> metrics) throws Exception {
+        Manifest m = Checkpoints.readManifest(dir.resolve("manifest.json")).toBuilder().name("crmn-demo")
+                .version(version).metrics(metrics).build();
+        return new PendingVersion(version, Checkpoints.json().writeValueAsBytes(m),
+                Files.readAllBytes(dir.resolve("model.zip")));
+    }
+
+    private ModelStore storeWithV1() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        store.publish(SHIPPED);
+        return store;
+    }
+
+    @Test
+    void publishedOnlyAfterTheCheckpointHoldingItCompletedAndAnnouncedOnce() throws Exception {
+        ModelStore store = storeWithV1();
+        List<ModelRef> announced = new ArrayList<>();
+        PromotedVersions versions = new PromotedVersions(List.of());
+        ModelCache cache = new ModelCache(store, dir.resolve("cache"));
+        try {
+            versions.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor),
+                    (p, ref) -> announced.add(ref));
+            PendingVersion v2 = promoted(2, Map.of("holdout_accuracy", 0.81));
+            versions.add(v2);
+            versions.checkpointComplete(1); // taken before the promotion: does not hold it
+            assertThat(mailbox.hasMail()).isFalse();
+            versions.snapshotted(2);
+            versions.checkpointComplete(1); // an older checkpoint's late notification
+            assertThat(mailbox.hasMail()).isFalse();
+            assertThat(store.find("crmn-demo", 2)).isEmpty();
+
+            versions.checkpointComplete(2);
+            versions.checkpointComplete(2); // notified again while publishing: not published twice
+            mailbox.take(0).run();
+            assertThat(announced).extracting(ModelRef::version).containsExactly(2L);
+            assertThat(versions.pending()).isEmpty();
+            assertThat(store.status(announced.get(0)).map(ModelStatus.Change::value)).contains(ModelStatus.SERVING);
+            versions.snapshotted(3);
+            versions.checkpointComplete(3);
+            assertThat(mailbox.hasMail()).as("nothing left to publish").isFalse();
+        } finally {
+            versions.stop(java.time.Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void restoredVersionsArePublishedAgainAsANoOpAndAnnounced() throws Exception {
+        ModelStore store = storeWithV1();
+        PendingVersion v2 = promoted(2, Map.of("holdout_accuracy", 0.81));
+        ModelRef first = PromotedVersions.publish(v2, store, Files.createDirectories(dir.resolve("work")));
+        List<ModelRef> announced = new ArrayList<>();
+        PromotedVersions restored = new PromotedVersions(List.of(v2)); // the failure came before its announcement
+        ModelCache cache = new ModelCache(store, dir.resolve("cache"));
+        try {
+            restored.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor),
+                    (p, ref) -> announced.add(ref));
+            restored.publishAll();
+            mailbox.take(0).run();
+            assertThat(announced).containsExactly(first);
+            assertThat(store.find("crmn-demo", 3)).as("not published under another number").isEmpty();
+        } finally {
+            restored.stop(java.time.Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void aNumberAnotherPublisherTookIsRenumberedAboveTheStoresNewest() throws Exception {
+        ModelStore store = storeWithV1();
+        PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of()), store, Files.createDirectories(dir.resolve("w1")));
+        ModelRef ours = PromotedVersions.publish(promoted(2, Map.of("holdout_accuracy", 0.81)), store,
+                Files.createDirectories(dir.resolve("w2")));
+        assertThat(ours.version()).isEqualTo(3);
+        assertThat(Checkpoints.readManifest(Path.of(java.net.URI.create(ours.uri())).resolve("manifest.json"))
+                .metrics()).containsEntry("holdout_accuracy", 0.81);
+        assertThat(dir.resolve("w2")).isEmptyDirectory(); // its working copies are gone
+    }
+}
