@@ -74,8 +74,7 @@ public final class RollbackCommand implements Callable<Integer> {
         KafkaOptions opts = kafka.toOptions(kafkaProperties);
         KafkaCliOptions.checkReachable(opts); // before recording anything
         // the store first: a job that restarts after the announcement must find the mark
-        ModelStatus.Change mark = s.recordStatus(bad, ModelStatus.ROLLED_BACK, reason + "; back to v" + to);
-        s.recordServing(target, "serving again: v" + bad.version() + " rolled back (" + reason + ")");
+        ModelStatus.Change mark = s.recordRollback(bad, target, reason);
         try {
             PublishCommand.send(opts, ModelRefSerializationSchema.record(topic, ModelUpdate.rollback(target, bad.version(), reason)));
         } catch (IOException e) {

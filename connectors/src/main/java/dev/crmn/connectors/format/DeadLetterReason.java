@@ -23,7 +23,9 @@ public enum DeadLetterReason {
     /** A decoder failed unexpectedly (a bug, or an input that trips one in the JDK's decoders); the detail names the exception. */
     INTERNAL_ERROR,
     /** The frame could not be classified (an internal error); the detail says why. */
-    INFERENCE_FAILED;
+    INFERENCE_FAILED,
+    /** A record of a topic the quality job reads (a prediction, a late label) does not parse; the detail says why. */
+    BAD_RECORD;
 
     /** The header value, e.g. {@code unknown-content-type}. */
     public String wireName() {

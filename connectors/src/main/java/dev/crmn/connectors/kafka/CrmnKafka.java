@@ -100,6 +100,20 @@ public final class CrmnKafka {
                 transactionalIdPrefix);
     }
 
+    /** A sink of model updates (serve, rollback) whose subtasks create no producer before {@code gate} opens. */
+    public static KafkaSink<dev.crmn.connectors.format.ModelUpdate> modelUpdateSink(KafkaOptions kafka, String topic,
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, SinkGate gate) {
+        return sink(kafka, new GatedSerializationSchema<>(new ModelUpdateSerializationSchema(topic), gate), guarantee,
+                transactionalIdPrefix);
+    }
+
+    /** A sink of the quality job's figures whose subtasks create no producer before {@code gate} opens. */
+    public static KafkaSink<dev.crmn.connectors.format.ModelQuality> modelQualitySink(KafkaOptions kafka, String topic,
+            DeliveryGuarantee guarantee, String transactionalIdPrefix, SinkGate gate) {
+        return sink(kafka, new GatedSerializationSchema<>(new ModelQualitySerializationSchema(topic), gate), guarantee,
+                transactionalIdPrefix);
+    }
+
     private static <T> KafkaSink<T> sink(KafkaOptions kafka, KafkaRecordSerializationSchema<T> schema,
                                          DeliveryGuarantee guarantee, String transactionalIdPrefix) {
         Properties p = producerProperties(kafka);

@@ -382,6 +382,23 @@ public final class ModelStore {
         recordStatus(ref, ModelStatus.SERVING, reason);
     }
 
+    /**
+     * Records a rollback: {@code bad} is {@code rolled-back} (never served or adopted again), {@code target} serving
+     * again. Idempotent for a decider that retries after a failure: when {@code bad} is already rolled back nothing
+     * is recorded again.
+     *
+     * @return the rolled-back change of {@code bad} (the earlier one when it was already recorded)
+     */
+    public ModelStatus.Change recordRollback(ModelRef bad, ModelRef target, String reason) throws IOException {
+        Optional<ModelStatus.Change> now = status(bad);
+        if (now.isPresent() && now.get().value() == ModelStatus.ROLLED_BACK) {
+            return now.get();
+        }
+        ModelStatus.Change mark = recordStatus(bad, ModelStatus.ROLLED_BACK, reason + "; back to v" + target.version());
+        recordServing(target, "serving again: v" + bad.version() + " rolled back (" + reason + ")");
+        return mark;
+    }
+
     /** The versions of {@code name} whose status is serving now, highest first (read from the status records only). */
     public List<Long> versionsServing(String name) throws IOException {
         return versionsServing(new Path(new Path(root, name), STATUS_DIR), name);

@@ -4,10 +4,10 @@ import dev.crmn.jobs.cluster.FlinkRestClient;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** What {@code crmn submit} and {@code crmn stop} act on: one of the two jobs, on the cluster at a REST address. */
+/** What {@code crmn submit} and {@code crmn stop} act on: one of the jobs, on the cluster at a REST address. */
 final class ClusterJob {
 
-    @Parameters(index = "0", paramLabel = "JOB", description = "inference or finetune")
+    @Parameters(index = "0", paramLabel = "JOB", description = "inference, finetune or quality")
     String job;
 
     @Option(names = "--rest-url", defaultValue = "http://localhost:8081",

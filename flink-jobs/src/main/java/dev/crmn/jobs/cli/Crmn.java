@@ -47,6 +47,7 @@ public final class Crmn implements Runnable {
         cl.addSubcommand(new dev.crmn.jobs.cli.BrokerCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.InferCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.FineTuneCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.QualityCommand());
         cl.addSubcommand(new dev.crmn.jobs.demo.DemoCommand());
         cl.addSubcommand(new dev.crmn.jobs.demo.SoakCommand());
         cl.addSubcommand(new dev.crmn.jobs.bench.BenchStreamCommand());

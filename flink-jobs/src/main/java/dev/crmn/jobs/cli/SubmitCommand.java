@@ -26,15 +26,16 @@ import picocli.CommandLine.Unmatched;
  * would. A job of the same kind that is already running is left alone unless {@code --allow-duplicate}, so the
  * command can be retried (the Compose stack's one-shot service does).
  */
-@Command(name = "submit", mixinStandardHelpOptions = true, description = "Submit the inference or fine-tuning job to a Flink cluster through its REST API"
+@Command(name = "submit", mixinStandardHelpOptions = true, description = "Submit the inference, fine-tuning or quality job to a Flink cluster through its REST API"
         + " (the job jar target/dist/crmn-flink-job.jar; options after the job name are the job's own, as for crmn"
-        + " infer / crmn finetune). A job of that kind already running is left alone.")
+        + " infer / crmn finetune / crmn quality). A job of that kind already running is left alone.")
 public final class SubmitCommand implements Callable<Integer> {
 
-    /** The two jobs: entry class and the prefix of their job names (what "already running" compares). */
+    /** The jobs: entry class and the prefix of their job names (what "already running" compares). */
     public enum Kind {
         INFERENCE(InferenceJob.class.getName(), "crmn inference"),
-        FINETUNE(FineTuneJob.class.getName(), "crmn fine-tuning");
+        FINETUNE(FineTuneJob.class.getName(), "crmn fine-tuning"),
+        QUALITY(dev.crmn.jobs.quality.QualityJob.class.getName(), "crmn quality");
 
         final String entryClass;
         final String namePrefix;
@@ -44,12 +45,13 @@ public final class SubmitCommand implements Callable<Integer> {
             this.namePrefix = namePrefix;
         }
 
-        /** The job named {@code job} ({@code inference} or {@code finetune}). */
+        /** The job named {@code job} ({@code inference}, {@code finetune} or {@code quality}). */
         static Kind of(String job) {
             return switch (job.toLowerCase(Locale.ROOT)) {
                 case "inference", "infer" -> INFERENCE;
                 case "finetune", "fine-tuning" -> FINETUNE;
-                default -> throw new IllegalArgumentException("unknown job '" + job + "' (inference or finetune)");
+                case "quality" -> QUALITY;
+                default -> throw new IllegalArgumentException("unknown job '" + job + "' (inference, finetune or quality)");
             };
         }
 
@@ -91,7 +93,11 @@ public final class SubmitCommand implements Callable<Integer> {
      */
     public static Kind validate(String job, List<String> jobArgs) {
         Kind kind = Kind.of(job);
-        JobArgs.parse(jobArgs.toArray(new String[0]), kind == Kind.INFERENCE ? InferenceOptions.ALL : FineTuneOptions.ALL);
+        JobArgs.parse(jobArgs.toArray(new String[0]), switch (kind) {
+            case INFERENCE -> InferenceOptions.ALL;
+            case FINETUNE -> FineTuneOptions.ALL;
+            case QUALITY -> dev.crmn.jobs.quality.QualityOptions.ALL;
+        });
         return kind;
     }
 

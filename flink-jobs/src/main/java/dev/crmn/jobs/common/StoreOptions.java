@@ -31,15 +31,27 @@ public final class StoreOptions {
     }
 
     /**
+     * Where a job's store is and how to trust it, shipped with the job graph (no secrets): its root URI, the key
+     * file (null: {@code $CRMN_MODEL_STORE_KEY} or unsigned) and the fingerprint of the key the job was started with.
+     */
+    public record Location(String uri, String keyFile, String keyFingerprint) implements java.io.Serializable {
+
+        /** On a TaskManager: the store, with the key read there and checked against the fingerprint. */
+        public ModelStore open() throws IOException {
+            return new ModelStore(new org.apache.flink.core.fs.Path(uri),
+                    SigningKeys.resolveExpecting(keyFile == null ? null : Path.of(keyFile), keyFingerprint));
+        }
+    }
+
+    /**
      * On a TaskManager, in an operator's {@code open()}: the store (its root {@code storeUri}; the key from
      * {@code keyFile} or the environment, checked against {@code keyFingerprint}) and this TaskManager's cache of it
      * ({@code configuredCache}, else in the TaskManager's first temporary directory).
      */
     public static ModelCache openCache(AbstractStreamOperator<?> operator, String storeUri, String keyFile,
                                        String keyFingerprint, String configuredCache) throws IOException {
-        dev.crmn.connectors.store.Keyring key = SigningKeys.resolveExpecting(keyFile == null ? null : Path.of(keyFile), keyFingerprint);
         String[] tmp = operator.getContainingTask().getEnvironment().getTaskManagerInfo().getTmpDirectories();
         Path dir = ModelCache.dir(configuredCache, tmp.length > 0 ? Path.of(tmp[0]) : null);
-        return new ModelCache(new ModelStore(new org.apache.flink.core.fs.Path(storeUri), key), dir);
+        return new ModelCache(new Location(storeUri, keyFile, keyFingerprint).open(), dir);
     }
 }

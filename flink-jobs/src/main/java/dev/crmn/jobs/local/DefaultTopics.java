@@ -13,7 +13,7 @@ import org.apache.kafka.clients.admin.Admin;
 public final class DefaultTopics {
 
     public static final List<String> NAMES = List.of(Topics.FRAMES, Topics.FRAMES_LABELLED, Topics.PREDICTIONS,
-            Topics.DEAD_LETTERS, Topics.MODEL_UPDATES, Topics.LABELS);
+            Topics.DEAD_LETTERS, Topics.MODEL_UPDATES, Topics.LABELS, Topics.MODEL_QUALITY);
 
     private DefaultTopics() {
     }
@@ -27,7 +27,8 @@ public final class DefaultTopics {
 
     /**
      * Creates the default topics that do not exist yet; model-updates gets one partition and is compacted (its newest
-     * record per model name is what a restarted job reads), dead-letters one partition.
+     * record per model name is what a restarted job reads), model-quality too (its newest record per version),
+     * dead-letters one partition.
      *
      * @param replication replication factor, or -1 for the broker's default
      * @return the topics created (the others existed and were left as they are)
@@ -36,8 +37,9 @@ public final class DefaultTopics {
         List<String> created = new ArrayList<>();
         Duration timeout = Duration.ofSeconds(30);
         for (String t : NAMES) {
-            int p = t.equals(Topics.DEAD_LETTERS) || t.equals(Topics.MODEL_UPDATES) ? 1 : partitions;
-            Map<String, String> config = t.equals(Topics.MODEL_UPDATES) ? Map.of("cleanup.policy", "compact") : Map.of();
+            boolean compacted = t.equals(Topics.MODEL_UPDATES) || t.equals(Topics.MODEL_QUALITY);
+            int p = t.equals(Topics.DEAD_LETTERS) || compacted ? 1 : partitions;
+            Map<String, String> config = compacted ? Map.of("cleanup.policy", "compact") : Map.of();
             if (CrmnKafka.createTopic(admin, t, p, replication, config, timeout)) {
                 created.add(t);
             }

@@ -1,0 +1,253 @@
+package dev.crmn.jobs.quality;
+
+import dev.crmn.connectors.format.ModelQuality;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.StoreOptions;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeutils.base.StringSerializer;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Live accuracy per model version, and the rollback decision (keyed by model name). Input 1: scored predictions
+ * ({@link LabelJoin}); input 2: the model-updates topic (rollbacks announced elsewhere, and this job's own, are
+ * marked). Output: rollbacks to announce on model-updates; side output {@link #QUALITY}: each version's figures
+ * for the model-quality topic, every {@code reportIntervalMs} while they change and at once on a decision.
+ *
+ * <p>Which version a version replaced: the one serving when its first prediction came (the newest seen, not rolled
+ * back). A rollback is decided by the {@link RollbackRule}; the store records it first ({@code rolled-back}, the
+ * older version {@code serving}), then it is announced, in the transaction of the checkpoint that holds the decision
+ * in this state: exactly once across failures (a decision retried after a restore finds the store's record and
+ * records nothing twice).
+ */
+public final class QualityTracker extends KeyedCoProcessFunction<String, Scored, ModelUpdate, ModelUpdate> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(QualityTracker.class);
+
+    public static final OutputTag<ModelQuality> QUALITY = new OutputTag<>("model-quality") {
+    };
+
+    private final RollbackRule rule;
+    private final long windowMs;
+    private final long reportIntervalMs;
+    private final StoreOptions.Location store;
+    private transient ValueState<String> state;
+    /** The state's last value and what it parses to (the same string while nothing restored another). */
+    private transient Map<String, String> lastJson;
+    private transient Map<String, Tracked> lastTracked;
+    private transient ModelStore opened;
+    /** Per model and version: the newest figures, for the metrics. */
+    private transient Map<String, ModelQuality> latest;
+
+    public QualityTracker(RollbackRule rule, long windowMs, long reportIntervalMs, StoreOptions.Location store) {
+        this.rule = rule;
+        this.windowMs = windowMs;
+        this.reportIntervalMs = reportIntervalMs;
+        this.store = store;
+    }
+
+    static ValueStateDescriptor<String> trackedState() {
+        return new ValueStateDescriptor<>("tracked", StringSerializer.INSTANCE);
+    }
+
+    @Override
+    public void open(OpenContext context) {
+        state = getRuntimeContext().getState(trackedState());
+        lastJson = new HashMap<>();
+        lastTracked = new HashMap<>();
+        latest = new java.util.concurrent.ConcurrentHashMap<>();
+    }
+
+    private Tracked load(String model) throws Exception {
+        String json = state.value();
+        if (json == null) {
+            return new Tracked();
+        }
+        if (json == lastJson.get(model)) { // identity: the string this function wrote last
+            return lastTracked.get(model);
+        }
+        Tracked t = Tracked.fromJson(json);
+        lastTracked.put(model, t);
+        lastJson.put(model, json);
+        return t;
+    }
+
+    private void save(String model, Tracked t) throws Exception {
+        String json = t.toJson();
+        state.update(json);
+        lastJson.put(model, json);
+        lastTracked.put(model, t);
+    }
+
+    @Override
+    public void processElement1(Scored s, Context ctx, Collector<ModelUpdate> out) throws Exception {
+        String model = ctx.getCurrentKey();
+        Tracked t = load(model);
+        long now = ctx.timerService().currentProcessingTime();
+        VersionFigures v = t.versions.get(s.version());
+        if (v == null) {
+            Long replaces = t.serving != null && t.serving < s.version() ? t.serving : null;
+            v = new VersionFigures(s.version(), s.sha256(), now, replaces);
+            t.versions.put(s.version(), v);
+            LOG.info("{} v{}: first prediction{}", model, s.version(), replaces == null ? "" : "; it replaced v" + replaces);
+        }
+        if (!"rolled-back".equals(v.status) && (t.serving == null || s.version() > t.serving)) {
+            if (t.serving != null) {
+                VersionFigures old = t.versions.get(t.serving);
+                if (old != null && "serving".equals(old.status)) {
+                    old.status = "replaced";
+                    old.changed = true;
+                }
+            }
+            t.serving = s.version();
+            v.status = "serving";
+        }
+        v.add(s.counted(), s.correct(), now, windowMs);
+        if (s.correct() != null) {
+            test(model, t, v, now, ctx, out);
+        }
+        save(model, t);
+        ctx.timerService().registerProcessingTimeTimer(now - Math.floorMod(now, reportIntervalMs) + reportIntervalMs);
+    }
+
+    /** The rollback test of {@code v} at a new look, and the rollback when it fails. */
+    private void test(String model, Tracked t, VersionFigures v, long now, Context ctx, Collector<ModelUpdate> out)
+            throws Exception {
+        if (v.replaces == null || v.decision != null || "rolled-back".equals(v.status)) {
+            return;
+        }
+        int look = rule.look(v.labelled);
+        VersionFigures base = t.versions.get(v.replaces);
+        if (look <= v.lastLook || base == null || base.labelled < rule.minLabelled()) {
+            return; // not at a new look, or nothing to compare with yet (the look is taken when there is)
+        }
+        Optional<ModelRef[]> refs = refs(model, v.version, base.version);
+        if (refs.isPresent() && opened.status(refs.get()[0]).map(c -> c.value()
+                == dev.crmn.connectors.store.ModelStatus.ROLLED_BACK).orElse(false)) {
+            // the store says so already: decided before a failure (and not announced yet), or by hand
+            rollBack(model, t, v, base, refs.get(), opened.status(refs.get()[0]).get().reason(), now, ctx, out);
+            return;
+        }
+        double p = RollbackRule.pValue(v.correct, v.labelled, base.correct, base.labelled);
+        double level = rule.alphaAt(look);
+        v.lastLook = look;
+        v.baseline = base.figures();
+        v.lastTest = new ModelQuality.Test(RollbackRule.TEST, look, v.labelled, p, level, now);
+        v.changed = true;
+        if (p >= level) {
+            return;
+        }
+        String reason = String.format(java.util.Locale.ROOT, "live accuracy %.1f %% on %d labelled predictions, below"
+                        + " v%d's %.1f %% on %d (%s, p = %.2g < %.2g at look %d)", 100 * v.accuracy(), v.labelled,
+                base.version, 100 * base.accuracy(), base.labelled, RollbackRule.TEST, p, level, look);
+        if (refs.isEmpty()) {
+            v.decision = new ModelQuality.Decision("none", base.version, reason + "; not rolled back: v" + v.version
+                    + " or v" + base.version + " is not in the store " + store.uri(), now);
+            LOG.warn("{} v{}: {}", model, v.version, v.decision.reason());
+            emit(ctx, model, v, now);
+            return;
+        }
+        opened.recordRollback(refs.get()[0], refs.get()[1], reason);
+        rollBack(model, t, v, base, refs.get(), reason, now, ctx, out);
+    }
+
+    /** {@code v} rolled back to {@code base} (recorded in the store): announced, and its figures emitted at once. */
+    private void rollBack(String model, Tracked t, VersionFigures v, VersionFigures base, ModelRef[] refs, String reason,
+                          long now, Context ctx, Collector<ModelUpdate> out) {
+        v.decision = new ModelQuality.Decision("rollback", base.version, reason, now);
+        v.status = "rolled-back";
+        base.status = "serving";
+        t.serving = base.version;
+        LOG.warn("{} v{} rolled back to v{}: {}", model, v.version, base.version, reason);
+        out.collect(ModelUpdate.rollback(refs[1], v.version, reason));
+        emit(ctx, model, v, now);
+        emit(ctx, model, base, now);
+    }
+
+    /** The store's references of the version rolled back and the one rolled back to; empty if either is missing. */
+    private Optional<ModelRef[]> refs(String model, long bad, long target) throws Exception {
+        if (opened == null) {
+            opened = store.open();
+        }
+        Optional<ModelRef> b = opened.find(model, bad);
+        Optional<ModelRef> to = opened.find(model, target);
+        return b.isPresent() && to.isPresent() ? Optional.of(new ModelRef[]{b.get(), to.get()}) : Optional.empty();
+    }
+
+    @Override
+    public void processElement2(ModelUpdate u, Context ctx, Collector<ModelUpdate> out) throws Exception {
+        if (u.action() != ModelUpdate.Action.ROLLBACK) {
+            return; // a serve: its predictions say when it serves
+        }
+        String model = ctx.getCurrentKey();
+        Tracked t = load(model);
+        VersionFigures bad = t.versions.get(u.replaces());
+        long now = ctx.timerService().currentProcessingTime();
+        if (bad != null && !"rolled-back".equals(bad.status)) {
+            bad.status = "rolled-back"; // by hand (crmn rollback), or by another decider
+            bad.decision = new ModelQuality.Decision("rollback", u.ref().version(), u.reason() == null ? "announced"
+                    : u.reason(), now);
+            bad.changed = true;
+        }
+        VersionFigures target = t.versions.get(u.ref().version());
+        if (target != null) {
+            target.status = "serving";
+            target.changed = true;
+        }
+        t.serving = u.ref().version();
+        save(model, t);
+        ctx.timerService().registerProcessingTimeTimer(now - Math.floorMod(now, reportIntervalMs) + reportIntervalMs);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<ModelUpdate> out) throws Exception {
+        String model = ctx.getCurrentKey();
+        Tracked t = load(model);
+        boolean any = false;
+        long now = ctx.timerService().currentProcessingTime();
+        for (VersionFigures v : t.versions.values()) {
+            if (v.changed) {
+                emit(ctx, model, v, now);
+                any = true;
+            }
+        }
+        if (any) {
+            save(model, t);
+        }
+    }
+
+    private void emit(Context ctx, String model, VersionFigures v, long now) {
+        v.changed = false;
+        ModelQuality q = v.quality(model, now, windowMs);
+        ctx.output(QUALITY, q);
+        if (latest.put(q.key(), q) == null) {
+            registerMetrics(q.key(), model, v.version);
+        }
+        QualityReports.record(q);
+    }
+
+    private void registerMetrics(String key, String model, long version) {
+        MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("model", model).addGroup("version",
+                Long.toString(version));
+        g.gauge("liveAccuracy", () -> value(latest.get(key).accuracy()));
+        g.gauge("windowAccuracy", () -> value(latest.get(key).window().accuracy()));
+        g.gauge("labelledPredictions", () -> latest.get(key).labelled());
+        g.gauge("predictions", () -> latest.get(key).predictions());
+        g.gauge("rolledBack", () -> "rolled-back".equals(latest.get(key).status()) ? 1 : 0);
+    }
+
+    private static double value(Double d) {
+        return d == null ? Double.NaN : d;
+    }
+}

@@ -1,0 +1,90 @@
+package dev.crmn.jobs.quality;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.DeadLetter;
+import dev.crmn.connectors.format.DeadLetterReason;
+import dev.crmn.connectors.format.Prediction;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.StoreOptions;
+import dev.crmn.model.infer.ClassScore;
+import java.nio.file.Path;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Predictions meet their labels: in the header, late, early, too late, or naming no class (keyed harness). */
+class LabelJoinTest {
+
+    @TempDir
+    Path dir;
+
+    private KeyedTwoInputStreamOperatorTestHarness<String, Prediction, LabelRecord, Scored> h;
+
+    @BeforeEach
+    void open() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        store.publish(Path.of("..", "models", "crmn-demo"));
+        h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new LabelJoin(10_000,
+                new StoreOptions.Location(store.root().toString(), null, null))), Prediction::frameId,
+                LabelRecord::frameId, Types.STRING);
+        h.open();
+    }
+
+    static Prediction prediction(String frameId, int predicted, Integer label) {
+        return new Prediction(1, frameId, null, new Prediction.Source("frames", 0, 0),
+                new ClassScore[]{new ClassScore(predicted, "c" + predicted, 0.9f)},
+                new Prediction.ModelInfo("crmn-demo", 1, "sha"), 1, new Prediction.Timings(0, 0, 0), null, label, 0);
+    }
+
+    static LabelRecord label(String frameId, String label) {
+        return new LabelRecord(frameId, label, "labels", 0, 7);
+    }
+
+    @Test
+    void aHeaderLabelScoresAtOnceAndALateOneJoinsItsPredictionEitherWayRound() throws Exception {
+        h.setProcessingTime(1000);
+        h.processElement1(new StreamRecord<>(prediction("a", 3, 3)));
+        h.processElement1(new StreamRecord<>(prediction("b", 3, null)));
+        h.processElement2(new StreamRecord<>(label("b", "cat"))); // cat is class 3
+        h.processElement2(new StreamRecord<>(label("c", "5"))); // before its prediction
+        h.processElement1(new StreamRecord<>(prediction("c", 3, null)));
+        assertThat(h.extractOutputValues()).containsExactly(
+                new Scored("crmn-demo", 1, "sha", true, true, 1000),
+                new Scored("crmn-demo", 1, "sha", true, null, 1000),
+                new Scored("crmn-demo", 1, "sha", false, true, 1000),
+                new Scored("crmn-demo", 1, "sha", true, null, 1000),
+                new Scored("crmn-demo", 1, "sha", false, false, 1000));
+        assertThat(h.numKeyedStateEntries()).as("nothing waits").isZero();
+    }
+
+    @Test
+    void aLabelLaterThanTheMaximumDelayFindsNothingAndTheStateIsBounded() throws Exception {
+        h.setProcessingTime(0);
+        h.processElement1(new StreamRecord<>(prediction("late", 1, null)));
+        assertThat(h.numKeyedStateEntries()).isEqualTo(1);
+        h.setProcessingTime(10_000);
+        assertThat(h.numKeyedStateEntries()).as("dropped after --max-label-delay").isZero();
+        h.processElement2(new StreamRecord<>(label("late", "1")));
+        h.setProcessingTime(20_000);
+        assertThat(h.numKeyedStateEntries()).isZero();
+        assertThat(h.extractOutputValues()).containsExactly(new Scored("crmn-demo", 1, "sha", true, null, 0));
+    }
+
+    @Test
+    void aLateLabelNamingNoClassIsADeadLetter() throws Exception {
+        h.processElement1(new StreamRecord<>(prediction("x", 1, null)));
+        h.processElement2(new StreamRecord<>(label("x", "kat")));
+        assertThat(h.getSideOutput(RecordParser.DEAD_LETTERS)).singleElement().satisfies(r -> {
+            DeadLetter d = r.getValue();
+            assertThat(d.reason()).isEqualTo(DeadLetterReason.BAD_LABEL);
+            assertThat(d.detail()).contains("kat").contains("crmn-demo");
+            assertThat(d.original().topic()).isEqualTo("labels");
+            assertThat(d.original().offset()).isEqualTo(7);
+        });
+    }
+}

@@ -1,0 +1,163 @@
+package dev.crmn.jobs.quality;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crmn.connectors.format.ModelQuality;
+import dev.crmn.connectors.format.ModelRef;
+import dev.crmn.connectors.format.ModelUpdate;
+import dev.crmn.connectors.store.ModelStatus;
+import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.jobs.common.StoreOptions;
+import dev.crmn.model.checkpoint.Checkpoints;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tracker on Flink's keyed operator test harness with a real store: live accuracy per version, a worse version
+ * rolled back (recorded, announced once, figures emitted), an equal one kept, a rollback by hand marked.
+ */
+class QualityTrackerTest {
+
+    @TempDir
+    Path dir;
+
+    private ModelStore store;
+
+    /** crmn-demo v1 (the shipped model) and v2 (the early snapshot's weights under that name). */
+    private ModelStore twoVersions() throws Exception {
+        store = new ModelStore(dir.resolve("store").toString());
+        store.publish(Path.of("..", "models", "crmn-demo"));
+        Path v2 = Files.createDirectories(dir.resolve("v2"));
+        Path early = Path.of("..", "models", "crmn-demo-early");
+        Files.copy(early.resolve("model.zip"), v2.resolve("model.zip"));
+        Checkpoints.writeManifest(v2.resolve("manifest.json"), Checkpoints.readManifest(early.resolve("manifest.json"))
+                .toBuilder().name("crmn-demo").version(2).build());
+        store.publish(v2);
+        return store;
+    }
+
+    private KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> harness() throws Exception {
+        QualityTracker tracker = new QualityTracker(new RollbackRule(200, 0.01), 60_000, 1000,
+                new StoreOptions.Location(store.root().toString(), null, null));
+        var h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(tracker), Scored::model,
+                (ModelUpdate u) -> u.ref().name(), Types.STRING);
+        h.open();
+        return h;
+    }
+
+    /** {@code n} labelled predictions of {@code version}, each correct with probability {@code accuracy}. */
+    private static void feed(KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> h,
+                             long version, int n, double accuracy, SplittableRandom rng) throws Exception {
+        for (int i = 0; i < n; i++) {
+            h.processElement1(new StreamRecord<>(new Scored("crmn-demo", version, "sha", true,
+                    rng.nextDouble() < accuracy, 0)));
+        }
+    }
+
+    @Test
+    void aWorseVersionIsRolledBackOnceRecordedAnnouncedAndItsFiguresSaySo() throws Exception {
+        twoVersions();
+        SplittableRandom rng = new SplittableRandom(1);
+        try (var h = harness()) {
+            h.setProcessingTime(1_000);
+            feed(h, 1, 1000, 0.8, rng);
+            feed(h, 2, 199, 0.5, rng);
+            assertThat(h.extractOutputValues()).as("before its first look (200)").isEmpty();
+            feed(h, 2, 300, 0.5, rng); // the first look decides; later predictions of v2 (in flight) decide nothing
+            List<ModelUpdate> out = h.extractOutputValues();
+            assertThat(out).hasSize(1);
+            ModelUpdate u = out.get(0);
+            assertThat(u.action()).isEqualTo(ModelUpdate.Action.ROLLBACK);
+            assertThat(u.ref().version()).isEqualTo(1);
+            assertThat(u.replaces()).isEqualTo(2);
+            assertThat(u.reason()).contains("below v1's").contains(RollbackRule.TEST).contains("at look 0");
+            ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
+            assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.ROLLED_BACK);
+            assertThat(store.status(store.find("crmn-demo", 1).orElseThrow()).orElseThrow().value())
+                    .isEqualTo(ModelStatus.SERVING);
+
+            List<ModelQuality> decided = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .toList();
+            ModelQuality q2 = decided.stream().filter(q -> q.version() == 2).findFirst().orElseThrow();
+            assertThat(q2.status()).isEqualTo("rolled-back");
+            assertThat(q2.labelled()).isEqualTo(200);
+            assertThat(q2.replaces()).isEqualTo(1);
+            assertThat(q2.baseline().labelled()).isEqualTo(1000);
+            assertThat(q2.lastTest().pValue()).isLessThan(q2.lastTest().alpha());
+            assertThat(q2.decision().action()).isEqualTo("rollback");
+            assertThat(decided.stream().filter(q -> q.version() == 1).findFirst().orElseThrow().status())
+                    .isEqualTo("serving");
+
+            h.setProcessingTime(5_000); // the report timer: the figures that changed since (v1's did not)
+            List<ModelQuality> reported = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(q -> q.updatedAt() == 5_000).toList();
+            assertThat(reported).extracting(ModelQuality::version).containsExactly(2L);
+            ModelQuality last2 = reported.stream().filter(q -> q.version() == 2).findFirst().orElseThrow();
+            assertThat(last2.labelled()).isEqualTo(499);
+            assertThat(last2.status()).as("its late predictions do not make it serve again").isEqualTo("rolled-back");
+        }
+    }
+
+    @Test
+    void anEqualVersionIsKeptThroughFiveThousandLabelledPredictions() throws Exception {
+        twoVersions();
+        SplittableRandom rng = new SplittableRandom(2);
+        try (var h = harness()) {
+            feed(h, 1, 2000, 0.8, rng);
+            feed(h, 2, 5000, 0.8, rng);
+            assertThat(h.extractOutputValues()).isEmpty();
+            h.setProcessingTime(2_000);
+            ModelQuality q2 = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(q -> q.version() == 2).reduce((a, b) -> b).orElseThrow();
+            assertThat(q2.status()).isEqualTo("serving");
+            assertThat(q2.lastTest().look()).isEqualTo(4); // 200, 400, 800, 1,600, 3,200
+            assertThat(q2.decision()).isNull();
+            assertThat(store.status(store.find("crmn-demo", 2).orElseThrow())).isEmpty();
+        }
+    }
+
+    @Test
+    void aRollbackAnnouncedElsewhereIsMarkedAndNotDecidedAgain() throws Exception {
+        twoVersions();
+        SplittableRandom rng = new SplittableRandom(3);
+        try (var h = harness()) {
+            feed(h, 1, 1000, 0.8, rng);
+            feed(h, 2, 100, 0.5, rng);
+            ModelRef v1 = store.find("crmn-demo", 1).orElseThrow();
+            h.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 2, "by hand")));
+            feed(h, 2, 400, 0.5, rng);
+            assertThat(h.extractOutputValues()).as("rolled back already: nothing to announce").isEmpty();
+            h.setProcessingTime(2_000);
+            ModelQuality q2 = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(q -> q.version() == 2).reduce((a, b) -> b).orElseThrow();
+            assertThat(q2.status()).isEqualTo("rolled-back");
+            assertThat(q2.decision().reason()).isEqualTo("by hand");
+        }
+    }
+
+    @Test
+    void aDecisionRecordedBeforeAFailureIsAnnouncedOnceWhenTheReplayReachesItsLook() throws Exception {
+        twoVersions();
+        ModelRef v1 = store.find("crmn-demo", 1).orElseThrow();
+        ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
+        store.recordRollback(v2, v1, "decided before the failure");
+        SplittableRandom rng = new SplittableRandom(4);
+        try (var h = harness()) {
+            feed(h, 1, 1000, 0.8, rng);
+            feed(h, 2, 200, 0.79, rng); // whatever the replay's numbers: the store's decision stands
+            assertThat(h.extractOutputValues()).singleElement().satisfies(u -> {
+                assertThat(u.action()).isEqualTo(ModelUpdate.Action.ROLLBACK);
+                assertThat(u.reason()).startsWith("decided before the failure");
+            });
+            assertThat(store.statusHistory(v2)).hasSize(1);
+        }
+    }
+}
