@@ -18,7 +18,7 @@ public final class ModelUpdateDeserializationSchema extends SkippingDeserializat
         super(ModelUpdateDeserializationSchema::parse, ModelUpdate.class, true);
     }
 
-    static ModelUpdate parse(ConsumerRecord<byte[], byte[]> r) throws IOException {
+    public static ModelUpdate parse(ConsumerRecord<byte[], byte[]> r) throws IOException {
         ModelUpdate.Action action = ModelUpdate.Action.parse(header(r, ModelUpdate.ACTION_HEADER));
         var ref = ModelRefJson.fromBytes(r.value());
         String reason = header(r, ModelUpdate.REASON_HEADER);
