@@ -97,12 +97,12 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...: polls COMMAND every 2 s until i
 jobs_running() {
   local o
   o=$(curl -fsS http://localhost:8081/jobs/overview) || return 1
-  [ "$(grep -o '"state":"RUNNING"' <<< "$o" | wc -l)" -ge 2 ] && grep -q '"name":"crmn inference' <<< "$o" \
-    && grep -q '"name":"crmn fine-tuning' <<< "$o"
+  [ "$(grep -o '"state":"RUNNING"' <<< "$o" | wc -l)" -ge 3 ] && grep -q '"name":"crmn inference' <<< "$o" \
+    && grep -q '"name":"crmn fine-tuning' <<< "$o" && grep -q '"name":"crmn quality' <<< "$o"
 }
 wait_for 120 "Kafka answers on localhost:9092" kcat -b localhost:9092 -L -m 5
 wait_for 120 "Flink's REST API answers on localhost:8081" curl -fsS http://localhost:8081/overview
-wait_for 300 "both jobs RUNNING on the stack's JobManager" jobs_running
+wait_for 300 "the three jobs RUNNING on the stack's JobManager" jobs_running
 curl -fsS http://localhost:8081/jobs/overview | grep -o '"name":"[^"]*"' | sed 's/^/smoke-test:   running: /' >&2 || true
 phase "jobs RUNNING"
 
@@ -141,11 +141,26 @@ wait_for 120 "the 3 bad frames in dead-letters" dead_has_all
 say "  $good frames sent from the host, $total committed predictions ($distinct distinct); 3 bad frames in dead-letters"
 phase "frames, predictions, dead letters"
 
+# the quality job: the labelled predictions of the shipped model scored (the producer's and ours: at least our 30)
+v1_labelled() {
+  kcat -C -b localhost:9092 -t model-quality -X isolation.level=read_committed -o beginning -e -q -f '%k %s\n' 2> /dev/null \
+    | grep '^crmn-demo/v1 ' | tail -n 1 | grep -o '"labelled":[0-9]*' | cut -d: -f2
+}
+quality_scored() { local n; n=$(v1_labelled); [ -n "$n" ] && [ "$n" -ge 30 ]; }
+wait_for 120 "model-quality: the live accuracy of crmn-demo v1 on at least 30 labelled predictions" quality_scored
+say "  model-quality: crmn-demo v1 scored on $(v1_labelled) labelled predictions"
+phase "live accuracy (quality job)"
+
 scraped() {
   curl -fsS 'http://localhost:9090/api/v1/query?query=flink_taskmanager_job_task_operator_activeModelVersion' \
     | grep -q '"result":\[{'
 }
 wait_for 120 "Prometheus on localhost:9090 scraping the jobs' metrics" scraped
+live_accuracy_scraped() {
+  curl -fsS 'http://localhost:9090/api/v1/query?query=flink_taskmanager_job_task_operator_model_version_liveAccuracy' \
+    | grep -q '"model":"crmn-demo"'
+}
+wait_for 120 "Prometheus scraping the quality job's live accuracy per version" live_accuracy_scraped
 phase "Prometheus scrapes the jobs"
 "${compose[@]}" exec -T jobmanager test -s /data/models/crmn-demo/v1/manifest.json.sig \
   || fail "the model store is not signed (submit runs the jobs with --signing-key-file and --require-signed)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot service of docker-compose.yml: create the topics, then submit the inference job (its --model publishes
-# the shipped checkpoint to the store before the job starts) and the fine-tuning job. Safe to rerun: topics that
+# the shipped checkpoint to the store before the job starts), the fine-tuning job and the quality job (live accuracy
+# per version, automatic rollback; docs/rollout.md). Safe to rerun: topics that
 # exist are kept, a version already in the store is not published twice, and a job already running is left alone.
 set -euo pipefail
 : "${CRMN_BOOTSTRAP_SERVERS:=kafka:29092}" "${CRMN_REST_URL:=http://jobmanager:8081}" "${CRMN_STORE:=file:///data/models}"
@@ -17,3 +18,6 @@ crmn submit inference --rest-url "$CRMN_REST_URL" --jar "$jar" \
 crmn submit finetune --rest-url "$CRMN_REST_URL" --jar "$jar" \
   --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --model crmn-demo --store "$CRMN_STORE" \
   --signing-key-file /data/models/.store-key --require-signed ${CRMN_FINETUNE_ARGS:-}
+crmn submit quality --rest-url "$CRMN_REST_URL" --jar "$jar" \
+  --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --store "$CRMN_STORE" \
+  --signing-key-file /data/models/.store-key --require-signed ${CRMN_QUALITY_ARGS:-}

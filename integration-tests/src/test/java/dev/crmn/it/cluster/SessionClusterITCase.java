@@ -44,8 +44,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Real cluster mode: a Flink session cluster as separate JobManager and TaskManager processes, configured with the
  * Compose stack's Flink settings (docker/docker-compose.yml, {@code x-flink-properties}) and the build's cluster
- * {@code lib/}; both jobs submitted as the job jar through the REST API with {@code crmn submit}, as a user submits
- * them to any cluster (docs/cluster.md). Checks that predictions arrive exactly once, checkpoints complete, a second
+ * {@code lib/}; the three jobs submitted as the job jar through the REST API with {@code crmn submit}, as a user
+ * submits them to any cluster (docs/cluster.md). Checks that predictions arrive exactly once, checkpoints complete, a second
  * submit leaves the running job alone, and the TaskManager's Prometheus endpoint serves every metric the Grafana
  * dashboard (docker/grafana/dashboards/crmn-flink.json) queries.
  */
@@ -153,6 +153,9 @@ class SessionClusterITCase {
         Cli.Run finetune = submit("finetune", common, "--model", "crmn-demo");
         assertThat(finetune.code()).as(finetune.err()).isZero();
         String fineTuneJob = finetune.json().path("job_id").asText();
+        Cli.Run quality = submit("quality", common, "--report-interval-ms", "1000");
+        assertThat(quality.code()).as(quality.err()).isZero();
+        String qualityJob = quality.json().path("job_id").asText();
 
         int n = test.size();
         send(kafka, test, n, "cluster-");
@@ -178,6 +181,18 @@ class SessionClusterITCase {
         assertThat(rest.completedCheckpoints(fineTuneJob)).as("fine-tuning checkpoints").isPositive();
         assertThat(rest.state(inferenceJob)).isEqualTo("RUNNING");
         assertThat(rest.state(fineTuneJob)).isEqualTo("RUNNING");
+        // the quality job scored the same predictions: the shipped model's live accuracy on model-quality
+        dev.crmn.connectors.format.ModelQuality v1 = null;
+        while ((v1 == null || v1.labelled() < n) && System.nanoTime() < deadline) {
+            for (ConsumerRecord<byte[], byte[]> r : kafka.read(Topics.MODEL_QUALITY, 1000, "read_committed")) {
+                v1 = dev.crmn.connectors.format.ModelQuality.fromBytes(r.value());
+            }
+            Thread.sleep(500); // polling the compacted topic with a deadline
+        }
+        assertThat(v1).as("a model-quality record of crmn-demo v1").isNotNull();
+        assertThat(v1.labelled()).isEqualTo(n);
+        assertThat(v1.correct()).isEqualTo(correct);
+        assertThat(rest.state(qualityJob)).isEqualTo("RUNNING");
 
         Set<String> wanted = dashboardMetrics();
         assertThat(wanted).contains("flink_taskmanager_job_task_operator_framesPerSecond",
@@ -214,6 +229,7 @@ class SessionClusterITCase {
 
         rest.cancel(resumed.json().path("job_id").asText());
         rest.cancel(fineTuneJob);
+        rest.cancel(qualityJob);
     }
 
     /** The first {@code count} images as labelled PNG frames {@code <prefix><i>} over both partitions. */
