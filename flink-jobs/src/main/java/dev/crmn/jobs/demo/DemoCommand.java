@@ -14,6 +14,9 @@ import dev.crmn.jobs.finetune.FineTuneOptions;
 import dev.crmn.jobs.finetune.FineTuneRounds;
 import dev.crmn.jobs.finetune.RoundReport;
 import dev.crmn.jobs.inference.InferenceJob;
+import dev.crmn.jobs.quality.QualityJob;
+import dev.crmn.jobs.quality.QualityOptions;
+import dev.crmn.jobs.quality.QualityReports;
 import dev.crmn.jobs.inference.InferenceOptions;
 import dev.crmn.model.cli.Progress;
 import dev.crmn.model.data.Cifar10Dir;
@@ -42,13 +45,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code crmn demo}: the whole system on this machine, one command: a Kafka broker, the inference and fine-tuning
- * jobs on Flink MiniClusters, the shipped model in a local store, and CIFAR-10 streamed into it; a live view, and
- * a report folder at the end.
+ * {@code crmn demo}: the whole system on this machine, one command: a Kafka broker, the inference, fine-tuning and
+ * quality jobs on Flink MiniClusters, the shipped model in a local store, and CIFAR-10 streamed into it; a live view,
+ * and a report folder at the end.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Run the whole system locally: a Kafka broker, the inference and fine-tuning jobs, the shipped model,",
-                "CIFAR-10 test images streamed to 'frames' and data_batch_3/4 to 'frames-labelled'; a live view; a report."})
+        description = {"Run the whole system locally: a Kafka broker, the inference, fine-tuning and quality jobs, the shipped",
+                "model, CIFAR-10 test images streamed to 'frames' and data_batch_3/4 to 'frames-labelled'; a live view; a report."})
 public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--port", defaultValue = "9092", description = "Kafka port (default: ${DEFAULT-VALUE}; 0 = any free port).")
@@ -93,6 +96,11 @@ public final class DemoCommand implements Callable<Integer> {
     /** A drifted camera for both streams, test and labelled. */
     @picocli.CommandLine.Mixin
     dev.crmn.model.cli.CorruptionOptions drift = new dev.crmn.model.cli.CorruptionOptions();
+
+    @Option(names = "--bad-version-at", defaultValue = "0", description = "Seconds after the start at which the demo"
+            + " announces a deliberately broken version (the serving one with its output layer negated) to serve, to"
+            + " show the quality job rolling it back (default: 0 = never).")
+    double badVersionAt;
 
     @Option(names = "--report-dir", description = "Where the report goes (default: runs/demo-<time>).")
     Path reportDir;
@@ -204,6 +212,10 @@ public final class DemoCommand implements Callable<Integer> {
             // (--corrupt) is learnt without forgetting undrifted images (docs/finetune.md)
             fo.set(FineTuneOptions.ANCHOR, cifar.file("data_batch_1.bin").toString());
             FineTuneJob.Plan fp = FineTuneJob.plan(fo, Map.of());
+            QualityJob.Plan qp = QualityJob.plan(Configuration.fromMap(Map.of(
+                    QualityOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(), QualityOptions.STORE.key(), store,
+                    QualityOptions.REPORT_INTERVAL_MS.key(), "2000", QualityOptions.CHECKPOINT_INTERVAL_MS.key(), "1000",
+                    Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString())), Map.of());
             System.out.printf("crmn demo%n  Kafka broker   %s (topics %s)%n  Flink web UI   %s%n  model store    %s (%s)%n"
                             + "  report         %s%n  streaming CIFAR-10 test images to %s at %.0f/s, batches 3-4 to %s at %.0f/s;"
                             + " send your own frames too (docs/wire-format.md). Ctrl-C stops.%n",
@@ -216,24 +228,45 @@ public final class DemoCommand implements Callable<Integer> {
             AtomicLong sentFrames = new AtomicLong();
             AtomicLong sentLabelled = new AtomicLong();
             FineTuneRounds.Collector reports = FineTuneRounds.collect();
+            QualityReports.Collector quality = QualityReports.collect();
+            List<DemoReport.Event> events = new java.util.concurrent.CopyOnWriteArrayList<>();
             try (LocalJob inference = LocalJob.start(web, 1, env -> InferenceJob.build(env, ip), ip.jobName());
-                 LocalJob finetune = LocalJob.start(1, env -> FineTuneJob.build(env, fp), fp.jobName())) {
+                 LocalJob finetune = LocalJob.start(1, env -> FineTuneJob.build(env, fp), fp.jobName());
+                 LocalJob qualityJob = LocalJob.start(1, env -> QualityJob.build(env, qp), qp.jobName())) {
                 observing.start();
                 Thread frames = stream(kafka.bootstrapServers(), Topics.FRAMES, test, framesRate, true, stop, sentFrames);
                 Thread stream = stream(kafka.bootstrapServers(), Topics.FRAMES_LABELLED, labelled, labelledRate, false, stop,
                         sentLabelled);
                 Progress live = new Progress();
                 long deadline = duration > 0 ? start + (long) (duration * 1000) : Long.MAX_VALUE;
+                long badAt = badVersionAt > 0 ? start + (long) (badVersionAt * 1000) : Long.MAX_VALUE;
                 while (!stopped.await(2, TimeUnit.SECONDS) && System.currentTimeMillis() < deadline) {
-                    live.update(liveLine(observer, reports, sentFrames.get(), sentLabelled.get(), start));
+                    if (System.currentTimeMillis() >= badAt) {
+                        badAt = Long.MAX_VALUE;
+                        ModelRef bad = BrokenVersion.announce(store, first.name(), kafka.bootstrapServers(), Topics.MODEL_UPDATES);
+                        events.add(new DemoReport.Event(System.currentTimeMillis() - start, "announced " + bad.displayName()
+                                + ": " + BrokenVersion.WHY));
+                        live.note(String.format("%4.0fs  announced %s to serve: %s", (System.currentTimeMillis() - start)
+                                / 1000.0, bad.displayName(), BrokenVersion.WHY));
+                    }
+                    live.update(liveLine(observer, reports, quality, sentFrames.get(), sentLabelled.get(), start));
+                    for (var d : quality.decisions()) {
+                        if (events.stream().noneMatch(e -> e.text().startsWith("the quality job rolled v" + d.version() + " "))) {
+                            String text = "the quality job rolled v" + d.version() + " back to v" + d.decision().to() + ": "
+                                    + d.decision().reason();
+                            events.add(new DemoReport.Event(d.decision().at() - start, text));
+                            live.note(String.format("%4.0fs  %s", (d.decision().at() - start) / 1000.0, text));
+                        }
+                    }
                 }
-                live.done(liveLine(observer, reports, sentFrames.get(), sentLabelled.get(), start));
+                live.done(liveLine(observer, reports, quality, sentFrames.get(), sentLabelled.get(), start));
                 stop.set(true);
                 frames.join();
                 stream.join();
                 drain(observer, sentFrames.get());
             } finally {
                 reports.close();
+                quality.close();
                 observer.stop();
                 observing.join(10_000);
             }
@@ -251,7 +284,8 @@ public final class DemoCommand implements Callable<Integer> {
             header.put("labelled_frames_sent", sentLabelled.get());
             header.put("frames_predicted", observer.ownPredicted());
             header.put("duplicates", observer.duplicates());
-            DemoReport.write(report, header, observer.summary(), observer.deadLetters(), rounds, start);
+            DemoReport.write(report, header, observer.summary(), observer.deadLetters(), rounds, quality.latest(), events,
+                    origins(new ModelStore(store), first, observer.summary().versionsFirstSeen().keySet()), start);
             System.out.println("report: " + report.resolve("report.html") + " (numbers in report.json)");
         } finally {
             reportWritten.countDown();
@@ -283,16 +317,41 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static String liveLine(DemoObserver o, FineTuneRounds.Collector reports, long sent, long labelled, long start) {
+    /** How each version came to be: the reason of its first status record in the store ("promoted by ..."). */
+    private static Map<Long, String> origins(ModelStore store, ModelRef first, java.util.Set<Long> versions)
+            throws java.io.IOException {
+        Map<Long, String> out = new java.util.TreeMap<>();
+        out.put(first.version(), "the first model (" + first.displayName() + ", published by the demo)");
+        for (long v : versions) {
+            var ref = store.find(first.name(), v);
+            if (ref.isPresent() && v != first.version()) {
+                var history = store.statusHistory(ref.get());
+                out.put(v, history.isEmpty() ? "published" : history.get(0).reason());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The live line: traffic, latency, each version's live accuracy as the quality job measures it (on the labelled
+     * predictions it joined; "rolled back" once it did), and the fine-tuning rounds.
+     */
+    private static String liveLine(DemoObserver o, FineTuneRounds.Collector reports, QualityReports.Collector quality,
+                                   long sent, long labelled, long start) {
         long now = System.currentTimeMillis();
         DemoObserver.Live s = o.live(now);
         StringBuilder acc = new StringBuilder();
-        s.recentAccuracy().forEach((v, a) -> acc.append(String.format(" v%d %.1f%%", v, 100 * a)));
+        for (var q : quality.latest()) {
+            acc.append(q.accuracy() == null ? String.format(" v%d -", q.version())
+                    : String.format(" v%d %.1f%% of %d%s", q.version(), 100 * q.accuracy(), q.labelled(),
+                    "rolled-back".equals(q.status()) ? " ROLLED BACK" : ""));
+        }
         List<RoundReport> rounds = reports.all();
         long promoted = rounds.stream().filter(RoundReport::promoted).count();
-        return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  acc%s  versions %d  dead %d"
-                        + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(), s.perSecond(),
-                s.p50Ms(), s.p99Ms(), acc, s.versions(), o.deadLetters(), labelled, rounds.size(), promoted);
+        return String.format("%4.0fs  sent %d  predictions %d (%.0f/s)  p50 %.0f p99 %.0f ms  live accuracy%s  dead %d"
+                        + "  labelled %d  rounds %d (promoted %d)", (now - start) / 1000.0, sent, s.predictions(),
+                s.perSecond(), s.p50Ms(), s.p99Ms(), acc.length() == 0 ? " -" : acc, o.deadLetters(), labelled,
+                rounds.size(), promoted);
     }
 
     /** Streams a data set to a topic at a rate, labels attached; {@code cycle}: start over at the end. */

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param reason           why, with the statistic (docs/finetune.md, "The gate")
  * @param test             the gate's statistic ({@link PromotionGate#TEST})
  * @param pValue           its p-value, null when no test ran
+ * @param decidedAt        when the round was decided (ms since the epoch)
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record RoundReport(@JsonProperty("round") long round,
@@ -29,7 +30,8 @@ public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("test") String test,
                           @JsonProperty("p_value") Double pValue,
                           @JsonProperty("seconds") double seconds,
-                          @JsonProperty("images_per_s") double imagesPerSecond) {
+                          @JsonProperty("images_per_s") double imagesPerSecond,
+                          @JsonProperty("decided_at") long decidedAt) {
 
     public boolean promoted() {
         return candidateVersion != null;

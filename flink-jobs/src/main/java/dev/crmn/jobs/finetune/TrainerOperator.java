@@ -81,6 +81,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient int refusedInARow;
     /** A round found the holdout too small (and said so); rounds wait for it to grow. */
     private transient boolean waitingForHoldout;
+    /** The network of the base the running round started from (a base renumbered at publish is the same). */
+    private transient Object roundBase;
     /** The announced version being loaded as the base, until it is. */
     private transient ModelRef adopting;
     private transient ListState<ModelRef> adoptionState;
@@ -309,6 +311,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     public void processElement2(StreamRecord<ModelUpdate> element) {
         ModelUpdate u = element.getValue();
         ModelRef r = u.ref();
+        if (r.name().equals(settings.modelName())) {
+            // numbers announced elsewhere are taken, adopted or not (a version refused, rolled back, or older): the
+            // next promotion is numbered above them instead of being renumbered when it is published
+            lastVersion = Math.max(lastVersion, u.replaces() == null ? r.version() : Math.max(r.version(), u.replaces()));
+        }
         if (u.action() == ModelUpdate.Action.ROLLBACK && r.name().equals(settings.modelName())) {
             rebase(u);
             return;
@@ -332,6 +339,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
      * restore, the store's status record keeps the job off the rolled-back version's announcements).
      */
     private void rebase(ModelUpdate u) {
+        if (deferredBase != null && deferredBase.version() == u.replaces()) {
+            deferredBase = null; // announced during the round, rolled back before it ended: never adopted
+            deferredRollback = false;
+        }
         long b = base.manifest().version();
         if (b < u.replaces() || b == u.ref().version()) {
             return;
@@ -417,7 +428,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 long round = ++rounds;
                 roundsCounter.inc();
                 report(new RoundReport(round, base.manifest().version(), null, null, null, frames.holdout().size(), 0,
-                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0));
+                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0,
+                        System.currentTimeMillis()));
             }
             lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
             return;
@@ -429,6 +441,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
         TrainingFrames.Round r = frames.plan(++rounds, quiet, anchorExamples);
         Checkpoints.Loaded b = base;
+        roundBase = b.network();
         long generation = adoptions;
         LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", r.number(),
                 b.manifest().displayName(), settings.steps(), r.newFrames().size(), r.replayed(), r.judged().size(),
@@ -452,7 +465,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         PromotionGate.Decision d;
         if (!Double.isFinite(c.holdout().loss())) {
             d = settings.gate().refused("non-finite outputs", holdoutLabels.length);
-        } else if (c.base().version() != base.manifest().version()) {
+        } else if (roundBase != base.network()) {
             d = settings.gate().refused("the base changed during the round", holdoutLabels.length);
         } else {
             d = settings.gate().decide(holdoutLabels, result.baseEval().predictions(), c.holdout().predictions());
@@ -476,7 +489,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         frames.judged(r);
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),
                 r.newFrames().size(), r.train().size(), c.steps(), d.decision(), d.reason(), d.test(), d.pValue(),
-                result.seconds(), result.imagesPerSecond()));
+                result.seconds(), result.imagesPerSecond(), System.currentTimeMillis()));
         if (deferredBase != null) {
             ModelRef next = deferredBase;
             deferredBase = null;

@@ -114,6 +114,20 @@ class CrmnCliTest {
     }
 
     @Test
+    void qualityListsItsOptionsRefusesBadOnesInOneLineAndSaysWhenNoBrokerAnswers() throws Exception {
+        Cli.Run help = run("quality", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("--min-labelled", "--alpha", "--max-label-delay", "--labels-topic",
+                "--checkpoint-dir", "--duration", "--json");
+        Cli.Run alpha = run("quality", "--alpha", "1.5", "--bootstrap-servers", "127.0.0.1:9");
+        assertThat(alpha.code()).isEqualTo(2);
+        assertThat(alpha.err().strip()).isEqualTo("quality: error: --min-labelled must be >= 1 and --alpha in (0, 1)");
+        Cli.Run down = run("quality", "--bootstrap-servers", "127.0.0.1:9");
+        assertThat(down.code()).isEqualTo(1);
+        assertThat(down.err()).contains("cannot reach Kafka at 127.0.0.1:9");
+    }
+
+    @Test
     void submitChecksTheJobAndItsOptionsFirstAndSaysWhenNoJobManagerAnswers() throws Exception {
         int port;
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
@@ -122,17 +136,20 @@ class CrmnCliTest {
         String rest = "--rest-url=http://127.0.0.1:" + port;
         Cli.Run job = run("submit", "training", rest);
         assertThat(job.code()).isEqualTo(2);
-        assertThat(job.err().strip()).isEqualTo("submit: error: unknown job 'training' (inference or finetune)");
+        assertThat(job.err().strip()).isEqualTo("submit: error: unknown job 'training' (inference, finetune or quality)");
         Cli.Run option = run("submit", "finetune", rest, "--round-step", "5");
         assertThat(option.code()).isEqualTo(2);
         assertThat(option.err().strip()).isEqualTo("submit: error: unknown option --round-step (--help lists them)");
+        Cli.Run qualityOption = run("submit", "quality", rest, "--min-labeled", "5");
+        assertThat(qualityOption.code()).isEqualTo(2);
+        assertThat(qualityOption.err().strip()).isEqualTo("submit: error: unknown option --min-labeled (--help lists them)");
         Cli.Run down = run("submit", "inference", rest, "--wait-seconds=1", "--bootstrap-servers", "127.0.0.1:9");
         assertThat(down.code()).isEqualTo(1);
         assertThat(down.err().strip()).isEqualTo("submit: error: no Flink JobManager answers at http://127.0.0.1:" + port
                 + " (waited 1 s)");
         Cli.Run stopJob = run("stop", "training", rest, "--savepoint-dir", "/tmp/sp");
         assertThat(stopJob.code()).isEqualTo(2);
-        assertThat(stopJob.err().strip()).isEqualTo("stop: error: unknown job 'training' (inference or finetune)");
+        assertThat(stopJob.err().strip()).isEqualTo("stop: error: unknown job 'training' (inference, finetune or quality)");
         Cli.Run stopDir = run("stop", "inference", rest);
         assertThat(stopDir.code()).isEqualTo(2);
         assertThat(stopDir.err()).contains("--savepoint-dir");

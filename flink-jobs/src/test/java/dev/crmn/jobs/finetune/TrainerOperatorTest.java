@@ -104,6 +104,35 @@ class TrainerOperatorTest {
     }
 
     /**
+     * A number announced elsewhere is taken whether or not the job adopts it (a version rolled back before the round
+     * ended is never adopted): the next promotion is numbered above it, not renumbered when published.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void versionsAnnouncedElsewhereRaiseTheNextNumberEvenWhenNotAdopted() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        ModelRef v1 = store.publish(Path.of("..", "models", "crmn-demo"));
+        RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
+                40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
+                new PromotionGate(0.05, 0.5, 5), 3, null);
+        try (AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
+                new TrainerOperatorFactory(settings), 1, 1, 0)) {
+            h.setup();
+            h.open();
+            TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef>) h.getOperator();
+            ModelRef v7 = new ModelRef(v1.schema(), v1.name(), 7, v1.uri().replace("/v1", "/v7"), v1.sha256(), v1.metrics(),
+                    null, null, v1.publishedAt());
+            op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 9, "rolled back elsewhere")));
+            assertThat(((TrainerOperator) op).restored().lastVersion()).isEqualTo(9);
+            op.processElement2(new StreamRecord<>(ModelUpdate.serve(v7))); // not in the store: its adoption fails
+            h.getTaskMailbox().take(0).run();
+            assertThat(((TrainerOperator) op).restored().base()).as("still its own base").isEqualTo(v1);
+            assertThat(((TrainerOperator) op).restored().lastVersion()).isEqualTo(9);
+        }
+    }
+
+    /**
      * Catching up is bounded: a first start against a topic holding a million labelled frames (the job's default
      * sizes) keeps four rounds of new frames, a full reservoir and a full holdout, and its checkpoints stop growing
      * once those are full. Prints the measurement (docs/finetune.md).

@@ -34,6 +34,17 @@ public final class Progress {
         width = 0;
     }
 
+    /**
+     * Prints {@code line} on a line of its own, now (an event, not a status): a redrawn status line is cleared
+     * first, and the next {@link #update} draws it again at once.
+     */
+    public void note(String line) {
+        clear();
+        err.println(line);
+        err.flush();
+        last = 0;
+    }
+
     /** Clears a redrawn line on a terminal (before printing something else). */
     public void clear() {
         if (tty && width > 0) {
