@@ -142,8 +142,9 @@ final class PromotedVersions {
                 Path dir = tmp.resolve("v" + m.version());
                 Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
                 ModelRef ref = store.publish(dir);
-                store.recordServing(ref, "promoted by the fine-tuning job (" + m.metrics().getOrDefault("holdout_accuracy",
-                        Double.NaN) + " on its holdout), announced on model-updates");
+                store.recordServing(ref, String.format(java.util.Locale.ROOT, "promoted by the fine-tuning job (%.1f %% on"
+                        + " its holdout), announced on model-updates", 100 * m.metrics().getOrDefault("holdout_accuracy",
+                        Double.NaN)));
                 return ref;
             } catch (VersionTakenException e) {
                 if (attempt >= 10) {

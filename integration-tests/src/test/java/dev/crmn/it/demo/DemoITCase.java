@@ -99,7 +99,12 @@ class DemoITCase {
         JsonNode perVersion = j.get("per_version");
         assertThat(perVersion.get("v1").get("accuracy").asDouble()).isBetween(0.35, 0.75);
         assertThat(perVersion.get("v" + v2).get("predictions").asInt()).isPositive();
-        assertThat(Files.readString(report.resolve("report.html"))).contains("data:image/png;base64,");
+        JsonNode quality = j.get("model_quality");
+        assertThat(quality).as("the quality job's figures per version").anyMatch(q -> q.get("version").asLong() == 1
+                && q.get("labelled").asLong() > 0 && q.get("accuracy").asDouble() > 0.3);
+        String html = Files.readString(report.resolve("report.html"));
+        assertThat(html).contains("data:image/png;base64,", "What happened", "first prediction of v1",
+                "fine-tuning round", "promoted as v" + v2, "Each model version");
         for (String png : new String[]{"accuracy.png", "latency.png", "throughput.png"}) {
             assertThat(Files.readAllBytes(report.resolve(png))).startsWith(0x89, 'P', 'N', 'G');
         }
