@@ -158,7 +158,7 @@ scraped() {
 wait_for 120 "Prometheus on localhost:9090 scraping the jobs' metrics" scraped
 live_accuracy_scraped() {
   curl -fsS 'http://localhost:9090/api/v1/query?query=flink_taskmanager_job_task_operator_model_version_liveAccuracy' \
-    | grep -q '"model":"crmn-demo"'
+    | grep -q '"model":"crmn_demo"' # the reporter writes '-' in label values as '_'
 }
 wait_for 120 "Prometheus scraping the quality job's live accuracy per version" live_accuracy_scraped
 phase "Prometheus scrapes the jobs"
