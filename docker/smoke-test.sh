@@ -144,7 +144,7 @@ phase "frames, predictions, dead letters"
 # the quality job: the labelled predictions of the shipped model scored (the producer's and ours: at least our 30)
 v1_labelled() {
   kcat -C -b localhost:9092 -t model-quality -X isolation.level=read_committed -o beginning -e -q -f '%k %s\n' 2> /dev/null \
-    | grep '^crmn-demo/v1 ' | tail -n 1 | grep -o '"labelled":[0-9]*' | cut -d: -f2
+    | grep '^crmn-demo/v1 ' | tail -n 1 | grep -o '"labelled":[0-9]*' | head -n 1 | cut -d: -f2 # the record's, not its window's
 }
 quality_scored() { local n; n=$(v1_labelled); [ -n "$n" ] && [ "$n" -ge 30 ]; }
 wait_for 120 "model-quality: the live accuracy of crmn-demo v1 on at least 30 labelled predictions" quality_scored
