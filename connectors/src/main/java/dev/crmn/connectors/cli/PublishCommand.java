@@ -39,6 +39,11 @@ public final class PublishCommand implements Callable<Integer> {
     @Option(names = "--announce", description = "Also write the ModelRef to the model-updates topic.")
     boolean announce;
 
+    @Option(names = "--shadow", description = "With --announce: announce it as a shadow, scored beside the serving version"
+            + " on the same frames (its predictions to shadow-predictions only) until the quality job serves or rejects it"
+            + " (docs/rollout.md).")
+    boolean shadow;
+
     @Option(names = "--topic", defaultValue = Topics.MODEL_UPDATES, description = "Model-updates topic (default: ${DEFAULT-VALUE}).")
     String topic;
 
@@ -53,6 +58,9 @@ public final class PublishCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (shadow && !announce) {
+            throw new IllegalArgumentException("--shadow announces the version as a shadow: give --announce too");
+        }
         ModelStore s = new ModelStore(new org.apache.flink.core.fs.Path(ModelStore.rootUri(store)), SigningKeys.resolve(signingKeyFile));
         KafkaOptions opts = announce ? kafka.toOptions(kafkaProperties) : null;
         if (announce) {
@@ -61,17 +69,24 @@ public final class PublishCommand implements Callable<Integer> {
         ModelRef ref = s.publish(model); // the same checkpoint again returns its existing reference
         if (announce) {
             try {
-                send(opts, ModelRefSerializationSchema.record(topic, ref));
+                send(opts, shadow ? ModelRefSerializationSchema.record(topic, dev.crmn.connectors.format.ModelUpdate.shadow(ref,
+                        "announced as a shadow by crmn publish --announce --shadow")) : ModelRefSerializationSchema.record(topic, ref));
             } catch (java.io.IOException e) {
                 throw new java.io.IOException("published " + ref.displayName() + " at " + ref.uri() + " but could not announce it"
                         + " on " + topic + ": " + e.getMessage() + " (run the same command again to announce it)");
             }
-            s.recordServing(ref, "announced on " + topic + " by crmn publish --announce");
+            if (shadow) {
+                s.recordStatus(ref, dev.crmn.connectors.store.ModelStatus.SHADOW, "announced as a shadow on " + topic
+                        + " by crmn publish --announce --shadow");
+            } else {
+                s.recordServing(ref, "announced on " + topic + " by crmn publish --announce");
+            }
         }
         if (json) {
             CliSupport.printJson(ref);
         } else {
-            System.out.println("published " + ref.displayName() + " at " + ref.uri() + (announce ? " and announced it on " + topic : ""));
+            System.out.println("published " + ref.displayName() + " at " + ref.uri() + (announce ? " and announced it"
+                    + (shadow ? " as a shadow" : "") + " on " + topic : ""));
         }
         return 0;
     }

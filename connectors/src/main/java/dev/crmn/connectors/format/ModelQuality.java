@@ -16,7 +16,8 @@ import java.nio.charset.StandardCharsets;
  * @param model       model name
  * @param version     model version
  * @param status      {@code serving} (its predictions are the newest seen), {@code replaced} (a newer version
- *                    serves), {@code rolled-back}
+ *                    serves), {@code rolled-back}, {@code shadow} (scored beside the serving version, never served),
+ *                    {@code rejected} (a shadow the quality job, or someone, rejected)
  * @param predictions predictions of this version the job read
  * @param labelled    of them, those with a label (in the frame's header, or a late one on {@code labels})
  * @param correct     of those, the ones whose top class was the label
@@ -24,7 +25,8 @@ import java.nio.charset.StandardCharsets;
  * @param window      the same over the last {@code seconds} (by the time the job scored them)
  * @param replaces    the version it replaced (the one served before it), or null
  * @param baseline    that version's figures, which a rollback test compares with; null without one
- * @param lastTest    the last rollback test made, or null
+ * @param paired      a shadow's paired figures against the serving version on the same labelled frames, or null
+ * @param lastTest    the last test made (a rollback test, or a shadow's paired test), or null
  * @param decision    the rollback decided, or null
  * @param firstSeen   when the job read its first prediction (ms since the epoch)
  * @param updatedAt   when these figures were written
@@ -43,6 +45,7 @@ public record ModelQuality(
         @JsonProperty("window") Window window,
         @JsonProperty("replaces") Long replaces,
         @JsonProperty("baseline") Figures baseline,
+        @JsonProperty("paired") Paired paired,
         @JsonProperty("last_test") Test lastTest,
         @JsonProperty("decision") Decision decision,
         @JsonProperty("first_seen") long firstSeen,
@@ -69,7 +72,20 @@ public record ModelQuality(
                        @JsonProperty("alpha") double alpha, @JsonProperty("at") long at) {
     }
 
-    /** A decision about this version: {@code action} {@code rollback} to version {@code to}, why, when. */
+    /**
+     * A shadow's paired figures: on {@code pairs} labelled frames that both it and the serving version {@code against}
+     * classified, {@code shadowOnlyCorrect} it got right and the serving version wrong, {@code servingOnlyCorrect} the
+     * other way round (the frames both got right or both wrong say nothing about which is better).
+     */
+    public record Paired(@JsonProperty("against") long against, @JsonProperty("pairs") long pairs,
+                         @JsonProperty("shadow_only_correct") long shadowOnlyCorrect,
+                         @JsonProperty("serving_only_correct") long servingOnlyCorrect) {
+    }
+
+    /**
+     * A decision about this version, why and when: {@code rollback} (to version {@code to}), or for a shadow {@code
+     * serve} ({@code to}: this version) or {@code reject} ({@code to}: the version that goes on serving).
+     */
     public record Decision(@JsonProperty("action") String action, @JsonProperty("to") long to,
                            @JsonProperty("reason") String reason, @JsonProperty("at") long at) {
     }

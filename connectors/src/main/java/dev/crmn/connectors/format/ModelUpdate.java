@@ -30,7 +30,20 @@ public record ModelUpdate(ModelRef ref, Action action, Long replaces, String rea
          * that does not know actions it reads as "serve this version": ignored while a newer one serves, and the
          * version a restarted consumer starts from (the compacted topic's newest record of the model).
          */
-        ROLLBACK;
+        ROLLBACK,
+        /**
+         * Score this version beside the serving one on the same frames, its predictions to shadow-predictions only,
+         * never to predictions. Written under the key {@code <name>/shadow} with a schema-2 value, so a consumer that
+         * does not know actions skips it (it reads schema 1 only) and compaction keeps the model's serve record.
+         */
+        SHADOW,
+        /** Stop scoring this shadow version: it was rejected (never served). Keyed and valued as {@link #SHADOW}. */
+        REJECT;
+
+        /** Whether records of this action are shadow records (key {@code <name>/shadow}, value schema 2). */
+        public boolean shadowRecord() {
+            return this == SHADOW || this == REJECT;
+        }
 
         public String wireName() {
             return name().toLowerCase(Locale.ROOT);
@@ -46,8 +59,22 @@ public record ModelUpdate(ModelRef ref, Action action, Long replaces, String rea
                     return a;
                 }
             }
-            throw new IOException("unknown model-updates action '" + s + "' (this build knows serve, rollback)");
+            throw new IOException("unknown model-updates action '" + s + "' (this build knows serve, rollback, shadow,"
+                    + " reject)");
         }
+    }
+
+    /** The key suffix of shadow records: {@code <name>/shadow}. */
+    public static final String SHADOW_KEY_SUFFIX = "/shadow";
+
+    /** Score {@code ref} as a shadow of the serving version. */
+    public static ModelUpdate shadow(ModelRef ref, String reason) {
+        return new ModelUpdate(ref, Action.SHADOW, null, reason);
+    }
+
+    /** Stop scoring the shadow {@code ref}: rejected. */
+    public static ModelUpdate reject(ModelRef ref, String reason) {
+        return new ModelUpdate(ref, Action.REJECT, null, reason);
     }
 
     public static ModelUpdate serve(ModelRef ref) {

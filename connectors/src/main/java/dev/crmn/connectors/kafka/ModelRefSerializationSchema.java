@@ -31,10 +31,15 @@ public final class ModelRefSerializationSchema implements KafkaRecordSerializati
      * (whose bytes stay what every earlier build wrote).
      */
     public static ProducerRecord<byte[], byte[]> record(String topic, dev.crmn.connectors.format.ModelUpdate u) {
-        ProducerRecord<byte[], byte[]> r = record(topic, u.ref());
+        ProducerRecord<byte[], byte[]> r = u.action().shadowRecord()
+                ? new ProducerRecord<>(topic, (u.ref().name() + dev.crmn.connectors.format.ModelUpdate.SHADOW_KEY_SUFFIX)
+                        .getBytes(StandardCharsets.UTF_8), dev.crmn.connectors.format.ModelRefJson.toShadowRecordBytes(u.ref()))
+                : record(topic, u.ref());
         if (u.action() != dev.crmn.connectors.format.ModelUpdate.Action.SERVE) {
             r.headers().add(dev.crmn.connectors.format.ModelUpdate.ACTION_HEADER,
                     u.action().wireName().getBytes(StandardCharsets.UTF_8));
+        }
+        if (u.replaces() != null) {
             r.headers().add(dev.crmn.connectors.format.ModelUpdate.REPLACES_HEADER,
                     Long.toString(u.replaces()).getBytes(StandardCharsets.UTF_8));
         }

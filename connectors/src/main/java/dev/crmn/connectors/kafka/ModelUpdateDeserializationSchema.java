@@ -20,9 +20,9 @@ public final class ModelUpdateDeserializationSchema extends SkippingDeserializat
 
     public static ModelUpdate parse(ConsumerRecord<byte[], byte[]> r) throws IOException {
         ModelUpdate.Action action = ModelUpdate.Action.parse(header(r, ModelUpdate.ACTION_HEADER));
-        var ref = ModelRefJson.fromBytes(r.value());
+        var ref = action.shadowRecord() ? ModelRefJson.fromShadowRecordBytes(r.value()) : ModelRefJson.fromBytes(r.value());
         String reason = header(r, ModelUpdate.REASON_HEADER);
-        if (action == ModelUpdate.Action.SERVE) {
+        if (action != ModelUpdate.Action.ROLLBACK) {
             return new ModelUpdate(ref, action, null, reason);
         }
         String replaces = header(r, ModelUpdate.REPLACES_HEADER);

@@ -148,6 +148,17 @@ class WireFormatTest {
         assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(rb, 1)))
                 .containsExactly(back);
         assertThat(ModelRefJson.fromBytes(rb.value())).as("what a build without actions reads").isEqualTo(r);
+        // a shadow and its rejection: keyed <name>/shadow (compaction keeps the serve record under <name>), a schema-2
+        // value that a build without actions refuses (so it never serves a shadow)
+        for (ModelUpdate u : java.util.List.of(ModelUpdate.shadow(r, "candidate"), ModelUpdate.reject(r, "worse"))) {
+            ProducerRecord<byte[], byte[]> sh = dev.crmn.connectors.kafka.ModelRefSerializationSchema.record("model-updates", u);
+            assertThat(new String(sh.key())).isEqualTo("m/shadow");
+            assertThat(new String(sh.headers().lastHeader(ModelUpdate.ACTION_HEADER).value())).isEqualTo(u.action().wireName());
+            assertThat(collect(new dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema(), consumed(sh, 4)))
+                    .containsExactly(u);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ModelRefJson.fromBytes(sh.value()))
+                    .as("what a build without actions reads: an unknown schema, skipped").hasMessageContaining("schema 2");
+        }
         // an action this build does not know is skipped, never read as "serve"
         ProducerRecord<byte[], byte[]> future = dev.crmn.connectors.kafka.ModelRefSerializationSchema.record("model-updates", r);
         future.headers().add(ModelUpdate.ACTION_HEADER, "canary".getBytes());

@@ -20,6 +20,16 @@ public final class JobTopics {
     private JobTopics() {
     }
 
+    /** Whether the topic {@code option} names in {@code config} exists (after {@link #requireExisting}: no new check). */
+    public static boolean exists(KafkaOptions kafka, Configuration config, ConfigOption<String> option) throws IOException {
+        try {
+            return KafkaCliOptions.topics(kafka).contains(config.get(option));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while listing the topics at " + kafka.bootstrapServers(), e);
+        }
+    }
+
     /**
      * @param options the job's topic options; each names a topic in {@code config}
      * @throws IOException naming each missing topic with its option, and how to create it

@@ -18,6 +18,10 @@ public final class Metrics {
     public static final String FRAMES_PER_SECOND = "framesPerSecond";
     public static final String FRAMES_CLASSIFIED = "framesClassified";
     public static final String ACTIVE_MODEL_VERSION = "activeModelVersion";
+    /** The shadow version scored beside the active one; -1 when none. */
+    public static final String SHADOW_MODEL_VERSION = "shadowModelVersion";
+    /** Frames the shadow version scored. */
+    public static final String SHADOW_FRAMES_SCORED = "shadowFramesScored";
     public static final String SWAPS = "modelSwaps";
     public static final String SWAPS_REFUSED = "modelSwapsRefused";
     public static final String BACKEND = "backend";

@@ -97,7 +97,7 @@ public record PromotionGate(double significance, double marginPoints, int minHol
     }
 
     /** P(X >= k) for X ~ Binomial(n, 1/2), exactly (in log space: n may be thousands). */
-    static double upperTail(int k, int n) {
+    public static double upperTail(int k, int n) {
         if (k <= 0) {
             return 1.0;
         }

@@ -5,7 +5,8 @@ import dev.crmn.connectors.format.DecodedFrame;
 import dev.crmn.connectors.format.Frame;
 import dev.crmn.connectors.format.FrameDecoder;
 import dev.crmn.connectors.format.ModelRef;
-import dev.crmn.connectors.format.ModelRefJson;
+import dev.crmn.connectors.format.ModelUpdate;
+import dev.crmn.connectors.kafka.ModelUpdateDeserializationSchema;
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.kafka.CrmnKafka;
 import dev.crmn.connectors.kafka.KafkaOptions;
@@ -98,7 +99,7 @@ public final class InferenceJob {
      * @param manifest its manifest (the decoder is configured for its input and classes)
      */
     public record Plan(Configuration config, KafkaOptions kafka, ModelRef model, Manifest manifest, int parallelism,
-                       int batchSize, String keyFingerprint) {
+                       int batchSize, String keyFingerprint, boolean shadows) {
         public String jobName() {
             return "crmn inference (" + model.displayName() + ")";
         }
@@ -142,6 +143,12 @@ public final class InferenceJob {
         // first: says within seconds, in one line, when no broker answers
         JobTopics.requireExisting(kafka, c, List.of(InferenceOptions.FRAMES_TOPIC, InferenceOptions.PREDICTIONS_TOPIC,
                 InferenceOptions.DEAD_LETTERS_TOPIC, InferenceOptions.MODEL_UPDATES_TOPIC));
+        boolean shadows = JobTopics.exists(kafka, c, InferenceOptions.SHADOW_PREDICTIONS_TOPIC);
+        if (!shadows) {
+            LOG.warn("no topic {} at {}: shadow versions announced on {} are ignored (./crmn topics creates it)",
+                    c.get(InferenceOptions.SHADOW_PREDICTIONS_TOPIC), kafka.bootstrapServers(),
+                    c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
+        }
         InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
         if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
                 && !OnnxRuntimeNetwork.available()) {
@@ -153,7 +160,7 @@ public final class InferenceJob {
         ModelStore store = new ModelStore(new org.apache.flink.core.fs.Path(storeUri(c.get(InferenceOptions.STORE))), key);
         ModelRef ref = initialModel(c, kafka, store);
         Manifest manifest = store.verify(ref); // where it lies: the TaskManagers fetch it into their own caches
-        return new Plan(c, kafka, ref, manifest, parallelism, padded, SigningKeys.fingerprint(key));
+        return new Plan(c, kafka, ref, manifest, parallelism, padded, SigningKeys.fingerprint(key), shadows);
     }
 
     /** Builds the job graph into {@code env}: {@link #decodedFrames}, then {@link #classified}. */
@@ -178,7 +185,7 @@ public final class InferenceJob {
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
-                c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint());
+                c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint(), plan.shadows());
         SingleOutputStreamOperator<Prediction> predictions = frames
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),
@@ -186,6 +193,12 @@ public final class InferenceJob {
                 .uid("inference");
         sinks(plan, lock.sinkGate(), predictions, decodeDeadLetters
                 .union(predictions.getSideOutput(MicroBatchInferenceOperator.DEAD_LETTERS)));
+        if (plan.shadows()) {
+            predictions.getSideOutput(MicroBatchInferenceOperator.SHADOW_PREDICTIONS).sinkTo(CrmnKafka.predictionSink(
+                    plan.kafka(), c.get(InferenceOptions.SHADOW_PREDICTIONS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE,
+                    c.get(InferenceOptions.TRANSACTIONAL_ID_PREFIX) + "-shadow-predictions", lock.sinkGate()))
+                    .name("shadow predictions").uid("shadow-predictions-sink");
+        }
     }
 
     /**
@@ -296,7 +309,10 @@ public final class InferenceJob {
         }
     }
 
-    /** The newest ModelRef per model name on the (compacted) model-updates topic, read to its end. */
+    /**
+     * The version each model was last announced to serve on the (compacted, one-partition) model-updates topic, read
+     * to its end: the newest serve or rollback record of the model (shadow records name no serving version).
+     */
     static Map<String, ModelRef> announced(KafkaOptions kafka, String topic) throws IOException {
         Properties p = kafka.toProperties();
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -314,10 +330,13 @@ public final class InferenceJob {
                         continue;
                     }
                     try {
-                        ModelRef ref = ModelRefJson.fromBytes(r.value());
-                        latest.merge(ref.name(), ref, (a, b) -> b.version() > a.version() ? b : a);
+                        ModelUpdate u = ModelUpdateDeserializationSchema.parse(r);
+                        if (u.action() == ModelUpdate.Action.SERVE || u.action() == ModelUpdate.Action.ROLLBACK) {
+                            latest.put(u.ref().name(), u.ref()); // the newest announcement (a rollback's: the older one)
+                        }
                     } catch (IOException e) {
-                        LOG.warn("skipping an unreadable ModelRef at {}-{}-{}", r.topic(), r.partition(), r.offset());
+                        LOG.warn("skipping an unreadable model update at {}-{}-{}: {}", r.topic(), r.partition(),
+                                r.offset(), e.getMessage());
                     }
                 }
             }

@@ -14,6 +14,9 @@ public final class InferenceOptions {
             .defaultValue(Topics.FRAMES).withDescription("Topic the frames are read from.");
     public static final ConfigOption<String> PREDICTIONS_TOPIC = ConfigOptions.key("predictions-topic").stringType()
             .defaultValue(Topics.PREDICTIONS).withDescription("Topic the predictions are written to (exactly once).");
+    public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC = ConfigOptions.key("shadow-predictions-topic")
+            .stringType().defaultValue(Topics.SHADOW_PREDICTIONS).withDescription("Topic a shadow version's predictions"
+                    + " are written to (exactly once); without it shadow announcements are ignored, said at the start.");
     public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("dead-letters-topic").stringType()
             .defaultValue(Topics.DEAD_LETTERS).withDescription("Topic frames that cannot be classified go to, with the reason.");
     public static final ConfigOption<String> MODEL_UPDATES_TOPIC = ConfigOptions.key("model-updates-topic").stringType()
@@ -59,6 +62,7 @@ public final class InferenceOptions {
                     + " ids; unique per job writing to a cluster.");
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
+            SHADOW_PREDICTIONS_TOPIC,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
             BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, TOP_K,
             THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,

@@ -15,10 +15,11 @@ import java.io.Serializable;
  * @param threadsPerSubtask OpenMP threads per subtask (0 = cores / parallelism)
  * @param signingKeyFile    HMAC key file of a signed store, or null
  * @param modelCache        the configured fetch cache directory, or null: {@code crmn-model-cache} in each TaskManager's temp dir
+ * @param shadows           whether shadow versions are scored (the shadow-predictions topic exists)
  */
 public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expected, int batchSize, long maxDelayMs,
                                 int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine,
-                                String keyFingerprint)
+                                String keyFingerprint, boolean shadows)
         implements Serializable {
 
     public InferenceSettings {

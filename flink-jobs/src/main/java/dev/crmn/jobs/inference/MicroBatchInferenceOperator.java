@@ -62,6 +62,13 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("inference-dead-letters",
             TypeInformation.of(DeadLetter.class));
 
+    /**
+     * A shadow version's predictions of the same frames (issue #21): scored beside the serving version on every
+     * batch, written to shadow-predictions, never to predictions.
+     */
+    public static final OutputTag<Prediction> SHADOW_PREDICTIONS = new OutputTag<>("shadow-predictions",
+            TypeInformation.of(Prediction.class));
+
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MicroBatchInferenceOperator.class);
     /** The task thread's CPU time around the network (the log line at close compares it with the wall time). */
     private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
@@ -82,6 +89,17 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
      * record (which a rollback records first) keeps them out.
      */
     private transient java.util.Set<Long> rolledBack;
+    /** The shadow version scored beside the active one, or null; the one being loaded as the shadow, or null. */
+    private transient ModelLoader.LoadedModel shadow;
+    private transient ModelRef shadowLoading;
+    /**
+     * Shadow versions rejected while this subtask ran: never scored or served. Not state: after a restore the store's
+     * status record (recorded before the rejection is announced) keeps them out.
+     */
+    private transient java.util.Set<Long> rejected;
+    private transient ListState<ModelRef> shadowState;
+    private transient ModelRef restoredShadow;
+    private transient Counter shadowScored;
     static final int MAX_RETRIES = 5;
     static final int MAX_FAILED_BATCHES = 3;
     private transient int failedBatchesInARow;
@@ -118,6 +136,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     static final String ACTIVE_STATE = "active-model-union";
     /** The union state of the version being loaded (at most one ref per subtask). */
     static final String LOADING_STATE = "loading-model-union";
+    /** The union state of the shadow version scored (at most one ref per subtask). */
+    static final String SHADOW_STATE = "shadow-model-union";
 
     /** The descriptor of the model-ref state {@code name}: explicit, versioned serializer (docs/operations.md). */
     static ListStateDescriptor<ModelRef> state(String name) {
@@ -141,7 +161,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         // (a new one included) goes back to the starting version; split state gave a new subtask nothing
         activeState = context.getOperatorStateStore().getUnionListState(state(ACTIVE_STATE));
         loadingState = context.getOperatorStateStore().getUnionListState(state(LOADING_STATE));
+        shadowState = context.getOperatorStateStore().getUnionListState(state(SHADOW_STATE));
         if (context.isRestored()) {
+            restoredShadow = newest(shadowState.get());
             // savepoints of earlier releases hold the refs as split state under the old names: read, then emptied
             ListState<ModelRef> oldActive = context.getOperatorStateStore().getListState(state("active-model"));
             ListState<ModelRef> oldLoading = context.getOperatorStateStore().getListState(state("loading-model"));
@@ -184,6 +206,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         arrivalNanos = new long[settings.batchSize()];
         retries = new java.util.HashMap<>();
         rolledBack = new java.util.HashSet<>();
+        rejected = new java.util.HashSet<>();
         // the store root is not used to fetch: a ModelRef names its own location
         loader = new ModelLoader(StoreOptions.openCache(this, settings.initialModel().uri(), settings.signingKeyFile(),
                 settings.keyFingerprint(), settings.modelCache()), settings.expected(), settings.batchSize(), engine);
@@ -216,6 +239,9 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         if (restoredLoading != null) {
             follow(restoredLoading); // a swap the restore interrupted, if still newer
         }
+        if (restoredShadow != null) {
+            shadow(restoredShadow); // scored again (unless the store says it was rejected meanwhile)
+        }
     }
 
     private void registerMetrics() {
@@ -229,6 +255,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         refused = g.counter(Metrics.SWAPS_REFUSED);
         inferenceFailed = Metrics.deadLetterCounters(g).get(DeadLetterReason.INFERENCE_FAILED);
         g.gauge(Metrics.ACTIVE_MODEL_VERSION, () -> active == null ? -1L : active.ref().version());
+        g.gauge(Metrics.SHADOW_MODEL_VERSION, () -> shadow == null ? -1L : shadow.ref().version());
+        shadowScored = g.counter(Metrics.SHADOW_FRAMES_SCORED);
         g.gauge(Metrics.BACKEND, () -> backend);
         g.gauge(Metrics.NATIVE_ARRAY_BYTES, NativeMemory::ndArrayBytes);
     }
@@ -254,10 +282,69 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     @Override
     public void processElement2(StreamRecord<ModelUpdate> element) {
         ModelUpdate u = element.getValue();
-        if (u.action() == ModelUpdate.Action.ROLLBACK) {
-            rollback(u);
-        } else {
-            follow(u.ref());
+        switch (u.action()) {
+            case ROLLBACK -> rollback(u);
+            case SHADOW -> shadow(u.ref());
+            case REJECT -> reject(u.ref());
+            default -> follow(u.ref());
+        }
+    }
+
+    /**
+     * Starts scoring {@code r} beside the serving version (loaded on the loader thread; it replaces an older shadow).
+     * Ignored for another model, a version not newer than the one served, one rolled back or rejected, or when the
+     * job has no shadow-predictions topic.
+     */
+    private void shadow(ModelRef r) {
+        if (!settings.shadows()) {
+            LOG.warn("ignoring the shadow {}: this job has no shadow-predictions topic", r.displayName());
+            return;
+        }
+        if (!r.name().equals(active.ref().name()) || r.version() <= active.ref().version() || rolledBack.contains(r.version())
+                || rejected.contains(r.version()) || (shadow != null && shadow.ref().version() >= r.version())
+                || (shadowLoading != null && shadowLoading.version() >= r.version())) {
+            LOG.info("ignoring the shadow {}: {} serves{}", r.displayName(), active.ref().displayName(),
+                    shadow == null ? "" : ", " + shadow.ref().displayName() + " is the shadow");
+            return;
+        }
+        shadowLoading = r;
+        LOG.info("loading the shadow {} from {}", r.displayName(), r.uri());
+        loaderThread.submit("load the shadow " + r.displayName(), () -> loader.load(r), m -> {
+            if (shadowLoading != null && shadowLoading.version() == m.ref().version()) {
+                shadowLoading = null;
+            }
+            if (rejected.contains(m.ref().version()) || m.ref().version() <= active.ref().version()
+                    || (shadow != null && shadow.ref().version() >= m.ref().version())) {
+                m.close(); // rejected, served or superseded while it loaded
+                return;
+            }
+            if (shadow != null) {
+                shadow.close();
+            }
+            shadow = m;
+            LOG.info("scoring the shadow {} beside {}", m.ref().displayName(), active.ref().displayName());
+        }, e -> {
+            if (shadowLoading != null && shadowLoading.version() == r.version()) {
+                shadowLoading = null;
+            }
+            refused.inc();
+            LOG.warn("refused the shadow {}: {}", r.displayName(), e.getMessage());
+        }, ModelLoader.LoadedModel::close);
+    }
+
+    /** The shadow {@code r} was rejected: no longer scored, never served; its memory goes now. */
+    private void reject(ModelRef r) {
+        if (!r.name().equals(active.ref().name())) {
+            return;
+        }
+        rejected.add(r.version());
+        if (shadowLoading != null && shadowLoading.version() == r.version()) {
+            shadowLoading = null; // closed when its load comes back
+        }
+        if (shadow != null && shadow.ref().version() == r.version()) {
+            shadow.close();
+            shadow = null;
+            LOG.info("the shadow {} was rejected: no longer scored", r.displayName());
         }
     }
 
@@ -265,6 +352,13 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private void follow(ModelRef r) {
         if (!r.name().equals(active.ref().name())) {
             LOG.info("ignoring {}: this job serves {}", r.displayName(), active.ref().name());
+            return;
+        }
+        if (shadow != null && shadow.ref().version() == r.version() && !rolledBack.contains(r.version())) {
+            ModelLoader.LoadedModel m = shadow; // the shadow is announced to serve: it is loaded already
+            shadow = null;
+            highestRequested = Math.max(highestRequested, r.version());
+            replaceActive(m, "the shadow serves:");
             return;
         }
         if (rolledBack.contains(r.version())) {
@@ -343,6 +437,10 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
             loading = null;
         }
         old.close(); // no batch uses it any more: its native memory goes now
+        if (shadow != null && shadow.ref().version() <= m.ref().version()) {
+            shadow.close(); // a shadow no newer than what serves has nothing left to show
+            shadow = null;
+        }
         swaps.inc();
         LOG.info("{} {} -> {}", what, old.ref().displayName(), m.ref().displayName());
     }
@@ -446,12 +544,44 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                     new Prediction.Timings(queue, inference, Math.max(0, now - f.timestamp())),
                     f.eventTime() < 0 ? null : f.eventTime(), f.hasLabel() ? f.label() : null, now)));
         }
+        if (shadow != null) {
+            scoreShadow(images, now);
+        }
         classified.inc(n);
         batchSizes.update(n);
         inferenceMs.update(Math.round(inference));
         buffer.clear();
         batches++;
         flushNanos += System.nanoTime() - start;
+    }
+
+    /**
+     * The shadow's predictions of the batch's frames, to {@link #SHADOW_PREDICTIONS}. A shadow that fails is dropped
+     * (said in the log): it must never hurt the serving version's predictions.
+     */
+    private void scoreShadow(List<dev.crmn.model.data.PixelImage> images, long now) {
+        long start = System.nanoTime();
+        float[][] p;
+        try {
+            p = shadow.classifier().probabilities(images);
+        } catch (RuntimeException e) {
+            LOG.warn("the shadow {} failed on a batch ({}): no longer scored", shadow.ref().displayName(), e.toString());
+            shadow.close();
+            shadow = null;
+            return;
+        }
+        double inference = (System.nanoTime() - start) / 1e6;
+        ModelRef ref = shadow.ref();
+        Prediction.ModelInfo model = new Prediction.ModelInfo(ref.name(), ref.version(), ref.sha256());
+        for (int i = 0; i < p.length; i++) {
+            DecodedFrame f = buffer.get(i);
+            List<ClassScore> top = Classifier.topK(p[i], settings.topK(), shadow.classifier().labels());
+            output.collect(SHADOW_PREDICTIONS, new StreamRecord<>(new Prediction(PredictionJson.CURRENT_SCHEMA, f.frameId(),
+                    f.key(), new Prediction.Source(f.topic(), f.partition(), f.offset()), top.toArray(new ClassScore[0]),
+                    model, p.length, new Prediction.Timings(0, inference, Math.max(0, now - f.timestamp())),
+                    f.eventTime() < 0 ? null : f.eventTime(), f.hasLabel() ? f.label() : null, now)));
+        }
+        shadowScored.inc(p.length);
     }
 
     /** The batch's frames alone; a frame that still fails gets null (and becomes a dead letter). */
@@ -478,6 +608,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         super.snapshotState(context);
         activeState.update(List.of(active.ref()));
         loadingState.update(loading == null ? List.of() : List.of(loading));
+        shadowState.update(shadow != null ? List.of(shadow.ref()) : shadowLoading != null ? List.of(shadowLoading) : List.of());
     }
 
     @Override
@@ -505,6 +636,10 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
             if (active != null) {
                 active.close();
                 active = null;
+            }
+            if (shadow != null) {
+                shadow.close();
+                shadow = null;
             }
         } finally {
             super.close();

@@ -13,7 +13,7 @@ import org.apache.kafka.clients.admin.Admin;
 public final class DefaultTopics {
 
     public static final List<String> NAMES = List.of(Topics.FRAMES, Topics.FRAMES_LABELLED, Topics.PREDICTIONS,
-            Topics.DEAD_LETTERS, Topics.MODEL_UPDATES, Topics.LABELS, Topics.MODEL_QUALITY);
+            Topics.DEAD_LETTERS, Topics.MODEL_UPDATES, Topics.LABELS, Topics.MODEL_QUALITY, Topics.SHADOW_PREDICTIONS);
 
     private DefaultTopics() {
     }

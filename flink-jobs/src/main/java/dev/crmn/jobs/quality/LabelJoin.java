@@ -22,25 +22,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Joins predictions with their labels by frame id (keyed by it). A prediction whose frame carried a label (the
- * {@code label} field) is scored at once. One without waits up to {@code maxDelayMs} for a late label on the labels
- * topic; a late label that arrives first waits as long for its prediction. What waits longer is dropped (the
+ * Joins predictions (the serving version's, and a shadow version's of the same frames) with their labels by frame
+ * id (keyed by it). A prediction whose frame carried a label (the {@code label} field) is scored at once. One without
+ * waits up to {@code maxDelayMs} for a late label on the labels topic; a late label that arrives first waits as long
+ * for its predictions, and once it has scored one it waits {@code pairWindowMs} more for the other kind (a shadow's
+ * prediction of the same frame comes in the same batch, so within seconds). What waits longer is dropped (a
  * prediction still counts as a prediction): the state is bounded by {@code --max-label-delay} × the prediction rate.
  * A late label that names no class of the prediction's model goes to the dead letters ({@code bad-label}).
  */
-public final class LabelJoin extends KeyedCoProcessFunction<String, Prediction, LabelRecord, Scored> {
+public final class LabelJoin extends KeyedCoProcessFunction<String, PredictionRead, LabelRecord, Scored> {
 
     private static final Logger LOG = LoggerFactory.getLogger(LabelJoin.class);
 
     private final long maxDelayMs;
+    private final long pairWindowMs;
     private final StoreOptions.Location store;
     private transient ValueState<Waiting> waiting;
     private transient ModelStore opened;
     /** The classes of each model, by name (read from its latest manifest once). */
     private transient Map<String, List<String>> classes;
 
-    public LabelJoin(long maxDelayMs, StoreOptions.Location store) {
+    public LabelJoin(long maxDelayMs, long pairWindowMs, StoreOptions.Location store) {
         this.maxDelayMs = maxDelayMs;
+        this.pairWindowMs = pairWindowMs;
         this.store = store;
     }
 
@@ -55,53 +59,72 @@ public final class LabelJoin extends KeyedCoProcessFunction<String, Prediction, 
     }
 
     @Override
-    public void processElement1(Prediction p, Context ctx, Collector<Scored> out) throws Exception {
+    public void processElement1(PredictionRead read, Context ctx, Collector<Scored> out) throws Exception {
         long now = ctx.timerService().currentProcessingTime();
-        int predicted = p.top().index();
+        Prediction p = read.prediction();
+        Waiting.Part part = new Waiting.Part(p.model().name(), p.model().version(), p.model().sha256(), p.top().index());
         if (p.label() != null) {
-            out.collect(new Scored(p.model().name(), p.model().version(), p.model().sha256(), true,
-                    p.label() == predicted, now));
+            out.collect(scored(part, read.shadow(), true, p.label() == part.predicted(), now, ctx));
             return;
         }
-        out.collect(new Scored(p.model().name(), p.model().version(), p.model().sha256(), true, null, now));
         Waiting w = waiting.value();
-        if (w != null && !w.isPrediction()) {
-            waiting.clear(); // its label came first
-            score(p.model().name(), p.model().version(), p.model().sha256(), predicted, w, now, ctx, out);
+        if (w != null && w.label() != null) { // its label came first
+            Integer index = resolve(part.model(), w, ctx);
+            out.collect(scored(part, read.shadow(), true, index == null ? null : index == part.predicted(), now, ctx));
+            long expires = Math.min(w.expires(), now + pairWindowMs); // it stays for the other kind of prediction only
+            waiting.update(w.withLabel(w.label(), w.labelTopic(), w.labelPartition(), w.labelOffset(), expires));
+            ctx.timerService().registerProcessingTimeTimer(expires);
             return;
         }
-        waiting.update(Waiting.prediction(p.model().name(), p.model().version(), p.model().sha256(), predicted, now));
-        ctx.timerService().registerProcessingTimeTimer(now + maxDelayMs);
+        out.collect(scored(part, read.shadow(), true, null, now, ctx));
+        long expires = now + maxDelayMs;
+        waiting.update((w == null ? Waiting.NONE : w).with(part, read.shadow(), expires));
+        ctx.timerService().registerProcessingTimeTimer(expires);
     }
 
     @Override
     public void processElement2(LabelRecord l, Context ctx, Collector<Scored> out) throws Exception {
         long now = ctx.timerService().currentProcessingTime();
-        Waiting label = Waiting.label(l.label(), l.topic(), l.partition(), l.offset(), now);
         Waiting w = waiting.value();
-        if (w != null && w.isPrediction()) {
-            waiting.clear();
-            score(w.model(), w.version(), w.sha256(), w.predicted(), label, now, ctx, out);
-            return;
+        Waiting label = Waiting.NONE.withLabel(l.label(), l.topic(), l.partition(), l.offset(), 0);
+        boolean both = w != null && w.serving() != null && w.shadow() != null;
+        if (w != null) {
+            for (Waiting.Part part : new Waiting.Part[]{w.serving(), w.shadow()}) {
+                if (part != null) {
+                    Integer index = resolve(part.model(), label, ctx);
+                    if (index != null) {
+                        out.collect(scored(part, part == w.shadow(), false, index == part.predicted(), now, ctx));
+                    }
+                }
+            }
         }
-        waiting.update(label); // before its prediction (or a second label: the newest counts)
-        ctx.timerService().registerProcessingTimeTimer(now + maxDelayMs);
+        // the label waits for predictions not seen yet: all of them (maxDelay), or the other kind (the pair window)
+        long expires = now + (w == null || (w.serving() == null && w.shadow() == null) ? maxDelayMs : pairWindowMs);
+        if (both) {
+            waiting.clear();
+        } else {
+            waiting.update(label.withLabel(l.label(), l.topic(), l.partition(), l.offset(), expires));
+            ctx.timerService().registerProcessingTimeTimer(expires);
+        }
     }
 
-    private void score(String model, long version, String sha256, int predicted, Waiting label, long now, Context ctx,
-                       Collector<Scored> out) {
-        int index;
+    private Scored scored(Waiting.Part p, boolean shadow, boolean counted, Boolean correct, long now, Context ctx) {
+        return shadow ? Scored.shadow(p.model(), p.version(), p.sha256(), counted, correct, now, ctx.getCurrentKey())
+                : Scored.serving(p.model(), p.version(), p.sha256(), counted, correct, now, ctx.getCurrentKey());
+    }
+
+    /** The class index {@code w}'s label names among {@code model}'s classes; null (and a dead letter) if none. */
+    private Integer resolve(String model, Waiting w, Context ctx) {
         try {
-            index = new LateLabel(ctx.getCurrentKey(), label.label()).classIndex(classes(model));
+            return new LateLabel(ctx.getCurrentKey(), w.label()).classIndex(classes(model));
         } catch (IOException e) {
-            Frame original = new Frame(label.labelTopic(), label.labelPartition(), label.labelOffset(), label.since(),
+            Frame original = new Frame(w.labelTopic(), w.labelPartition(), w.labelOffset(), 0,
                     ctx.getCurrentKey().getBytes(StandardCharsets.UTF_8),
-                    new LateLabel(ctx.getCurrentKey(), label.label()).toBytes(), null, null);
+                    new LateLabel(ctx.getCurrentKey(), w.label()).toBytes(), null, null);
             ctx.output(RecordParser.DEAD_LETTERS, new DeadLetter(original, DeadLetterReason.BAD_LABEL,
                     e.getMessage() + " (model " + model + ")"));
-            return;
+            return null;
         }
-        out.collect(new Scored(model, version, sha256, false, index == predicted, now));
     }
 
     /** The classes of {@code model}: from its latest version's manifest in the store, read once. */
@@ -124,8 +147,8 @@ public final class LabelJoin extends KeyedCoProcessFunction<String, Prediction, 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Scored> out) throws Exception {
         Waiting w = waiting.value();
-        if (w != null && w.since() + maxDelayMs <= timestamp) {
-            waiting.clear(); // waited --max-label-delay for the other side
+        if (w != null && w.expires() <= timestamp) {
+            waiting.clear(); // waited long enough for the other side
         }
     }
 }

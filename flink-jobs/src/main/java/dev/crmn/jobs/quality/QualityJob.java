@@ -50,6 +50,12 @@ public final class QualityJob {
             + "Joins predictions with their labels, keeps live accuracy per model version (model-quality topic,"
             + "\nmetrics) and rolls back a version significantly worse than the one it replaced.";
 
+    /**
+     * How long a labelled outcome waits for the other version's outcome of the same frame (serving and shadow
+     * predictions of a frame are made in one batch and committed within a checkpoint or two of each other).
+     */
+    static final long PAIR_WINDOW_MS = 60_000;
+
     private QualityJob() {
     }
 
@@ -80,7 +86,8 @@ public final class QualityJob {
                 || c.get(QualityOptions.REPORT_INTERVAL_MS) < 100) {
             throw new IllegalArgumentException("--max-label-delay and --window must be >= 1 s, --report-interval-ms >= 100");
         }
-        JobTopics.requireExisting(kafka, c, List.of(QualityOptions.PREDICTIONS_TOPIC, QualityOptions.LABELS_TOPIC,
+        JobTopics.requireExisting(kafka, c, List.of(QualityOptions.PREDICTIONS_TOPIC,
+                QualityOptions.SHADOW_PREDICTIONS_TOPIC, QualityOptions.LABELS_TOPIC,
                 QualityOptions.MODEL_UPDATES_TOPIC, QualityOptions.MODEL_QUALITY_TOPIC, QualityOptions.DEAD_LETTERS_TOPIC));
         InstanceLock.checkNoneRunning(kafka, c.get(QualityOptions.GROUP_ID), "quality job");
         String storeUri = ModelStore.rootUri(c.get(QualityOptions.STORE));
@@ -109,11 +116,17 @@ public final class QualityJob {
         Checkpointing.configure(env, c.get(QualityOptions.CHECKPOINT_INTERVAL_MS), c.get(Checkpointing.CHECKPOINT_DIR));
         String group = c.get(QualityOptions.GROUP_ID);
         OffsetsInitializer start = OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
-        SingleOutputStreamOperator<Prediction> predictions = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
+        SingleOutputStreamOperator<PredictionRead> predictions = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
                         List.of(c.get(QualityOptions.PREDICTIONS_TOPIC)), group, start), WatermarkStrategy.noWatermarks(),
                         "predictions").uid("predictions-source")
-                .process(new RecordParser<>(QualityJob::prediction)).returns(TypeInformation.of(Prediction.class))
-                .name("parse predictions").uid("parse-predictions");
+                .process(new RecordParser<>(r -> new PredictionRead(prediction(r), false)))
+                .returns(TypeInformation.of(PredictionRead.class)).name("parse predictions").uid("parse-predictions");
+        SingleOutputStreamOperator<PredictionRead> shadows = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
+                        List.of(c.get(QualityOptions.SHADOW_PREDICTIONS_TOPIC)), group, start),
+                        WatermarkStrategy.noWatermarks(), "shadow predictions").uid("shadow-predictions-source")
+                .process(new RecordParser<>(r -> new PredictionRead(prediction(r), true)))
+                .returns(TypeInformation.of(PredictionRead.class)).name("parse shadow predictions")
+                .uid("parse-shadow-predictions");
         SingleOutputStreamOperator<LabelRecord> labels = env.fromSource(CrmnKafka.frameSource(plan.kafka(),
                         List.of(c.get(QualityOptions.LABELS_TOPIC)), group, start), WatermarkStrategy.noWatermarks(),
                         "labels").uid("labels-source")
@@ -121,12 +134,15 @@ public final class QualityJob {
                     LateLabel l = LateLabel.parse(r.key(), r.value());
                     return new LabelRecord(l.frameId(), l.label(), r.topic(), r.partition(), r.offset());
                 })).returns(TypeInformation.of(LabelRecord.class)).name("parse labels").uid("parse-labels");
-        SingleOutputStreamOperator<Scored> scored = predictions.keyBy(Prediction::frameId)
+        SingleOutputStreamOperator<Scored> joined = predictions.union(shadows).keyBy(r -> r.prediction().frameId())
                 .connect(labels.keyBy(LabelRecord::frameId))
-                .process(new LabelJoin(c.get(QualityOptions.MAX_LABEL_DELAY) * 1000, plan.store()))
+                .process(new LabelJoin(c.get(QualityOptions.MAX_LABEL_DELAY) * 1000, PAIR_WINDOW_MS, plan.store()))
                 .returns(TypeInformation.of(Scored.class)).name("label join").uid("label-join");
+        DataStream<Scored> scored = joined.keyBy(Scored::frameId).process(new ShadowPairing(PAIR_WINDOW_MS))
+                .returns(TypeInformation.of(Scored.class)).name("shadow pairing").uid("shadow-pairing");
         return new Joined(scored, predictions.getSideOutput(RecordParser.DEAD_LETTERS)
-                .union(labels.getSideOutput(RecordParser.DEAD_LETTERS), scored.getSideOutput(RecordParser.DEAD_LETTERS)));
+                .union(shadows.getSideOutput(RecordParser.DEAD_LETTERS), labels.getSideOutput(RecordParser.DEAD_LETTERS),
+                        joined.getSideOutput(RecordParser.DEAD_LETTERS)));
     }
 
     /** A prediction record, checked for what the job needs: a frame id, a model, a top class. */
@@ -157,7 +173,7 @@ public final class QualityJob {
                 .uid("model-updates-source"));
         SingleOutputStreamOperator<ModelUpdate> rollbacks = scored.keyBy(Scored::model)
                 .connect(updates.keyBy(u -> u.ref().name()))
-                .process(new QualityTracker(plan.rule(), c.get(QualityOptions.WINDOW) * 1000,
+                .process(new QualityTracker(plan.rule(), c.get(QualityOptions.SHADOW_MAX_PAIRS), c.get(QualityOptions.WINDOW) * 1000,
                         c.get(QualityOptions.REPORT_INTERVAL_MS), plan.store()))
                 .returns(TypeInformation.of(ModelUpdate.class)).name("live accuracy and rollbacks").uid("tracker");
         String prefix = c.get(QualityOptions.TRANSACTIONAL_ID_PREFIX);

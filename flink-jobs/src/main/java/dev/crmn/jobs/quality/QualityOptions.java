@@ -14,6 +14,9 @@ public final class QualityOptions {
             .defaultValue("localhost:9092").withDescription("Kafka bootstrap servers.");
     public static final ConfigOption<String> PREDICTIONS_TOPIC = ConfigOptions.key("predictions-topic").stringType()
             .defaultValue(Topics.PREDICTIONS).withDescription("Topic of predictions (read committed).");
+    public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC = ConfigOptions.key("shadow-predictions-topic")
+            .stringType().defaultValue(Topics.SHADOW_PREDICTIONS).withDescription("Topic of shadow versions' predictions"
+                    + " (read committed), compared with the serving version's on the same frames.");
     public static final ConfigOption<String> LABELS_TOPIC = ConfigOptions.key("labels-topic").stringType()
             .defaultValue(Topics.LABELS).withDescription("Topic of late labels ({\"frame_id\", \"label\"}).");
     public static final ConfigOption<String> MODEL_UPDATES_TOPIC = ConfigOptions.key("model-updates-topic").stringType()
@@ -33,6 +36,9 @@ public final class QualityOptions {
     public static final ConfigOption<Double> ALPHA = ConfigOptions.key("alpha").doubleType().defaultValue(0.01)
             .withDescription("Largest chance, over all its tests, of rolling back a version that is no worse than the"
                     + " one it replaced (one-sided two-proportion z-test; test k at alpha/2^(k+1)).");
+    public static final ConfigOption<Integer> SHADOW_MAX_PAIRS = ConfigOptions.key("shadow-max-pairs").intType()
+            .defaultValue(5000).withDescription("A shadow not significantly better than the serving version after this"
+                    + " many labelled frames both classified is rejected.");
     public static final ConfigOption<Long> MAX_LABEL_DELAY = ConfigOptions.key("max-label-delay").longType()
             .defaultValue(600L).withDescription("Seconds a prediction waits for a late label (and a label for its"
                     + " prediction); bounds the join's state.");
@@ -45,9 +51,10 @@ public final class QualityOptions {
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
             .stringType().defaultValue("crmn-quality").withDescription("Prefix of the Kafka sinks' transactional ids.");
 
-    public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, PREDICTIONS_TOPIC, LABELS_TOPIC,
+    public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, PREDICTIONS_TOPIC, SHADOW_PREDICTIONS_TOPIC,
+            LABELS_TOPIC,
             MODEL_UPDATES_TOPIC, MODEL_QUALITY_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID, STORE, StoreOptions.SIGNING_KEY_FILE,
-            StoreOptions.REQUIRE_SIGNED, MIN_LABELLED, ALPHA, MAX_LABEL_DELAY, WINDOW, REPORT_INTERVAL_MS,
+            StoreOptions.REQUIRE_SIGNED, MIN_LABELLED, ALPHA, SHADOW_MAX_PAIRS, MAX_LABEL_DELAY, WINDOW, REPORT_INTERVAL_MS,
             CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, Checkpointing.CHECKPOINT_DIR);
 
     private QualityOptions() {

@@ -38,7 +38,12 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     public static final OutputTag<ModelQuality> QUALITY = new OutputTag<>("model-quality") {
     };
 
+    /** The shadow's paired test. */
+    public static final String SHADOW_TEST = "mcnemar-exact-paired";
+
     private final RollbackRule rule;
+    /** A shadow not significantly better after this many pairs is rejected. */
+    private final long shadowMaxPairs;
     private final long windowMs;
     private final long reportIntervalMs;
     private final StoreOptions.Location store;
@@ -50,8 +55,10 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     /** Per model and version: the newest figures, for the metrics. */
     private transient Map<String, ModelQuality> latest;
 
-    public QualityTracker(RollbackRule rule, long windowMs, long reportIntervalMs, StoreOptions.Location store) {
+    public QualityTracker(RollbackRule rule, long shadowMaxPairs, long windowMs, long reportIntervalMs,
+                          StoreOptions.Location store) {
         this.rule = rule;
+        this.shadowMaxPairs = shadowMaxPairs;
         this.windowMs = windowMs;
         this.reportIntervalMs = reportIntervalMs;
         this.store = store;
@@ -95,6 +102,12 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         String model = ctx.getCurrentKey();
         Tracked t = load(model);
         long now = ctx.timerService().currentProcessingTime();
+        if (s.kind() != Scored.Kind.SERVING) {
+            shadowOutcome(model, t, s, now, ctx, out);
+            save(model, t);
+            ctx.timerService().registerProcessingTimeTimer(now - Math.floorMod(now, reportIntervalMs) + reportIntervalMs);
+            return;
+        }
         VersionFigures v = t.versions.get(s.version());
         if (v == null) {
             Long replaces = t.serving != null && t.serving < s.version() ? t.serving : null;
@@ -102,13 +115,17 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
             t.versions.put(s.version(), v);
             LOG.info("{} v{}: first prediction{}", model, s.version(), replaces == null ? "" : "; it replaced v" + replaces);
         }
-        if (!"rolled-back".equals(v.status) && (t.serving == null || s.version() > t.serving)) {
+        if (!"rolled-back".equals(v.status) && !"rejected".equals(v.status)
+                && (t.serving == null || s.version() > t.serving)) {
             if (t.serving != null) {
                 VersionFigures old = t.versions.get(t.serving);
                 if (old != null && "serving".equals(old.status)) {
                     old.status = "replaced";
                     old.changed = true;
                 }
+            }
+            if (v.replaces == null && t.serving != null && t.serving < s.version()) {
+                v.replaces = t.serving; // a shadow that now serves: what it replaced is its rollback baseline
             }
             t.serving = s.version();
             v.status = "serving";
@@ -124,7 +141,8 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     /** The rollback test of {@code v} at a new look, and the rollback when it fails. */
     private void test(String model, Tracked t, VersionFigures v, long now, Context ctx, Collector<ModelUpdate> out)
             throws Exception {
-        if (v.replaces == null || v.decision != null || "rolled-back".equals(v.status)) {
+        if (v.replaces == null || (v.decision != null && !"serve".equals(v.decision.action()))
+                || !"serving".equals(v.status)) {
             return;
         }
         int look = rule.look(v.labelled);
@@ -175,6 +193,94 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         emit(ctx, model, base, now);
     }
 
+    /**
+     * A shadow version's outcome: its own figures ({@link Scored.Kind#SHADOW}), or a pair with the serving version
+     * ({@link Scored.Kind#PAIR}) and, at a new look, the paired test: exact McNemar on the frames where exactly one
+     * of the two was right, one-sided each way at the look's level ({@link RollbackRule}'s looks and levels, counted
+     * in pairs). Significantly better: served; significantly worse, or not better after {@code shadowMaxPairs}
+     * pairs: rejected.
+     */
+    private void shadowOutcome(String model, Tracked t, Scored s, long now, Context ctx, Collector<ModelUpdate> out)
+            throws Exception {
+        VersionFigures v = t.versions.get(s.version());
+        if (v == null) {
+            v = new VersionFigures(s.version(), s.sha256(), now, null);
+            v.status = "shadow";
+            t.versions.put(s.version(), v);
+            LOG.info("{} v{}: first shadow prediction", model, s.version());
+        }
+        if (s.kind() == Scored.Kind.SHADOW) {
+            v.add(s.counted(), s.correct(), now, windowMs);
+            return;
+        }
+        v.pair(s.servingVersion(), s.correct(), s.servingCorrect());
+        if (!"shadow".equals(v.status) || v.decision != null) {
+            return;
+        }
+        int look = rule.look(v.pairs);
+        boolean capped = v.pairs >= shadowMaxPairs;
+        if (look <= v.lastPairLook && !capped) {
+            return;
+        }
+        v.lastPairLook = look;
+        int b = (int) v.servingOnlyCorrect;
+        int c = (int) v.shadowOnlyCorrect;
+        double pBetter = dev.crmn.jobs.finetune.PromotionGate.upperTail(c, b + c);
+        double pWorse = dev.crmn.jobs.finetune.PromotionGate.upperTail(b, b + c);
+        double level = rule.alphaAt(look);
+        v.lastTest = new ModelQuality.Test(SHADOW_TEST, look, v.pairs, Math.min(pBetter, pWorse), level, now);
+        v.changed = true;
+        String figures = String.format(java.util.Locale.ROOT, "on %d labelled frames both classified, it was right"
+                + " where v%d was wrong on %d and wrong where v%d was right on %d (%s", v.pairs, s.servingVersion(), c,
+                s.servingVersion(), b, SHADOW_TEST);
+        String action;
+        String reason;
+        if (pBetter < level && c > b) {
+            action = "serve";
+            reason = String.format(java.util.Locale.ROOT, "better than v%d: %s, one-sided p = %.2g < %.2g at look %d)",
+                    s.servingVersion(), figures, pBetter, level, look);
+        } else if (pWorse < level && b > c) {
+            action = "reject";
+            reason = String.format(java.util.Locale.ROOT, "worse than v%d: %s, one-sided p = %.2g < %.2g at look %d)",
+                    s.servingVersion(), figures, pWorse, level, look);
+        } else if (capped) {
+            action = "reject";
+            reason = String.format(java.util.Locale.ROOT, "not significantly better than v%d after %d pairs: %s, p = %.2g)",
+                    s.servingVersion(), v.pairs, figures, pBetter);
+        } else {
+            return;
+        }
+        if (opened == null) {
+            opened = store.open();
+        }
+        Optional<ModelRef> ref = opened.find(model, v.version);
+        if (ref.isEmpty()) {
+            v.decision = new ModelQuality.Decision("none", s.servingVersion(), reason + "; not announced: v" + v.version
+                    + " is not in the store " + store.uri(), now);
+            LOG.warn("{} v{}: {}", model, v.version, v.decision.reason());
+            emit(ctx, model, v, now);
+            return;
+        }
+        var recorded = opened.status(ref.get()).map(dev.crmn.connectors.store.ModelStatus.Change::value);
+        if ("serve".equals(action)) {
+            if (recorded.orElse(null) != dev.crmn.connectors.store.ModelStatus.SERVING) { // not decided before a failure
+                opened.recordServing(ref.get(), "served after its shadow test: " + reason);
+            }
+            v.decision = new ModelQuality.Decision("serve", v.version, reason, now);
+            v.replaces = s.servingVersion();
+            out.collect(ModelUpdate.serve(ref.get()));
+        } else {
+            if (recorded.orElse(null) != dev.crmn.connectors.store.ModelStatus.REJECTED) {
+                opened.recordStatus(ref.get(), dev.crmn.connectors.store.ModelStatus.REJECTED, reason);
+            }
+            v.decision = new ModelQuality.Decision("reject", s.servingVersion(), reason, now);
+            v.status = "rejected";
+            out.collect(ModelUpdate.reject(ref.get(), reason));
+        }
+        LOG.warn("{} shadow v{}: {}: {}", model, v.version, action, reason);
+        emit(ctx, model, v, now);
+    }
+
     /** The store's references of the version rolled back and the one rolled back to; empty if either is missing. */
     private Optional<ModelRef[]> refs(String model, long bad, long target) throws Exception {
         if (opened == null) {
@@ -187,8 +293,23 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
 
     @Override
     public void processElement2(ModelUpdate u, Context ctx, Collector<ModelUpdate> out) throws Exception {
+        if (u.action() == ModelUpdate.Action.REJECT) {
+            String model = ctx.getCurrentKey();
+            Tracked t = load(model);
+            VersionFigures v = t.versions.get(u.ref().version());
+            if (v != null && !"rejected".equals(v.status)) {
+                v.status = "rejected"; // by hand, or this job's own announcement read back
+                if (v.decision == null) {
+                    v.decision = new ModelQuality.Decision("reject", t.serving == null ? -1 : t.serving,
+                            u.reason() == null ? "announced" : u.reason(), ctx.timerService().currentProcessingTime());
+                }
+                v.changed = true;
+                save(model, t);
+            }
+            return;
+        }
         if (u.action() != ModelUpdate.Action.ROLLBACK) {
-            return; // a serve: its predictions say when it serves
+            return; // a serve or a shadow: its predictions say when it serves or is scored
         }
         String model = ctx.getCurrentKey();
         Tracked t = load(model);

@@ -26,6 +26,12 @@ final class VersionFigures {
     Long replaces;
     int lastLook = -1;
     ModelQuality.Figures baseline;
+    /** A shadow's pairs with the serving version: how many, and the two kinds of disagreement. */
+    long pairs;
+    long shadowOnlyCorrect;
+    long servingOnlyCorrect;
+    Long pairedAgainst;
+    int lastPairLook = -1;
     ModelQuality.Test lastTest;
     ModelQuality.Decision decision;
     /** Window buckets: the start of each (ms; 0 unused), labelled and correct in it. */
@@ -42,6 +48,18 @@ final class VersionFigures {
         this.sha256 = sha256;
         this.firstSeen = firstSeen;
         this.replaces = replaces;
+    }
+
+    /** A pair of this shadow's and the serving version's outcomes on one labelled frame. */
+    void pair(long against, boolean shadowCorrect, boolean servingCorrect) {
+        pairedAgainst = against;
+        pairs++;
+        if (shadowCorrect && !servingCorrect) {
+            shadowOnlyCorrect++;
+        } else if (servingCorrect && !shadowCorrect) {
+            servingOnlyCorrect++;
+        }
+        changed = true;
     }
 
     void add(boolean counted, Boolean isCorrect, long at, long windowMs) {
@@ -89,6 +107,7 @@ final class VersionFigures {
 
     ModelQuality quality(String model, long now, long windowMs) {
         return new ModelQuality(ModelQuality.SCHEMA, model, version, status, predictions, labelled, correct, accuracy(),
-                window(now, windowMs), replaces, baseline, lastTest, decision, firstSeen, now);
+                window(now, windowMs), replaces, baseline, pairedAgainst == null ? null : new ModelQuality.Paired(
+                pairedAgainst, pairs, shadowOnlyCorrect, servingOnlyCorrect), lastTest, decision, firstSeen, now);
     }
 }

@@ -1,22 +1,29 @@
 package dev.crmn.jobs.quality;
 
 /**
- * One frame id's side of the label join waiting for the other, in keyed state until {@code --max-label-delay}
- * after {@code since}: a prediction without a label waiting for a late one ({@code model} set), or a late label
- * that came before its prediction ({@code label} set, with where it was read, for a dead letter).
+ * One frame id's side of the label join, in keyed state until {@code expires}: the serving and the shadow version's
+ * predictions waiting for a late label (either may be null), or a late label waiting for its predictions (with where
+ * it was read, for a dead letter).
  */
-public record Waiting(String model, long version, String sha256, int predicted, String label, String labelTopic,
-                      int labelPartition, long labelOffset, long since) {
+public record Waiting(Part serving, Part shadow, String label, String labelTopic, int labelPartition, long labelOffset,
+                      long expires) {
 
-    static Waiting prediction(String model, long version, String sha256, int predicted, long since) {
-        return new Waiting(model, version, sha256, predicted, null, null, -1, -1, since);
+    /** A prediction waiting for its label: the model version and its top class. */
+    public record Part(String model, long version, String sha256, int predicted) {
     }
 
-    static Waiting label(String label, String topic, int partition, long offset, long since) {
-        return new Waiting(null, -1, null, -1, label, topic, partition, offset, since);
+    static final Waiting NONE = new Waiting(null, null, null, null, -1, -1, 0);
+
+    Waiting with(Part p, boolean shadow, long expires) {
+        return shadow ? new Waiting(serving, p, label, labelTopic, labelPartition, labelOffset, expires)
+                : new Waiting(p, shadow(), label, labelTopic, labelPartition, labelOffset, expires);
     }
 
-    boolean isPrediction() {
-        return model != null;
+    Waiting withLabel(String label, String topic, int partition, long offset, long expires) {
+        return new Waiting(null, null, label, topic, partition, offset, expires);
+    }
+
+    boolean empty() {
+        return serving == null && shadow == null && label == null;
     }
 }

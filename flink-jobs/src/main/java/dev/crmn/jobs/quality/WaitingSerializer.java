@@ -6,7 +6,10 @@ import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
 
-/** A {@link Waiting} in state. Format 1: a kind byte (1 prediction, 2 label), then that kind's fields. */
+/**
+ * A {@link Waiting} in state. Format 1: a byte of flags (1 serving, 2 shadow, 4 label), each part present, then the
+ * expiry time.
+ */
 public final class WaitingSerializer extends VersionedSerializer<Waiting> {
 
     private static final long serialVersionUID = 1L;
@@ -20,40 +23,48 @@ public final class WaitingSerializer extends VersionedSerializer<Waiting> {
 
     @Override
     protected void write(Waiting w, DataOutputView out) throws IOException {
-        if (w.isPrediction()) {
-            out.writeByte(1);
-            out.writeUTF(w.model());
-            out.writeLong(w.version());
-            out.writeUTF(w.sha256() == null ? "" : w.sha256());
-            out.writeInt(w.predicted());
-        } else {
-            out.writeByte(2);
+        out.writeByte((w.serving() != null ? 1 : 0) | (w.shadow() != null ? 2 : 0) | (w.label() != null ? 4 : 0));
+        for (Waiting.Part p : new Waiting.Part[]{w.serving(), w.shadow()}) {
+            if (p != null) {
+                out.writeUTF(p.model());
+                out.writeLong(p.version());
+                out.writeUTF(p.sha256() == null ? "" : p.sha256());
+                out.writeInt(p.predicted());
+            }
+        }
+        if (w.label() != null) {
             out.writeUTF(w.label());
             out.writeUTF(w.labelTopic() == null ? "" : w.labelTopic());
             out.writeInt(w.labelPartition());
             out.writeLong(w.labelOffset());
         }
-        out.writeLong(w.since());
+        out.writeLong(w.expires());
     }
 
     @Override
     protected Waiting read(int format, DataInputView in) throws IOException {
-        int kind = in.readUnsignedByte();
-        if (kind == 1) {
-            String model = in.readUTF();
-            long version = in.readLong();
-            String sha = in.readUTF();
-            int predicted = in.readInt();
-            return Waiting.prediction(model, version, sha.isEmpty() ? null : sha, predicted, in.readLong());
+        int flags = in.readUnsignedByte();
+        Waiting.Part serving = (flags & 1) != 0 ? part(in) : null;
+        Waiting.Part shadow = (flags & 2) != 0 ? part(in) : null;
+        String label = null;
+        String topic = null;
+        int partition = -1;
+        long offset = -1;
+        if ((flags & 4) != 0) {
+            label = in.readUTF();
+            topic = in.readUTF();
+            partition = in.readInt();
+            offset = in.readLong();
         }
-        if (kind == 2) {
-            String label = in.readUTF();
-            String topic = in.readUTF();
-            int partition = in.readInt();
-            long offset = in.readLong();
-            return Waiting.label(label, topic.isEmpty() ? null : topic, partition, offset, in.readLong());
-        }
-        throw new IOException("a waiting prediction or label in state has kind " + kind + " (damaged state?)");
+        return new Waiting(serving, shadow, label, topic == null || topic.isEmpty() ? null : topic, partition, offset,
+                in.readLong());
+    }
+
+    private static Waiting.Part part(DataInputView in) throws IOException {
+        String model = in.readUTF();
+        long version = in.readLong();
+        String sha = in.readUTF();
+        return new Waiting.Part(model, version, sha.isEmpty() ? null : sha, in.readInt());
     }
 
     @Override

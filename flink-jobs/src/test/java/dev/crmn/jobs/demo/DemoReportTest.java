@@ -44,7 +44,7 @@ class DemoReportTest {
         RoundReport promoted = new RoundReport(1, 1, 2L, 0.52, 0.60, 400, 4000, 5120, 80, "promoted",
                 "+8.00 points, p = 0.0001 < 0.05", "mcnemar-exact", 0.0001, 40, 128, start + 60_000);
         ModelQuality q3 = new ModelQuality(1, "crmn-demo-early", 3, "rolled-back", 198, 198, 4, 0.02, null, 2L,
-                new ModelQuality.Figures(2, 300, 180, 0.6), null,
+                new ModelQuality.Figures(2, 300, 180, 0.6), null, null,
                 new ModelQuality.Decision("rollback", 2, "live accuracy 2.0 % on 200 labelled predictions, below v2's"
                         + " 60.0 %", start + 90_000), start + 82_000, start + 95_000);
         List<DemoReport.Event> events = List.of(new DemoReport.Event(80_000, "announced crmn-demo-early v3: "

@@ -28,7 +28,7 @@ class InferenceStateFixtureTest {
     static final String LAYOUT_2 = "inference-layout-2-versioned.snapshot";
 
     static InferenceSettings settings() {
-        return new InferenceSettings(StateFixtures.served(), null, 8, 10, 1, 1, null, "target/model-cache", "cpu", null);
+        return new InferenceSettings(StateFixtures.served(), null, 8, 10, 1, 1, null, "target/model-cache", "cpu", null, true);
     }
 
     static MicroBatchInferenceOperator restore(OperatorSubtaskState state, int parallelism, int index) throws Exception {

@@ -64,7 +64,7 @@ class MicroBatchInferenceOperatorTest {
     @SuppressWarnings("unchecked")
     void open() throws Exception {
         InferenceSettings settings = new InferenceSettings(v1, ModelLoader.Expected.of(Checkpoints.readManifest(
-                SHIPPED.resolve(Checkpoints.MANIFEST))), 4, 50, 1, 1, null, dir.resolve("cache").toString(), "cpu", null);
+                SHIPPED.resolve(Checkpoints.MANIFEST))), 4, 50, 1, 1, null, dir.resolve("cache").toString(), "cpu", null, true);
         harness = new AbstractStreamOperatorTestHarness<>(new MicroBatchInferenceOperatorFactory(settings), 1, 1, 0);
         harness.setup();
         harness.open();
@@ -114,6 +114,57 @@ class MicroBatchInferenceOperatorTest {
         assertThat(emitted()).extracting(Prediction::frameId).containsExactly("f-5");
         harness.setProcessingTime(harness.getProcessingTime() + 100);
         assertThat(emitted()).as("a flushed buffer's timer does nothing").isEmpty();
+    }
+
+    /** The shadow predictions emitted so far. */
+    private List<Prediction> shadowed() {
+        List<Prediction> out = new ArrayList<>();
+        var side = harness.getSideOutput(MicroBatchInferenceOperator.SHADOW_PREDICTIONS);
+        if (side != null) {
+            side.forEach(r -> out.add(r.getValue()));
+            side.clear();
+        }
+        return out;
+    }
+
+    @Test
+    void aShadowIsScoredOnTheSameFramesNeverServedThenServedAtOnceOrRejected() throws Exception {
+        op.processElement2(new StreamRecord<>(ModelUpdate.shadow(v2, "candidate")));
+        harness.getTaskMailbox().take(0).run(); // loaded beside v1
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        List<Prediction> served = emitted();
+        assertThat(served).hasSize(4).allMatch(p -> p.model().version() == 1);
+        List<Prediction> shadow = shadowed();
+        assertThat(shadow).hasSize(4).allMatch(p -> p.model().version() == 2);
+        assertThat(shadow).extracting(Prediction::frameId).containsExactlyElementsOf(served.stream().map(Prediction::frameId)
+                .toList());
+        // the shadow is announced to serve: it serves from the next batch, nothing to load
+        op.processElement2(new StreamRecord<>(ModelUpdate.serve(v2)));
+        assertThat(harness.getTaskMailbox().hasMail()).isFalse();
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(emitted()).hasSize(4).allMatch(p -> p.model().version() == 2);
+        assertThat(shadowed()).as("no shadow any more").isEmpty();
+
+        // a newer shadow rejected: no longer scored, never served though announced afterwards
+        ModelRef v9 = store.publish(copy(9, b -> b));
+        op.processElement2(new StreamRecord<>(ModelUpdate.shadow(v9, "candidate")));
+        harness.getTaskMailbox().take(0).run();
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(shadowed()).hasSize(4).allMatch(p -> p.model().version() == 9);
+        emitted();
+        op.processElement2(new StreamRecord<>(ModelUpdate.reject(v9, "worse")));
+        op.processElement2(new StreamRecord<>(ModelUpdate.shadow(v9, "again")));
+        for (int i = 0; i < 4; i++) {
+            frame();
+        }
+        assertThat(shadowed()).isEmpty();
+        assertThat(emitted()).hasSize(4).allMatch(p -> p.model().version() == 2);
     }
 
     @Test

@@ -23,19 +23,30 @@ class LabelJoinTest {
     @TempDir
     Path dir;
 
-    private KeyedTwoInputStreamOperatorTestHarness<String, Prediction, LabelRecord, Scored> h;
+    private KeyedTwoInputStreamOperatorTestHarness<String, PredictionRead, LabelRecord, Scored> h;
 
     @BeforeEach
     void open() throws Exception {
         ModelStore store = new ModelStore(dir.resolve("store").toString());
         store.publish(Path.of("..", "models", "crmn-demo"));
-        h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new LabelJoin(10_000,
-                new StoreOptions.Location(store.root().toString(), null, null))), Prediction::frameId,
+        h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new LabelJoin(10_000, 1_000,
+                new StoreOptions.Location(store.root().toString(), null, null))), r -> r.prediction().frameId(),
                 LabelRecord::frameId, Types.STRING);
         h.open();
     }
 
-    static Prediction prediction(String frameId, int predicted, Integer label) {
+    static PredictionRead prediction(String frameId, int predicted, Integer label) {
+        return new PredictionRead(servingPrediction(frameId, predicted, label), false);
+    }
+
+    static PredictionRead shadowPrediction(String frameId, int predicted, Integer label) {
+        Prediction p = servingPrediction(frameId, predicted, label);
+        return new PredictionRead(new Prediction(p.schema(), p.frameId(), p.key(), p.source(), p.topK(),
+                new Prediction.ModelInfo("crmn-demo", 2, "sha2"), p.batchSize(), p.timings(), p.eventTime(), p.label(),
+                p.producedAt()), true);
+    }
+
+    static Prediction servingPrediction(String frameId, int predicted, Integer label) {
         return new Prediction(1, frameId, null, new Prediction.Source("frames", 0, 0),
                 new ClassScore[]{new ClassScore(predicted, "c" + predicted, 0.9f)},
                 new Prediction.ModelInfo("crmn-demo", 1, "sha"), 1, new Prediction.Timings(0, 0, 0), null, label, 0);
@@ -54,11 +65,11 @@ class LabelJoinTest {
         h.processElement2(new StreamRecord<>(label("c", "5"))); // before its prediction
         h.processElement1(new StreamRecord<>(prediction("c", 3, null)));
         assertThat(h.extractOutputValues()).containsExactly(
-                new Scored("crmn-demo", 1, "sha", true, true, 1000),
-                new Scored("crmn-demo", 1, "sha", true, null, 1000),
-                new Scored("crmn-demo", 1, "sha", false, true, 1000),
-                new Scored("crmn-demo", 1, "sha", true, null, 1000),
-                new Scored("crmn-demo", 1, "sha", false, false, 1000));
+                Scored.serving("crmn-demo", 1, "sha", true, true, 1000, "a"),
+                Scored.serving("crmn-demo", 1, "sha", true, null, 1000, "b"),
+                Scored.serving("crmn-demo", 1, "sha", false, true, 1000, "b"),
+                Scored.serving("crmn-demo", 1, "sha", true, false, 1000, "c"));
+        h.setProcessingTime(2000); // a late label kept for the other kind of prediction expires after the pair window
         assertThat(h.numKeyedStateEntries()).as("nothing waits").isZero();
     }
 
@@ -72,7 +83,25 @@ class LabelJoinTest {
         h.processElement2(new StreamRecord<>(label("late", "1")));
         h.setProcessingTime(20_000);
         assertThat(h.numKeyedStateEntries()).isZero();
-        assertThat(h.extractOutputValues()).containsExactly(new Scored("crmn-demo", 1, "sha", true, null, 0));
+        assertThat(h.extractOutputValues()).containsExactly(Scored.serving("crmn-demo", 1, "sha", true, null, 0, "late"));
+    }
+
+    @Test
+    void aShadowsPredictionOfTheSameFrameMeetsTheSameLateLabel() throws Exception {
+        h.setProcessingTime(1000);
+        h.processElement1(new StreamRecord<>(prediction("s", 3, null)));
+        h.processElement1(new StreamRecord<>(shadowPrediction("s", 5, null)));
+        h.processElement2(new StreamRecord<>(label("s", "5")));
+        h.processElement2(new StreamRecord<>(label("t", "cat"))); // first, then the serving and the shadow prediction
+        h.processElement1(new StreamRecord<>(prediction("t", 3, null)));
+        h.processElement1(new StreamRecord<>(shadowPrediction("t", 3, null)));
+        assertThat(h.extractOutputValues()).containsExactly(
+                Scored.serving("crmn-demo", 1, "sha", true, null, 1000, "s"),
+                Scored.shadow("crmn-demo", 2, "sha2", true, null, 1000, "s"),
+                Scored.serving("crmn-demo", 1, "sha", false, false, 1000, "s"),
+                Scored.shadow("crmn-demo", 2, "sha2", false, true, 1000, "s"),
+                Scored.serving("crmn-demo", 1, "sha", true, true, 1000, "t"),
+                Scored.shadow("crmn-demo", 2, "sha2", true, true, 1000, "t"));
     }
 
     @Test

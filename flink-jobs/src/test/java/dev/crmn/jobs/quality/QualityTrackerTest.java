@@ -45,7 +45,7 @@ class QualityTrackerTest {
     }
 
     private KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> harness() throws Exception {
-        QualityTracker tracker = new QualityTracker(new RollbackRule(200, 0.01), 60_000, 1000,
+        QualityTracker tracker = new QualityTracker(new RollbackRule(200, 0.01), 5000, 60_000, 1000,
                 new StoreOptions.Location(store.root().toString(), null, null));
         var h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(tracker), Scored::model,
                 (ModelUpdate u) -> u.ref().name(), Types.STRING);
@@ -57,8 +57,8 @@ class QualityTrackerTest {
     private static void feed(KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> h,
                              long version, int n, double accuracy, SplittableRandom rng) throws Exception {
         for (int i = 0; i < n; i++) {
-            h.processElement1(new StreamRecord<>(new Scored("crmn-demo", version, "sha", true,
-                    rng.nextDouble() < accuracy, 0)));
+            h.processElement1(new StreamRecord<>(Scored.serving("crmn-demo", version, "sha", true,
+                    rng.nextDouble() < accuracy, 0, "f-" + version + "-" + i)));
         }
     }
 
@@ -159,5 +159,82 @@ class QualityTrackerTest {
             });
             assertThat(store.statusHistory(v2)).hasSize(1);
         }
+    }
+
+    /**
+     * {@code n} labelled frames classified by serving v1 (right with probability {@code serving}) and by the shadow v2
+     * (right with probability {@code shadow}, independently): the shadow's outcomes and their pairs.
+     */
+    private static void pairs(KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> h, int n,
+                              double serving, double shadow, SplittableRandom rng) throws Exception {
+        for (int i = 0; i < n; i++) {
+            Scored v1 = Scored.serving("crmn-demo", 1, "sha", true, rng.nextDouble() < serving, 0, "p-" + i);
+            Scored v2 = Scored.shadow("crmn-demo", 2, "sha2", true, rng.nextDouble() < shadow, 0, "p-" + i);
+            h.processElement1(new StreamRecord<>(v1));
+            h.processElement1(new StreamRecord<>(v2));
+            h.processElement1(new StreamRecord<>(Scored.pair(v2, v1)));
+        }
+    }
+
+    @Test
+    void aBetterShadowIsServedAndAWorseOneRejectedOnTheirPairedTests() throws Exception {
+        twoVersions();
+        ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
+        try (var h = harness()) {
+            feed(h, 1, 300, 0.6, new SplittableRandom(5));
+            pairs(h, 400, 0.6, 0.8, new SplittableRandom(6));
+            List<ModelUpdate> out = h.extractOutputValues();
+            assertThat(out).singleElement().satisfies(u -> {
+                assertThat(u.action()).isEqualTo(ModelUpdate.Action.SERVE);
+                assertThat(u.ref().version()).isEqualTo(2);
+            });
+            assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.SERVING);
+            assertThat(store.status(v2).orElseThrow().reason()).contains("better than v1").contains(QualityTracker.SHADOW_TEST);
+            ModelQuality q = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(m -> m.version() == 2 && m.decision() != null).findFirst().orElseThrow();
+            assertThat(q.decision().action()).isEqualTo("serve");
+            assertThat(q.paired().against()).isEqualTo(1);
+            assertThat(q.paired().shadowOnlyCorrect()).isGreaterThan(q.paired().servingOnlyCorrect());
+            assertThat(q.status()).isEqualTo("shadow");
+            feed(h, 2, 10, 0.8, new SplittableRandom(7)); // now its serving predictions come
+            h.setProcessingTime(2_000);
+            ModelQuality serving = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(m -> m.version() == 2).reduce((a, b) -> b).orElseThrow();
+            assertThat(serving.status()).isEqualTo("serving");
+            assertThat(serving.replaces()).as("its rollback baseline").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aWorseShadowIsRejectedAndAnEqualOneAtTheCap() throws Exception {
+        twoVersions();
+        ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
+        try (var h = harness()) {
+            feed(h, 1, 300, 0.8, new SplittableRandom(8));
+            pairs(h, 400, 0.8, 0.5, new SplittableRandom(9));
+            assertThat(h.extractOutputValues()).singleElement().satisfies(u -> {
+                assertThat(u.action()).isEqualTo(ModelUpdate.Action.REJECT);
+                assertThat(u.ref().version()).isEqualTo(2);
+                assertThat(u.reason()).contains("worse than v1");
+            });
+            assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.REJECTED);
+            pairs(h, 100, 0.8, 0.5, new SplittableRandom(10)); // in flight: decided already
+            assertThat(h.extractOutputValues()).hasSize(1);
+        }
+        twoVersionsAgain();
+        try (var h = harness()) {
+            feed(h, 1, 300, 0.8, new SplittableRandom(11));
+            pairs(h, 5000, 0.8, 0.8, new SplittableRandom(12));
+            assertThat(h.extractOutputValues()).singleElement().satisfies(u -> {
+                assertThat(u.action()).isEqualTo(ModelUpdate.Action.REJECT);
+                assertThat(u.reason()).contains("not significantly better than v1 after 5000 pairs");
+            });
+        }
+    }
+
+    /** A fresh store (another directory) with the same two versions. */
+    private void twoVersionsAgain() throws Exception {
+        dir = Files.createDirectories(dir.resolve("again"));
+        twoVersions();
     }
 }

@@ -87,7 +87,7 @@ class QualityJobITCase {
 
     /** The quality job's options for one test: its own topics, group and store. */
     static Configuration options(String test, Map<String, String> extra) throws IOException {
-        for (String t : List.of("predictions", "labels", "dead-letters")) {
+        for (String t : List.of("predictions", "shadow-predictions", "labels", "dead-letters")) {
             kafka.createTopic(test + "-" + t, 2);
         }
         kafka.createTopic(test + "-model-updates", 1, Map.of("cleanup.policy", "compact"));
@@ -95,6 +95,7 @@ class QualityJobITCase {
         Map<String, String> m = new HashMap<>();
         m.put(QualityOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
         m.put(QualityOptions.PREDICTIONS_TOPIC.key(), test + "-predictions");
+        m.put(QualityOptions.SHADOW_PREDICTIONS_TOPIC.key(), test + "-shadow-predictions");
         m.put(QualityOptions.LABELS_TOPIC.key(), test + "-labels");
         m.put(QualityOptions.DEAD_LETTERS_TOPIC.key(), test + "-dead-letters");
         m.put(QualityOptions.MODEL_UPDATES_TOPIC.key(), test + "-model-updates");
@@ -275,37 +276,39 @@ class QualityJobITCase {
         assertThat(store.statusHistory(store.find("crmn-demo", 2).orElseThrow())).as("recorded once").hasSize(1);
     }
 
-    /**
-     * End to end: the inference job serves v1 on labelled frames; v2 (much worse) is announced to serve; the
-     * quality job rolls it back; the inference job serves v1 again, every prediction after the decision's
-     * transaction from v1 within 30 s.
-     */
-    @Test
-    void aBadVersionAnnouncedToServeIsRolledBackInTheRunningInferenceJob() throws Exception {
-        String test = "e2e";
-        ModelStore store = store(test);
+    /** The inference job of an end-to-end test: serving {@code first} (a checkpoint directory) on {@code test}'s topics. */
+    static InferenceJob.Plan inference(String test, Path first) throws Exception {
         kafka.createTopic(test + "-frames", 2);
         Map<String, String> im = new HashMap<>();
         im.put(InferenceOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
         im.put(InferenceOptions.FRAMES_TOPIC.key(), test + "-frames");
         im.put(InferenceOptions.PREDICTIONS_TOPIC.key(), test + "-predictions");
+        im.put(InferenceOptions.SHADOW_PREDICTIONS_TOPIC.key(), test + "-shadow-predictions");
         im.put(InferenceOptions.DEAD_LETTERS_TOPIC.key(), test + "-dead-letters");
         im.put(InferenceOptions.MODEL_UPDATES_TOPIC.key(), test + "-model-updates");
         im.put(InferenceOptions.GROUP_ID.key(), test + "-inference");
         im.put(InferenceOptions.TRANSACTIONAL_ID_PREFIX.key(), test + "-inference");
         im.put(InferenceOptions.STORE.key(), dir.resolve(test + "-store").toString());
         im.put(InferenceOptions.MODEL_CACHE.key(), dir.resolve(test + "-cache").toString());
-        im.put(InferenceOptions.MODEL.key(), SHIPPED.toString());
+        im.put(InferenceOptions.MODEL.key(), first.toString());
         im.put(InferenceOptions.PARALLELISM.key(), "1");
         im.put(InferenceOptions.CHECKPOINT_INTERVAL_MS.key(), "500");
         im.put(InferenceOptions.BATCH_SIZE.key(), "32");
         im.put(InferenceOptions.MAX_DELAY_MS.key(), "20");
-        Configuration quality = options(test, Map.of());
-        InferenceJob.Plan plan = InferenceJob.plan(Configuration.fromMap(im), Map.of());
+        return InferenceJob.plan(Configuration.fromMap(im), Map.of());
+    }
+
+    static LocalJob run(InferenceJob.Plan plan) throws Exception {
+        return LocalJob.start(new Configuration(), 1, env -> {
+            var decoded = InferenceJob.decodedFrames(env, plan);
+            InferenceJob.classified(env, plan, decoded, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+        }, plan.jobName());
+    }
+
+    /** Labelled test frames {@code f-<i>} to {@code test}'s frames topic at ~500/s until {@code stop}; counts them. */
+    static Thread frames(String test, AtomicBoolean stop, AtomicInteger sent) throws IOException {
         ImageSet images = ImageSet.load(List.of(TestData.testBatch()), 1000);
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicInteger sent = new AtomicInteger();
-        Thread producer = new Thread(() -> {
+        return new Thread(() -> {
             try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
                 for (int i = 0; !stop.get(); i++) {
                     int img = i % images.size();
@@ -315,18 +318,38 @@ class QualityJobITCase {
                     sent.incrementAndGet();
                     if (i % 20 == 19) {
                         p.flush();
-                        Thread.sleep(40); // ~500 frames/s
+                        Thread.sleep(40); // pacing: ~500 frames/s
                     }
                 }
             } catch (Exception e) {
                 throw new RuntimeException(e);
             }
         }, "frames");
-        try (LocalJob inference = LocalJob.start(new Configuration(), 1, env -> {
-                var decoded = InferenceJob.decodedFrames(env, plan);
-                InferenceJob.classified(env, plan, decoded, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
-            }, plan.jobName());
-             LocalJob qualityJob = start(quality, s -> s)) {
+    }
+
+    static List<Prediction> committed(String topic, int atLeast) throws IOException {
+        List<Prediction> preds = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : kafka.await(topic, atLeast, WAIT)) {
+            preds.add(PredictionJson.fromBytes(r.value()));
+        }
+        return preds;
+    }
+
+    /**
+     * End to end: the inference job serves v1 on labelled frames; v2 (much worse) is announced to serve; the
+     * quality job rolls it back; the inference job serves v1 again, every prediction after the decision's
+     * transaction from v1 within 30 s.
+     */
+    @Test
+    void aBadVersionAnnouncedToServeIsRolledBackInTheRunningInferenceJob() throws Exception {
+        String test = "e2e";
+        ModelStore store = store(test);
+        Configuration quality = options(test, Map.of());
+        InferenceJob.Plan plan = inference(test, SHIPPED);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger sent = new AtomicInteger();
+        Thread producer = frames(test, stop, sent);
+        try (LocalJob inference = run(plan); LocalJob qualityJob = start(quality, s -> s)) {
             producer.start();
             awaitQuality(test, 1, q -> q.labelled() >= 600); // v1 measured
             ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
@@ -340,10 +363,7 @@ class QualityJobITCase {
             assertThat(after.status()).isEqualTo("serving");
             stop.set(true);
             producer.join();
-            List<Prediction> preds = new ArrayList<>();
-            for (ConsumerRecord<byte[], byte[]> r : kafka.await(test + "-predictions", sent.get(), WAIT)) {
-                preds.add(PredictionJson.fromBytes(r.value()));
-            }
+            List<Prediction> preds = committed(test + "-predictions", sent.get());
             long lastV2 = preds.stream().filter(p -> p.model().version() == 2).mapToLong(Prediction::producedAt).max()
                     .orElseThrow();
             System.out.printf("QualityJobITCase e2e: v2 served %d predictions; decided at %d labelled (%s); the last v2"
@@ -353,6 +373,95 @@ class QualityJobITCase {
             assertThat(preds.stream().filter(p -> p.producedAt() > decidedAt + 30_000)).isNotEmpty()
                     .allSatisfy(p -> assertThat(p.model().version()).isEqualTo(1));
             assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.ROLLED_BACK);
+        } finally {
+            stop.set(true);
+            producer.join();
+        }
+    }
+
+    /**
+     * Shadows end to end: serving the shipped model (~80 %), the early snapshot (~52 %) announced as a shadow is
+     * scored on the same frames, rejected on its paired test, and never appears in predictions.
+     */
+    @Test
+    void aWorseShadowIsRejectedWithoutServingOnePrediction() throws Exception {
+        String test = "shadow-worse";
+        ModelStore store = store(test);
+        Configuration quality = options(test, Map.of());
+        InferenceJob.Plan plan = inference(test, SHIPPED);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger sent = new AtomicInteger();
+        Thread producer = frames(test, stop, sent);
+        try (LocalJob inference = run(plan); LocalJob qualityJob = start(quality, s -> s)) {
+            producer.start();
+            awaitQuality(test, 1, q -> q.labelled() >= 200);
+            ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
+            try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+                p.send(ModelRefSerializationSchema.record(test + "-model-updates", ModelUpdate.shadow(v2, "test"))).get();
+            }
+            ModelQuality decided = awaitQuality(test, 2, q -> q.decision() != null);
+            assertThat(decided.decision().action()).isEqualTo("reject");
+            assertThat(decided.status()).isEqualTo("rejected");
+            assertThat(decided.paired().servingOnlyCorrect()).isGreaterThan(decided.paired().shadowOnlyCorrect());
+            System.out.printf("QualityJobITCase shadow rejected: %s%n", decided.decision().reason());
+            ModelQuality later = awaitQuality(test, 1, q -> q.updatedAt() > decided.decision().at() + 5_000);
+            assertThat(later.status()).isEqualTo("serving");
+            stop.set(true);
+            producer.join();
+            List<Prediction> preds = committed(test + "-predictions", sent.get());
+            assertThat(preds).as("a rejected shadow never serves").allMatch(p -> p.model().version() == 1);
+            List<Prediction> shadows = committed(test + "-shadow-predictions", 200);
+            assertThat(shadows).isNotEmpty().allMatch(p -> p.model().version() == 2);
+            long lastShadow = shadows.stream().mapToLong(Prediction::producedAt).max().orElseThrow();
+            assertThat(lastShadow - decided.decision().at()).as("no longer scored after the rejection").isLessThan(30_000);
+            assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.REJECTED);
+        } finally {
+            stop.set(true);
+            producer.join();
+        }
+    }
+
+    /**
+     * Serving the early snapshot (~52 %), the shipped model announced as a shadow (~80 %) is served on its paired
+     * test: the inference job swaps to it (it was loaded already), and the store records it serving.
+     */
+    @Test
+    void aBetterShadowIsServed() throws Exception {
+        String test = "shadow-better";
+        ModelStore store = new ModelStore(dir.resolve(test + "-store").toString());
+        Path early = Files.createDirectories(dir.resolve(test + "-v1"));
+        Files.copy(Path.of("..", "models", "crmn-demo-early", "model.zip"), early.resolve("model.zip"));
+        Checkpoints.writeManifest(early.resolve("manifest.json"), Checkpoints.readManifest(Path.of("..", "models",
+                "crmn-demo-early", "manifest.json")).toBuilder().name("crmn-demo").version(1).build());
+        store.publish(early);
+        Path shipped = Files.createDirectories(dir.resolve(test + "-v2"));
+        Files.copy(SHIPPED.resolve("model.zip"), shipped.resolve("model.zip"));
+        Checkpoints.writeManifest(shipped.resolve("manifest.json"), Checkpoints.readManifest(SHIPPED.resolve(
+                "manifest.json")).toBuilder().version(2).build());
+        ModelRef v2 = store.publish(shipped);
+        Configuration quality = options(test, Map.of());
+        InferenceJob.Plan plan = inference(test, early);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger sent = new AtomicInteger();
+        Thread producer = frames(test, stop, sent);
+        try (LocalJob inference = run(plan); LocalJob qualityJob = start(quality, s -> s)) {
+            producer.start();
+            awaitQuality(test, 1, q -> q.labelled() >= 200);
+            try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
+                p.send(ModelRefSerializationSchema.record(test + "-model-updates", ModelUpdate.shadow(v2, "test"))).get();
+            }
+            ModelQuality decided = awaitQuality(test, 2, q -> q.decision() != null);
+            assertThat(decided.decision().action()).isEqualTo("serve");
+            System.out.printf("QualityJobITCase shadow served: %s%n", decided.decision().reason());
+            ModelQuality serving = awaitQuality(test, 2, q -> "serving".equals(q.status()) && q.predictions() > 500);
+            assertThat(serving.replaces()).isEqualTo(1);
+            assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.SERVING);
+            stop.set(true);
+            producer.join();
+            List<Prediction> preds = committed(test + "-predictions", sent.get());
+            long firstServed = preds.stream().filter(p -> p.model().version() == 2).mapToLong(Prediction::producedAt)
+                    .min().orElseThrow();
+            assertThat(firstServed - decided.decision().at()).as("served within 30 s of the decision").isLessThan(30_000);
         } finally {
             stop.set(true);
             producer.join();
