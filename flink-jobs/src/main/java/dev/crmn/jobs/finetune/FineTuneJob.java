@@ -101,7 +101,8 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
-                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor(c, manifest));
+                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor(c, manifest),
+                c.get(FineTuneOptions.SHADOW));
         return new Plan(c, kafka, start, manifest, rounds);
     }
 
@@ -161,8 +162,13 @@ public final class FineTuneJob {
                 .transform("fine-tune rounds", TypeInformation.of(ModelRef.class), new TrainerOperatorFactory(plan.rounds()))
                 .uid("trainer");
         String prefix = c.get(FineTuneOptions.TRANSACTIONAL_ID_PREFIX);
-        promoted.sinkTo(CrmnKafka.modelUpdatesSink(plan.kafka(), c.get(FineTuneOptions.MODEL_UPDATES_TOPIC),
-                DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates", lock.sinkGate())).name("announcements")
+        boolean shadow = plan.rounds().shadow();
+        promoted.map(ref -> shadow ? dev.crmn.connectors.format.ModelUpdate.shadow(ref, "promoted by the fine-tuning job,"
+                        + " announced as a shadow") : dev.crmn.connectors.format.ModelUpdate.serve(ref))
+                .returns(TypeInformation.of(dev.crmn.connectors.format.ModelUpdate.class)).name("announce as")
+                .uid("announce-as")
+                .sinkTo(CrmnKafka.modelUpdateSink(plan.kafka(), c.get(FineTuneOptions.MODEL_UPDATES_TOPIC),
+                        DeliveryGuarantee.EXACTLY_ONCE, prefix + "-model-updates", lock.sinkGate())).name("announcements")
                 .uid("model-updates-sink");
         decodeDeadLetters.sinkTo(CrmnKafka.deadLetterSink(plan.kafka(),
                 c.get(FineTuneOptions.DEAD_LETTERS_TOPIC), DeliveryGuarantee.EXACTLY_ONCE, prefix + "-dead-letters",

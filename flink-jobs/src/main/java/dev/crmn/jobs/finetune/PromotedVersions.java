@@ -49,6 +49,7 @@ final class PromotedVersions {
     /** Versions handed to the publisher and not announced yet (still pending, so in every checkpoint). */
     private final Set<Long> publishing = new HashSet<>();
     private TaskWorker publisher;
+    private boolean shadow;
     private ModelStore store;
     private Path workDir;
     private OnPublished onPublished;
@@ -62,8 +63,9 @@ final class PromotedVersions {
      * Starts publishing (when the task opens): to {@code store}, through {@code cache}'s directory, on a thread of
      * its own whose results come back through {@code mailboxWorker}; restored versions are published again.
      */
-    void open(ModelStore store, ModelCache cache, TaskWorker publisherThread, OnPublished onPublished) {
+    void open(ModelStore store, ModelCache cache, TaskWorker publisherThread, boolean shadow, OnPublished onPublished) {
         this.store = store;
+        this.shadow = shadow;
         this.workDir = cache.dir();
         this.publisher = publisherThread;
         this.onPublished = onPublished;
@@ -112,7 +114,7 @@ final class PromotedVersions {
         if (!publishing.add(p.version())) {
             return; // on its way already
         }
-        publisher.submit("publish v" + p.version(), () -> publish(p, store, workDir), ref -> {
+        publisher.submit("publish v" + p.version(), () -> publish(p, store, workDir, shadow), ref -> {
             publishing.remove(p.version());
             pending.remove(p);
             snapshottedIn.remove(p.version());
@@ -134,7 +136,7 @@ final class PromotedVersions {
      * trainer), the candidate is renumbered above the store's newest version (its manifest rewritten) and published
      * again, instead of failing the task for ever.
      */
-    static ModelRef publish(PendingVersion p, ModelStore store, Path workDir) throws Exception {
+    static ModelRef publish(PendingVersion p, ModelStore store, Path workDir, boolean shadow) throws Exception {
         Manifest m = Checkpoints.readManifest(p.manifestJson(), "version " + p.version());
         for (int attempt = 1; ; attempt++) {
             Path tmp = Files.createDirectories(workDir.resolve(ModelCache.PUBLISHING + UUID.randomUUID()));
@@ -142,9 +144,16 @@ final class PromotedVersions {
                 Path dir = tmp.resolve("v" + m.version());
                 Checkpoints.write(dir, new Checkpoints.Serialized(m, p.zip()));
                 ModelRef ref = store.publish(dir);
-                store.recordServing(ref, String.format(java.util.Locale.ROOT, "promoted by the fine-tuning job (%.1f %% on"
-                        + " its holdout), announced on model-updates", 100 * m.metrics().getOrDefault("holdout_accuracy",
-                        Double.NaN)));
+                String why = String.format(java.util.Locale.ROOT, "promoted by the fine-tuning job (%.1f %% on its"
+                        + " holdout)", 100 * m.metrics().getOrDefault("holdout_accuracy", Double.NaN));
+                if (shadow) {
+                    if (store.status(ref).isEmpty()) { // published again after a failure: recorded already
+                        store.recordStatus(ref, dev.crmn.connectors.store.ModelStatus.SHADOW, why + ", announced as a"
+                                + " shadow on model-updates");
+                    }
+                } else {
+                    store.recordServing(ref, why + ", announced on model-updates");
+                }
                 return ref;
             } catch (VersionTakenException e) {
                 if (attempt >= 10) {

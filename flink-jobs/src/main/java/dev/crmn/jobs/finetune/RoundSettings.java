@@ -6,14 +6,26 @@ import java.io.Serializable;
  * What the {@link TrainerOperator} needs, shipped with the job graph (no secrets: the signing key is read on the
  * TaskManager from {@code signingKeyFile} or {@code $CRMN_MODEL_STORE_KEY}, and must have {@code keyFingerprint},
  * the fingerprint of the key the job was started with; null: an unsigned store). {@code anchor}: null for none.
+ * {@code shadow}: promoted versions are announced as shadows (the quality job serves or rejects them) instead of
+ * to serve.
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
                             double averageDecay,
                             int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
                             String labelledTopic, String keyFingerprint, PromotionGate gate, int patience,
-                            Anchor anchor)
+                            Anchor anchor, boolean shadow)
         implements Serializable {
+
+    /** Settings whose promotions are announced to serve. */
+    public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache, int roundFrames,
+                         long roundIntervalMs, int steps, int batchSize, double learningRate, double averageDecay,
+                         int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
+                         String labelledTopic, String keyFingerprint, PromotionGate gate, int patience, Anchor anchor) {
+        this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
+                averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
+                keyFingerprint, gate, patience, anchor, false);
+    }
 
     public RoundSettings {
         if (gate == null || patience < 0) {

@@ -81,6 +81,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient int refusedInARow;
     /** A round found the holdout too small (and said so); rounds wait for it to grow. */
     private transient boolean waitingForHoldout;
+    /** This job's base, rejected as a shadow while a round ran: rebased on the serving version when it ends. */
+    private transient Long rejectedBase;
     /** The network of the base the running round started from (a base renumbered at publish is the same). */
     private transient Object roundBase;
     /** The announced version being loaded as the base, until it is. */
@@ -238,7 +240,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
         trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
         promoted.open(store, cache, new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox),
-                this::announce);
+                settings.shadow(), this::announce);
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
@@ -320,6 +322,21 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             rebase(u);
             return;
         }
+        if (u.action() == ModelUpdate.Action.REJECT && r.name().equals(settings.modelName())
+                && r.version() == base.manifest().version()) {
+            // this job's own shadow promotion (--shadow), rejected on live traffic: not a base to build on
+            LOG.info("{} (this job's base) was rejected ({}): the serving version becomes the base of the next rounds",
+                    r.displayName(), u.reason());
+            if (running) {
+                rejectedBase = r.version();
+            } else {
+                rebaseOnServing();
+            }
+            return;
+        }
+        if (u.action() == ModelUpdate.Action.SHADOW || u.action() == ModelUpdate.Action.REJECT) {
+            return; // a shadow is not served: nothing to build on (a served shadow comes as a serve announcement)
+        }
         if (!r.name().equals(settings.modelName()) || r.version() <= base.manifest().version()) {
             return; // another model, or one this job already has (its own announcements come back here)
         }
@@ -357,6 +374,18 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
     }
 
+    /** The serving version (the store's status records say which) becomes the base, loaded on the trainer thread. */
+    private void rebaseOnServing() {
+        running = true;
+        String name = settings.modelName();
+        execute("rebase on the serving version", () -> {
+            java.util.List<Long> serving = store.versionsServing(name);
+            ModelRef r = (serving.isEmpty() ? store.latest(name) : store.find(name, serving.get(0))).orElseThrow(
+                    () -> new IllegalStateException("no serving version of " + name + " to rebase on"));
+            return java.util.Map.entry(r, cache.use(r, dir -> Checkpoints.load(dir, true)));
+        }, e -> adopted(e.getKey(), e.getValue()), e -> Graphs.free(e.getValue().network()));
+    }
+
     /** A newer version published elsewhere becomes the base, loaded on the trainer thread. */
     private void adopt(ModelRef r) {
         LOG.info("{} was announced: it becomes the base of the next rounds", r.displayName());
@@ -369,15 +398,18 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                         + "): not adopted");
             }
             return cache.use(r, dir -> Checkpoints.load(dir, true));
-        }, loaded -> {
-            running = false;
-            adopting = null;
-            Graphs.free(base.network());
-            base = loaded;
-            adoptions++; // the next round starts a new learner from it
-            baseRef = r;
-            lastVersion = Math.max(lastVersion, r.version());
-        }, loaded -> Graphs.free(loaded.network()));
+        }, loaded -> adopted(r, loaded), loaded -> Graphs.free(loaded.network()));
+    }
+
+    /** On the task thread: {@code loaded} ({@code r}) is the base of the next rounds, with a new learner. */
+    private void adopted(ModelRef r, Checkpoints.Loaded loaded) {
+        running = false;
+        adopting = null;
+        Graphs.free(base.network());
+        base = loaded;
+        adoptions++; // the next round starts a new learner from it
+        baseRef = r;
+        lastVersion = Math.max(lastVersion, r.version());
     }
 
     private static ModelRef newer(ModelRef a, ModelRef b) {
@@ -490,6 +522,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),
                 r.newFrames().size(), r.train().size(), c.steps(), d.decision(), d.reason(), d.test(), d.pValue(),
                 result.seconds(), result.imagesPerSecond(), System.currentTimeMillis()));
+        if (rejectedBase != null) {
+            boolean stillBase = rejectedBase == base.manifest().version(); // not if this round promoted a newer one
+            rejectedBase = null;
+            if (stillBase) {
+                rebaseOnServing();
+                return;
+            }
+        }
         if (deferredBase != null) {
             ModelRef next = deferredBase;
             deferredBase = null;

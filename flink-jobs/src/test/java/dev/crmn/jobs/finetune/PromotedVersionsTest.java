@@ -59,7 +59,7 @@ class PromotedVersionsTest {
         PromotedVersions versions = new PromotedVersions(List.of());
         ModelCache cache = new ModelCache(store, dir.resolve("cache"));
         try {
-            versions.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor),
+            versions.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false,
                     (p, ref) -> announced.add(ref));
             PendingVersion v2 = promoted(2, Map.of("holdout_accuracy", 0.81));
             versions.add(v2);
@@ -88,12 +88,12 @@ class PromotedVersionsTest {
     void restoredVersionsArePublishedAgainAsANoOpAndAnnounced() throws Exception {
         ModelStore store = storeWithV1();
         PendingVersion v2 = promoted(2, Map.of("holdout_accuracy", 0.81));
-        ModelRef first = PromotedVersions.publish(v2, store, Files.createDirectories(dir.resolve("work")));
+        ModelRef first = PromotedVersions.publish(v2, store, Files.createDirectories(dir.resolve("work")), false);
         List<ModelRef> announced = new ArrayList<>();
         PromotedVersions restored = new PromotedVersions(List.of(v2)); // the failure came before its announcement
         ModelCache cache = new ModelCache(store, dir.resolve("cache"));
         try {
-            restored.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor),
+            restored.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false,
                     (p, ref) -> announced.add(ref));
             restored.publishAll();
             mailbox.take(0).run();
@@ -107,12 +107,25 @@ class PromotedVersionsTest {
     @Test
     void aNumberAnotherPublisherTookIsRenumberedAboveTheStoresNewest() throws Exception {
         ModelStore store = storeWithV1();
-        PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of()), store, Files.createDirectories(dir.resolve("w1")));
+        PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of()), store,
+                Files.createDirectories(dir.resolve("w1")), false);
         ModelRef ours = PromotedVersions.publish(promoted(2, Map.of("holdout_accuracy", 0.81)), store,
-                Files.createDirectories(dir.resolve("w2")));
+                Files.createDirectories(dir.resolve("w2")), false);
         assertThat(ours.version()).isEqualTo(3);
         assertThat(Checkpoints.readManifest(Path.of(java.net.URI.create(ours.uri())).resolve("manifest.json"))
                 .metrics()).containsEntry("holdout_accuracy", 0.81);
         assertThat(dir.resolve("w2")).isEmptyDirectory(); // its working copies are gone
+    }
+
+    @Test
+    void aShadowPromotionIsRecordedAsAShadowNotServing() throws Exception {
+        ModelStore store = storeWithV1();
+        ModelRef v2 = PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of(
+                "holdout_accuracy", 0.6)), store, Files.createDirectories(dir.resolve("w")), true);
+        assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.SHADOW);
+        assertThat(store.versionsServing("crmn-demo")).as("the serving version is not retired").isEmpty();
+        PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of("holdout_accuracy", 0.6)),
+                store, Files.createDirectories(dir.resolve("w-again")), true);
+        assertThat(store.statusHistory(v2)).as("published again after a failure: recorded once").hasSize(1);
     }
 }

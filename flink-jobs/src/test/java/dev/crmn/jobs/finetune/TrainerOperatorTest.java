@@ -26,6 +26,15 @@ class TrainerOperatorTest {
     @TempDir
     Path dir;
 
+    /** The shipped weights as version {@code version} (a copy with its manifest renumbered). */
+    private Path shippedAs(long version) throws Exception {
+        Path copy = java.nio.file.Files.createDirectories(dir.resolve("v" + version));
+        java.nio.file.Files.copy(Path.of("..", "models", "crmn-demo", "model.zip"), copy.resolve("model.zip"));
+        dev.crmn.model.checkpoint.Checkpoints.writeManifest(copy.resolve("manifest.json"), dev.crmn.model.checkpoint.Checkpoints
+                .readManifest(Path.of("..", "models", "crmn-demo", "manifest.json")).toBuilder().version(version).build());
+        return copy;
+    }
+
     @Test
     @SuppressWarnings("unchecked")
     void aRoundStartsAfterItsFramesRunsOffTheTaskThreadAndIsJudgedOnIt() throws Exception {
@@ -70,11 +79,7 @@ class TrainerOperatorTest {
     void aRollbackOfTheBaseMakesTheOlderVersionTheBaseOfTheNextRounds() throws Exception {
         ModelStore store = new ModelStore(dir.resolve("store").toString());
         ModelRef v1 = store.publish(Path.of("..", "models", "crmn-demo"));
-        Path copy = java.nio.file.Files.createDirectories(dir.resolve("v2"));
-        java.nio.file.Files.copy(Path.of("..", "models", "crmn-demo", "model.zip"), copy.resolve("model.zip"));
-        dev.crmn.model.checkpoint.Checkpoints.writeManifest(copy.resolve("manifest.json"), dev.crmn.model.checkpoint.Checkpoints
-                .readManifest(Path.of("..", "models", "crmn-demo", "manifest.json")).toBuilder().version(2).build());
-        ModelRef v2 = store.publish(copy);
+        ModelRef v2 = store.publish(shippedAs(2));
         RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
                 40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
                 new PromotionGate(0.05, 50, 5), 3, null); // a 50-point margin: nothing is promoted
@@ -125,10 +130,36 @@ class TrainerOperatorTest {
                     null, null, v1.publishedAt());
             op.processElement2(new StreamRecord<>(ModelUpdate.rollback(v1, 9, "rolled back elsewhere")));
             assertThat(((TrainerOperator) op).restored().lastVersion()).isEqualTo(9);
+            op.processElement2(new StreamRecord<>(ModelUpdate.shadow(v7, "a candidate"))); // not served: not a base
+            assertThat(h.getTaskMailbox().hasMail()).as("nothing loaded for a shadow").isFalse();
             op.processElement2(new StreamRecord<>(ModelUpdate.serve(v7))); // not in the store: its adoption fails
             h.getTaskMailbox().take(0).run();
             assertThat(((TrainerOperator) op).restored().base()).as("still its own base").isEqualTo(v1);
             assertThat(((TrainerOperator) op).restored().lastVersion()).isEqualTo(9);
+        }
+    }
+
+    /** Its base rejected as a shadow (a --shadow promotion the quality job rejected): the serving version is the base. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void aRejectedBaseGivesWayToTheServingVersion() throws Exception {
+        ModelStore store = new ModelStore(dir.resolve("store").toString());
+        ModelRef v1 = store.publish(Path.of("..", "models", "crmn-demo"));
+        store.recordServing(v1, "test");
+        ModelRef v2 = store.publish(shippedAs(2));
+        RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
+                40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
+                new PromotionGate(0.05, 0.5, 5), 3, null, true);
+        try (AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
+                new TrainerOperatorFactory(settings), 1, 1, 0)) {
+            h.setup();
+            h.open(); // starts from the store's latest: v2, a shadow of this job's, say
+            TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef> op =
+                    (TwoInputStreamOperator<DecodedFrame, ModelUpdate, ModelRef>) h.getOperator();
+            assertThat(((TrainerOperator) op).restored().base()).isEqualTo(v2);
+            op.processElement2(new StreamRecord<>(ModelUpdate.reject(v2, "worse on live traffic")));
+            h.getTaskMailbox().take(0).run(); // the serving version, loaded on the trainer thread
+            assertThat(((TrainerOperator) op).restored().base()).isEqualTo(v1);
         }
     }
 

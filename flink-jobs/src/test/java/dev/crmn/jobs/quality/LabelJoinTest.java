@@ -32,6 +32,8 @@ class LabelJoinTest {
         h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new LabelJoin(10_000, 1_000,
                 new StoreOptions.Location(store.root().toString(), null, null))), r -> r.prediction().frameId(),
                 LabelRecord::frameId, Types.STRING);
+        h.setCheckpointStorage(new org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage(
+                dir.resolve("checkpoints").toUri()));
         h.open();
     }
 
@@ -115,5 +117,25 @@ class LabelJoinTest {
             assertThat(d.original().topic()).isEqualTo("labels");
             assertThat(d.original().offset()).isEqualTo(7);
         });
+    }
+
+    /**
+     * The join's state is bounded by --max-label-delay: 100,000 predictions waiting for late labels (10 minutes of
+     * predictions at ~170/s), then none once the delay has passed. Prints the checkpoint size (docs/operations.md).
+     */
+    @Test
+    void predictionsWaitingForLabelsAreBoundedByTheDelay() throws Exception {
+        h.setProcessingTime(0);
+        for (int i = 0; i < 100_000; i++) {
+            h.processElement1(new StreamRecord<>(prediction("cam-1/" + i, i % 10, null)));
+        }
+        assertThat(h.numKeyedStateEntries()).isEqualTo(100_000);
+        long bytes = h.snapshot(1, 1).getStateSize();
+        System.out.printf("label join: 100,000 predictions waiting for a label: checkpoint %,d bytes (%d a prediction)%n",
+                bytes, bytes / 100_000);
+        assertThat(bytes / 100_000).as("bytes a waiting prediction costs in a checkpoint").isLessThan(200);
+        h.setProcessingTime(10_000);
+        assertThat(h.numKeyedStateEntries()).isZero();
+        assertThat(h.snapshot(2, 2).getStateSize()).isLessThan(bytes / 100);
     }
 }

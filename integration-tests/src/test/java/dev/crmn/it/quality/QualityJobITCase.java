@@ -72,17 +72,23 @@ class QualityJobITCase {
         kafka.close();
     }
 
+    static final Path EARLY = Path.of("..", "models", "crmn-demo-early");
+
     /** A store with crmn-demo v1 (the shipped model) and v2 (the early snapshot's weights: ~52 % against ~80 %). */
     static ModelStore store(String test) throws Exception {
         ModelStore store = new ModelStore(dir.resolve(test + "-store").toString());
-        store.publish(SHIPPED);
-        Path v2 = Files.createDirectories(dir.resolve(test + "-v2"));
-        Path early = Path.of("..", "models", "crmn-demo-early");
-        Files.copy(early.resolve("model.zip"), v2.resolve("model.zip"));
-        Checkpoints.writeManifest(v2.resolve("manifest.json"), Checkpoints.readManifest(early.resolve("manifest.json"))
-                .toBuilder().name("crmn-demo").version(2).build());
-        store.publish(v2);
+        store.publish(as(test, SHIPPED, 1));
+        store.publish(as(test, EARLY, 2));
         return store;
+    }
+
+    /** The checkpoint {@code source} as crmn-demo {@code version} (a copy with its manifest renamed). */
+    static Path as(String test, Path source, long version) throws IOException {
+        Path d = Files.createDirectories(dir.resolve(test + "-v" + version));
+        Files.copy(source.resolve("model.zip"), d.resolve("model.zip"));
+        Checkpoints.writeManifest(d.resolve("manifest.json"), Checkpoints.readManifest(source.resolve("manifest.json"))
+                .toBuilder().name("crmn-demo").version(version).build());
+        return d;
     }
 
     /** The quality job's options for one test: its own topics, group and store. */
@@ -429,16 +435,9 @@ class QualityJobITCase {
     void aBetterShadowIsServed() throws Exception {
         String test = "shadow-better";
         ModelStore store = new ModelStore(dir.resolve(test + "-store").toString());
-        Path early = Files.createDirectories(dir.resolve(test + "-v1"));
-        Files.copy(Path.of("..", "models", "crmn-demo-early", "model.zip"), early.resolve("model.zip"));
-        Checkpoints.writeManifest(early.resolve("manifest.json"), Checkpoints.readManifest(Path.of("..", "models",
-                "crmn-demo-early", "manifest.json")).toBuilder().name("crmn-demo").version(1).build());
+        Path early = as(test, EARLY, 1);
         store.publish(early);
-        Path shipped = Files.createDirectories(dir.resolve(test + "-v2"));
-        Files.copy(SHIPPED.resolve("model.zip"), shipped.resolve("model.zip"));
-        Checkpoints.writeManifest(shipped.resolve("manifest.json"), Checkpoints.readManifest(SHIPPED.resolve(
-                "manifest.json")).toBuilder().version(2).build());
-        ModelRef v2 = store.publish(shipped);
+        ModelRef v2 = store.publish(as(test, SHIPPED, 2));
         Configuration quality = options(test, Map.of());
         InferenceJob.Plan plan = inference(test, early);
         AtomicBoolean stop = new AtomicBoolean();
