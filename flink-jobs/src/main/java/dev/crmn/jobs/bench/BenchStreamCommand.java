@@ -109,6 +109,13 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--flink", hidden = true, description = "A Flink setting KEY=VALUE of the jobs' MiniCluster (diagnosis).")
     Map<String, String> flinkSettings = new HashMap<>();
 
+    @Option(names = "--shadow-runs", defaultValue = "2", description = "Pairs of runs, at the largest batch on raw frames,"
+            + " without and with a shadow version scored beside the serving one (default: ${DEFAULT-VALUE}; 0: none).")
+    int shadowRuns;
+
+    @Option(names = "--only-shadow", hidden = true, description = "Measure only what a shadow costs (diagnosis).")
+    boolean onlyShadow;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -146,6 +153,11 @@ public final class BenchStreamCommand implements Callable<Integer> {
                 }
                 doc.put("steady_state", steadyState(largest));
                 progress("steady state " + doc.get("steady_state"));
+                return 0;
+            }
+            if (onlyShadow) {
+                doc.put("shadow", shadowCost(largest));
+                progress("shadow " + doc.get("shadow"));
                 return 0;
             }
             if (onlyThroughput) {
@@ -207,6 +219,9 @@ public final class BenchStreamCommand implements Callable<Integer> {
             }
             doc.put("latency_vs_max_delay", sweep);
             double[] swap = latency("raw", largest, 20, maxRate / 2, true);
+            if (shadowRuns > 0) {
+                doc.put("shadow", shadowCost(largest));
+            }
             doc.put("hot_swap", Map.of("rate_per_s", round(maxRate / 2), "largest_gap_around_swap_ms", round(swap[2]),
                     "largest_gap_elsewhere_ms", round(swap[3])));
         } finally {
@@ -366,8 +381,69 @@ public final class BenchStreamCommand implements Callable<Integer> {
      * half second while the predictions are read; the pair that lies inside the rate's window).
      */
     private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay) throws Exception {
+        return throughput(topic, n, skip, b, p, threads, maxDelay, false);
+    }
+
+    /**
+     * What a shadow costs: {@link #shadowRuns} pairs of throughput runs at batch {@code b} on raw frames, one without
+     * and one with a shadow version (the same weights published as the next version, announced as a shadow before
+     * the job starts: every batch is classified twice, its shadow predictions written to their own topic). The
+     * medians of each, side by side.
+     */
+    private Map<String, Object> shadowCost(int b) throws Exception {
+        List<Double> without = new ArrayList<>();
+        List<Double> with = new ArrayList<>();
+        for (int i = 0; i < shadowRuns; i++) {
+            without.add(throughput("bench-raw", frames, 0.4, b, parallelism, 0, 50, false));
+            with.add(throughput("bench-raw", frames, 0.4, b, parallelism, 0, 50, true));
+            progress("shadow run " + (i + 1) + " of " + shadowRuns + ": " + round(without.get(i)) + " images/s without,"
+                    + " " + round(with.get(i)) + " with a shadow");
+        }
+        double w0 = median(without);
+        double w1 = median(with);
+        return Map.of("batch", b, "format", "raw", "runs", shadowRuns, "without_shadow_images_per_s", round(w0),
+                "with_shadow_images_per_s", round(w1), "with_over_without", round(w1 / w0));
+    }
+
+    private static double median(List<Double> xs) {
+        List<Double> s = new ArrayList<>(xs);
+        java.util.Collections.sort(s);
+        return s.size() % 2 == 1 ? s.get(s.size() / 2) : (s.get(s.size() / 2 - 1) + s.get(s.size() / 2)) / 2;
+    }
+
+    /** The shadow version of {@link #shadowCost}: the benchmark's model published again as the next version. */
+    private ModelRef shadowVersion() throws Exception {
+        ModelStore store = new ModelStore(work.resolve("store").toUri().toString());
+        java.util.Optional<ModelRef> existing = store.find(ref.name(), ref.version() + 1);
+        if (existing.isPresent()) {
+            return existing.get();
+        }
+        Path copy = Files.createDirectories(work.resolve("shadow-v" + (ref.version() + 1)));
+        Path local = store.fetch(ref, work.resolve("cache"));
+        Files.copy(local.resolve(dev.crmn.model.checkpoint.Checkpoints.MODEL), copy.resolve(
+                dev.crmn.model.checkpoint.Checkpoints.MODEL));
+        dev.crmn.model.checkpoint.Checkpoints.writeManifest(copy.resolve(dev.crmn.model.checkpoint.Checkpoints.MANIFEST),
+                dev.crmn.model.checkpoint.Checkpoints.readManifest(local.resolve(dev.crmn.model.checkpoint.Checkpoints.MANIFEST))
+                        .toBuilder().version(ref.version() + 1).build());
+        return store.publish(copy);
+    }
+
+    private double throughput(String topic, int n, double skip, int b, int p, int threads, long maxDelay, boolean shadow)
+            throws Exception {
         String out = topics("pred-" + (run++));
-        InferenceJob.Plan plan = InferenceJob.plan(jobOptions(topic, out, b, p, threads, maxDelay), Map.of());
+        Configuration options = jobOptions(topic, out, b, p, threads, maxDelay);
+        if (shadow) {
+            kafka.createTopic(out + "-shadow", parallelism);
+            options.set(InferenceOptions.SHADOW_PREDICTIONS_TOPIC, out + "-shadow");
+            try (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> producer = new org.apache.kafka.clients
+                    .producer.KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()),
+                    new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                    new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+                producer.send(dev.crmn.connectors.kafka.ModelRefSerializationSchema.record(out + "-updates",
+                        dev.crmn.connectors.format.ModelUpdate.shadow(shadowVersion(), "bench-stream"))).get();
+            }
+        }
+        InferenceJob.Plan plan = InferenceJob.plan(options, Map.of());
         try (LocalJob job = LocalJob.start(Configuration.fromMap(flinkSettings), p, env -> InferenceJob.build(env, plan),
                 "bench " + topic)) {
             List<ThreadCpu.Snapshot> cpu = new ArrayList<>();
@@ -607,5 +683,8 @@ public final class BenchStreamCommand implements Callable<Integer> {
         System.out.println("\nscaling " + doc.get("scaling"));
         System.out.println("latency vs max delay " + doc.get("latency_vs_max_delay"));
         System.out.println("hot swap " + doc.get("hot_swap"));
+        if (doc.containsKey("shadow")) {
+            System.out.println("shadow " + doc.get("shadow"));
+        }
     }
 }
