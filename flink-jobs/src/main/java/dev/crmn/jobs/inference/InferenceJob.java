@@ -143,6 +143,10 @@ public final class InferenceJob {
         // first: says within seconds, in one line, when no broker answers
         JobTopics.requireExisting(kafka, c, List.of(InferenceOptions.FRAMES_TOPIC, InferenceOptions.PREDICTIONS_TOPIC,
                 InferenceOptions.DEAD_LETTERS_TOPIC, InferenceOptions.MODEL_UPDATES_TOPIC));
+        double fraction = c.get(InferenceOptions.SHADOW_FRACTION);
+        if (!(fraction > 0 && fraction <= 1)) {
+            throw new IllegalArgumentException("--shadow-fraction must be in (0, 1], got " + fraction);
+        }
         boolean shadows = JobTopics.exists(kafka, c, InferenceOptions.SHADOW_PREDICTIONS_TOPIC);
         if (!shadows) {
             LOG.warn("no topic {} at {}: shadow versions announced on {} are ignored (./crmn topics creates it)",
@@ -185,7 +189,8 @@ public final class InferenceJob {
         InferenceSettings settings = new InferenceSettings(plan.model(), ModelLoader.Expected.of(plan.manifest()),
                 plan.batchSize(), c.get(InferenceOptions.MAX_DELAY_MS), c.get(InferenceOptions.TOP_K),
                 c.get(InferenceOptions.THREADS_PER_SUBTASK), c.get(InferenceOptions.SIGNING_KEY_FILE),
-                c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint(), plan.shadows());
+                c.get(InferenceOptions.MODEL_CACHE), c.get(InferenceOptions.ENGINE), plan.keyFingerprint(), plan.shadows(),
+                c.get(InferenceOptions.SHADOW_FRACTION));
         SingleOutputStreamOperator<Prediction> predictions = frames
                 .connect(updates.broadcast())
                 .transform("micro-batch inference", TypeInformation.of(Prediction.class),

@@ -17,6 +17,9 @@ public final class InferenceOptions {
     public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC = ConfigOptions.key("shadow-predictions-topic")
             .stringType().defaultValue(Topics.SHADOW_PREDICTIONS).withDescription("Topic a shadow version's predictions"
                     + " are written to (exactly once); without it shadow announcements are ignored, said at the start.");
+    public static final ConfigOption<Double> SHADOW_FRACTION = ConfigOptions.key("shadow-fraction").doubleType()
+            .defaultValue(1.0).withDescription("Share of the batches a shadow version scores (0 < f <= 1; spread evenly):"
+                    + " less costs less, and the quality job's paired test waits longer for its pairs.");
     public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("dead-letters-topic").stringType()
             .defaultValue(Topics.DEAD_LETTERS).withDescription("Topic frames that cannot be classified go to, with the reason.");
     public static final ConfigOption<String> MODEL_UPDATES_TOPIC = ConfigOptions.key("model-updates-topic").stringType()
@@ -62,7 +65,7 @@ public final class InferenceOptions {
                     + " ids; unique per job writing to a cluster.");
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, FRAMES_TOPIC, PREDICTIONS_TOPIC,
-            SHADOW_PREDICTIONS_TOPIC,
+            SHADOW_PREDICTIONS_TOPIC, SHADOW_FRACTION,
             DEAD_LETTERS_TOPIC, MODEL_UPDATES_TOPIC, GROUP_ID, STARTING_OFFSETS, PARALLELISM, CHECKPOINT_INTERVAL_MS,
             BATCH_SIZE, MAX_DELAY_MS, MODEL, MODEL_NAME, STORE, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, TOP_K,
             THREADS_PER_SUBTASK, ENGINE, TRANSACTIONAL_ID_PREFIX, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,

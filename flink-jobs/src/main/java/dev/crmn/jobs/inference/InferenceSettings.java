@@ -16,15 +16,19 @@ import java.io.Serializable;
  * @param signingKeyFile    HMAC key file of a signed store, or null
  * @param modelCache        the configured fetch cache directory, or null: {@code crmn-model-cache} in each TaskManager's temp dir
  * @param shadows           whether shadow versions are scored (the shadow-predictions topic exists)
+ * @param shadowFraction    the share of batches a shadow scores, in (0, 1]
  */
 public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expected, int batchSize, long maxDelayMs,
                                 int topK, int threadsPerSubtask, String signingKeyFile, String modelCache, String engine,
-                                String keyFingerprint, boolean shadows)
+                                String keyFingerprint, boolean shadows, double shadowFraction)
         implements Serializable {
 
     public InferenceSettings {
         if (batchSize < 1 || maxDelayMs < 0 || topK < 1 || threadsPerSubtask < 0) {
             throw new IllegalArgumentException("batch size and top-k must be >= 1, max delay and threads >= 0");
+        }
+        if (!(shadowFraction > 0 && shadowFraction <= 1)) {
+            throw new IllegalArgumentException("--shadow-fraction must be in (0, 1], got " + shadowFraction);
         }
     }
 }

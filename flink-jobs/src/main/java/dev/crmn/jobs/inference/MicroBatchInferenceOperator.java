@@ -100,6 +100,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     private transient ListState<ModelRef> shadowState;
     private transient ModelRef restoredShadow;
     private transient Counter shadowScored;
+    /** Batches a shadow is owed ({@code --shadow-fraction} per batch; it scores one when a whole one is owed). */
+    private transient double shadowCredit;
     static final int MAX_RETRIES = 5;
     static final int MAX_FAILED_BATCHES = 3;
     private transient int failedBatchesInARow;
@@ -545,7 +547,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                     f.eventTime() < 0 ? null : f.eventTime(), f.hasLabel() ? f.label() : null, now)));
         }
         if (shadow != null) {
-            scoreShadow(images, now);
+            shadowCredit += settings.shadowFraction();
+            if (shadowCredit >= 1 - 1e-9) {
+                shadowCredit -= 1;
+                scoreShadow(images, now);
+            }
         }
         classified.inc(n);
         batchSizes.update(n);

@@ -28,7 +28,7 @@ class InferenceStateFixtureTest {
     static final String LAYOUT_2 = "inference-layout-2-versioned.snapshot";
 
     static InferenceSettings settings() {
-        return new InferenceSettings(StateFixtures.served(), null, 8, 10, 1, 1, null, "target/model-cache", "cpu", null, true);
+        return new InferenceSettings(StateFixtures.served(), null, 8, 10, 1, 1, null, "target/model-cache", "cpu", null, true, 1.0);
     }
 
     static MicroBatchInferenceOperator restore(OperatorSubtaskState state, int parallelism, int index) throws Exception {

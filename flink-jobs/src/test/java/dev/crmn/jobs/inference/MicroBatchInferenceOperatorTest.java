@@ -61,10 +61,16 @@ class MicroBatchInferenceOperatorTest {
     }
 
     @BeforeEach
-    @SuppressWarnings("unchecked")
     void open() throws Exception {
+        open(1.0);
+    }
+
+    /** The operator with {@code --shadow-fraction} {@code shadowFraction}, batches of 4 and a 50 ms deadline. */
+    @SuppressWarnings("unchecked")
+    private void open(double shadowFraction) throws Exception {
         InferenceSettings settings = new InferenceSettings(v1, ModelLoader.Expected.of(Checkpoints.readManifest(
-                SHIPPED.resolve(Checkpoints.MANIFEST))), 4, 50, 1, 1, null, dir.resolve("cache").toString(), "cpu", null, true);
+                SHIPPED.resolve(Checkpoints.MANIFEST))), 4, 50, 1, 1, null, dir.resolve("cache").toString(), "cpu", null,
+                true, shadowFraction);
         harness = new AbstractStreamOperatorTestHarness<>(new MicroBatchInferenceOperatorFactory(settings), 1, 1, 0);
         harness.setup();
         harness.open();
@@ -125,6 +131,19 @@ class MicroBatchInferenceOperatorTest {
             side.clear();
         }
         return out;
+    }
+
+    @Test
+    void aShadowFractionScoresThatShareOfTheBatchesSpreadEvenly() throws Exception {
+        harness.close();
+        open(0.25);
+        op.processElement2(new StreamRecord<>(ModelUpdate.shadow(v2, "candidate")));
+        harness.getTaskMailbox().take(0).run();
+        for (int i = 0; i < 32; i++) { // 8 batches of 4
+            frame();
+        }
+        assertThat(emitted()).hasSize(32);
+        assertThat(shadowed()).as("2 of the 8 batches").hasSize(8);
     }
 
     @Test
