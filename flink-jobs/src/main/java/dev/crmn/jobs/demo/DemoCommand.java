@@ -102,6 +102,11 @@ public final class DemoCommand implements Callable<Integer> {
             + " show the quality job rolling it back (default: 0 = never).")
     double badVersionAt;
 
+    @Option(names = "--shadow", description = "The fine-tuning job announces its promotions as shadows: each is scored"
+            + " beside the serving version on the same frames and served, or rejected, by the quality job's paired test"
+            + " (docs/rollout.md).")
+    boolean shadow;
+
     @Option(names = "--report-dir", description = "Where the report goes (default: runs/demo-<time>).")
     Path reportDir;
 
@@ -208,6 +213,7 @@ public final class DemoCommand implements Callable<Integer> {
                     Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString()));
             fo.set(FineTuneOptions.HOLDOUT_PERCENT, holdoutPercent(this.roundFrames, labelled.size()));
             fo.set(FineTuneOptions.AVERAGE_DECAY, averageDecay);
+            fo.set(FineTuneOptions.SHADOW, shadow);
             // the anchor: clean images of the shipped models' own training data, so that a drifted stream
             // (--corrupt) is learnt without forgetting undrifted images (docs/finetune.md)
             fo.set(FineTuneOptions.ANCHOR, cifar.file("data_batch_1.bin").toString());
@@ -251,9 +257,8 @@ public final class DemoCommand implements Callable<Integer> {
                     }
                     live.update(liveLine(observer, reports, quality, sentFrames.get(), sentLabelled.get(), start));
                     for (var d : quality.decisions()) {
-                        if (events.stream().noneMatch(e -> e.text().startsWith("the quality job rolled v" + d.version() + " "))) {
-                            String text = "the quality job rolled v" + d.version() + " back to v" + d.decision().to() + ": "
-                                    + d.decision().reason();
+                        String text = DemoReport.decision(d);
+                        if (events.stream().noneMatch(e -> e.text().equals(text))) {
                             events.add(new DemoReport.Event(d.decision().at() - start, text));
                             live.note(String.format("%4.0fs  %s", (d.decision().at() - start) / 1000.0, text));
                         }
@@ -344,7 +349,8 @@ public final class DemoCommand implements Callable<Integer> {
         for (var q : quality.latest()) {
             acc.append(q.accuracy() == null ? String.format(" v%d -", q.version())
                     : String.format(" v%d %.1f%% of %d%s", q.version(), 100 * q.accuracy(), q.labelled(),
-                    "rolled-back".equals(q.status()) ? " ROLLED BACK" : ""));
+                    "rolled-back".equals(q.status()) ? " ROLLED BACK" : "shadow".equals(q.status()) ? " (shadow)"
+                            : "rejected".equals(q.status()) ? " REJECTED" : ""));
         }
         List<RoundReport> rounds = reports.all();
         long promoted = rounds.stream().filter(RoundReport::promoted).count();

@@ -40,6 +40,7 @@ final class DemoReport {
     private static final Color PROMOTED = new Color(30, 140, 60);
     private static final Color ROLLED_BACK = new Color(200, 40, 40);
     private static final Color SERVED = new Color(120, 120, 120);
+    private static final Color REJECTED = new Color(220, 130, 20);
 
     /** Something the demo itself did or saw happen, {@code atMs} after its start. */
     record Event(long atMs, String text) {
@@ -88,8 +89,15 @@ final class DemoReport {
             }
         }
         for (ModelQuality q : quality) {
-            if (q.decision() != null && "rollback".equals(q.decision().action())) {
-                marks.add(new Mark((q.decision().at() - startMs) / 1000.0, "v" + q.version() + " rolled back", ROLLED_BACK));
+            if (q.decision() == null) {
+                continue;
+            }
+            double t = (q.decision().at() - startMs) / 1000.0;
+            switch (q.decision().action()) {
+                case "rollback" -> marks.add(new Mark(t, "v" + q.version() + " rolled back", ROLLED_BACK));
+                case "reject" -> marks.add(new Mark(t, "shadow v" + q.version() + " rejected", REJECTED));
+                case "serve" -> marks.add(new Mark(t, "shadow v" + q.version() + " served", PROMOTED));
+                default -> { }
             }
         }
         byte[] accuracy = lineChart("Accuracy of the labelled predictions, per " + BUCKET_S + " s", timeline, "accuracy",
@@ -112,9 +120,10 @@ final class DemoReport {
         html.append("</ol><h2>The counts</h2>").append(counts(header, seen, deadLetters));
         html.append("<h2>Each model version</h2>").append(versionTable(seen, firstSeen, origins, quality, startMs));
         html.append("<h2>Plots</h2><p>Accuracy: the share of labelled predictions whose most probable class was the"
-                + " label, per ").append(BUCKET_S).append(" s of predictions (all versions together). Marks: grey when a"
-                + " version made its first prediction, green when the fine-tuning job promoted one, red when the"
-                + " quality job rolled one back.</p>");
+                + " label, per ").append(BUCKET_S).append(" s of predictions (all versions together; a shadow's are not"
+                + " among them). Marks: grey when a version made its first prediction, green when the fine-tuning job"
+                + " promoted one or the quality job served a shadow, orange when it rejected a shadow, red when it rolled"
+                + " a version back.</p>");
         html.append(img(accuracy)).append(img(throughput)).append(img(latency));
         html.append("<p>Every number above, and the per-").append(BUCKET_S)
                 .append("-second timeline, is in <code>report.json</code> beside this page.</p></body></html>");
@@ -125,15 +134,19 @@ final class DemoReport {
     private static String summary(Map<String, Object> header, DemoObserver.Summary seen, List<RoundReport> rounds,
                                   List<ModelQuality> quality) {
         long promoted = rounds.stream().filter(RoundReport::promoted).count();
-        long rolledBack = quality.stream().filter(q -> q.decision() != null && "rollback".equals(q.decision().action()))
-                .count();
+        long rolledBack = decisions(quality, "rollback");
         return String.format(Locale.ROOT, "Started %s and ran %.0f s on %s%s. %d frames were sent and %d committed"
                         + " predictions read; the fine-tuning job ran %d round(s) and promoted %d version(s); the quality"
-                        + " job rolled back %d.", header.get("started"), ((Number) header.get("duration_s")).doubleValue(),
+                        + " job rolled back %d, served %d shadow(s) and rejected %d.", header.get("started"), ((Number) header.get("duration_s")).doubleValue(),
                 Boolean.TRUE.equals(header.get("data_is_sample")) ? "the CIFAR-10 sample shipped in the repository"
                         : "CIFAR-10 (" + header.get("data") + ")",
                 header.get("corruption") == null ? "" : ", every image drifted with " + header.get("corruption"),
-                ((Number) header.get("frames_sent")).longValue(), seen.predictions(), rounds.size(), promoted, rolledBack);
+                ((Number) header.get("frames_sent")).longValue(), seen.predictions(), rounds.size(), promoted, rolledBack,
+                decisions(quality, "serve"), decisions(quality, "reject"));
+    }
+
+    private static long decisions(List<ModelQuality> quality, String action) {
+        return quality.stream().filter(q -> q.decision() != null && action.equals(q.decision().action())).count();
     }
 
     /** The run in order: versions served, rounds decided, what the demo did, rollbacks. */
@@ -163,16 +176,29 @@ final class DemoReport {
         for (ModelQuality q : quality) {
             if (q.decision() != null) {
                 long t = q.decision().at() - startMs;
-                at.computeIfAbsent(t, k -> new ArrayList<>()).add(seconds(t) + ": the quality job "
-                        + ("rollback".equals(q.decision().action()) ? "rolled v" + q.version() + " back to v"
-                        + q.decision().to() : "could not roll v" + q.version() + " back") + ": " + q.decision().reason()
-                        + ". The inference job serves v" + q.decision().to() + " again, and neither job uses v" + q.version()
-                        + " again.");
+                String then = switch (q.decision().action()) {
+                    case "rollback" -> " The inference job serves v" + q.decision().to() + " again, and neither job uses v"
+                            + q.version() + " again.";
+                    case "serve" -> " The inference job serves it from its next batch (it was loaded already).";
+                    case "reject" -> " It never served a prediction, and is freed.";
+                    default -> "";
+                };
+                at.computeIfAbsent(t, k -> new ArrayList<>()).add(seconds(t) + ": " + decision(q) + "." + then);
             }
         }
         List<String> out = new ArrayList<>();
         at.values().forEach(out::addAll);
         return out;
+    }
+
+    /** A quality job's decision in words ("the quality job rolled v3 back to v2: ..."). */
+    static String decision(ModelQuality q) {
+        return "the quality job " + switch (q.decision().action()) {
+            case "rollback" -> "rolled v" + q.version() + " back to v" + q.decision().to();
+            case "serve" -> "served the shadow v" + q.version();
+            case "reject" -> "rejected the shadow v" + q.version();
+            default -> "could not act on v" + q.version();
+        } + ": " + q.decision().reason();
     }
 
     private static String seconds(long ms) {

@@ -47,9 +47,12 @@ class DemoReportTest {
                 new ModelQuality.Figures(2, 300, 180, 0.6), null, null,
                 new ModelQuality.Decision("rollback", 2, "live accuracy 2.0 % on 200 labelled predictions, below v2's"
                         + " 60.0 %", start + 90_000), start + 82_000, start + 95_000);
+        ModelQuality q4 = new ModelQuality(1, "crmn-demo-early", 4, "rejected", 300, 300, 150, 0.5, null, null, null,
+                new ModelQuality.Paired(2, 200, 10, 40), null, new ModelQuality.Decision("reject", 2, "worse than v2: ...",
+                start + 110_000), start + 100_000, start + 115_000);
         List<DemoReport.Event> events = List.of(new DemoReport.Event(80_000, "announced crmn-demo-early v3: "
                 + BrokenVersion.WHY));
-        DemoReport.write(dir, header, seen, 3, List.of(promoted), List.of(q3), events, Map.of(2L,
+        DemoReport.write(dir, header, seen, 3, List.of(promoted), List.of(q3, q4), events, Map.of(2L,
                 "promoted by the fine-tuning job (0.6 on its holdout)", 3L, BrokenVersion.WHY), start);
 
         String html = Files.readString(dir.resolve("report.html"));
@@ -61,6 +64,8 @@ class DemoReportTest {
         assertThat(served).as("the story, in order").isPositive().isLessThan(round);
         assertThat(round).isLessThan(bad);
         assertThat(bad).isLessThan(rollback);
+        assertThat(html.indexOf("110 s: the quality job rejected the shadow v4: worse than v2")).isGreaterThan(rollback);
+        assertThat(html).contains("It never served a prediction").contains("rolled back 1, served 0 shadow(s) and rejected 1");
         assertThat(html).contains("promoted as v2").contains("998").contains("2 had no committed prediction when the demo"
                 + " stopped").contains("the first model").contains("promoted by the fine-tuning job (0.6 on its holdout)")
                 .contains("a deliberately broken version")
