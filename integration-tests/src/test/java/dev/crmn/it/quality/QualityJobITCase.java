@@ -311,6 +311,23 @@ class QualityJobITCase {
         }, plan.jobName());
     }
 
+    /** Set by a test: the inference job's next frame fails its task, once (Flink restores it). */
+    static final AtomicBoolean FAIL_INFERENCE = new AtomicBoolean();
+
+    /** {@link #run}, with a step between the job's halves that fails the task once when {@link #FAIL_INFERENCE} is set. */
+    static LocalJob runFailingOnce(InferenceJob.Plan plan) throws Exception {
+        return LocalJob.start(new Configuration(), 1, env -> {
+            var decoded = InferenceJob.decodedFrames(env, plan);
+            var failing = decoded.map(f -> {
+                if (FAIL_INFERENCE.compareAndSet(true, false)) {
+                    throw new IllegalStateException("injected failure of the inference job during the rollback");
+                }
+                return f;
+            }).returns(dev.crmn.connectors.format.DecodedFrame.class).name("fail once").uid("fail-once");
+            InferenceJob.classified(env, plan, failing, decoded.getSideOutput(DecodeFunction.DEAD_LETTERS));
+        }, plan.jobName());
+    }
+
     /** Labelled test frames {@code f-<i>} to {@code test}'s frames topic at ~500/s until {@code stop}; counts them. */
     static Thread frames(String test, AtomicBoolean stop, AtomicInteger sent) throws IOException {
         ImageSet images = ImageSet.load(List.of(TestData.testBatch()), 1000);
@@ -344,18 +361,20 @@ class QualityJobITCase {
     /**
      * End to end: the inference job serves v1 on labelled frames; v2 (much worse) is announced to serve; the
      * quality job rolls it back; the inference job serves v1 again, every prediction after the decision's
-     * transaction from v1 within 30 s.
+     * transaction from v1 within 30 s. {@code failing}: the inference job's task fails once just after the decision
+     * (before or after it swapped back): still one decision, every frame predicted once, v1 served after it.
      */
-    @Test
-    void aBadVersionAnnouncedToServeIsRolledBackInTheRunningInferenceJob() throws Exception {
-        String test = "e2e";
+    @org.junit.jupiter.params.ParameterizedTest(name = "inference job failing after the decision: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aBadVersionAnnouncedToServeIsRolledBackInTheRunningInferenceJob(boolean failing) throws Exception {
+        String test = failing ? "e2e-failing" : "e2e";
         ModelStore store = store(test);
         Configuration quality = options(test, Map.of());
         InferenceJob.Plan plan = inference(test, SHIPPED);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger sent = new AtomicInteger();
         Thread producer = frames(test, stop, sent);
-        try (LocalJob inference = run(plan); LocalJob qualityJob = start(quality, s -> s)) {
+        try (LocalJob inference = failing ? runFailingOnce(plan) : run(plan); LocalJob qualityJob = start(quality, s -> s)) {
             producer.start();
             awaitQuality(test, 1, q -> q.labelled() >= 600); // v1 measured
             ModelRef v2 = store.find("crmn-demo", 2).orElseThrow();
@@ -364,12 +383,17 @@ class QualityJobITCase {
             }
             ModelQuality decided = awaitQuality(test, 2, q -> q.decision() != null);
             assertThat(decided.decision().action()).isEqualTo("rollback");
+            FAIL_INFERENCE.set(failing);
             long decidedAt = decided.decision().at();
             ModelQuality after = awaitQuality(test, 1, q -> q.updatedAt() > decidedAt + 35_000);
+            assertThat(FAIL_INFERENCE).as("the injected failure happened").isFalse();
             assertThat(after.status()).isEqualTo("serving");
             stop.set(true);
             producer.join();
             List<Prediction> preds = committed(test + "-predictions", sent.get());
+            assertThat(preds.stream().map(Prediction::frameId).distinct().count()).as("every frame predicted once")
+                    .isEqualTo(preds.size()).isEqualTo(sent.get());
+            assertThat(rollbacks(test, 1, Duration.ofSeconds(5))).as("one decision").hasSize(1);
             long lastV2 = preds.stream().filter(p -> p.model().version() == 2).mapToLong(Prediction::producedAt).max()
                     .orElseThrow();
             System.out.printf("QualityJobITCase e2e: v2 served %d predictions; decided at %d labelled (%s); the last v2"
