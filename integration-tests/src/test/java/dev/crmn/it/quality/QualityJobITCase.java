@@ -255,6 +255,55 @@ class QualityJobITCase {
         assertThat(rollbacks(test, 0, Duration.ofSeconds(2))).isEmpty();
     }
 
+    /**
+     * {@code crmn quality} as a user runs it: on a broker with predictions of two versions, for a while, then its
+     * {@code --json} document (each version's figures and the decisions); run again, it resumes from its savepoint
+     * and counts nothing twice.
+     */
+    @Test
+    void crmnQualityPrintsEachVersionsFiguresAndItsDecisionsAndResumesWithoutCountingTwice() throws Exception {
+        String test = "cli";
+        store(test);
+        Configuration options = options(test, Map.of());
+        SplittableRandom rng = new SplittableRandom(15);
+        predictions(test, "a-", 1, 600, 0.8, false, rng);
+        predictions(test, "b-", 2, 300, 0.5, true, rng);
+        List<String> args = new ArrayList<>(List.of("quality", "--duration", "25", "--json", "--checkpoint-dir",
+                dir.resolve(test + "-checkpoints").toString(), "--report-interval-ms", "1000"));
+        for (var e : options.toMap().entrySet()) {
+            if (!e.getKey().equals(QualityOptions.REPORT_INTERVAL_MS.key())) {
+                args.add("--" + e.getKey());
+                args.add(e.getValue());
+            }
+        }
+        dev.crmn.jobs.testutil.Cli.Run run = dev.crmn.jobs.testutil.Cli.run(args.toArray(new String[0]));
+        assertThat(run.code()).as(run.err()).isZero();
+        var versions = run.json().get("versions");
+        assertThat(versions).hasSize(2);
+        assertThat(version(versions, 1).get("labelled").asLong()).isEqualTo(600);
+        assertThat(version(versions, 2).get("labelled").asLong()).as("late labels").isEqualTo(300);
+        assertThat(version(versions, 2).get("status").asText()).isEqualTo("rolled-back");
+        assertThat(run.json().get("decisions")).singleElement().satisfies(d ->
+                assertThat(d.get("decision").get("action").asText()).isEqualTo("rollback"));
+
+        predictions(test, "c-", 1, 100, 0.8, false, rng); // 100 more of v1 while it was stopped
+        dev.crmn.jobs.testutil.Cli.Run again = dev.crmn.jobs.testutil.Cli.run(args.toArray(new String[0]));
+        assertThat(again.code()).as(again.err()).isZero();
+        var v1 = version(again.json().get("versions"), 1);
+        assertThat(v1.get("labelled").asLong()).as("600 counted before, 100 new: none twice").isEqualTo(700);
+        assertThat(again.json().get("decisions")).as("decided before: not again").isEmpty();
+        assertThat(rollbacks(test, 1, Duration.ofSeconds(5))).hasSize(1);
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode version(com.fasterxml.jackson.databind.JsonNode versions, long v) {
+        for (var n : versions) {
+            if (n.get("version").asLong() == v) {
+                return n;
+            }
+        }
+        throw new AssertionError("no v" + v + " in " + versions);
+    }
+
     static final AtomicBoolean FAILED = new AtomicBoolean();
 
     @Test
