@@ -282,6 +282,9 @@ public final class InferenceJob {
             if (dir != null && !isInStore(dir, store)) {
                 ModelRef ref = store.publish(dir);
                 LOG.info("published {} to {} as {}", dir, store.root(), ref.uri());
+                if (store.status(ref).isEmpty()) { // its first start: it serves (a restart records nothing again)
+                    store.recordServing(ref, "served by the inference job, started with --model " + dir);
+                }
                 return ref;
             }
             return ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());

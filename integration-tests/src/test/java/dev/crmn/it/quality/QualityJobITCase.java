@@ -452,6 +452,12 @@ class QualityJobITCase {
             assertThat(preds.stream().filter(p -> p.producedAt() > decidedAt + 30_000)).isNotEmpty()
                     .allSatisfy(p -> assertThat(p.model().version()).isEqualTo(1));
             assertThat(store.status(v2).orElseThrow().value()).isEqualTo(ModelStatus.ROLLED_BACK);
+            ModelRef v1 = store.find("crmn-demo", 1).orElseThrow();
+            List<ModelStatus.Change> v1History = store.statusHistory(v1); // v2 was announced by hand: no record of it
+            assertThat(v1History).extracting(ModelStatus.Change::value).containsExactly(ModelStatus.SERVING,
+                    ModelStatus.SERVING);
+            assertThat(v1History.get(0).reason()).as("served from the job's first start").contains("inference job");
+            assertThat(v1History.get(1).reason()).contains("serving again: v2 rolled back");
         } finally {
             stop.set(true);
             producer.join();
