@@ -151,6 +151,11 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         return restoredActive;
     }
 
+    /** The newest ref the last {@link #initializeState} restored as the shadow, or null (for tests). */
+    ModelRef restoredShadow() {
+        return restoredShadow;
+    }
+
     /** The newest ref the last {@link #initializeState} restored as loading, or null (for tests). */
     ModelRef restoredLoading() {
         return restoredLoading;

@@ -26,6 +26,8 @@ class InferenceStateFixtureTest {
     static final String LAYOUT_1 = "inference-layout-1-generic.snapshot";
     /** Explicit, versioned serializers ({@link dev.crmn.jobs.common.state.ModelRefSerializer} format 1). */
     static final String LAYOUT_2 = "inference-layout-2-versioned.snapshot";
+    /** Layout 2 and the shadow version scored ({@code shadow-model-union}). */
+    static final String LAYOUT_3 = "inference-layout-3-shadow.snapshot";
 
     static InferenceSettings settings() {
         return new InferenceSettings(StateFixtures.served(), null, 8, 10, 1, 1, null, "target/model-cache", "cpu", null, true, 1.0);
@@ -39,22 +41,29 @@ class InferenceStateFixtureTest {
         return (MicroBatchInferenceOperator) h.getOperator(); // initialized only: open() would load the model
     }
 
+    /** The shadow a layout holds: none before layout 3. */
+    static ModelRef shadowOf(String fixture) {
+        return fixture.equals(LAYOUT_3) ? StateFixtures.shadow() : null;
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {LAYOUT_1, LAYOUT_2})
+    @ValueSource(strings = {LAYOUT_1, LAYOUT_2, LAYOUT_3})
     void everyEarlierLayoutRestoresTheServedAndTheLoadingVersion(String fixture) throws Exception {
         MicroBatchInferenceOperator op = restore(StateFixtures.read(fixture), 1, 0);
         assertThat(op.restoredActive()).isEqualTo(StateFixtures.served());
         assertThat(op.restoredLoading()).isEqualTo(StateFixtures.loading());
+        assertThat(op.restoredShadow()).isEqualTo(shadowOf(fixture));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {LAYOUT_1, LAYOUT_2})
+    @ValueSource(strings = {LAYOUT_1, LAYOUT_2, LAYOUT_3})
     void afterARescaleFromOneToThreeEverySubtaskRestoresTheServedVersion(String fixture) throws Exception {
         OperatorSubtaskState s = StateFixtures.read(fixture);
         for (int i = 0; i < 3; i++) {
             MicroBatchInferenceOperator op = restore(StateFixtures.rescaled(s, 3, i), 3, i);
             assertThat(op.restoredActive()).as("subtask %d of 3", i).isEqualTo(StateFixtures.served());
             assertThat(op.restoredLoading()).as("subtask %d of 3", i).isEqualTo(StateFixtures.loading());
+            assertThat(op.restoredShadow()).as("subtask %d of 3", i).isEqualTo(shadowOf(fixture));
         }
     }
 
@@ -77,6 +86,15 @@ class InferenceStateFixtureTest {
                             true, List.of(StateFixtures.served())),
                     new StateFixtures.Entry<>(MicroBatchInferenceOperator.state(MicroBatchInferenceOperator.LOADING_STATE),
                             true, List.of(StateFixtures.loading()))));
+        }
+        if (!Files.exists(StateFixtures.DIR.resolve(LAYOUT_3))) {
+            StateFixtures.write(LAYOUT_3, List.of(
+                    new StateFixtures.Entry<>(MicroBatchInferenceOperator.state(MicroBatchInferenceOperator.ACTIVE_STATE),
+                            true, List.of(StateFixtures.served())),
+                    new StateFixtures.Entry<>(MicroBatchInferenceOperator.state(MicroBatchInferenceOperator.LOADING_STATE),
+                            true, List.of(StateFixtures.loading())),
+                    new StateFixtures.Entry<>(MicroBatchInferenceOperator.state(MicroBatchInferenceOperator.SHADOW_STATE),
+                            true, List.of(StateFixtures.shadow()))));
         }
     }
 }

@@ -73,6 +73,12 @@ public final class StateFixtures {
                 "0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b", null, 3L, null, 1_764_979_260_000L);
     }
 
+    /** The shadow model ref of the layouts that have one. */
+    public static ModelRef shadow() {
+        return new ModelRef(1, "crmn-demo", 5, "file:/data/models/crmn-demo/v5",
+                "5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a", null, 4L, null, 1_764_979_320_000L);
+    }
+
     /** A deterministic 32x32x3 image. */
     public static byte[] pixels(int seed) {
         byte[] b = new byte[32 * 32 * 3];
