@@ -20,21 +20,12 @@ public final class JobTopics {
     private JobTopics() {
     }
 
-    /** Whether the topic {@code option} names in {@code config} exists (after {@link #requireExisting}: no new check). */
-    public static boolean exists(KafkaOptions kafka, Configuration config, ConfigOption<String> option) throws IOException {
-        try {
-            return KafkaCliOptions.topics(kafka).contains(config.get(option));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while listing the topics at " + kafka.bootstrapServers(), e);
-        }
-    }
-
     /**
      * @param options the job's topic options; each names a topic in {@code config}
+     * @return the topics the broker has (for a job's optional topics: one listing, not two)
      * @throws IOException naming each missing topic with its option, and how to create it
      */
-    public static void requireExisting(KafkaOptions kafka, Configuration config, List<ConfigOption<String>> options)
+    public static Set<String> requireExisting(KafkaOptions kafka, Configuration config, List<ConfigOption<String>> options)
             throws IOException {
         Set<String> present;
         try {
@@ -55,5 +46,6 @@ public final class JobTopics {
                     + ": create it first (./crmn topics --bootstrap-servers " + kafka.bootstrapServers()
                     + " creates the default topics; ./crmn produce --topic T creates T), or name an existing one");
         }
+        return present;
     }
 }

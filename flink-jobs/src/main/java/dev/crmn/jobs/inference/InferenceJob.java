@@ -140,14 +140,12 @@ public final class InferenceJob {
         }
         // an unknown engine, or cuda in a build without it (a device is for the TaskManagers to have, not the client)
         ClassifierOptions.checkBuilt(c.get(InferenceOptions.ENGINE));
+        InferenceSettings.checkShadowFraction(c.get(InferenceOptions.SHADOW_FRACTION)); // before asking any broker
         // first: says within seconds, in one line, when no broker answers
-        JobTopics.requireExisting(kafka, c, List.of(InferenceOptions.FRAMES_TOPIC, InferenceOptions.PREDICTIONS_TOPIC,
+        java.util.Set<String> topics = JobTopics.requireExisting(kafka, c, List.of(InferenceOptions.FRAMES_TOPIC,
+                InferenceOptions.PREDICTIONS_TOPIC,
                 InferenceOptions.DEAD_LETTERS_TOPIC, InferenceOptions.MODEL_UPDATES_TOPIC));
-        double fraction = c.get(InferenceOptions.SHADOW_FRACTION);
-        if (!(fraction > 0 && fraction <= 1)) {
-            throw new IllegalArgumentException("--shadow-fraction must be in (0, 1], got " + fraction);
-        }
-        boolean shadows = JobTopics.exists(kafka, c, InferenceOptions.SHADOW_PREDICTIONS_TOPIC);
+        boolean shadows = topics.contains(c.get(InferenceOptions.SHADOW_PREDICTIONS_TOPIC));
         if (!shadows) {
             LOG.warn("no topic {} at {}: shadow versions announced on {} are ignored (./crmn topics creates it)",
                     c.get(InferenceOptions.SHADOW_PREDICTIONS_TOPIC), kafka.bootstrapServers(),

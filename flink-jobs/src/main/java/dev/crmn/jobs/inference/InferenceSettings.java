@@ -27,8 +27,13 @@ public record InferenceSettings(ModelRef initialModel, ModelLoader.Expected expe
         if (batchSize < 1 || maxDelayMs < 0 || topK < 1 || threadsPerSubtask < 0) {
             throw new IllegalArgumentException("batch size and top-k must be >= 1, max delay and threads >= 0");
         }
-        if (!(shadowFraction > 0 && shadowFraction <= 1)) {
-            throw new IllegalArgumentException("--shadow-fraction must be in (0, 1], got " + shadowFraction);
+        checkShadowFraction(shadowFraction);
+    }
+
+    /** @throws IllegalArgumentException unless {@code f} is in (0, 1] */
+    static void checkShadowFraction(double f) {
+        if (!(f > 0 && f <= 1)) {
+            throw new IllegalArgumentException("--shadow-fraction must be in (0, 1], got " + f);
         }
     }
 }

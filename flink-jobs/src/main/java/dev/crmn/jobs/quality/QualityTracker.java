@@ -151,10 +151,11 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
             return; // not at a new look, or nothing to compare with yet (the look is taken when there is)
         }
         Optional<ModelRef[]> refs = refs(model, v.version, base.version);
-        if (refs.isPresent() && opened.status(refs.get()[0]).map(c -> c.value()
-                == dev.crmn.connectors.store.ModelStatus.ROLLED_BACK).orElse(false)) {
+        Optional<dev.crmn.connectors.store.ModelStatus.Change> recorded = refs.isPresent()
+                ? store().status(refs.get()[0]) : Optional.empty();
+        if (recorded.isPresent() && recorded.get().value() == dev.crmn.connectors.store.ModelStatus.ROLLED_BACK) {
             // the store says so already: decided before a failure (and not announced yet), or by hand
-            rollBack(model, t, v, base, refs.get(), opened.status(refs.get()[0]).get().reason(), now, ctx, out);
+            rollBack(model, t, v, base, refs.get(), recorded.get().reason(), now, ctx, out);
             return;
         }
         double p = RollbackRule.pValue(v.correct, v.labelled, base.correct, base.labelled);
@@ -176,7 +177,7 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
             emit(ctx, model, v, now);
             return;
         }
-        opened.recordRollback(refs.get()[0], refs.get()[1], reason);
+        store().recordRollback(refs.get()[0], refs.get()[1], reason);
         rollBack(model, t, v, base, refs.get(), reason, now, ctx, out);
     }
 
@@ -250,10 +251,7 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         } else {
             return;
         }
-        if (opened == null) {
-            opened = store.open();
-        }
-        Optional<ModelRef> ref = opened.find(model, v.version);
+        Optional<ModelRef> ref = store().find(model, v.version);
         if (ref.isEmpty()) {
             v.decision = new ModelQuality.Decision("none", s.servingVersion(), reason + "; not announced: v" + v.version
                     + " is not in the store " + store.uri(), now);
@@ -261,17 +259,17 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
             emit(ctx, model, v, now);
             return;
         }
-        var recorded = opened.status(ref.get()).map(dev.crmn.connectors.store.ModelStatus.Change::value);
+        var recorded = store().status(ref.get()).map(dev.crmn.connectors.store.ModelStatus.Change::value);
         if ("serve".equals(action)) {
             if (recorded.orElse(null) != dev.crmn.connectors.store.ModelStatus.SERVING) { // not decided before a failure
-                opened.recordServing(ref.get(), "served after its shadow test: " + reason);
+                store().recordServing(ref.get(), "served after its shadow test: " + reason);
             }
             v.decision = new ModelQuality.Decision("serve", v.version, reason, now);
             v.replaces = s.servingVersion();
             out.collect(ModelUpdate.serve(ref.get()));
         } else {
             if (recorded.orElse(null) != dev.crmn.connectors.store.ModelStatus.REJECTED) {
-                opened.recordStatus(ref.get(), dev.crmn.connectors.store.ModelStatus.REJECTED, reason);
+                store().recordStatus(ref.get(), dev.crmn.connectors.store.ModelStatus.REJECTED, reason);
             }
             v.decision = new ModelQuality.Decision("reject", s.servingVersion(), reason, now);
             v.status = "rejected";
@@ -283,12 +281,17 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
 
     /** The store's references of the version rolled back and the one rolled back to; empty if either is missing. */
     private Optional<ModelRef[]> refs(String model, long bad, long target) throws Exception {
+        Optional<ModelRef> b = store().find(model, bad);
+        Optional<ModelRef> to = store().find(model, target);
+        return b.isPresent() && to.isPresent() ? Optional.of(new ModelRef[]{b.get(), to.get()}) : Optional.empty();
+    }
+
+    /** The store, opened on first use (decisions are rare; most runs of the job never touch it). */
+    private ModelStore store() throws java.io.IOException {
         if (opened == null) {
             opened = store.open();
         }
-        Optional<ModelRef> b = opened.find(model, bad);
-        Optional<ModelRef> to = opened.find(model, target);
-        return b.isPresent() && to.isPresent() ? Optional.of(new ModelRef[]{b.get(), to.get()}) : Optional.empty();
+        return opened;
     }
 
     @Override

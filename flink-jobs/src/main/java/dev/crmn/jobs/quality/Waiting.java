@@ -22,8 +22,4 @@ public record Waiting(Part serving, Part shadow, String label, String labelTopic
     Waiting withLabel(String label, String topic, int partition, long offset, long expires) {
         return new Waiting(null, null, label, topic, partition, offset, expires);
     }
-
-    boolean empty() {
-        return serving == null && shadow == null && label == null;
-    }
 }
