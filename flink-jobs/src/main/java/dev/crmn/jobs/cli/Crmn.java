@@ -54,6 +54,7 @@ public final class Crmn implements Runnable {
         cl.addSubcommand(new dev.crmn.jobs.cli.SubmitCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.StopCommand());
         cl.addSubcommand(new dev.crmn.jobs.cli.TopicsCommand());
+        cl.addSubcommand(new dev.crmn.jobs.cli.SqlCommand());
         return cl;
     }
 

@@ -13,8 +13,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Unmatched;
 
 /** {@code crmn topics}: the jobs' default topics on any broker (what {@code crmn broker} creates on its own). */
-@Command(name = "topics", description = "Create the default topics (frames, frames-labelled, predictions, dead-letters,"
-        + " model-updates compacted) on a Kafka broker; topics that exist are left as they are.")
+@Command(name = "topics", mixinStandardHelpOptions = true, description = "Create the default topics (frames,"
+        + " frames-labelled, predictions, dead-letters, labels, shadow-predictions; model-updates and model-quality"
+        + " compacted) and any --create topics on a Kafka broker; topics that exist are left as they are.")
 public final class TopicsCommand implements Callable<Integer> {
 
     @Mixin
@@ -28,6 +29,10 @@ public final class TopicsCommand implements Callable<Integer> {
             description = "Replication factor (default: the broker's default.replication.factor).")
     short replication;
 
+    @Option(names = "--create", split = ",", paramLabel = "TOPIC", description = "Also create these topics (--partitions"
+            + " partitions each), e.g. the sink topics of a crmn sql script.")
+    List<String> extra = new ArrayList<>();
+
     @Unmatched
     List<String> unmatched = new ArrayList<>();
 
@@ -40,9 +45,17 @@ public final class TopicsCommand implements Callable<Integer> {
         KafkaCliOptions.checkReachable(opts);
         List<String> created;
         try (Admin admin = Admin.create(opts.toProperties())) {
-            created = DefaultTopics.create(admin, partitions, replication);
+            created = new ArrayList<>(DefaultTopics.create(admin, partitions, replication));
+            for (String t : extra) {
+                if (dev.crmn.connectors.kafka.CrmnKafka.createTopic(admin, t, partitions, replication, java.util.Map.of(),
+                        java.time.Duration.ofSeconds(30))) {
+                    created.add(t);
+                }
+            }
         }
-        for (String t : DefaultTopics.NAMES) {
+        List<String> all = new ArrayList<>(DefaultTopics.NAMES);
+        all.addAll(extra);
+        for (String t : all) {
             System.out.println(t + (created.contains(t) ? " created" : " exists"));
         }
         return 0;

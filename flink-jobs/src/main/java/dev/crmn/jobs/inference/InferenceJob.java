@@ -265,7 +265,7 @@ public final class InferenceJob {
     }
 
     /** The local directory {@code --model} names (a path or a {@code file:} URI), or null (none given, another URI). */
-    static Path localModelDir(String model) {
+    public static Path localModelDir(String model) {
         if (model == null) {
             return null;
         }
