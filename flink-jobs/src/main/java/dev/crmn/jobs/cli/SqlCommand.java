@@ -21,7 +21,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.table.api.config.ExecutionConfigOptions;
-import org.apache.flink.util.ExceptionUtils;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -94,8 +93,7 @@ public final class SqlCommand implements Callable<Integer> {
                 try {
                     r = tables.executeSql(s);
                 } catch (RuntimeException e) {
-                    System.err.printf("sql: statement %d (%s) failed: %s%n", i + 1, SqlScript.firstLine(s),
-                            ExceptionUtils.stringifyException(rootCause(e)).lines().findFirst().orElse(""));
+                    System.err.printf("sql: statement %d (%s) failed: %s%n", i + 1, SqlScript.firstLine(s), explain(e));
                     cancel(jobs, "the script failed");
                     return 1;
                 }
@@ -141,7 +139,7 @@ public final class SqlCommand implements Callable<Integer> {
             } catch (ExecutionException e) {
                 failed++;
                 System.err.printf("sql: job %s failed: %s: %s%n", j.client().getJobID(), j.statement(),
-                        rootCause(e).toString());
+                        explain(e.getCause() == null ? e : e.getCause()));
             }
         }
         cancel(jobs, "--duration " + duration + " s reached");
@@ -159,6 +157,14 @@ public final class SqlCommand implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    /** The first line of the failure and, when it says something else, of its root cause. */
+    static String explain(Throwable e) {
+        String top = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+        Throwable root = rootCause(e);
+        String cause = String.valueOf(root.getMessage()).lines().findFirst().orElse(root.toString());
+        return root == e || top.contains(cause) ? top : top + " (" + cause + ")";
     }
 
     private static Throwable rootCause(Throwable e) {
