@@ -116,6 +116,14 @@ public final class BenchStreamCommand implements Callable<Integer> {
     @Option(names = "--only-shadow", hidden = true, description = "Measure only what a shadow costs (diagnosis).")
     boolean onlyShadow;
 
+    @Option(names = "--sql-runs", defaultValue = "2", description = "Triples of runs, at the largest batch on raw frames:"
+            + " the DataStream job, ML_PREDICT with the crmn model provider at the same batch, and at batch-size 1"
+            + " (medians; 0 = none; default: ${DEFAULT-VALUE}).")
+    int sqlRuns;
+
+    @Option(names = "--only-sql", hidden = true, description = "Measure only the SQL rows (diagnosis).")
+    boolean onlySql;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -153,6 +161,11 @@ public final class BenchStreamCommand implements Callable<Integer> {
                 }
                 doc.put("steady_state", steadyState(largest));
                 progress("steady state " + doc.get("steady_state"));
+                return 0;
+            }
+            if (onlySql) {
+                doc.put("sql", sqlCost(largest));
+                progress("sql " + doc.get("sql"));
                 return 0;
             }
             if (onlyShadow) {
@@ -221,6 +234,9 @@ public final class BenchStreamCommand implements Callable<Integer> {
             double[] swap = latency("raw", largest, 20, maxRate / 2, true);
             if (shadowRuns > 0) {
                 doc.put("shadow", shadowCost(largest));
+            }
+            if (sqlRuns > 0) {
+                doc.put("sql", sqlCost(largest));
             }
             doc.put("hot_swap", Map.of("rate_per_s", round(maxRate / 2), "largest_gap_around_swap_ms", round(swap[2]),
                     "largest_gap_elsewhere_ms", round(swap[3])));
@@ -403,6 +419,101 @@ public final class BenchStreamCommand implements Callable<Integer> {
         double w1 = median(with);
         return Map.of("batch", b, "format", "raw", "runs", shadowRuns, "without_shadow_images_per_s", round(w0),
                 "with_shadow_images_per_s", round(w1), "with_over_without", round(w1 / w0));
+    }
+
+    /**
+     * The SQL path against the DataStream job: {@link #sqlRuns} triples of throughput runs on the same raw frames at
+     * the same parallelism, each a new MiniCluster: the inference job at batch {@code b}; {@code ML_PREDICT} with the
+     * crmn provider at batch-size {@code b}; and at batch-size 1 (one row a batch: what batching buys). Medians, side
+     * by side, with their ratios.
+     */
+    private Map<String, Object> sqlCost(int b) throws Exception {
+        List<Double> job = new ArrayList<>();
+        List<Double> sql = new ArrayList<>();
+        List<Double> sqlOne = new ArrayList<>();
+        for (int i = 0; i < sqlRuns; i++) {
+            job.add(throughput("bench-raw", frames, 0.4, b, parallelism, 0, 50));
+            sql.add(sqlThroughput("bench-raw", frames, b));
+            sqlOne.add(sqlThroughput("bench-raw", frames, 1));
+            progress("sql run " + (i + 1) + " of " + sqlRuns + ": job " + round(job.get(i)) + ", ML_PREDICT batch " + b
+                    + " " + round(sql.get(i)) + ", ML_PREDICT batch 1 " + round(sqlOne.get(i)) + " images/s");
+        }
+        double j = median(job);
+        double s = median(sql);
+        double one = median(sqlOne);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("batch", b);
+        m.put("format", "raw");
+        m.put("runs", sqlRuns);
+        m.put("job_images_per_s", round(j));
+        m.put("sql_images_per_s", round(s));
+        m.put("sql_batch_1_images_per_s", round(one));
+        m.put("sql_over_job", round(s / j));
+        m.put("sql_over_sql_batch_1", round(s / one));
+        return m;
+    }
+
+    /**
+     * Images/s of {@code ML_PREDICT} over the {@code n} raw frames of {@code topic} (their content type from the
+     * record's header), predictions to a Kafka topic exactly once, as docs/sql.md's example; rated as
+     * {@link #rate} over the output records' timestamps (the time each prediction was produced).
+     */
+    private double sqlThroughput(String topic, int n, int b) throws Exception {
+        String out = "sql-" + (run++);
+        kafka.createTopic(out, parallelism);
+        Configuration conf = new Configuration();
+        conf.set(org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM, parallelism);
+        conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(checkpointMs));
+        flinkSettings.forEach(conf::setString);
+        var env = org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(conf);
+        var tables = org.apache.flink.table.api.bridge.java.StreamTableEnvironment.create(env);
+        tables.getConfig().set(org.apache.flink.table.api.config.ExecutionConfigOptions
+                .TABLE_EXEC_ASYNC_ML_PREDICT_MAX_CONCURRENT_OPERATIONS, dev.crmn.jobs.cli.SqlCommand.DEFAULT_MAX_CONCURRENT_OPERATIONS);
+        String kafkaOptions = "'properties.bootstrap.servers' = '" + kafka.bootstrapServers() + "'";
+        tables.executeSql("CREATE TABLE frames (image BYTES, headers MAP<STRING, BYTES> METADATA) WITH ('connector' = 'kafka',"
+                + " 'topic' = '" + topic + "', " + kafkaOptions + ", 'scan.startup.mode' = 'earliest-offset', 'format' = 'raw')");
+        tables.executeSql("CREATE TABLE predictions (frame_id STRING, label STRING, probability FLOAT, model_version INT)"
+                + " WITH ('connector' = 'kafka', 'topic' = '" + out + "', " + kafkaOptions + ", 'format' = 'json',"
+                + " 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = '" + out + "',"
+                + " 'properties.transaction.timeout.ms' = '900000')");
+        tables.executeSql("CREATE MODEL m INPUT (image BYTES, content_type STRING) OUTPUT (label STRING, probability FLOAT,"
+                + " model_version INT) WITH ('provider' = 'crmn', 'model' = '" + ref.uri() + "', 'store' = '"
+                + work.resolve("store") + "', 'engine' = '" + engine + "', 'batch-size' = '" + b + "', 'max-delay-ms' = '50')");
+        tables.executeSql("CREATE TEMPORARY VIEW typed AS SELECT image, CAST(headers['content-type'] AS STRING) AS"
+                + " content_type, CAST(headers['frame-id'] AS STRING) AS frame_id FROM frames");
+        org.apache.flink.core.execution.JobClient client = tables.executeSql("INSERT INTO predictions SELECT frame_id, label,"
+                + " probability, model_version FROM ML_PREDICT(TABLE typed, MODEL m, DESCRIPTOR(image, content_type))")
+                .getJobClient().orElseThrow();
+        try {
+            long[] t = awaitTimestamps(out, n, Duration.ofMinutes(10));
+            long[] window = {t[(int) (t.length * 0.4)], t[t.length - 1]};
+            return rate(t.length, 0.4, window);
+        } finally {
+            client.cancel().get(1, java.util.concurrent.TimeUnit.MINUTES);
+        }
+    }
+
+    /** The timestamps of the first {@code n} committed records of {@code topic}, sorted. */
+    private long[] awaitTimestamps(String topic, int n, Duration timeout) throws IOException {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        List<Long> times = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (times.size() < n && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    times.add(r.timestamp());
+                }
+            }
+        }
+        if (times.size() < n) {
+            throw new IOException("only " + times.size() + " of " + n + " predictions on " + topic + " within " + timeout);
+        }
+        return times.stream().mapToLong(Long::longValue).sorted().toArray();
     }
 
     private static double median(List<Double> xs) {
@@ -685,6 +796,9 @@ public final class BenchStreamCommand implements Callable<Integer> {
         System.out.println("hot swap " + doc.get("hot_swap"));
         if (doc.containsKey("shadow")) {
             System.out.println("shadow " + doc.get("shadow"));
+        }
+        if (doc.containsKey("sql")) {
+            System.out.println("sql " + doc.get("sql"));
         }
     }
 }
