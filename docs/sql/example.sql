@@ -14,7 +14,9 @@ CREATE TABLE frames (
   'properties.bootstrap.servers' = '${bootstrap-servers}',
   'properties.group.id' = 'crmn-sql-example',
   'properties.isolation.level' = 'read_committed',
-  'scan.startup.mode' = 'earliest-offset',
+  -- where this group stopped (its offsets are committed at each checkpoint), else from the start of the topic
+  'scan.startup.mode' = 'group-offsets',
+  'properties.auto.offset.reset' = 'earliest',
   -- the frames there when the job starts, then the job ends; without this line it runs until stopped
   'scan.bounded.mode' = 'latest-offset',
   'format' = 'raw'

@@ -14,7 +14,6 @@ import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.data.CifarBinaryReader;
 import dev.crmn.model.data.ImageBytes;
 import dev.crmn.model.data.LabelledImage;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -142,23 +141,8 @@ class SqlITCase {
         kafka.createTopic("sql-label-counts", 1);
         Map<String, Integer> sent = produce("frames", "doc", 0, 300, 3);
 
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx3g", "-Djava.awt.headless=true", "-Dcrmn.home=" + ROOT,
-                "-Dlog4j2.configurationFile=" + ROOT.resolve("flink-jobs/src/launcher/log4j2.xml").toUri(),
-                "-cp", System.getProperty("java.class.path"), "dev.crmn.jobs.cli.Crmn",
-                "sql", "--file", "docs/sql/example.sql", "--bootstrap-servers", kafka.bootstrapServers()));
-        Path log = dir.resolve("crmn-sql.log");
-        Process p = new ProcessBuilder(cmd).directory(ROOT.toFile()).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        boolean ended = p.waitFor(5, TimeUnit.MINUTES);
-        if (!ended) {
-            p.destroyForcibly();
-        }
-        String out = Files.readString(log);
-        assertThat(ended).as(out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
+        String out = crmnSqlInItsOwnProcess("first");
         assertThat(out).contains("finished: EXECUTE STATEMENT SET");
-
         Map<String, JsonNode> byId = checkOncePerFrame(json(kafka.read("sql-predictions", sent.size(), "read_committed")),
                 sent);
         assertThat(byId.values()).filteredOn(j -> j.get("error").isNull())
@@ -173,6 +157,35 @@ class SqlITCase {
             counted.merge(w.get("label").asText(), w.get("frames").asInt(), Integer::sum);
         }
         assertThat(counted).isEqualTo(predictedPerLabel);
+
+        // run again: the group's committed offsets say where it stopped; only frames sent since are classified
+        crmnSqlInItsOwnProcess("again, nothing new");
+        assertThat(kafka.read("sql-predictions", sent.size() + 100, "read_committed")).hasSize(sent.size());
+        Map<String, Integer> more = produce("frames", "doc2", 300, 20, 0);
+        crmnSqlInItsOwnProcess("again, 20 new frames");
+        Map<String, Integer> all = new HashMap<>(sent);
+        all.putAll(more);
+        checkOncePerFrame(json(kafka.read("sql-predictions", all.size() + 100, "read_committed")), all);
+    }
+
+    /** {@code ./crmn sql --file docs/sql/example.sql} as the README says, from the repository root, in a JVM of its own. */
+    static String crmnSqlInItsOwnProcess(String what) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx3g", "-Djava.awt.headless=true", "-Dcrmn.home=" + ROOT,
+                "-Dlog4j2.configurationFile=" + ROOT.resolve("flink-jobs/src/launcher/log4j2.xml").toUri(),
+                "-cp", System.getProperty("java.class.path"), "dev.crmn.jobs.cli.Crmn",
+                "sql", "--file", "docs/sql/example.sql", "--bootstrap-servers", kafka.bootstrapServers()));
+        Path log = Files.createTempFile(dir, "crmn-sql-", ".log");
+        Process p = new ProcessBuilder(cmd).directory(ROOT.toFile()).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+        boolean ended = p.waitFor(5, TimeUnit.MINUTES);
+        if (!ended) {
+            p.destroyForcibly();
+        }
+        String out = Files.readString(log);
+        assertThat(ended).as(what + ": " + out).isTrue();
+        assertThat(p.exitValue()).as(what + ": " + out).isZero();
+        return out;
     }
 
     /** Fails its task once, on the {@link #AT}th row, after ML_PREDICT (chained with it: the whole job restarts). */
@@ -268,7 +281,4 @@ class SqlITCase {
         return d;
     }
 
-    static String classpathSeparator() {
-        return File.pathSeparator;
-    }
 }
