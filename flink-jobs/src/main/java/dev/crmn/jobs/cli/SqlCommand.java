@@ -89,6 +89,18 @@ public final class SqlCommand implements Callable<Integer> {
         try {
             for (int i = 0; i < statements.size(); i++) {
                 String s = statements.get(i);
+                java.util.Optional<SqlScript.Setting> set = SqlScript.setting(s);
+                if (set.isPresent()) { // the SQL client's SET/RESET: the session's configuration, for what follows
+                    SqlScript.Setting kv = set.get();
+                    if (kv.value() == null) {
+                        tables.getConfig().getConfiguration().removeKey(kv.key());
+                        System.err.printf("sql: reset %s%n", kv.key());
+                    } else {
+                        tables.getConfig().getConfiguration().setString(kv.key(), kv.value());
+                        System.err.printf("sql: set %s = %s%n", kv.key(), kv.value());
+                    }
+                    continue;
+                }
                 TableResult r;
                 try {
                     r = tables.executeSql(s);

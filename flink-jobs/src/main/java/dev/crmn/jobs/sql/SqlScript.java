@@ -46,6 +46,37 @@ public final class SqlScript {
         return out;
     }
 
+    /** A {@code SET 'key' = 'value'} or {@code RESET 'key'} statement (value null), which the SQL client handles itself. */
+    public record Setting(String key, String value) {
+    }
+
+    private static final java.util.regex.Pattern SET = java.util.regex.Pattern.compile(
+            "(?is)SET\\s+'((?:[^']|'')+)'\\s*=\\s*'((?:[^']|'')*)'");
+    private static final java.util.regex.Pattern RESET = java.util.regex.Pattern.compile("(?is)RESET\\s+'((?:[^']|'')+)'");
+
+    /**
+     * The setting a {@code SET}/{@code RESET} statement makes, or empty for any other statement.
+     *
+     * @throws IllegalArgumentException for a SET or RESET in another form (no quotes; {@code SET} alone)
+     */
+    public static java.util.Optional<Setting> setting(String statement) {
+        String s = statement.strip();
+        java.util.regex.Matcher m = SET.matcher(s);
+        if (m.matches()) {
+            return java.util.Optional.of(new Setting(m.group(1).replace("''", "'"), m.group(2).replace("''", "'")));
+        }
+        m = RESET.matcher(s);
+        if (m.matches()) {
+            return java.util.Optional.of(new Setting(m.group(1).replace("''", "'"), null));
+        }
+        String first = s.split("\\s+", 2)[0].toUpperCase(Locale.ROOT);
+        if (first.equals("SET") || first.equals("RESET")) {
+            throw new IllegalArgumentException("write " + first + " as " + first + " 'key'" + (first.equals("SET")
+                    ? " = 'value'" : "") + " (quoted), got: " + firstLine(s));
+        }
+        return java.util.Optional.empty();
+    }
+
     /** The first line of a statement, for messages. */
     public static String firstLine(String statement) {
         String s = statement.strip();

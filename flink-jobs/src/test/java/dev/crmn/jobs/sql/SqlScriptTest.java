@@ -51,4 +51,16 @@ class SqlScriptTest {
         assertThatThrownBy(() -> SqlScript.statements("SELECT 1 /* open", Map.of())).hasMessageContaining("never closed");
         assertThat(SqlScript.statements(" ; -- nothing\n ;", Map.of())).isEmpty();
     }
+
+    @Test
+    void setAndResetAreReadAsTheSqlClientWritesThem() {
+        assertThat(SqlScript.setting("SET 'table.exec.async-ml-predict.max-concurrent-operations' = '128'"))
+                .contains(new SqlScript.Setting("table.exec.async-ml-predict.max-concurrent-operations", "128"));
+        assertThat(SqlScript.setting("set\n 'pipeline.name'='it''s mine'")).contains(new SqlScript.Setting("pipeline.name", "it's mine"));
+        assertThat(SqlScript.setting("RESET 'pipeline.name'")).contains(new SqlScript.Setting("pipeline.name", null));
+        assertThat(SqlScript.setting("SELECT 'SET'")).isEmpty();
+        assertThat(SqlScript.setting("SETTINGS_TABLE")).isEmpty();
+        assertThatThrownBy(() -> SqlScript.setting("SET pipeline.name = x")).hasMessageContaining("SET 'key' = 'value'");
+        assertThatThrownBy(() -> SqlScript.setting("SET")).hasMessageContaining("SET 'key' = 'value'");
+    }
 }

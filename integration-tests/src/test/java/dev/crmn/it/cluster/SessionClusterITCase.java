@@ -232,6 +232,57 @@ class SessionClusterITCase {
         rest.cancel(qualityJob);
     }
 
+    /**
+     * The SQL provider on a real cluster, as a SQL client would use it: docs/sql/example.sql planned here (the model
+     * given by absolute path, the only change) and its statement set submitted with the job jar as the job's only
+     * user code; the provider, its generated async function and the network run in the TaskManager process.
+     */
+    @Test
+    void mlPredictRunsOnASessionClusterFromTheJobJar() throws Exception {
+        ImageSet test = ImageSet.load(List.of(TestData.testBatch()), 64);
+        try (KafkaFixture kafka = KafkaFixture.start()) {
+            try (Admin admin = kafka.admin()) {
+                DefaultTopics.create(admin, 2, (short) 1);
+            }
+            kafka.createTopic("sql-predictions", 2);
+            kafka.createTopic("sql-label-counts", 1);
+            send(kafka, test, test.size(), "sql-");
+            try (FlinkSessionCluster cluster = FlinkSessionCluster.start(dir.resolve("cluster"), composeFlinkProperties(), DIST)) {
+                URI rest = URI.create(cluster.restUrl());
+                org.apache.flink.configuration.Configuration conf = new org.apache.flink.configuration.Configuration();
+                conf.set(org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM, 2);
+                conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(1));
+                var env = org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createRemoteEnvironment(
+                        rest.getHost(), rest.getPort(), conf, DIST.resolve("crmn-flink-job.jar").toAbsolutePath().toString());
+                var tables = org.apache.flink.table.api.bridge.java.StreamTableEnvironment.create(env);
+                tables.getConfig().getConfiguration().setString("table.exec.async-ml-predict.max-concurrent-operations", "128");
+                String script = Files.readString(Path.of("..", "docs", "sql", "example.sql")).replace(
+                        "'model' = 'models/crmn-demo'", "'model' = '" + SHIPPED.toAbsolutePath().normalize() + "'");
+                org.apache.flink.core.execution.JobClient job = null;
+                for (String statement : dev.crmn.jobs.sql.SqlScript.statements(script,
+                        Map.of("bootstrap-servers", kafka.bootstrapServers()))) {
+                    var result = tables.executeSql(statement);
+                    if (result.getJobClient().isPresent()) {
+                        job = result.getJobClient().get();
+                    }
+                }
+                assertThat(job).as("the statement set started a job").isNotNull();
+                try {
+                    job.getJobExecutionResult().get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new AssertionError(e + "\n--- cluster logs ---\n" + cluster.logTail(), e);
+                }
+            }
+            Set<String> ids = new HashSet<>();
+            for (ConsumerRecord<byte[], byte[]> r : kafka.read("sql-predictions", test.size() + 10, "read_committed")) {
+                JsonNode j = new ObjectMapper().readTree(r.value());
+                assertThat(ids.add(j.get("frame_id").asText())).as("one prediction for %s", j).isTrue();
+                assertThat(j.get("model_version").asInt()).isEqualTo(1);
+            }
+            assertThat(ids).hasSize(test.size());
+        }
+    }
+
     /** The first {@code count} images as labelled PNG frames {@code <prefix><i>} over both partitions. */
     private static void send(KafkaFixture kafka, ImageSet images, int count, String prefix) throws Exception {
         try (KafkaProducer<byte[], byte[]> p = kafka.producer(null)) {
