@@ -176,4 +176,24 @@ class CrmnModelProviderTest {
         assertThatThrownBy(() -> t.executeSql(query.formatted("typo", "image")))
                 .hasStackTraceContaining("batchsize");
     }
+
+    @Test
+    void aSignedStoreServesItsSignedVersionsAndRefusesAnUnsignedCheckpoint() throws Exception {
+        Path keyFile = java.nio.file.Files.writeString(dir.resolve("store.key"), "sql-test-secret\n");
+        Path signedRoot = dir.resolve("signed-store");
+        dev.crmn.connectors.store.ModelStore signed = new dev.crmn.connectors.store.ModelStore(
+                new org.apache.flink.core.fs.Path(signedRoot.toUri()), dev.crmn.connectors.store.SigningKeys.resolve(keyFile));
+        dev.crmn.connectors.format.ModelRef v1 = signed.publish(MODEL);
+        StreamTableEnvironment t = tables(Map.of());
+        t.createTemporaryView("frames", t.fromValues(DataTypes.ROW(DataTypes.FIELD("image", DataTypes.BYTES())),
+                List.of(Row.of((Object) ImageBytes.png(images.get(0))))));
+        String with = "'provider' = 'crmn', 'store' = '" + signedRoot + "', 'signing-key-file' = '" + keyFile + "'";
+        t.executeSql("CREATE MODEL s INPUT (image BYTES) OUTPUT (label STRING, model_version INT) WITH (" + with
+                + ", 'model' = '" + v1.uri() + "')");
+        assertThat(collect(t, "SELECT label FROM ML_PREDICT(TABLE frames, MODEL s, DESCRIPTOR(image))"))
+                .extracting(r -> r.getField(0)).containsExactly(expected.get(0).get(0).label());
+        t.executeSql("CREATE MODEL u INPUT (image BYTES) OUTPUT (label STRING) WITH (" + with + ", 'model' = '" + MODEL + "')");
+        assertThatThrownBy(() -> t.executeSql("SELECT label FROM ML_PREDICT(TABLE frames, MODEL u, DESCRIPTOR(image))"))
+                .hasStackTraceContaining("cannot use 'model'");
+    }
 }
