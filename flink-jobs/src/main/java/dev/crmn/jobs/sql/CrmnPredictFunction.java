@@ -246,6 +246,7 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
         }
         if (timer != null) {
             timer.shutdownNow();
+            timer.awaitTermination(1, TimeUnit.MINUTES);
         }
         if (worker != null) {
             worker.shutdown();

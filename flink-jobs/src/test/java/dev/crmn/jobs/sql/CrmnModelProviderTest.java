@@ -124,6 +124,8 @@ class CrmnModelProviderTest {
         assertThat(junk.getField(6)).isNull();
         assertThat((String) junk.getField(7)).startsWith("unknown-content-type:");
         assertThat((String) out.get(-2).getField(7)).startsWith("no-image:");
+        assertThat(Thread.getAllStackTraces().keySet()).as("the function's threads end with the query")
+                .noneMatch(th -> th.getName().startsWith("crmn-sql-"));
     }
 
     @Test
