@@ -80,6 +80,19 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
     @Override
     public void open(FunctionContext context) throws Exception {
         super.open(context);
+        try {
+            start(context);
+        } catch (Exception | Error e) { // threads or a model already there are not left behind
+            try {
+                close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private void start(FunctionContext context) throws Exception {
         int parallelism = context.getTaskInfo().getNumberOfParallelSubtasks();
         subtask = "ML_PREDICT " + settings.model().name() + " " + (context.getTaskInfo().getIndexOfThisSubtask() + 1)
                 + "/" + parallelism;
@@ -123,22 +136,28 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
         return worker.submit(work).get();
     }
 
+    /** On the task thread: the row joins the open batch (a NULL image too: its outcome is said with the batch's). */
     @Override
     public CompletableFuture<Collection<RowData>> asyncPredict(RowData row) {
-        if (row.isNullAt(0)) {
-            return CompletableFuture.completedFuture(List.of(failed("no-image", "the image column is NULL")));
-        }
         String type = settings.contentTypeColumn() && !row.isNullAt(1) ? row.getString(1).toString() : null;
-        return batcher.add(new Input(row.getBinary(0), type));
+        return batcher.add(new Input(row.isNullAt(0) ? null : row.getBinary(0), type));
     }
 
-    /** A batch, on the worker thread: decode every row, classify the decodable ones together. */
+    /**
+     * A batch, on the worker thread (the only thread that touches the decoder, the network and the counters): decode
+     * every row, classify the decodable ones together.
+     */
     private List<Collection<RowData>> classify(List<Input> inputs) {
         List<Collection<RowData>> out = new ArrayList<>(inputs.size());
         List<PixelImage> images = new ArrayList<>(inputs.size());
         int[] slot = new int[inputs.size()];
         for (int i = 0; i < inputs.size(); i++) {
             Input in = inputs.get(i);
+            if (in.image() == null) {
+                slot[i] = -1;
+                out.add(List.of(failed("no-image", "the image column is NULL")));
+                continue;
+            }
             try {
                 images.add(decoder.decode(frame(in)).image());
                 slot[i] = images.size() - 1;
@@ -236,10 +255,12 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
         }
     }
 
+    /** Stops the follower, the batcher and the threads, then frees the serving model; safe to call again. */
     @Override
     public void close() throws Exception {
         if (follower != null) {
             follower.close();
+            follower = null;
         }
         if (batcher != null) {
             batcher.close();
@@ -255,9 +276,10 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
                 return;
             }
         }
-        if (active != null) {
-            active.close();
-            active = null;
+        ModelLoader.LoadedModel m = active;
+        active = null;
+        if (m != null) {
+            m.close();
         }
         super.close();
     }
