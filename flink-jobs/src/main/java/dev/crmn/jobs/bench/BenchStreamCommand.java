@@ -495,25 +495,7 @@ public final class BenchStreamCommand implements Callable<Integer> {
 
     /** The timestamps of the first {@code n} committed records of {@code topic}, sorted. */
     private long[] awaitTimestamps(String topic, int n, Duration timeout) throws IOException {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        List<Long> times = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
-            c.assign(parts);
-            c.seekToBeginning(parts);
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (times.size() < n && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    times.add(r.timestamp());
-                }
-            }
-        }
-        if (times.size() < n) {
-            throw new IOException("only " + times.size() + " of " + n + " predictions on " + topic + " within " + timeout);
-        }
-        return times.stream().mapToLong(Long::longValue).sorted().toArray();
+        return awaitRecords(topic, n, timeout, count -> { }).stream().mapToLong(ConsumerRecord::timestamp).sorted().toArray();
     }
 
     private static double median(List<Double> xs) {
@@ -743,31 +725,36 @@ public final class BenchStreamCommand implements Callable<Integer> {
     /** The committed predictions of {@code topic}, once there are {@code n}; {@code progress} sees the count after each poll. */
     private List<Prediction> await(String topic, int n, Duration timeout, java.util.function.IntConsumer progress)
             throws IOException {
+        // parsed once the run is over: parsing each prediction as it arrives took 1.2-1.6 % of the machine from the job
+        List<ConsumerRecord<byte[], byte[]>> records = awaitRecords(topic, n, timeout, progress);
+        List<Prediction> out = new ArrayList<>(records.size());
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            out.add(PredictionJson.fromBytes(r.value()));
+        }
+        return out;
+    }
+
+    /** The committed records of {@code topic}, once there are {@code n}; {@code progress} sees the count after each poll. */
+    private List<ConsumerRecord<byte[], byte[]>> awaitRecords(String topic, int n, Duration timeout,
+                                                              java.util.function.IntConsumer progress) throws IOException {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        // parsed once the run is over: parsing each prediction as it arrives took 1.2-1.6 % of the machine from the job
-        List<byte[]> values = new ArrayList<>();
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
             c.assign(parts);
             c.seekToBeginning(parts);
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (values.size() < n && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    values.add(r.value());
-                }
-                progress.accept(values.size());
+            while (records.size() < n && System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(records::add);
+                progress.accept(records.size());
             }
         }
-        if (values.size() < n) {
-            throw new IOException("only " + values.size() + " of " + n + " predictions on " + topic + " within " + timeout);
+        if (records.size() < n) {
+            throw new IOException("only " + records.size() + " of " + n + " predictions on " + topic + " within " + timeout);
         }
-        List<Prediction> out = new ArrayList<>(values.size());
-        for (byte[] v : values) {
-            out.add(PredictionJson.fromBytes(v));
-        }
-        return out;
+        return records;
     }
 
     @SuppressWarnings("unchecked")

@@ -14,6 +14,7 @@ import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
 import dev.crmn.connectors.store.ModelStatus;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.it.testutil.KafkaFixture;
+import dev.crmn.it.testutil.ModelVersions;
 import dev.crmn.jobs.common.DecodeFunction;
 import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
@@ -21,7 +22,6 @@ import dev.crmn.jobs.local.LocalJob;
 import dev.crmn.jobs.quality.QualityJob;
 import dev.crmn.jobs.quality.QualityOptions;
 import dev.crmn.jobs.quality.Scored;
-import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.data.ImageBytes;
 import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.testutil.TestData;
@@ -82,13 +82,9 @@ class QualityJobITCase {
         return store;
     }
 
-    /** The checkpoint {@code source} as crmn-demo {@code version} (a copy with its manifest renamed). */
+    /** The checkpoint {@code source} as crmn-demo {@code version} ({@link ModelVersions#as}). */
     static Path as(String test, Path source, long version) throws IOException {
-        Path d = Files.createDirectories(dir.resolve(test + "-v" + version));
-        Files.copy(source.resolve("model.zip"), d.resolve("model.zip"));
-        Checkpoints.writeManifest(d.resolve("manifest.json"), Checkpoints.readManifest(source.resolve("manifest.json"))
-                .toBuilder().name("crmn-demo").version(version).build());
-        return d;
+        return ModelVersions.as(dir, test, source, version);
     }
 
     /** The quality job's options for one test: its own topics, group and store. */

@@ -9,8 +9,8 @@ import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.it.testutil.KafkaFixture;
+import dev.crmn.it.testutil.ModelVersions;
 import dev.crmn.jobs.testutil.Cli;
-import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.data.CifarBinaryReader;
 import dev.crmn.model.data.ImageBytes;
 import dev.crmn.model.data.LabelledImage;
@@ -272,13 +272,9 @@ class SqlITCase {
         assertThat(byId.keySet()).isEqualTo(sent.keySet());
     }
 
-    /** The checkpoint {@code source} as crmn-demo {@code version} (a copy with its manifest renamed). */
+    /** The checkpoint {@code source} as crmn-demo {@code version} ({@link ModelVersions#as}). */
     static Path as(String test, Path source, long version) throws IOException {
-        Path d = Files.createDirectories(dir.resolve(test + "-v" + version));
-        Files.copy(source.resolve("model.zip"), d.resolve("model.zip"));
-        Checkpoints.writeManifest(d.resolve("manifest.json"), Checkpoints.readManifest(source.resolve("manifest.json"))
-                .toBuilder().name("crmn-demo").version(version).build());
-        return d;
+        return ModelVersions.as(dir, test, source, version);
     }
 
 }
