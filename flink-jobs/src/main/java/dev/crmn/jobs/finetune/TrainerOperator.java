@@ -293,7 +293,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         getProcessingTimeService().registerTimer(now + Math.max(1000, settings.roundIntervalMs() / 4), t -> {
             if (!running && frames.newFrames() > 0 && t - lastRoundEnd >= settings.roundIntervalMs()) {
                 startRound(false);
-            } else if (!running && frames.newFrames() == 0 && quietRoundsLeft() > 0 && frames.reservoir().size() > 0) {
+            } else if (quietRoundGoesOn()) {
                 startRound(true); // the stream is quiet: another pass over what the reservoir kept
             }
             scheduleIntervalCheck();
@@ -542,7 +542,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         }
         if (frames.roundReady()) {
             startRound(false); // enough new frames arrived during this round
+        } else if (quietRoundGoesOn()) {
+            startRound(true); // at once: waiting for the interval check left the trainer idle 15-30 s a round
         }
+    }
+
+    /** Whether the stream is quiet and another round over the reservoir may run ({@code --patience}). */
+    private boolean quietRoundGoesOn() {
+        return !running && frames.newFrames() == 0 && quietRoundsLeft() > 0 && frames.reservoir().size() > 0;
     }
 
     private void report(RoundReport r) {

@@ -36,6 +36,7 @@ class TrainerOperatorTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(300) // a round that never starts would leave the mailbox empty: fail, not hang
     @SuppressWarnings("unchecked")
     void aRoundStartsAfterItsFramesRunsOffTheTaskThreadAndIsJudgedOnIt() throws Exception {
         ModelStore store = new ModelStore(dir.resolve("store").toString());
@@ -71,6 +72,11 @@ class TrainerOperatorTest {
             assertThat(r.steps()).isEqualTo(2);
             assertThat(r.decision()).isIn("promoted", "refused");
             assertThat(r.baseAccuracy()).isBetween(0.0, 1.0);
+            // no new frame: the next round goes over the reservoir at once, not at the next interval check (the
+            // harness's processing time stands still, so no timer could have started it)
+            h.getTaskMailbox().take(0).run();
+            assertThat(reports.all()).hasSize(2);
+            assertThat(reports.all().get(1).newFrames()).as("a round over the reservoir").isZero();
         }
     }
 
