@@ -147,6 +147,10 @@ class CrmnModelProviderTest {
             assertThat((Double) r.getField(2)).isCloseTo(expected.get(0).get(0).probability(),
                     org.assertj.core.data.Offset.offset(1e-4));
         });
+        // the same capacity given per query, in ML_PREDICT's config map, over a session allowing 256
+        t.getConfig().getConfiguration().setString("table.exec.async-ml-predict.max-concurrent-operations", "256");
+        assertThat(collect(t, "SELECT id FROM ML_PREDICT(TABLE raw_frames, MODEL r, DESCRIPTOR(image, ct),"
+                + " MAP['max-concurrent-operations', '4'])")).hasSize(8);
     }
 
     @Test
