@@ -237,11 +237,26 @@ public final class FlinkSessionCluster implements AutoCloseable {
         return "'" + v.replace("'", "''") + "'";
     }
 
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * A port free now, below Linux's ephemeral range (32768-60999): a port from {@code new ServerSocket(0)} is one the
+     * kernel also gives to outgoing connections (Kafka clients, the previous cluster's sockets), which took the
+     * JobManager's REST port between the choice and the bind once; a port below it only another listener can take.
+     */
     private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        java.util.Random r = new java.util.Random();
+        for (int i = 0; i < 1000; i++) {
+            int port = 20000 + r.nextInt(12000);
+            if (!HANDED_OUT.add(port)) {
+                continue;
+            }
+            try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            } catch (IOException taken) {
+                // try another
+            }
         }
+        throw new UncheckedIOException(new IOException("no free port in 20000-31999"));
     }
 }
