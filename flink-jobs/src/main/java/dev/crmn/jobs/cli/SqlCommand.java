@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
  * Flink's Kafka SQL connector and the {@code raw}/{@code json} formats on the class path; waits for the jobs its
  * {@code INSERT}s start (a bounded source ends its job) or until {@code --duration}, then cancels what still runs.
  */
-@Command(name = "sql", description = "Run a Flink SQL script (CREATE MODEL ... WITH ('provider' = 'crmn'), ML_PREDICT,"
+@Command(name = "sql", mixinStandardHelpOptions = true, description = "Run a Flink SQL script (CREATE MODEL ... WITH ('provider' = 'crmn'), ML_PREDICT,"
         + " Kafka tables) on a local Flink MiniCluster and wait for its INSERT jobs. docs/sql.md has an example.")
 public final class SqlCommand implements Callable<Integer> {
 
@@ -37,11 +37,11 @@ public final class SqlCommand implements Callable<Integer> {
     public static final int DEFAULT_MAX_CONCURRENT_OPERATIONS = 256;
 
     @Option(names = "--file", required = true, description = "The script: statements separated by ';'."
-            + " ${bootstrap-servers} in it becomes --bootstrap-servers.")
+            + " $${bootstrap-servers} in it becomes --bootstrap-servers.")
     Path file;
 
     @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092",
-            description = "Kafka bootstrap servers, put where the script says ${bootstrap-servers} (default: ${DEFAULT-VALUE}).")
+            description = "Kafka bootstrap servers, put where the script says $${bootstrap-servers} (default: ${DEFAULT-VALUE}).")
     String bootstrapServers;
 
     @Option(names = "--duration", defaultValue = "0", description = "Cancel the jobs still running after this many"

@@ -23,6 +23,15 @@ class CrmnCliTest {
     }
 
     @Test
+    void everySubcommandAnswersHelpAndNoPlaceholderIsLeftUnfilled() {
+        for (String name : Crmn.commandLine().getSubcommands().keySet()) {
+            Cli.Run help = run(name, "--help");
+            assertThat(help.code()).as("crmn %s --help: %s", name, help.err()).isZero();
+            assertThat(help.out()).as("crmn %s --help", name).isNotBlank().doesNotContain("null");
+        }
+    }
+
+    @Test
     void noArgumentsListsTheSubcommands() {
         Cli.Run r = run();
         assertThat(r.code()).isZero();
