@@ -71,6 +71,39 @@ public final class SqlCommand implements Callable<Integer> {
         if (statements.isEmpty()) {
             throw new IllegalArgumentException("--file " + file + " holds no statement");
         }
+        try (java.nio.channels.FileChannel lock = lockScript(file)) {
+            return run(statements);
+        }
+    }
+
+    /**
+     * One copy of a script at a time on this machine: a lock on a file in the temporary directory named after the
+     * script's path, held while the command runs (the operating system releases it when the process ends, however it
+     * ends). Two copies would read every frame twice and fence each other's Kafka transactions.
+     */
+    static java.nio.channels.FileChannel lockScript(Path script) throws Exception {
+        String key = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(script.toAbsolutePath().normalize().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        Path lockFile = Path.of(System.getProperty("java.io.tmpdir"), "crmn-sql-" + key.substring(0, 16) + ".lock");
+        java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lockFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock held;
+        try {
+            held = ch.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException sameProcess) {
+            held = null;
+        }
+        if (held == null) {
+            ch.close();
+            throw new IllegalArgumentException("another crmn sql runs " + script + " on this machine (lock " + lockFile
+                    + "); two copies of one script would read every frame twice and fence each other's Kafka"
+                    + " transactions: wait for it, or give a copy its own group id and transactional-id prefix in a"
+                    + " script of its own (docs/sql.md)");
+        }
+        return ch;
+    }
+
+    private int run(List<String> statements) throws Exception {
         Configuration conf = new Configuration();
         conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism > 0 ? parallelism : Runtime.getRuntime().availableProcessors());
         conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, java.time.Duration.ofMillis(checkpointIntervalMs));

@@ -23,6 +23,21 @@ class CrmnCliTest {
     }
 
     @Test
+    void aSecondCopyOfOneSqlScriptIsRefusedWhileTheFirstRunsAndStartsOnceItEnded(@org.junit.jupiter.api.io.TempDir
+                                                                               java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path script = Files.writeString(dir.resolve("s.sql"), "SHOW TABLES;\n");
+        try (java.nio.channels.FileChannel first = SqlCommand.lockScript(script)) {
+            Cli.Run second = run("sql", "--file", script.toString());
+            assertThat(second.code()).isEqualTo(2);
+            assertThat(second.err()).contains("another crmn sql runs " + script);
+        }
+        Cli.Run after = run("sql", "--file", script.toString());
+        assertThat(after.code()).as(after.err()).isZero();
+        Cli.Run again = run("sql", "--file", script.toString());
+        assertThat(again.code()).as("run twice: the lock went with the first run").isZero();
+    }
+
+    @Test
     void everySubcommandAnswersHelpAndNoPlaceholderIsLeftUnfilled() {
         for (String name : Crmn.commandLine().getSubcommands().keySet()) {
             Cli.Run help = run(name, "--help");
