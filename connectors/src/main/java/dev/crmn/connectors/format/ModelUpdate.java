@@ -45,6 +45,14 @@ public record ModelUpdate(ModelRef ref, Action action, Long replaces, String rea
             return this == SHADOW || this == REJECT;
         }
 
+        /**
+         * Whether a record of this action names the version to serve (serve, rollback): the newest such record of a
+         * model is the version a consumer starting now serves.
+         */
+        public boolean namesServingVersion() {
+            return !shadowRecord();
+        }
+
         public String wireName() {
             return name().toLowerCase(Locale.ROOT);
         }

@@ -51,7 +51,15 @@ public final class StoreOptions {
     public static ModelCache openCache(AbstractStreamOperator<?> operator, String storeUri, String keyFile,
                                        String keyFingerprint, String configuredCache) throws IOException {
         String[] tmp = operator.getContainingTask().getEnvironment().getTaskManagerInfo().getTmpDirectories();
-        Path dir = ModelCache.dir(configuredCache, tmp.length > 0 ? Path.of(tmp[0]) : null);
-        return new ModelCache(new Location(storeUri, keyFile, keyFingerprint).open(), dir);
+        return openCache(new Location(storeUri, keyFile, keyFingerprint), configuredCache,
+                tmp.length > 0 ? Path.of(tmp[0]) : null);
+    }
+
+    /**
+     * The store at {@code store} (its key read here) and this process's cache of it: {@code configuredCache}, else
+     * {@link ModelCache#DIR_NAME} in {@code localTmp}. For code that has no operator (a SQL function).
+     */
+    public static ModelCache openCache(Location store, String configuredCache, Path localTmp) throws IOException {
+        return new ModelCache(store.open(), ModelCache.dir(configuredCache, localTmp));
     }
 }

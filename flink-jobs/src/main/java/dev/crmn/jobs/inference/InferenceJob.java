@@ -154,8 +154,7 @@ public final class InferenceJob {
         InstanceLock.checkNoneRunning(kafka, c.get(InferenceOptions.GROUP_ID), "inference job");
         if (ClassifierOptions.Engine.parse(c.get(InferenceOptions.ENGINE)) == ClassifierOptions.Engine.ONNXRUNTIME
                 && !OnnxRuntimeNetwork.available()) {
-            throw new IllegalArgumentException("--engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the"
-                    + " class path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)");
+            throw new IllegalArgumentException("--" + OnnxRuntimeNetwork.MISSING);
         }
         dev.crmn.connectors.store.Keyring key = dev.crmn.jobs.common.StoreTrust.key(c.get(InferenceOptions.SIGNING_KEY_FILE),
                 c.get(InferenceOptions.REQUIRE_SIGNED), c.get(InferenceOptions.STORE));
@@ -337,7 +336,7 @@ public final class InferenceJob {
                     }
                     try {
                         ModelUpdate u = ModelUpdateDeserializationSchema.parse(r);
-                        if (u.action() == ModelUpdate.Action.SERVE || u.action() == ModelUpdate.Action.ROLLBACK) {
+                        if (u.action().namesServingVersion()) {
                             latest.put(u.ref().name(), u.ref()); // the newest announcement (a rollback's: the older one)
                         }
                     } catch (IOException e) {

@@ -103,8 +103,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
     /** Batches a shadow is owed ({@code --shadow-fraction} per batch; it scores one when a whole one is owed). */
     private transient double shadowCredit;
     static final int MAX_RETRIES = 5;
-    static final int MAX_FAILED_BATCHES = 3;
-    private transient int failedBatchesInARow;
+    private transient dev.crmn.jobs.common.BatchFallback fallback;
     private transient ModelLoader loader;
     private transient TaskWorker loaderThread;
     private transient ListState<ModelRef> activeState;
@@ -210,6 +209,7 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         backend = engine.engine() == ClassifierOptions.Engine.ONNXRUNTIME ? "onnxruntime cpu, " + engine.threads() + " thread(s)"
                 : status.backend() + (status.onednnLoaded() ? " onednn" : " plain") + ", " + TaskSetup.ompThreads() + " thread(s)";
         buffer = new ArrayList<>(settings.batchSize());
+        fallback = new dev.crmn.jobs.common.BatchFallback();
         arrivalNanos = new long[settings.batchSize()];
         retries = new java.util.HashMap<>();
         rolledBack = new java.util.HashSet<>();
@@ -481,30 +481,6 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
         }
     }
 
-    /**
-     * One bad frame is dead-lettered; but when every frame of a batch of several fails, or {@link
-     * #MAX_FAILED_BATCHES} batches in a row fail entirely, the network is what is broken (an engine error, corrupt
-     * native state), and dead-lettering the whole stream while committing its offsets would lose it: the task
-     * fails instead, and Flink restores it from the last checkpoint (the frames are read again).
-     */
-    private void failIfTheNetworkIsBroken(float[][] p, RuntimeException cause) {
-        boolean all = java.util.Arrays.stream(p).allMatch(java.util.Objects::isNull);
-        failedBatchesInARow = all ? failedBatchesInARow + 1 : 0;
-        if (networkIsBroken(p.length, all, failedBatchesInARow)) {
-            throw new IllegalStateException("the network failed on every frame of " + (p.length > 1 ? "a batch of "
-                    + p.length : MAX_FAILED_BATCHES + " batches in a row") + " with " + active.ref().displayName()
-                    + ": failing the task (Flink restores it; nothing is dead-lettered or committed)", cause);
-        }
-    }
-
-    /**
-     * The rule above: a batch of {@code frames} in which {@code allFailed} (or not), the {@code inARow}-th batch in a
-     * row to fail entirely.
-     */
-    static boolean networkIsBroken(int frames, boolean allFailed, int inARow) {
-        return allFailed && (frames > 1 || inARow >= MAX_FAILED_BATCHES);
-    }
-
     /** Classifies the buffered frames as one batch and emits one prediction per frame. */
     private void flush() {
         if (buffer.isEmpty()) {
@@ -519,15 +495,8 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
             images.add(f.image());
         }
         Classifier c = active.classifier();
-        float[][] p;
-        try {
-            p = c.probabilities(images);
-            failedBatchesInARow = 0;
-        } catch (RuntimeException e) {
-            LOG.warn("a batch of {} failed in {}: {}; classifying its frames one by one", n, active.ref().displayName(), e.toString());
-            p = classifyOneByOne(c, images);
-            failIfTheNetworkIsBroken(p, e);
-        }
+        // a frame failing alone is a dead letter; a broken network fails the task (BatchFallback)
+        float[][] p = fallback.probabilities(c, images, active.ref().displayName(), i -> "frame " + buffer.get(i).frameId());
         long inferenceNanos = System.nanoTime() - start;
         networkNanos += inferenceNanos;
         networkCpuNanos += THREADS.getCurrentThreadCpuTime() - cpuStart;
@@ -593,19 +562,6 @@ public final class MicroBatchInferenceOperator extends AbstractStreamOperator<Pr
                     f.eventTime() < 0 ? null : f.eventTime(), f.hasLabel() ? f.label() : null, now)));
         }
         shadowScored.inc(p.length);
-    }
-
-    /** The batch's frames alone; a frame that still fails gets null (and becomes a dead letter). */
-    private float[][] classifyOneByOne(Classifier c, List<dev.crmn.model.data.PixelImage> images) {
-        float[][] p = new float[images.size()][];
-        for (int i = 0; i < images.size(); i++) {
-            try {
-                p[i] = c.probabilities(List.of(images.get(i)))[0];
-            } catch (RuntimeException e) {
-                LOG.warn("frame {} failed alone: {}", buffer.get(i).frameId(), e.toString());
-            }
-        }
-        return p;
     }
 
     @Override

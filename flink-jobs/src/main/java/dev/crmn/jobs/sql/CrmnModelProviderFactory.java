@@ -84,8 +84,7 @@ public final class CrmnModelProviderFactory implements ModelProviderFactory {
             throw new ValidationException("model " + name + ": engine " + engine + ": " + e.getMessage());
         }
         if (ClassifierOptions.Engine.parse(engine) == ClassifierOptions.Engine.ONNXRUNTIME && !OnnxRuntimeNetwork.available()) {
-            throw new ValidationException("model " + name + ": engine onnxruntime needs com.microsoft.onnxruntime:"
-                    + "onnxruntime on the class path (the ./crmn launcher has it; on a cluster copy its jar into lib/)");
+            throw new ValidationException("model " + name + ": " + OnnxRuntimeNetwork.MISSING);
         }
         String follow = o.getOptional(CrmnModelOptions.FOLLOW).orElse(null);
         String followServers = o.getOptional(CrmnModelOptions.FOLLOW_BOOTSTRAP_SERVERS).orElse(null);
@@ -164,16 +163,13 @@ public final class CrmnModelProviderFactory implements ModelProviderFactory {
         public AsyncPredictFunction createAsyncPredictFunction(Context context) {
             int capacity = context.runtimeConfig().getOptional(MLPredictRuntimeConfigOptions.ASYNC_MAX_CONCURRENT_OPERATIONS)
                     .orElse(sessionConcurrency);
-            CrmnPredictFunction.Settings s = settings;
-            if (capacity < s.batchSize()) {
-                LOG.warn("model {}: batch-size {} but at most {} rows in flight (table.exec.async-ml-predict."
-                        + "max-concurrent-operations, or 'max-concurrent-operations' in ML_PREDICT's config): batches"
-                        + " of {}; set it to twice the batch size for full batches", name, s.batchSize(), capacity, capacity);
-                s = new CrmnPredictFunction.Settings(s.model(), s.expected(), s.store(), s.engine(), capacity,
-                        s.maxDelayMs(), s.topK(), s.followTopic(), s.followServers(), s.decoder(), s.columns(),
-                        s.contentTypeColumn());
+            if (capacity >= settings.batchSize()) {
+                return new CrmnPredictFunction(settings);
             }
-            return new CrmnPredictFunction(s);
+            LOG.warn("model {}: batch-size {} but at most {} rows in flight (table.exec.async-ml-predict."
+                    + "max-concurrent-operations, or 'max-concurrent-operations' in ML_PREDICT's config): batches"
+                    + " of {}; set it to twice the batch size for full batches", name, settings.batchSize(), capacity, capacity);
+            return new CrmnPredictFunction(settings.withBatchSize(capacity));
         }
 
         @Override

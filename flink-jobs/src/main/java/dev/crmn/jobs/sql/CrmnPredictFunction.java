@@ -52,6 +52,12 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
     record Settings(ModelRef model, ModelLoader.Expected expected, StoreOptions.Location store, String engine,
                     int batchSize, long maxDelayMs, int topK, String followTopic, String followServers,
                     DecoderSettings decoder, PredictColumns columns, boolean contentTypeColumn) implements Serializable {
+
+        /** These settings with batches of at most {@code rows}. */
+        Settings withBatchSize(int rows) {
+            return new Settings(model, expected, store, engine, rows, maxDelayMs, topK, followTopic, followServers,
+                    decoder, columns, contentTypeColumn);
+        }
     }
 
     /** One row's input: the image bytes and the content type the row gave (null: sniffed). */
@@ -65,6 +71,7 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
     private transient RowBatcher<Input, Collection<RowData>> batcher;
     private transient ModelLoader loader;
     private transient FrameDecoder decoder;
+    private transient dev.crmn.jobs.common.BatchFallback fallback;
     private transient ModelFollower follower;
     private transient volatile ModelLoader.LoadedModel active;
     private transient String subtask;
@@ -107,8 +114,8 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
             TaskSetup.prepare(0, parallelism, subtask);
             return ClassifierOptions.of(settings.engine(), TaskSetup.ompThreads());
         });
-        ModelCache cache = new ModelCache(settings.store().open(),
-                ModelCache.dir(null, Path.of(System.getProperty("java.io.tmpdir"))));
+        // a function is not told the TaskManager's io.tmp.dirs: the JVM's temporary directory
+        ModelCache cache = StoreOptions.openCache(settings.store(), null, Path.of(System.getProperty("java.io.tmpdir")));
         loader = new ModelLoader(cache, settings.expected(), settings.batchSize(), engine);
         try {
             active = onWorker(() -> loader.load(settings.model()));
@@ -118,6 +125,7 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
         }
         ModelLoader.Expected x = settings.expected();
         decoder = new FrameDecoder(x.height(), x.width(), x.channels(), x.labels(), false, settings.decoder());
+        fallback = new dev.crmn.jobs.common.BatchFallback();
         predicted = context.getMetricGroup().counter("predictions");
         failedRows = context.getMetricGroup().counter("failedRows");
         swaps = context.getMetricGroup().counter("modelSwaps");
@@ -172,14 +180,8 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
         }
         ModelLoader.LoadedModel m = active;
         Classifier c = m.classifier();
-        float[][] p;
-        try {
-            p = c.probabilities(images);
-        } catch (RuntimeException e) {
-            LOG.warn("{}: a batch of {} failed in {}: {}; classifying its rows one by one", subtask, images.size(),
-                    m.ref().displayName(), e.toString());
-            p = oneByOne(c, images, e);
-        }
+        // an image failing alone is an error row; a broken network fails the task (BatchFallback)
+        float[][] p = fallback.probabilities(c, images, m.ref().displayName(), i -> subtask + ": an image");
         for (int i = 0; i < inputs.size(); i++) {
             if (slot[i] < 0) {
                 continue;
@@ -193,23 +195,6 @@ public final class CrmnPredictFunction extends AsyncPredictFunction {
             }
         }
         return out;
-    }
-
-    /** Each image alone; null where it fails. Every image failing in a batch of several: the network is broken. */
-    private float[][] oneByOne(Classifier c, List<PixelImage> images, RuntimeException batchFailure) {
-        float[][] p = new float[images.size()][];
-        int failures = 0;
-        for (int i = 0; i < images.size(); i++) {
-            try {
-                p[i] = c.probabilities(List.of(images.get(i)))[0];
-            } catch (RuntimeException e) {
-                failures++;
-            }
-        }
-        if (failures == images.size() && images.size() > 1) {
-            throw new IllegalStateException(subtask + ": the network fails on every image", batchFailure);
-        }
-        return p;
     }
 
     private Frame frame(Input in) {

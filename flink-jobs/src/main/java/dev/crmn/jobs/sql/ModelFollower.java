@@ -127,8 +127,7 @@ final class ModelFollower implements AutoCloseable {
             }
             try {
                 ModelUpdate u = ModelUpdateDeserializationSchema.parse(r);
-                if ((u.action() == ModelUpdate.Action.SERVE || u.action() == ModelUpdate.Action.ROLLBACK)
-                        && u.ref().name().equals(model)) {
+                if (u.action().namesServingVersion() && u.ref().name().equals(model)) {
                     last = u.ref();
                 }
             } catch (IOException e) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.crmn.connectors.format.FrameRecords;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
@@ -32,8 +33,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeader;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -91,10 +90,9 @@ class SqlITCase {
         return labels;
     }
 
+    /** A frame keyed and headed by its id, no content type (PNG is recognised by its bytes). */
     static void send(KafkaProducer<byte[], byte[]> p, String topic, String id, byte[] value) {
-        ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(topic, null, id.getBytes(StandardCharsets.UTF_8), value);
-        rec.headers().add(new RecordHeader("frame-id", id.getBytes(StandardCharsets.UTF_8)));
-        p.send(rec);
+        p.send(FrameRecords.record(topic, id, value, (String) null, id, -1, null));
     }
 
     static List<JsonNode> json(List<ConsumerRecord<byte[], byte[]>> records) throws IOException {

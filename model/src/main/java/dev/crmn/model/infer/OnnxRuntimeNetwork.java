@@ -32,6 +32,10 @@ public final class OnnxRuntimeNetwork implements InferenceNetwork {
         this.session = session;
     }
 
+    /** What every place that needs ONNX Runtime says when it is not on the class path. */
+    public static final String MISSING = "engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the class"
+            + " path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)";
+
     /** Whether ONNX Runtime is on the class path. */
     public static boolean available() {
         try {
@@ -59,8 +63,7 @@ public final class OnnxRuntimeNetwork implements InferenceNetwork {
      */
     public static OnnxRuntimeNetwork of(ServingWeights weights, int threads) {
         if (!available()) {
-            throw new IllegalStateException("engine onnxruntime needs com.microsoft.onnxruntime:onnxruntime on the class"
-                    + " path (the ./crmn launcher has it; on a Flink cluster copy its jar into lib/)");
+            throw new IllegalStateException(MISSING);
         }
         try {
             byte[] model = OnnxExport.servingBytes(weights);
