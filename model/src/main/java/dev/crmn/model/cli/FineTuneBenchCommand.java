@@ -75,6 +75,10 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
             + " 0 = none (default: ${DEFAULT-VALUE}).")
     double averageDecay;
 
+    @Option(names = "--distillation", defaultValue = "0", description = "Weight of the base model's own predictions"
+            + " in the training targets (knowledge distillation; 0 = the labels alone, default: ${DEFAULT-VALUE}).")
+    double distillation;
+
     @Option(names = "--round-steps", defaultValue = "0", description = "As the fine-tuning job's learner: rounds of this"
             + " many steps, each on a fresh sample of --round-images of the data, a candidate copied out after each"
             + " (constant schedule only; 0 = one run over all the data, default).")
@@ -128,7 +132,7 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
                 : steps > 0 ? steps : Math.max(1, Math.round(minutes * 60 * imagesPerSecond / batchSize));
         FineTuneSettings s = FineTuneSettings.builder().steps(planned).batchSize(batchSize).learningRate(lr)
                 .warmupFraction(warmup).schedule(FineTuneSettings.Schedule.valueOf(schedule.toUpperCase(java.util.Locale.ROOT)))
-                .averageDecay(averageDecay).seed(trainSeed).build();
+                .averageDecay(averageDecay).distillation(distillation).seed(trainSeed).build();
         List<Map<String, Object>> points = new ArrayList<>();
         System.err.printf("bench-finetune: %s on %s (%d images), %d planned steps, %s%n", base.manifest().displayName(),
                 train.description(), train.size(), planned, s);

@@ -6,11 +6,15 @@ package dev.crmn.model.train;
  * {@code warmupFraction} of the steps, then a cosine from {@code learningRate} to 0; {@link Schedule#CONSTANT}:
  * the same warm-up, then {@code learningRate} to the end). With {@code averageDecay} above 0 the run also keeps
  * an exponential moving average of the weights (each step: {@code avg = d * avg + (1 - d) * weights}, starting
- * from the base's), and the candidate is that average. Momentum and weight decay are the checkpoint's. Build
+ * from the base's), and the candidate is that average. With {@code distillation} above 0 every image is trained
+ * towards {@code (1 - distillation) * label + distillation * the base's prediction} (knowledge distillation from a
+ * frozen copy of the base, temperature 1): the run keeps more of what the base did and learns the data more slowly
+ * (a drifted camera: less forgotten, less adapted). Momentum and weight decay are the checkpoint's. Build
  * with {@link #builder()}; {@code build()} validates.
  */
 public record FineTuneSettings(long steps, int batchSize, double learningRate, double warmupFraction, boolean augment,
-                               long seed, boolean fastPath, Schedule schedule, double averageDecay) {
+                               long seed, boolean fastPath, Schedule schedule, double averageDecay,
+                               double distillation) {
 
     /** The learning rate over a run's steps, after the warm-up. */
     public enum Schedule {
@@ -39,6 +43,14 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         if (averageDecay < 0 || averageDecay >= 1) {
             throw new IllegalArgumentException("weight-average decay must be in [0, 1) (0: no average), got " + averageDecay);
         }
+        if (distillation < 0 || distillation >= 1) {
+            throw new IllegalArgumentException("distillation weight must be in [0, 1) (0: none), got " + distillation);
+        }
+    }
+
+    /** Whether the training targets mix in the base's own predictions (see {@code distillation}). */
+    public boolean distilling() {
+        return distillation > 0;
     }
 
     /** Whether the run keeps a moving average of the weights (and the candidate is the average). */
@@ -74,6 +86,7 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         private boolean fastPath = true;
         private Schedule schedule = Schedule.COSINE;
         private double averageDecay;
+        private double distillation;
 
         public Builder steps(long v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -84,10 +97,11 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         public Builder fastPath(boolean v) { fastPath = v; return this; }
         public Builder schedule(Schedule v) { schedule = v; return this; }
         public Builder averageDecay(double v) { averageDecay = v; return this; }
+        public Builder distillation(double v) { distillation = v; return this; }
 
         public FineTuneSettings build() {
             return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath, schedule,
-                    averageDecay);
+                    averageDecay, distillation);
         }
     }
 }

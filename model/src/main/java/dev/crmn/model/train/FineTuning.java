@@ -48,15 +48,21 @@ public final class FineTuning implements AutoCloseable {
     private int[] order;
     private int cursor;
     private long stepsDone;
+    /** The learning rate last set on the network (NaN before the first step). */
+    private double learningRate = Double.NaN;
     private double lossSum;
     private long nanos;
     private boolean handedOver;
     /** The moving average of the weights (with {@link FineTuneSettings#averaging()}), else null. */
     private INDArray average;
+    /** A frozen copy of the base whose predictions the targets mix in (with {@link FineTuneSettings#distilling()}). */
+    private ComputationGraph teacher;
 
-    private FineTuning(Manifest base, ComputationGraph net, ImageSet train, FineTuneSettings settings) {
+    private FineTuning(Manifest base, ComputationGraph net, ComputationGraph teacher, ImageSet train,
+                       FineTuneSettings settings) {
         this.base = base;
         this.net = net;
+        this.teacher = teacher;
         this.train = train;
         this.settings = settings;
         this.layout = CNN2DFormat.valueOf(base.input().layout());
@@ -77,10 +83,20 @@ public final class FineTuning implements AutoCloseable {
     public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings) {
         check(base, train);
         ComputationGraph copy = Graphs.copy(baseNetwork); // parameters and updater state (momentum) copied
-        if (settings.fastPath()) {
-            TrainingFastPath.apply(copy);
+        ComputationGraph teacher = null;
+        try {
+            if (settings.fastPath()) {
+                TrainingFastPath.apply(copy);
+            }
+            teacher = settings.distilling() ? Graphs.copy(baseNetwork) : null; // the base may be freed before the run
+            return new FineTuning(base, copy, teacher, train, settings);
+        } catch (RuntimeException | Error e) {
+            Graphs.free(copy);
+            if (teacher != null) {
+                Graphs.free(teacher);
+            }
+            throw e;
         }
-        return new FineTuning(base, copy, train, settings);
     }
 
     private static void check(Manifest base, ImageSet train) {
@@ -146,14 +162,17 @@ public final class FineTuning implements AutoCloseable {
         try {
             while (n < maxSteps && stepsDone < planned && !stop.getAsBoolean()
                     && !Thread.currentThread().isInterrupted()) {
-                net.setLearningRate(settings.learningRateAt(stepsDone));
-                lossSum += TrainingStep.fit(net, train, nextBatch(), base.normalization(), layout,
+                double lr = settings.learningRateAt(stepsDone);
+                if (lr != learningRate) { // DL4J walks every layer's configuration to set it: only when it changes
+                    net.setLearningRate(lr);
+                    learningRate = lr;
+                }
+                lossSum += TrainingStep.fit(net, teacher, settings.distillation(), train, nextBatch(), base.normalization(), layout,
                         settings.augment() ? augment : null);
                 if (average != null) {
-                    double d = settings.averageDecay();
-                    try (INDArray w = net.params().mul(1 - d)) {
-                        average.muli(d).addi(w);
-                    }
+                    // avg = d * avg + (1 - d) * w, as d * (avg - w) + w: in place, no array allocated per step
+                    INDArray w = net.params();
+                    average.subi(w).muli(settings.averageDecay()).addi(w);
                 }
                 stepsDone++;
                 n++;
@@ -289,6 +308,9 @@ public final class FineTuning implements AutoCloseable {
         if (average != null) {
             training.put("weight_average_decay", settings.averageDecay());
         }
+        if (settings.distilling()) {
+            training.put("distillation", settings.distillation());
+        }
         training.put("augment", settings.augment());
         training.put("seed", settings.seed());
         training.put("mean_loss", meanLoss());
@@ -304,6 +326,10 @@ public final class FineTuning implements AutoCloseable {
         if (average != null) {
             average.close();
             average = null;
+        }
+        if (teacher != null) {
+            Graphs.free(teacher);
+            teacher = null;
         }
         if (!handedOver) {
             handedOver = true;

@@ -24,8 +24,23 @@ final class TrainingStep {
      */
     static double fit(ComputationGraph net, ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
                       Random augment) {
+        return fit(net, null, 0, set, idx, norm, layout, augment);
+    }
+
+    /**
+     * As {@link #fit(ComputationGraph, ImageSet, int[], Normalization, CNN2DFormat, Random)}, towards targets that mix
+     * {@code teacher}'s predictions on the same augmented images into their labels: {@code (1 - weight) * one-hot +
+     * weight * teacher} (knowledge distillation at temperature 1; no teacher or weight 0: the labels alone).
+     */
+    static double fit(ComputationGraph net, ComputationGraph teacher, double weight, ImageSet set, int[] idx,
+                      Normalization norm, CNN2DFormat layout, Random augment) {
         try (INDArray x = Batches.features(set, idx, norm, layout, augment);
              INDArray y = Batches.oneHot(set, idx)) {
+            if (teacher != null && weight > 0) {
+                try (INDArray p = teacher.outputSingle(false, x)) {
+                    y.muli(1 - weight).addi(p.muli(weight));
+                }
+            }
             net.fit(new DataSet(x, y));
         }
         double score = net.score();

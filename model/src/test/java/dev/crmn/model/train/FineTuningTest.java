@@ -156,6 +156,54 @@ class FineTuningTest {
     }
 
     @Test
+    void distillationKeepsTheRunNearerTheBasesPredictionsThanItsLabelsAlone() {
+        // every image labelled one class above what the base predicts: the labels pull the network away from the base
+        INDArray baseProbs = probabilities(base.network(), fresh);
+        List<dev.crmn.model.data.LabelledImage> relabelled = new java.util.ArrayList<>();
+        for (int i = 0; i < fresh.size(); i++) {
+            int predicted = baseProbs.getRow(i).argMax().getInt(0);
+            relabelled.add(new dev.crmn.model.data.LabelledImage(fresh.image(i), (predicted + 1) % 10));
+        }
+        ImageSet wrong = ImageSet.of(relabelled, fresh.classNames(), fresh.height(), fresh.width(), fresh.channels(),
+                "relabelled");
+        double plain = meanProbabilityOfLabels(trained(
+                FineTuneSettings.builder().steps(12).batchSize(16).learningRate(0.05).build(), wrong), wrong);
+        double distilled = meanProbabilityOfLabels(trained(
+                FineTuneSettings.builder().steps(12).batchSize(16).learningRate(0.05).distillation(0.9).build(), wrong), wrong);
+        assertThat(distilled).as("the labels' pull, distilled towards the base (labels alone: %.3f, the base: %.3f)",
+                plain, meanProbabilityOfLabels(baseProbs, wrong)).isLessThan(plain - 0.02);
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).distillation(1).build())
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** The softmax outputs of the network a run of {@code s} on {@code data} ends with. */
+    private static INDArray trained(FineTuneSettings s, ImageSet data) {
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), data, s)) {
+            run.run(100, () -> false);
+            try (FineTuning.Candidate c = run.finish(null, Map.of())) {
+                assertThat(c.training().containsKey("distillation")).isEqualTo(s.distilling());
+                return probabilities(c.network(), data);
+            }
+        }
+    }
+
+    private static INDArray probabilities(org.deeplearning4j.nn.graph.ComputationGraph net, ImageSet data) {
+        int[] all = java.util.stream.IntStream.range(0, data.size()).toArray();
+        try (INDArray x = dev.crmn.model.data.Batches.features(data, all, base.manifest().normalization(),
+                org.deeplearning4j.nn.conf.CNN2DFormat.valueOf(base.manifest().input().layout()), null)) {
+            return net.outputSingle(false, x).detach();
+        }
+    }
+
+    private static double meanProbabilityOfLabels(INDArray probs, ImageSet data) {
+        double sum = 0;
+        for (int i = 0; i < data.size(); i++) {
+            sum += probs.getDouble(i, data.label(i));
+        }
+        return sum / data.size();
+    }
+
+    @Test
     void onlyARunAtAConstantRateGoesOn() {
         try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(2))) {
             run.run(100, () -> false);
