@@ -102,7 +102,7 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
                         c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor(c, manifest),
-                c.get(FineTuneOptions.SHADOW));
+                c.get(FineTuneOptions.SHADOW), c.get(FineTuneOptions.DISTILLATION));
         return new Plan(c, kafka, start, manifest, rounds);
     }
 

@@ -35,7 +35,7 @@ public final class FineTuneOptions {
     public static final ConfigOption<Integer> BATCH_SIZE = ConfigOptions.key("batch-size").intType().defaultValue(64)
             .withDescription("Mini-batch size of the rounds.");
     public static final ConfigOption<Double> LEARNING_RATE = ConfigOptions.key("learning-rate").doubleType()
-            .defaultValue(0.01).withDescription("Learning rate of the learner (constant after a short warm-up: the"
+            .defaultValue(0.02).withDescription("Learning rate of the learner (constant after a short warm-up: the"
                     + " weight average anneals, not the rate).");
     public static final ConfigOption<Double> AVERAGE_DECAY = ConfigOptions.key("average-decay").doubleType()
             .defaultValue(0.998).withDescription("Per-step decay of the moving average of the learner's weights, which is"
@@ -61,7 +61,7 @@ public final class FineTuneOptions {
             .defaultValue(2000).withDescription("Largest holdout; when full, a new holdout image takes the place of the"
                     + " most used one, which leaves for training.");
     public static final ConfigOption<Integer> HOLDOUT_MAX_USES = ConfigOptions.key("holdout-max-uses").intType()
-            .defaultValue(10).withDescription("Rounds a holdout image decides at most; then it leaves for training (so"
+            .defaultValue(20).withDescription("Rounds a holdout image decides at most; then it leaves for training (so"
                     + " the gate never fits one fixed holdout).");
     public static final ConfigOption<Integer> RESERVOIR_SIZE = ConfigOptions.key("reservoir-size").intType()
             .defaultValue(20000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
@@ -74,6 +74,11 @@ public final class FineTuneOptions {
             .defaultValue(5000).withDescription("Anchor images kept in memory (a seeded sample of --anchor).");
     public static final ConfigOption<Double> ANCHOR_SHARE = ConfigOptions.key("anchor-share").doubleType()
             .defaultValue(0.2).withDescription("Share of each round's training images taken from the anchor.");
+    public static final ConfigOption<Double> DISTILLATION = ConfigOptions.key("distillation").doubleType()
+            .defaultValue(0.0).withDescription("Weight of the base model's own predictions in the learner's training"
+                    + " targets (knowledge distillation from the version the learner started from): against a severe"
+                    + " drift it keeps more of what the model did on undrifted images, at the cost of adapting more"
+                    + " slowly (docs/results.md, the drift table); 0 = the labels alone.");
     public static final ConfigOption<Boolean> SHADOW = ConfigOptions.key("shadow").booleanType().defaultValue(false)
             .withDescription("Announce promoted versions as shadows: scored beside the serving version on live traffic"
                     + " until the quality job serves or rejects them (docs/rollout.md); default: announce them to serve.");
@@ -88,7 +93,7 @@ public final class FineTuneOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
             ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
-            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, SHADOW, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, DISTILLATION, SHADOW, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

@@ -51,7 +51,9 @@ final class Learner implements AutoCloseable {
             close();
             FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
                     .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
-                    .averageDecay(settings.averageDecay()).seed(TrainingFrames.SEED + number).build();
+                    .averageDecay(settings.averageDecay())
+                    .distillation(settings.distillation())
+                    .seed(TrainingFrames.SEED + number).build();
             run = FineTuning.start(base.manifest(), base.network(), train, s);
             this.generation = generation;
         } else {

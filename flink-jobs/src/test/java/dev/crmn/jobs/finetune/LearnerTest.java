@@ -50,4 +50,25 @@ class LearnerTest {
             Graphs.free(base.network());
         }
     }
+
+    @Test
+    void aLearnerWithDistillationTrainsTowardsItsBaseAndItsCandidatesSaySo() throws Exception {
+        RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
+        RoundSettings s = new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(),
+                t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
+                t.holdoutMaxUses(), t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), null,
+                false, 0.5);
+        TrainingFrames frames = new TrainingFrames(s);
+        for (int i = 0; i < 80; i++) {
+            frames.offer(TrainingFramesTest.frame(i));
+        }
+        Checkpoints.Loaded base = Checkpoints.load(Path.of("..", "models", "crmn-demo"), true);
+        try (Learner learner = new Learner(s)) {
+            Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
+            assertThat(r.candidate().training()).containsEntry("distillation", 0.5);
+            r.candidate().close();
+        } finally {
+            Graphs.free(base.network());
+        }
+    }
 }
