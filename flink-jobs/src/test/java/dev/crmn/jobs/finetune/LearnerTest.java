@@ -52,7 +52,7 @@ class LearnerTest {
     }
 
     @Test
-    void aLearnerWithDistillationTrainsTowardsItsBaseAndItsCandidatesSaySo() throws Exception {
+    void theDistillationSettingReachesTheLearnersRunAndItsCandidatesRecord() throws Exception {
         RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         RoundSettings s = new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(),
                 t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
