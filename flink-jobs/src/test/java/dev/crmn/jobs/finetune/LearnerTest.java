@@ -23,11 +23,8 @@ class LearnerTest {
     @Test
     void roundsGoOnAndTheBaseIsEvaluatedAgainOnlyWhenItOrTheHoldoutChanged() throws Exception {
         RoundSettings s = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
-        TrainingFrames frames = new TrainingFrames(s);
-        for (int i = 0; i < 80; i++) {
-            frames.offer(TrainingFramesTest.frame(i));
-        }
-        Checkpoints.Loaded base = Checkpoints.load(Path.of("..", "models", "crmn-demo"), true);
+        TrainingFrames frames = eightyFrames(s);
+        Checkpoints.Loaded base = shipped();
         try (Learner learner = new Learner(s)) {
             Learner.Result r1 = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
             assertThat(r1.candidate().steps()).isEqualTo(10);
@@ -58,11 +55,8 @@ class LearnerTest {
                 t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
                 t.holdoutMaxUses(), t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), null,
                 false, 0.5);
-        TrainingFrames frames = new TrainingFrames(s);
-        for (int i = 0; i < 80; i++) {
-            frames.offer(TrainingFramesTest.frame(i));
-        }
-        Checkpoints.Loaded base = Checkpoints.load(Path.of("..", "models", "crmn-demo"), true);
+        TrainingFrames frames = eightyFrames(s);
+        Checkpoints.Loaded base = shipped();
         try (Learner learner = new Learner(s)) {
             Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
             assertThat(r.candidate().training()).containsEntry("distillation", 0.5);
@@ -70,5 +64,17 @@ class LearnerTest {
         } finally {
             Graphs.free(base.network());
         }
+    }
+
+    private static TrainingFrames eightyFrames(RoundSettings s) {
+        TrainingFrames frames = new TrainingFrames(s);
+        for (int i = 0; i < 80; i++) {
+            frames.offer(TrainingFramesTest.frame(i));
+        }
+        return frames;
+    }
+
+    private static Checkpoints.Loaded shipped() throws java.io.IOException {
+        return Checkpoints.load(Path.of("..", "models", "crmn-demo"), true);
     }
 }
