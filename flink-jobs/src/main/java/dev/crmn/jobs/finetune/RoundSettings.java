@@ -18,25 +18,14 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
                             Anchor anchor, boolean shadow, double distillation)
         implements Serializable {
 
-    /** Settings whose promotions are announced to serve. */
+    /** Settings whose promotions are announced to serve, without distillation. */
     public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache, int roundFrames,
                          long roundIntervalMs, int steps, int batchSize, double learningRate, double averageDecay,
                          int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
                          String labelledTopic, String keyFingerprint, PromotionGate gate, int patience, Anchor anchor) {
         this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
                 averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
-                keyFingerprint, gate, patience, anchor, false);
-    }
-
-    /** Settings without distillation. */
-    public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache, int roundFrames,
-                         long roundIntervalMs, int steps, int batchSize, double learningRate, double averageDecay,
-                         int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
-                         String labelledTopic, String keyFingerprint, PromotionGate gate, int patience, Anchor anchor,
-                         boolean shadow) {
-        this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
-                averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
-                keyFingerprint, gate, patience, anchor, shadow, 0);
+                keyFingerprint, gate, patience, anchor, false, 0);
     }
 
     public RoundSettings {
