@@ -66,7 +66,10 @@ public final class FineTuneCommand implements Callable<Integer> {
                     plan.rounds().learningRate(), plan.rounds().averageDecay(), plan.rounds().anchor() == null
                             ? "no anchor (--anchor: clean images against forgetting under drift)"
                             : "anchored on " + String.join(",", plan.rounds().anchor().paths()) + " ("
-                            + Math.round(plan.rounds().anchor().share() * 100) + " % of each round)",
+                            + Math.round(plan.rounds().anchor().share() * 100) + " % of each round"
+                            + (plan.rounds().anchor().checkImages() == 0 ? "; no forgetting check"
+                            : "; refused when more than " + plan.rounds().anchor().maxForgetting() + " points below the"
+                            + " start on " + plan.rounds().anchor().checkImages() + " held-out anchor images, at most") + ")",
                     plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
                     plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);

@@ -12,23 +12,50 @@ import java.util.Random;
 /**
  * The anchor: clean labelled images of what the model already knows (e.g. part of its own training data), mixed
  * into every round ({@code share} of its images) so that adapting to a drifted stream does not forget the
- * undrifted one. Read from {@code paths} (CIFAR binary files or image folders, where the job runs) when the trainer
- * opens; configuration, not state: {@code images} of them, a seeded sample, the same after every restart.
+ * undrifted one, and a check against forgetting: {@code checkImages} more of them, never trained on, on which the
+ * gate refuses a candidate more than {@code maxForgetting} points below the version the learner started from. Read
+ * from {@code paths} (CIFAR binary files or image folders, where the job runs) when the trainer opens;
+ * configuration, not state: a seeded sample, the same after every restart.
+ *
+ * @param images        training images kept in memory, at most
+ * @param checkImages   held-out images of the forgetting check, at most (and at most a fifth of what the files
+ *                      hold); 0: no check
+ * @param maxForgetting points of accuracy on the check images a candidate may lose against the reference
  */
-public record Anchor(List<String> paths, int images, double share) implements Serializable {
+public record Anchor(List<String> paths, int images, double share, int checkImages, double maxForgetting)
+        implements Serializable {
+
+    public static final int DEFAULT_CHECK_IMAGES = 2000;
+    public static final double DEFAULT_MAX_FORGETTING = 1.0;
 
     public Anchor {
         paths = List.copyOf(paths);
         if (paths.isEmpty() || images < 1 || !(share > 0 && share < 1)) {
             throw new IllegalArgumentException("an anchor needs files, --anchor-images >= 1 and --anchor-share in (0, 1)");
         }
+        if (checkImages < 0 || !(maxForgetting >= 0 && maxForgetting <= 100)) {
+            throw new IllegalArgumentException("--anchor-check-images must be >= 0 and --max-forgetting in [0, 100] points");
+        }
+    }
+
+    /** An anchor with the default forgetting check. */
+    public Anchor(List<String> paths, int images, double share) {
+        this(paths, images, share, DEFAULT_CHECK_IMAGES, DEFAULT_MAX_FORGETTING);
     }
 
     /**
-     * The anchor images as training examples of {@code model} (its class order), or an error naming what is wrong:
-     * a missing file, an image that does not decode, classes the model does not have.
+     * The anchor's images: {@code train} mixed into rounds, {@code check} the forgetting check's (disjoint from
+     * {@code train}; empty when there is no check), {@code checkDigest} a fingerprint of the check images and labels
+     * (a reference accuracy measured on other images does not apply).
      */
-    public List<Example> load(Manifest model) throws IOException {
+    public record Images(List<Example> train, List<Example> check, String checkDigest) {
+    }
+
+    /**
+     * The anchor images as examples of {@code model} (its class order), or an error naming what is wrong: a missing
+     * file, an image that does not decode, classes the model does not have.
+     */
+    public Images load(Manifest model) throws IOException {
         List<Path> files = paths.stream().map(Path::of).toList();
         ImageSet set;
         try {
@@ -43,11 +70,22 @@ public record Anchor(List<String> paths, int images, double share) implements Se
                     + model.input().channels());
         }
         int[] order = ImageSet.permutation(set.size(), new Random(0x5eed));
-        List<Example> out = new ArrayList<>(Math.min(images, set.size()));
-        for (int i = 0; i < Math.min(images, set.size()); i++) {
+        int checked = Math.min(checkImages, set.size() / 5);
+        int trained = Math.min(images, set.size() - checked);
+        List<Example> check = new ArrayList<>(checked);
+        List<Example> train = new ArrayList<>(trained);
+        java.util.zip.CRC32C digest = new java.util.zip.CRC32C();
+        for (int i = 0; i < checked + trained; i++) {
             int k = order[i];
-            out.add(new Example(set.image(k).pixels(), set.label(k), -1, -1));
+            Example e = new Example(set.image(k).pixels(), set.label(k), -1, -1);
+            if (i < checked) {
+                check.add(e);
+                digest.update(e.pixels());
+                digest.update(e.label());
+            } else {
+                train.add(e);
+            }
         }
-        return out;
+        return new Images(train, check, checked == 0 ? "" : checked + "-" + Long.toHexString(digest.getValue()));
     }
 }

@@ -113,7 +113,8 @@ public final class FineTuneJob {
             return null;
         }
         Anchor a = new Anchor(java.util.Arrays.stream(paths.split(",")).map(String::trim).filter(p -> !p.isEmpty())
-                .toList(), c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE));
+                .toList(), c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE),
+                c.get(FineTuneOptions.ANCHOR_CHECK_IMAGES), c.get(FineTuneOptions.MAX_FORGETTING));
         a.load(manifest);
         return a;
     }

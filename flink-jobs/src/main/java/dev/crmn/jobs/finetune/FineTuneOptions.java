@@ -74,6 +74,13 @@ public final class FineTuneOptions {
             .defaultValue(5000).withDescription("Anchor images kept in memory (a seeded sample of --anchor).");
     public static final ConfigOption<Double> ANCHOR_SHARE = ConfigOptions.key("anchor-share").doubleType()
             .defaultValue(0.2).withDescription("Share of each round's training images taken from the anchor.");
+    public static final ConfigOption<Integer> ANCHOR_CHECK_IMAGES = ConfigOptions.key("anchor-check-images").intType()
+            .defaultValue(Anchor.DEFAULT_CHECK_IMAGES).withDescription("Anchor images held out of training (at most a"
+                    + " fifth of --anchor) for the forgetting check: a candidate more than --max-forgetting points below"
+                    + " the version the learner started from on them is refused; 0 = no check.");
+    public static final ConfigOption<Double> MAX_FORGETTING = ConfigOptions.key("max-forgetting").doubleType()
+            .defaultValue(Anchor.DEFAULT_MAX_FORGETTING).withDescription("Points of accuracy on the anchor's held-out"
+                    + " images a candidate may lose against the version the learner started from (with --anchor).");
     public static final ConfigOption<Double> DISTILLATION = ConfigOptions.key("distillation").doubleType()
             .defaultValue(0.0).withDescription("Weight of the base model's own predictions in the learner's training"
                     + " targets (knowledge distillation from the version the learner started from): against a severe"
@@ -93,7 +100,7 @@ public final class FineTuneOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
             ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
-            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, DISTILLATION, SHADOW, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

@@ -6,7 +6,9 @@ import dev.crmn.model.eval.EvaluationReport;
 import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.train.FineTuneSettings;
 import dev.crmn.model.train.FineTuning;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 
@@ -19,21 +21,72 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
  */
 final class Learner implements AutoCloseable {
 
-    /** What a round hands back to the task thread: the candidate, the base on the same holdout, and speed. */
-    record Result(FineTuning.Candidate candidate, EvaluationReport baseEval, double seconds, double imagesPerSecond) {
+    /**
+     * What a round hands back to the task thread: the candidate, the base on the same holdout, speed, and the
+     * forgetting check (null without one: {@link Anchor}).
+     */
+    record Result(FineTuning.Candidate candidate, EvaluationReport baseEval, double seconds, double imagesPerSecond,
+                  Forgetting forgetting) {
     }
 
+    /**
+     * The forgetting check of a candidate: its accuracy on the anchor's held-out images against the reference, the
+     * accuracy there of the version the learner started from (kept in each promoted version's manifest, {@code
+     * training.anchor_check}, so that a restart or a promoted version keeps the first reference).
+     */
+    record Forgetting(double accuracy, double reference, int images, double maxPoints) {
+
+        double pointsLost() {
+            return 100 * (reference - accuracy);
+        }
+
+        boolean forgot() {
+            return pointsLost() > maxPoints;
+        }
+
+        /** The gate's decision {@code d}, refused when it promoted a candidate that forgot. */
+        PromotionGate.Decision judge(PromotionGate.Decision d) {
+            if (!d.promoted() || !forgot()) {
+                return d;
+            }
+            return d.refusedFor(String.format("but it forgets: %.2f %% on %d held-out anchor images, %.2f points below"
+                    + " the %.2f %% of the version the learner started from (--max-forgetting %.2f)", 100 * accuracy,
+                    images, pointsLost(), 100 * reference, maxPoints));
+        }
+
+        Map<String, Object> record(String digest) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("images", images);
+            m.put("digest", digest);
+            m.put("reference_accuracy", reference);
+            m.put("accuracy", accuracy);
+            return m;
+        }
+    }
+
+    /** The training record's key of the forgetting check. */
+    static final String ANCHOR_CHECK = "anchor_check";
+
     private final RoundSettings settings;
+    /** The anchor's held-out images (empty: no forgetting check) and their fingerprint. */
+    private final List<Example> check;
+    private final String checkDigest;
+    private ImageSet checkSet;
+    /** The forgetting check's reference for the current run. */
+    private double reference = Double.NaN;
     private FineTuning run;
-    /** The base generation the run grew from (see {@link #round}). */
+    /** The base generation the run grew from (see {@link #round}), and the forgetting refusals it started after. */
     private long generation = -1;
+    private int forgettings;
     /** The last evaluation of a base on a holdout, the base's network (identity) and the holdout's images. */
     private EvaluationReport baseEval;
     private Object baseEvaluated;
     private List<Example> evaluatedOn;
 
-    Learner(RoundSettings settings) {
+    Learner(RoundSettings settings, Anchor.Images anchor) {
         this.settings = settings;
+        this.check = anchor == null ? List.of() : anchor.check();
+        this.checkDigest = anchor == null ? "" : anchor.checkDigest();
     }
 
     /**
@@ -43,19 +96,39 @@ final class Learner implements AutoCloseable {
      * interrupted it.
      */
     Result round(TrainingFrames.Round r, Checkpoints.Loaded base, long generation, BooleanSupplier stop) {
+        return round(r, base, generation, 0, stop);
+    }
+
+    /**
+     * The distillation weight of a run after {@code forgettings} candidates were refused for forgetting: 0.5 after
+     * the first, 0.75 from the second on (the labels still decide a quarter), never below {@code --distillation}.
+     */
+    static double distillation(double configured, int forgettings) {
+        return Math.max(configured, forgettings == 0 ? 0 : forgettings == 1 ? 0.5 : 0.75);
+    }
+
+    /**
+     * As {@link #round(TrainingFrames.Round, Checkpoints.Loaded, long, BooleanSupplier)}, after {@code forgettings}
+     * candidates were refused for forgetting: a new count starts a new run from {@code base} (the serving version),
+     * leaning on it more ({@link #distillation(double, int)}).
+     */
+    Result round(TrainingFrames.Round r, Checkpoints.Loaded base, long generation, int forgettings,
+                 BooleanSupplier stop) {
         long started = System.nanoTime();
         long number = r.number();
         ImageSet train = r.trainSet(base.manifest());
         ImageSet holdout = r.holdoutSet(base.manifest());
-        if (run == null || this.generation != generation) {
+        if (run == null || this.generation != generation || this.forgettings != forgettings) {
             close();
             FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
                     .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
                     .averageDecay(settings.averageDecay())
-                    .distillation(settings.distillation())
+                    .distillation(distillation(settings.distillation(), forgettings))
                     .seed(TrainingFrames.SEED + number).build();
             run = FineTuning.start(base.manifest(), base.network(), train, s);
             this.generation = generation;
+            this.forgettings = forgettings;
+            reference = check.isEmpty() ? Double.NaN : reference(base);
         } else {
             run.continueOn(train, settings.steps());
         }
@@ -67,8 +140,37 @@ final class Learner implements AutoCloseable {
         }
         double ips = (run.stepsDone() - steps0) * (double) Math.min(settings.batchSize(), train.size())
                 / Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
-        FineTuning.Candidate c = run.snapshot(base.manifest(), holdout, r.lineage(settings.labelledTopic()));
-        return new Result(c, baseOn(base, r.judged(), holdout), (System.nanoTime() - started) / 1e9, ips);
+        Map<String, Object> lineage = r.lineage(settings.labelledTopic());
+        FineTuning.Candidate c = run.snapshot(base.manifest(), holdout, lineage);
+        Forgetting f = null;
+        if (!check.isEmpty()) {
+            f = new Forgetting(evaluate(c.network(), base).accuracy(), reference, check.size(),
+                    settings.anchor().maxForgetting());
+            Map<String, Object> training = new LinkedHashMap<>(c.training());
+            training.put(ANCHOR_CHECK, f.record(checkDigest));
+            c = new FineTuning.Candidate(c.base(), c.network(), c.steps(), c.holdout(), training);
+        }
+        return new Result(c, baseOn(base, r.judged(), holdout), (System.nanoTime() - started) / 1e9, ips, f);
+    }
+
+    /**
+     * The reference of a run from {@code base}: the one its manifest carries for these check images (a version this
+     * job promoted: the reference it was checked against), else the base's own accuracy on them.
+     */
+    private double reference(Checkpoints.Loaded base) {
+        if (base.manifest().training() != null && base.manifest().training().get(ANCHOR_CHECK) instanceof Map<?, ?> m
+                && checkDigest.equals(m.get("digest")) && m.get("reference_accuracy") instanceof Number n) {
+            return n.doubleValue();
+        }
+        return evaluate(base.network(), base).accuracy();
+    }
+
+    private EvaluationReport evaluate(org.deeplearning4j.nn.graph.ComputationGraph net, Checkpoints.Loaded base) {
+        if (checkSet == null) {
+            checkSet = TrainingFrames.imageSet(check, base.manifest(), "anchor check " + check.size());
+        }
+        return Evaluator.evaluate(net, checkSet, base.manifest().normalization(),
+                CNN2DFormat.valueOf(base.manifest().input().layout()), 256);
     }
 
     /**

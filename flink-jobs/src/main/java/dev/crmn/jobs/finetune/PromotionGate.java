@@ -35,6 +35,12 @@ public record PromotionGate(double significance, double marginPoints, int minHol
         public boolean promoted() {
             return "promoted".equals(decision);
         }
+
+        /** This decision turned into a refusal for {@code why} (a check beyond the test), its statistic kept. */
+        public Decision refusedFor(String why) {
+            return new Decision("refused", reason + "; " + why, test, pValue, holdoutImages, baseOnlyCorrect,
+                    candidateOnlyCorrect);
+        }
     }
 
     /** A skipped round when the holdout is too small to decide on, else null. */

@@ -13,6 +13,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param reason           why, with the statistic (docs/finetune.md, "The gate")
  * @param test             the gate's statistic ({@link PromotionGate#TEST})
  * @param pValue           its p-value, null when no test ran
+ * @param anchorAccuracy   the candidate's accuracy on the anchor's held-out images (the forgetting check), null
+ *                         without one
+ * @param anchorReference  the accuracy there of the version the learner started from, null without a check
  * @param decidedAt        when the round was decided (ms since the epoch)
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -29,6 +32,8 @@ public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("reason") String reason,
                           @JsonProperty("test") String test,
                           @JsonProperty("p_value") Double pValue,
+                          @JsonProperty("anchor_check_accuracy") Double anchorAccuracy,
+                          @JsonProperty("anchor_check_reference") Double anchorReference,
                           @JsonProperty("seconds") double seconds,
                           @JsonProperty("images_per_s") double imagesPerSecond,
                           @JsonProperty("decided_at") long decidedAt) {

@@ -95,6 +95,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     private transient Learner learner;
     /** Counts the bases adopted from elsewhere (task thread); a round under a newer one starts a new learner. */
     private transient long adoptions;
+    /**
+     * Candidates refused for forgetting (task thread; not in state): the next round starts a new learner from the
+     * serving version that leans on it more ({@link Learner#distillation}).
+     */
+    private transient int forgettings;
     private transient long lastRoundEnd;
     /** The {@link Anchor}'s images (configuration: read from its files when the task opens), or none. */
     private transient List<Example> anchorExamples;
@@ -236,7 +241,6 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 settings.modelCache());
         store = cache.store();
         stop = new AtomicBoolean();
-        learner = new Learner(settings);
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
         trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
         promoted.open(store, cache, new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox),
@@ -246,7 +250,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));
         }
         base = cache.use(baseRef, dir -> Checkpoints.load(dir, true));
-        anchorExamples = settings.anchor() == null ? List.of() : settings.anchor().load(base.manifest());
+        Anchor.Images anchor = settings.anchor() == null ? null : settings.anchor().load(base.manifest());
+        anchorExamples = anchor == null ? List.of() : anchor.train();
+        learner = new Learner(settings, anchor);
         PendingVersion newest = promoted.newest();
         if (newest != null) {
             // promoted before a failure: the newest is the base; publishing and announcing happen again below
@@ -460,7 +466,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 long round = ++rounds;
                 roundsCounter.inc();
                 report(new RoundReport(round, base.manifest().version(), null, null, null, frames.holdout().size(), 0,
-                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, 0, 0,
+                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, null, null, 0, 0,
                         System.currentTimeMillis()));
             }
             lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
@@ -475,11 +481,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         Checkpoints.Loaded b = base;
         roundBase = b.network();
         long generation = adoptions;
+        int forgot = forgettings;
         LOG.info("round {}: fine-tuning {} for {} steps on {} new and {} replayed frames; holdout {}{}", r.number(),
                 b.manifest().displayName(), settings.steps(), r.newFrames().size(), r.replayed(), r.judged().size(),
                 quiet ? "; the stream is quiet (" + quietRoundsLeft()
                         + " more refusal(s) without progress end these rounds)" : "");
-        execute("round " + r.number(), () -> learner.round(r, b, generation, stop::get),
+        execute("round " + r.number(), () -> learner.round(r, b, generation, forgot, stop::get),
                 result -> roundDone(r, result), result -> result.candidate().close());
     }
 
@@ -502,6 +509,17 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             d = settings.gate().decide(holdoutLabels, result.baseEval().predictions(), c.holdout().predictions());
         }
+        Learner.Forgetting f = result.forgetting();
+        boolean forgot = f != null && f.forgot();
+        if (f != null) {
+            d = f.judge(d);
+        }
+        if (forgot) {
+            forgettings++;
+            LOG.info("round {}: the candidate forgets ({} points on the anchor's held-out images): the next round starts"
+                    + " a new learner from {} with distillation {}", r.number(), String.format("%.2f", -f.pointsLost()),
+                    base.manifest().displayName(), Learner.distillation(settings.distillation(), forgettings));
+        }
         Long version = null;
         if (d.promoted()) {
             resetPatience();
@@ -514,13 +532,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
-            if (cAcc <= bAcc) {
+            if (cAcc <= bAcc || forgot) {
                 refusedInARow++; // no progress; a candidate better than the serving model, only not yet
-            }                    // significantly, does not count
+            }                    // significantly, does not count (one that forgets does)
         }
         frames.judged(r);
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),
                 r.newFrames().size(), r.train().size(), c.steps(), d.decision(), d.reason(), d.test(), d.pValue(),
+                f == null ? null : f.accuracy(), f == null ? null : f.reference(),
                 result.seconds(), result.imagesPerSecond(), System.currentTimeMillis()));
         if (rejectedBase != null) {
             boolean stillBase = rejectedBase == base.manifest().version(); // not if this round promoted a newer one

@@ -170,7 +170,7 @@ public final class TrainingFrames {
         return out;
     }
 
-    private static ImageSet imageSet(List<Example> examples, Manifest m, String description) {
+    static ImageSet imageSet(List<Example> examples, Manifest m, String description) {
         int h = m.input().height(), w = m.input().width(), c = m.input().channels();
         List<LabelledImage> images = new ArrayList<>(examples.size());
         for (Example e : examples) {

@@ -23,12 +23,33 @@ class AnchorTest {
     @Test
     void itKeepsASeededSampleOfTheFilesAsTrainingExamplesTheSameEveryTime() throws Exception {
         Anchor a = new Anchor(List.of(SAMPLE.toString()), 100, 0.2);
-        List<Example> first = a.load(shipped());
+        List<Example> first = a.load(shipped()).train();
         assertThat(first).hasSize(100).allMatch(e -> e.pixels().length == 32 * 32 * 3 && e.label() >= 0 && e.label() < 10);
-        List<Example> again = a.load(shipped());
+        List<Example> again = a.load(shipped()).train();
         assertThat(again).extracting(Example::label).isEqualTo(first.stream().map(Example::label).toList());
-        assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped()))
+        assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 0, 1).load(shipped()).train())
                 .as("at most what the files hold").hasSize(400);
+    }
+
+    @Test
+    void itHoldsOutTheForgettingChecksImagesFromTrainingAndFingerprintsThem() throws Exception {
+        Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped());
+        assertThat(all.check()).as("at most a fifth of the 400 images").hasSize(80);
+        assertThat(all.train()).as("the rest").hasSize(320);
+        assertThat(all.check()).allSatisfy(c -> assertThat(all.train()).noneMatch(t -> t.pixels() == c.pixels()
+                || java.util.Arrays.equals(t.pixels(), c.pixels())));
+        Anchor.Images few = new Anchor(List.of(SAMPLE.toString()), 50, 0.2, 30, 1).load(shipped());
+        assertThat(few.check()).hasSize(30);
+        assertThat(few.train()).hasSize(50);
+        assertThat(few.checkDigest()).isEqualTo(new Anchor(List.of(SAMPLE.toString()), 10, 0.2, 30, 2).load(shipped())
+                .checkDigest()).as("the same check images, whatever else differs").isNotEqualTo(all.checkDigest());
+        Anchor.Images none = new Anchor(List.of(SAMPLE.toString()), 50, 0.2, 0, 1).load(shipped());
+        assertThat(none.check()).isEmpty();
+        assertThat(none.checkDigest()).isEmpty();
+        assertThatThrownBy(() -> new Anchor(List.of(SAMPLE.toString()), 10, 0.2, -1, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--anchor-check-images");
+        assertThatThrownBy(() -> new Anchor(List.of(SAMPLE.toString()), 10, 0.2, 10, -1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--max-forgetting");
     }
 
     @Test

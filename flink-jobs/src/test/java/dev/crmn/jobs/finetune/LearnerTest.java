@@ -25,7 +25,7 @@ class LearnerTest {
         RoundSettings s = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
-        try (Learner learner = new Learner(s)) {
+        try (Learner learner = new Learner(s, null)) {
             Learner.Result r1 = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
             assertThat(r1.candidate().steps()).isEqualTo(10);
             Learner.Result r2 = learner.round(frames.plan(2, true, java.util.List.of()), base, 0, () -> false);
@@ -57,13 +57,95 @@ class LearnerTest {
                 false, 0.5);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
-        try (Learner learner = new Learner(s)) {
+        try (Learner learner = new Learner(s, null)) {
             Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
             assertThat(r.candidate().training()).containsEntry("distillation", 0.5);
             r.candidate().close();
         } finally {
             Graphs.free(base.network());
         }
+    }
+
+    @Test
+    void withAnAnchorEachCandidateIsCheckedForForgettingAgainstTheReferenceTheBaseCarriesOrHasItself() throws Exception {
+        RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
+        Anchor anchor = new Anchor(java.util.List.of(AnchorTest.SAMPLE.toString()), 50, 0.2, 60, 1.0);
+        RoundSettings s = new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(),
+                t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
+                t.holdoutMaxUses(), t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), anchor,
+                false, 0);
+        TrainingFrames frames = eightyFrames(s);
+        Checkpoints.Loaded base = shipped();
+        Anchor.Images images = anchor.load(base.manifest());
+        double baseAccuracy = dev.crmn.model.eval.Evaluator.evaluate(base.network(),
+                TrainingFrames.imageSet(images.check(), base.manifest(), "check"), base.manifest().normalization(),
+                org.deeplearning4j.nn.conf.CNN2DFormat.valueOf(base.manifest().input().layout()), 64).accuracy();
+        try (Learner learner = new Learner(s, images)) {
+            Learner.Result r = learner.round(frames.plan(1, false, images.train()), base, 0, () -> false);
+            Learner.Forgetting f = r.forgetting();
+            assertThat(f.images()).isEqualTo(60);
+            assertThat(f.reference()).as("a base with no record: its own accuracy on the check").isEqualTo(baseAccuracy);
+            assertThat(f.maxPoints()).isEqualTo(1.0);
+            assertThat(r.candidate().training().get(Learner.ANCHOR_CHECK)).isEqualTo(f.record(images.checkDigest()));
+            r.candidate().close();
+
+            // a version this job promoted carries the reference it was checked against: a run from it keeps it
+            Checkpoints.Loaded promoted = new Checkpoints.Loaded(null, base.manifest().toBuilder().training(java.util.Map.of(
+                    Learner.ANCHOR_CHECK, java.util.Map.of("digest", images.checkDigest(), "reference_accuracy", 0.99)))
+                    .build(), base.network());
+            Learner.Result again = learner.round(frames.plan(2, true, images.train()), promoted, 1, () -> false);
+            assertThat(again.forgetting().reference()).isEqualTo(0.99);
+            assertThat(again.forgetting().forgot()).as("%s", again.forgetting()).isTrue();
+            again.candidate().close();
+
+            Checkpoints.Loaded other = new Checkpoints.Loaded(null, base.manifest().toBuilder().training(java.util.Map.of(
+                    Learner.ANCHOR_CHECK, java.util.Map.of("digest", "60-other", "reference_accuracy", 0.99)))
+                    .build(), base.network());
+            Learner.Result elsewhere = learner.round(frames.plan(3, true, images.train()), other, 2, () -> false);
+            assertThat(elsewhere.forgetting().reference()).as("checked on other images: not this check's reference")
+                    .isEqualTo(baseAccuracy);
+            elsewhere.candidate().close();
+
+            Learner.Result leaning = learner.round(frames.plan(4, true, images.train()), base, 2, 1, () -> false);
+            assertThat(leaning.candidate().steps()).as("after a forgetting: a new run").isEqualTo(10);
+            assertThat(leaning.candidate().training()).containsEntry("distillation", 0.5);
+            leaning.candidate().close();
+        } finally {
+            Graphs.free(base.network());
+        }
+    }
+
+    @Test
+    void eachForgettingLeansTheNextRunMoreOnTheVersionItStartsFromUpToThreeQuarters() {
+        assertThat(Learner.distillation(0, 0)).isEqualTo(0);
+        assertThat(Learner.distillation(0, 1)).isEqualTo(0.5);
+        assertThat(Learner.distillation(0, 2)).isEqualTo(0.75);
+        assertThat(Learner.distillation(0, 7)).isEqualTo(0.75);
+        assertThat(Learner.distillation(0.6, 1)).as("never below --distillation").isEqualTo(0.6);
+        assertThat(Learner.distillation(0.9, 3)).isEqualTo(0.9);
+    }
+
+    @Test
+    void aCandidateThatForgetsIsRefusedWhateverTheHoldoutSaysAndTheStatisticIsKept() {
+        PromotionGate gate = new PromotionGate(0.05, 0, 10);
+        int[] labels = new int[40];
+        int[] base = new int[40];
+        int[] better = new int[40];
+        for (int i = 0; i < 40; i++) {
+            base[i] = i < 20 ? 0 : 1;
+            better[i] = 0;
+        }
+        PromotionGate.Decision promoted = gate.decide(labels, base, better);
+        assertThat(promoted.promoted()).isTrue();
+        Learner.Forgetting forgot = new Learner.Forgetting(0.785, 0.80, 2000, 1.0);
+        PromotionGate.Decision refused = forgot.judge(promoted);
+        assertThat(refused.decision()).isEqualTo("refused");
+        assertThat(refused.reason()).startsWith(promoted.reason()).contains("forgets: 78.50 % on 2000 held-out anchor images,"
+                + " 1.50 points below the 80.00 % of the version the learner started from (--max-forgetting 1.00)");
+        assertThat(refused.pValue()).isEqualTo(promoted.pValue());
+        assertThat(new Learner.Forgetting(0.795, 0.80, 2000, 1.0).judge(promoted)).as("within the bound").isSameAs(promoted);
+        PromotionGate.Decision notBetter = gate.decide(labels, better, base);
+        assertThat(forgot.judge(notBetter)).as("a refusal stays as it was").isSameAs(notBetter);
     }
 
     private static TrainingFrames eightyFrames(RoundSettings s) {
