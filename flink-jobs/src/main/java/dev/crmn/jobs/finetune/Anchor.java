@@ -19,7 +19,8 @@ import java.util.Random;
  *
  * @param images        training images kept in memory, at most
  * @param checkImages   held-out images of the forgetting check, at most (and at most a fifth of what the files
- *                      hold); 0: no check
+ *                      hold; none when that leaves fewer than {@link #MIN_CHECK_IMAGES} or {@code checkImages}); 0:
+ *                      no check
  * @param maxForgetting points of accuracy on the check images a candidate may lose against the reference
  */
 public record Anchor(List<String> paths, int images, double share, int checkImages, double maxForgetting)
@@ -27,6 +28,8 @@ public record Anchor(List<String> paths, int images, double share, int checkImag
 
     public static final int DEFAULT_CHECK_IMAGES = 2000;
     public static final double DEFAULT_MAX_FORGETTING = 1.0;
+    /** The fewest held-out images the default check runs on (files of at least five times as many). */
+    public static final int MIN_CHECK_IMAGES = 500;
 
     public Anchor {
         paths = List.copyOf(paths);
@@ -71,6 +74,9 @@ public record Anchor(List<String> paths, int images, double share, int checkImag
         }
         int[] order = ImageSet.permutation(set.size(), new Random(0x5eed));
         int checked = Math.min(checkImages, set.size() / 5);
+        if (checked < Math.min(checkImages, MIN_CHECK_IMAGES)) {
+            checked = 0; // a point estimate on fewer images is noise against a bound of a point or two: no check
+        }
         int trained = Math.min(images, set.size() - checked);
         List<Example> check = new ArrayList<>(checked);
         List<Example> train = new ArrayList<>(trained);

@@ -46,6 +46,8 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  */
 public final class FineTuneJob {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FineTuneJob.class);
+
     public static final String USAGE = "crmn finetune --model NAME [options]   or   flink run -c "
             + FineTuneJob.class.getName() + " target/dist/crmn-flink-job.jar --model NAME [options]\n\n"
             + "Fine-tunes the latest version of NAME in the store on the labelled topic, in rounds; promotes a candidate"
@@ -115,7 +117,12 @@ public final class FineTuneJob {
         Anchor a = new Anchor(java.util.Arrays.stream(paths.split(",")).map(String::trim).filter(p -> !p.isEmpty())
                 .toList(), c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE),
                 c.get(FineTuneOptions.ANCHOR_CHECK_IMAGES), c.get(FineTuneOptions.MAX_FORGETTING));
-        a.load(manifest);
+        Anchor.Images images = a.load(manifest);
+        if (images.check().isEmpty() && a.checkImages() > 0) {
+            LOG.warn("--anchor holds {} images: too few to hold {} out for the forgetting check (a fifth of them, at"
+                    + " least {}); candidates are not checked for forgetting", images.train().size(),
+                    a.checkImages(), Math.min(a.checkImages(), Anchor.MIN_CHECK_IMAGES));
+        }
         return a;
     }
 

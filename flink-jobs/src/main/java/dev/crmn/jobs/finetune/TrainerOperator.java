@@ -532,9 +532,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
-            if (cAcc <= bAcc || forgot) {
+            if (cAcc <= bAcc) {
                 refusedInARow++; // no progress; a candidate better than the serving model, only not yet
-            }                    // significantly, does not count (one that forgets does)
+            }                    // significantly or forgetting (a new learner follows), does not count
         }
         frames.judged(r);
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),

@@ -33,9 +33,13 @@ class AnchorTest {
 
     @Test
     void itHoldsOutTheForgettingChecksImagesFromTrainingAndFingerprintsThem() throws Exception {
-        Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped());
+        Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 200, 1).load(shipped());
         assertThat(all.check()).as("at most a fifth of the 400 images").hasSize(80);
         assertThat(all.train()).as("the rest").hasSize(320);
+        Anchor.Images byDefault = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped());
+        assertThat(byDefault.check()).as("a fifth of 400 is too few for the default check (%d)",
+                Anchor.MIN_CHECK_IMAGES).isEmpty();
+        assertThat(byDefault.train()).hasSize(400);
         assertThat(all.check()).allSatisfy(c -> assertThat(all.train()).noneMatch(t -> t.pixels() == c.pixels()
                 || java.util.Arrays.equals(t.pixels(), c.pixels())));
         Anchor.Images few = new Anchor(List.of(SAMPLE.toString()), 50, 0.2, 30, 1).load(shipped());
