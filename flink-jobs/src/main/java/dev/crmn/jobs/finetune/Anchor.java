@@ -27,7 +27,7 @@ public record Anchor(List<String> paths, int images, double share, int checkImag
         implements Serializable {
 
     public static final int DEFAULT_CHECK_IMAGES = 2000;
-    public static final double DEFAULT_MAX_FORGETTING = 1.0;
+    public static final double DEFAULT_MAX_FORGETTING = 2.0;
     /** The fewest held-out images the default check runs on (files of at least five times as many). */
     public static final int MIN_CHECK_IMAGES = 500;
 

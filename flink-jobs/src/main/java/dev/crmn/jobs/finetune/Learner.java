@@ -75,9 +75,9 @@ final class Learner implements AutoCloseable {
     /** The forgetting check's reference for the current run. */
     private double reference = Double.NaN;
     private FineTuning run;
-    /** The base generation the run grew from (see {@link #round}), and the forgetting refusals it started after. */
+    /** The base generation the run grew from (see {@link #round}), and its distillation weight. */
     private long generation = -1;
-    private int forgettings;
+    private double weight;
     /** The last evaluation of a base on a holdout, the base's network (identity) and the holdout's images. */
     private EvaluationReport baseEval;
     private Object baseEvaluated;
@@ -109,8 +109,9 @@ final class Learner implements AutoCloseable {
 
     /**
      * As {@link #round(TrainingFrames.Round, Checkpoints.Loaded, long, BooleanSupplier)}, after {@code forgettings}
-     * candidates were refused for forgetting: a new count starts a new run from {@code base} (the serving version),
-     * leaning on it more ({@link #distillation(double, int)}).
+     * candidates were refused for forgetting: a count that raises the distillation weight ({@link
+     * #distillation(double, int)}) starts a new run from {@code base} (the serving version) that leans on it more;
+     * at the highest weight the run goes on (restarting it each round would keep it at its first steps).
      */
     Result round(TrainingFrames.Round r, Checkpoints.Loaded base, long generation, int forgettings,
                  BooleanSupplier stop) {
@@ -118,16 +119,17 @@ final class Learner implements AutoCloseable {
         long number = r.number();
         ImageSet train = r.trainSet(base.manifest());
         ImageSet holdout = r.holdoutSet(base.manifest());
-        if (run == null || this.generation != generation || this.forgettings != forgettings) {
+        double weight = distillation(settings.distillation(), forgettings);
+        if (run == null || this.generation != generation || this.weight != weight) {
             close();
             FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
                     .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
                     .averageDecay(settings.averageDecay())
-                    .distillation(distillation(settings.distillation(), forgettings))
+                    .distillation(weight)
                     .seed(TrainingFrames.SEED + number).build();
             run = FineTuning.start(base.manifest(), base.network(), train, s);
             this.generation = generation;
-            this.forgettings = forgettings;
+            this.weight = weight;
             reference = check.isEmpty() ? Double.NaN : reference(base);
         } else {
             run.continueOn(train, settings.steps());

@@ -515,10 +515,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             d = f.judge(d);
         }
         if (forgot) {
-            forgettings++;
-            LOG.info("round {}: the candidate forgets ({} points on the anchor's held-out images): the next round starts"
-                    + " a new learner from {} with distillation {}", r.number(), String.format("%.2f", -f.pointsLost()),
-                    base.manifest().displayName(), Learner.distillation(settings.distillation(), forgettings));
+            double was = Learner.distillation(settings.distillation(), forgettings++);
+            double next = Learner.distillation(settings.distillation(), forgettings);
+            LOG.info("round {}: the candidate forgets ({} points on the anchor's held-out images): {}", r.number(),
+                    String.format("%.2f", -f.pointsLost()), next > was ? "the next round starts a new learner from "
+                            + base.manifest().displayName() + " with distillation " + next
+                            : "the learner goes on (distillation " + next + ", its highest)");
         }
         Long version = null;
         if (d.promoted()) {

@@ -110,6 +110,13 @@ class LearnerTest {
             assertThat(leaning.candidate().steps()).as("after a forgetting: a new run").isEqualTo(10);
             assertThat(leaning.candidate().training()).containsEntry("distillation", 0.5);
             leaning.candidate().close();
+            Learner.Result more = learner.round(frames.plan(5, true, images.train()), base, 2, 2, () -> false);
+            assertThat(more.candidate().steps()).as("a second: a new run, leaning more").isEqualTo(10);
+            assertThat(more.candidate().training()).containsEntry("distillation", 0.75);
+            more.candidate().close();
+            Learner.Result on = learner.round(frames.plan(6, true, images.train()), base, 2, 3, () -> false);
+            assertThat(on.candidate().steps()).as("at the highest weight the run goes on").isEqualTo(20);
+            on.candidate().close();
         } finally {
             Graphs.free(base.network());
         }
