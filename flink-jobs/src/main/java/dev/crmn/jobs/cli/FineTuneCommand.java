@@ -63,13 +63,14 @@ public final class FineTuneCommand implements Callable<Integer> {
                             + " holdout images%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                     plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
-                    plan.rounds().learningRate(), plan.rounds().averageDecay(), plan.rounds().anchor() == null
+                    plan.rounds().learningRate(), plan.rounds().averageDecay(), (plan.rounds().anchor() == null
                             ? "no anchor (--anchor: clean images against forgetting under drift)"
                             : "anchored on " + String.join(",", plan.rounds().anchor().paths()) + " ("
                             + Math.round(plan.rounds().anchor().share() * 100) + " % of each round"
                             + (plan.rounds().anchor().checkImages() == 0 ? "; no forgetting check"
                             : "; refused when more than " + plan.rounds().anchor().maxForgetting() + " points below the"
-                            + " start on " + plan.rounds().anchor().checkImages() + " held-out anchor images, at most") + ")",
+                            + " start on " + plan.rounds().anchor().checkImages() + " held-out anchor images, at most") + ")")
+                            + (plan.rounds().distillation() > 0 ? "; distillation " + plan.rounds().distillation() : ""),
                     plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
                     plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);

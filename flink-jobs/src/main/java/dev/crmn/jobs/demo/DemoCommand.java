@@ -217,6 +217,11 @@ public final class DemoCommand implements Callable<Integer> {
             // the anchor: clean images of the shipped models' own training data, so that a drifted stream
             // (--corrupt) is learnt without forgetting undrifted images (docs/finetune.md)
             fo.set(FineTuneOptions.ANCHOR, cifar.file("data_batch_1.bin").toString());
+            if (corruption == null) {
+                // an undrifted stream: the labels alone (the anchor's default distillation would hold the early
+                // model back towards its own 52 % predictions)
+                fo.set(FineTuneOptions.DISTILLATION, 0.0);
+            }
             FineTuneJob.Plan fp = FineTuneJob.plan(fo, Map.of());
             QualityJob.Plan qp = QualityJob.plan(Configuration.fromMap(Map.of(
                     QualityOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(), QualityOptions.STORE.key(), store,

@@ -95,6 +95,7 @@ public final class FineTuneJob {
         ModelRef start = store.latest(name).orElseThrow(() -> new IOException("no version of " + name + " in " + storeUri
                 + " (publish one first: crmn publish --model models/crmn-demo --store " + c.get(FineTuneOptions.STORE) + ")"));
         Manifest manifest = store.verify(start); // where it lies: the TaskManagers fetch it into their own caches
+        Anchor anchor = anchor(c, manifest);
         RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, c.get(FineTuneOptions.MODEL_CACHE),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
@@ -103,9 +104,14 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
-                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor(c, manifest),
-                c.get(FineTuneOptions.SHADOW), c.get(FineTuneOptions.DISTILLATION));
+                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor,
+                c.get(FineTuneOptions.SHADOW), distillation(c, anchor));
         return new Plan(c, kafka, start, manifest, rounds);
+    }
+
+    /** {@code --distillation}, else {@link FineTuneOptions#ANCHORED_DISTILLATION} with an anchor, else 0. */
+    static double distillation(Configuration c, Anchor anchor) {
+        return c.getOptional(FineTuneOptions.DISTILLATION).orElse(anchor == null ? 0 : FineTuneOptions.ANCHORED_DISTILLATION);
     }
 
     /** The {@code --anchor}, checked here (files there, images that decode, the model's classes), or null. */

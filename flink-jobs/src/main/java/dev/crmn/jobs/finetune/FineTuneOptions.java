@@ -77,15 +77,18 @@ public final class FineTuneOptions {
     public static final ConfigOption<Integer> ANCHOR_CHECK_IMAGES = ConfigOptions.key("anchor-check-images").intType()
             .defaultValue(Anchor.DEFAULT_CHECK_IMAGES).withDescription("Anchor images held out of training (at most a"
                     + " fifth of --anchor) for the forgetting check: a candidate more than --max-forgetting points below"
-                    + " the version the learner started from on them is refused; 0 = no check.");
+                    + " the version fine-tuning started from on them is refused; 0 = no check.");
     public static final ConfigOption<Double> MAX_FORGETTING = ConfigOptions.key("max-forgetting").doubleType()
             .defaultValue(Anchor.DEFAULT_MAX_FORGETTING).withDescription("Points of accuracy on the anchor's held-out"
-                    + " images a candidate may lose against the version the learner started from (with --anchor).");
+                    + " images a candidate may lose against the version fine-tuning started from (with --anchor).");
+    /** The distillation weight with {@code --anchor} unless {@link #DISTILLATION} is set (docs/results.md, "Drift"). */
+    public static final double ANCHORED_DISTILLATION = 0.5;
     public static final ConfigOption<Double> DISTILLATION = ConfigOptions.key("distillation").doubleType()
-            .defaultValue(0.0).withDescription("Weight of the base model's own predictions in the learner's training"
-                    + " targets (knowledge distillation from the version the learner started from): against a severe"
-                    + " drift it keeps more of what the model did on undrifted images, at the cost of adapting more"
-                    + " slowly (docs/results.md, the drift table); 0 = the labels alone.");
+            .noDefaultValue().withDescription("Weight of the base model's own predictions in the learner's training"
+                    + " targets (knowledge distillation from the version the learner started from): against a drift it"
+                    + " keeps what the model did on undrifted images, at the cost of adapting more slowly (docs/results.md,"
+                    + " the drift table); 0 = the labels alone. Default: " + ANCHORED_DISTILLATION + " with --anchor"
+                    + " (a drifted stream), else 0.");
     public static final ConfigOption<Boolean> SHADOW = ConfigOptions.key("shadow").booleanType().defaultValue(false)
             .withDescription("Announce promoted versions as shadows: scored beside the serving version on live traffic"
                     + " until the quality job serves or rejects them (docs/rollout.md); default: announce them to serve.");

@@ -31,7 +31,7 @@ final class Learner implements AutoCloseable {
 
     /**
      * The forgetting check of a candidate: its accuracy on the anchor's held-out images against the reference, the
-     * accuracy there of the version the learner started from (kept in each promoted version's manifest, {@code
+     * accuracy there of the version fine-tuning started from (kept in each promoted version's manifest, {@code
      * training.anchor_check}, so that a restart or a promoted version keeps the first reference).
      */
     record Forgetting(double accuracy, double reference, int images, double maxPoints) {
@@ -50,7 +50,7 @@ final class Learner implements AutoCloseable {
                 return d;
             }
             return d.refusedFor(String.format("but it forgets: %.2f %% on %d held-out anchor images, %.2f points below"
-                    + " the %.2f %% of the version the learner started from (--max-forgetting %.2f)", 100 * accuracy,
+                    + " the %.2f %% of the version fine-tuning started from (--max-forgetting %.2f)", 100 * accuracy,
                     images, pointsLost(), 100 * reference, maxPoints));
         }
 

@@ -15,7 +15,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param pValue           its p-value, null when no test ran
  * @param anchorAccuracy   the candidate's accuracy on the anchor's held-out images (the forgetting check), null
  *                         without one
- * @param anchorReference  the accuracy there of the version the learner started from, null without a check
+ * @param anchorReference  the accuracy there of the version fine-tuning started from, null without a check
  * @param decidedAt        when the round was decided (ms since the epoch)
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)

@@ -36,10 +36,12 @@ class AnchorTest {
         Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 200, 1).load(shipped());
         assertThat(all.check()).as("at most a fifth of the 400 images").hasSize(80);
         assertThat(all.train()).as("the rest").hasSize(320);
-        Anchor.Images byDefault = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped());
-        assertThat(byDefault.check()).as("a fifth of 400 is too few for the default check (%d)",
+        Anchor.Images tooFew = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 2000, 2).load(shipped());
+        assertThat(tooFew.check()).as("a fifth of 400 is too few for a check of up to 2,000 (at least %d)",
                 Anchor.MIN_CHECK_IMAGES).isEmpty();
-        assertThat(byDefault.train()).hasSize(400);
+        assertThat(tooFew.train()).hasSize(400);
+        assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped()).check())
+                .as("no check unless asked for").isEmpty();
         assertThat(all.check()).allSatisfy(c -> assertThat(all.train()).noneMatch(t -> t.pixels() == c.pixels()
                 || java.util.Arrays.equals(t.pixels(), c.pixels())));
         Anchor.Images few = new Anchor(List.of(SAMPLE.toString()), 50, 0.2, 30, 1).load(shipped());
@@ -54,6 +56,19 @@ class AnchorTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--anchor-check-images");
         assertThatThrownBy(() -> new Anchor(List.of(SAMPLE.toString()), 10, 0.2, 10, -1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--max-forgetting");
+    }
+
+    @Test
+    void withAnAnchorTheLearnerDistilsByDefaultWithoutOneItLearnsFromTheLabelsAloneAndAnExplicitWeightWins() {
+        Anchor a = new Anchor(List.of(SAMPLE.toString()), 100, 0.2);
+        org.apache.flink.configuration.Configuration none = new org.apache.flink.configuration.Configuration();
+        assertThat(FineTuneJob.distillation(none, null)).isEqualTo(0);
+        assertThat(FineTuneJob.distillation(none, a)).isEqualTo(FineTuneOptions.ANCHORED_DISTILLATION).isEqualTo(0.5);
+        org.apache.flink.configuration.Configuration off = new org.apache.flink.configuration.Configuration();
+        off.set(FineTuneOptions.DISTILLATION, 0.0);
+        assertThat(FineTuneJob.distillation(off, a)).isEqualTo(0);
+        off.set(FineTuneOptions.DISTILLATION, 0.3);
+        assertThat(FineTuneJob.distillation(off, null)).isEqualTo(0.3);
     }
 
     @Test

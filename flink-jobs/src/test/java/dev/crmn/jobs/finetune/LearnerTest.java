@@ -148,7 +148,7 @@ class LearnerTest {
         PromotionGate.Decision refused = forgot.judge(promoted);
         assertThat(refused.decision()).isEqualTo("refused");
         assertThat(refused.reason()).startsWith(promoted.reason()).contains("forgets: 78.50 % on 2000 held-out anchor images,"
-                + " 1.50 points below the 80.00 % of the version the learner started from (--max-forgetting 1.00)");
+                + " 1.50 points below the 80.00 % of the version fine-tuning started from (--max-forgetting 1.00)");
         assertThat(refused.pValue()).isEqualTo(promoted.pValue());
         assertThat(new Learner.Forgetting(0.795, 0.80, 2000, 1.0).judge(promoted)).as("within the bound").isSameAs(promoted);
         PromotionGate.Decision notBetter = gate.decide(labels, better, base);
