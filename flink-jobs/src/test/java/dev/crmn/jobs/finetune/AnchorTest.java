@@ -33,13 +33,15 @@ class AnchorTest {
 
     @Test
     void itHoldsOutTheForgettingChecksImagesFromTrainingAndFingerprintsThem() throws Exception {
-        Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 200, 1).load(shipped());
+        Anchor.Images all = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 80, 1).load(shipped());
         assertThat(all.check()).as("at most a fifth of the 400 images").hasSize(80);
         assertThat(all.train()).as("the rest").hasSize(320);
         Anchor.Images tooFew = new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 2000, 2).load(shipped());
         assertThat(tooFew.check()).as("a fifth of 400 is too few for a check of up to 2,000 (at least %d)",
                 Anchor.MIN_CHECK_IMAGES).isEmpty();
         assertThat(tooFew.train()).hasSize(400);
+        assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2, 200, 2).load(shipped()).check())
+                .as("200 asked for, 80 possible: too few for what was asked").isEmpty();
         assertThat(new Anchor(List.of(SAMPLE.toString()), 1_000_000, 0.2).load(shipped()).check())
                 .as("no check unless asked for").isEmpty();
         assertThat(all.check()).allSatisfy(c -> assertThat(all.train()).noneMatch(t -> t.pixels() == c.pixels()
