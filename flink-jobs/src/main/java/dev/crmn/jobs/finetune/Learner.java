@@ -90,16 +90,6 @@ final class Learner implements AutoCloseable {
     }
 
     /**
-     * Round {@code number}: {@code --round-steps} more steps on {@code train} (a new run first when {@code
-     * generation}, a count the task thread raises on each base it did not promote itself, is not the run's), then
-     * the run's average on {@code holdout} (the candidate) and the base on the same images. Null when {@code stop}
-     * interrupted it.
-     */
-    Result round(TrainingFrames.Round r, Checkpoints.Loaded base, long generation, BooleanSupplier stop) {
-        return round(r, base, generation, 0, stop);
-    }
-
-    /**
      * The distillation weight of a run after {@code forgettings} candidates were refused for forgetting: 0.5 after
      * the first, 0.75 from the second on (the labels still decide a quarter), never below {@code --distillation}.
      */
@@ -108,10 +98,12 @@ final class Learner implements AutoCloseable {
     }
 
     /**
-     * As {@link #round(TrainingFrames.Round, Checkpoints.Loaded, long, BooleanSupplier)}, after {@code forgettings}
-     * candidates were refused for forgetting: a count that raises the distillation weight ({@link
-     * #distillation(double, int)}) starts a new run from {@code base} (the serving version) that leans on it more;
-     * at the highest weight the run goes on (restarting it each round would keep it at its first steps).
+     * Round {@code number}: {@code --round-steps} more steps on {@code train} (a new run first when {@code
+     * generation}, a count the task thread raises on each base it did not promote itself, is not the run's, or when
+     * {@code forgettings}, the candidates refused for forgetting, raise the distillation weight ({@link
+     * #distillation(double, int)}): a new run from {@code base}, the serving version, that leans on it more; else the
+     * run goes on, since restarting it each round would keep it at its first steps), then the run's average on
+     * {@code holdout} (the candidate) and the base on the same images. Null when {@code stop} interrupted it.
      */
     Result round(TrainingFrames.Round r, Checkpoints.Loaded base, long generation, int forgettings,
                  BooleanSupplier stop) {

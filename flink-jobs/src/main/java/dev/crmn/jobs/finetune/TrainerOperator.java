@@ -520,7 +520,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             LOG.info("round {}: the candidate forgets ({} points on the anchor's held-out images): {}", r.number(),
                     String.format("%.2f", -f.pointsLost()), next > was ? "the next round starts a new learner from "
                             + base.manifest().displayName() + " with distillation " + next
-                            : "the learner goes on (distillation " + next + ", its highest)");
+                            : "the learner goes on at distillation " + next);
         }
         Long version = null;
         if (d.promoted()) {

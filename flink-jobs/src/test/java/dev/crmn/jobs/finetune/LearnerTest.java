@@ -26,18 +26,18 @@ class LearnerTest {
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
         try (Learner learner = new Learner(s, null)) {
-            Learner.Result r1 = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
+            Learner.Result r1 = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r1.candidate().steps()).isEqualTo(10);
-            Learner.Result r2 = learner.round(frames.plan(2, true, java.util.List.of()), base, 0, () -> false);
+            Learner.Result r2 = learner.round(frames.plan(2, true, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r2.candidate().steps()).as("the same run went on").isEqualTo(20);
             assertThat(r2.baseEval()).as("same base, same holdout: not evaluated again").isSameAs(r1.baseEval());
 
             frames.offer(TrainingFramesTest.frame(TrainingFramesTest.firstHeld(1000, 30))); // the holdout grew
-            Learner.Result r3 = learner.round(frames.plan(3, true, java.util.List.of()), base, 0, () -> false);
+            Learner.Result r3 = learner.round(frames.plan(3, true, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r3.baseEval()).isNotSameAs(r2.baseEval());
             assertThat(r3.baseEval().predictions()).hasSize(r2.baseEval().predictions().length + 1);
 
-            Learner.Result r4 = learner.round(frames.plan(4, true, java.util.List.of()), base, 1, () -> false);
+            Learner.Result r4 = learner.round(frames.plan(4, true, java.util.List.of()), base, 1, 0, () -> false);
             assertThat(r4.candidate().steps()).as("another base generation: a new run").isEqualTo(10);
             r1.candidate().close();
             r2.candidate().close();
@@ -58,7 +58,7 @@ class LearnerTest {
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
         try (Learner learner = new Learner(s, null)) {
-            Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, () -> false);
+            Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r.candidate().training()).containsEntry("distillation", 0.5);
             r.candidate().close();
         } finally {
@@ -81,7 +81,7 @@ class LearnerTest {
                 TrainingFrames.imageSet(images.check(), base.manifest(), "check"), base.manifest().normalization(),
                 org.deeplearning4j.nn.conf.CNN2DFormat.valueOf(base.manifest().input().layout()), 64).accuracy();
         try (Learner learner = new Learner(s, images)) {
-            Learner.Result r = learner.round(frames.plan(1, false, images.train()), base, 0, () -> false);
+            Learner.Result r = learner.round(frames.plan(1, false, images.train()), base, 0, 0, () -> false);
             Learner.Forgetting f = r.forgetting();
             assertThat(f.images()).isEqualTo(60);
             assertThat(f.reference()).as("a base with no record: its own accuracy on the check").isEqualTo(baseAccuracy);
@@ -93,7 +93,7 @@ class LearnerTest {
             Checkpoints.Loaded promoted = new Checkpoints.Loaded(null, base.manifest().toBuilder().training(java.util.Map.of(
                     Learner.ANCHOR_CHECK, java.util.Map.of("digest", images.checkDigest(), "reference_accuracy", 0.99)))
                     .build(), base.network());
-            Learner.Result again = learner.round(frames.plan(2, true, images.train()), promoted, 1, () -> false);
+            Learner.Result again = learner.round(frames.plan(2, true, images.train()), promoted, 1, 0, () -> false);
             assertThat(again.forgetting().reference()).isEqualTo(0.99);
             assertThat(again.forgetting().forgot()).as("%s", again.forgetting()).isTrue();
             again.candidate().close();
@@ -101,7 +101,7 @@ class LearnerTest {
             Checkpoints.Loaded other = new Checkpoints.Loaded(null, base.manifest().toBuilder().training(java.util.Map.of(
                     Learner.ANCHOR_CHECK, java.util.Map.of("digest", "60-other", "reference_accuracy", 0.99)))
                     .build(), base.network());
-            Learner.Result elsewhere = learner.round(frames.plan(3, true, images.train()), other, 2, () -> false);
+            Learner.Result elsewhere = learner.round(frames.plan(3, true, images.train()), other, 2, 0, () -> false);
             assertThat(elsewhere.forgetting().reference()).as("checked on other images: not this check's reference")
                     .isEqualTo(baseAccuracy);
             elsewhere.candidate().close();
