@@ -50,11 +50,7 @@ class LearnerTest {
 
     @Test
     void theDistillationSettingReachesTheLearnersRunAndItsCandidatesRecord() throws Exception {
-        RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
-        RoundSettings s = new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(),
-                t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
-                t.holdoutMaxUses(), t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), null,
-                false, 0.5);
+        RoundSettings s = settings(null, 0.5);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
         try (Learner learner = new Learner(s, null)) {
@@ -68,12 +64,8 @@ class LearnerTest {
 
     @Test
     void withAnAnchorEachCandidateIsCheckedForForgettingAgainstTheReferenceTheBaseCarriesOrHasItself() throws Exception {
-        RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         Anchor anchor = new Anchor(java.util.List.of(AnchorTest.SAMPLE.toString()), 50, 0.2, 60, 1.0);
-        RoundSettings s = new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(),
-                t.steps(), t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(),
-                t.holdoutMaxUses(), t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), anchor,
-                false, 0);
+        RoundSettings s = settings(anchor, 0);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
         Anchor.Images images = anchor.load(base.manifest());
@@ -153,6 +145,14 @@ class LearnerTest {
         assertThat(new Learner.Forgetting(0.795, 0.80, 2000, 1.0).judge(promoted)).as("within the bound").isSameAs(promoted);
         PromotionGate.Decision notBetter = gate.decide(labels, better, base);
         assertThat(forgot.judge(notBetter)).as("a refusal stays as it was").isSameAs(notBetter);
+    }
+
+    /** The small rounds of these tests, with {@code anchor} (or none) and a distillation weight. */
+    private static RoundSettings settings(Anchor anchor, double distillation) {
+        RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
+        return new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(), t.steps(),
+                t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(), t.holdoutMaxUses(),
+                t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), anchor, false, distillation);
     }
 
     private static TrainingFrames eightyFrames(RoundSettings s) {
