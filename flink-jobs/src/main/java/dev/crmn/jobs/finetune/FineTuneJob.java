@@ -111,7 +111,11 @@ public final class FineTuneJob {
 
     /** {@code --distillation}, else {@link FineTuneOptions#ANCHORED_DISTILLATION} with an anchor, else 0. */
     static double distillation(Configuration c, Anchor anchor) {
-        return c.getOptional(FineTuneOptions.DISTILLATION).orElse(anchor == null ? 0 : FineTuneOptions.ANCHORED_DISTILLATION);
+        double w = c.getOptional(FineTuneOptions.DISTILLATION).orElse(anchor == null ? 0 : FineTuneOptions.ANCHORED_DISTILLATION);
+        if (!(w >= 0 && w < 1)) { // checked here, not when the first round starts inside the running job
+            throw new IllegalArgumentException("--distillation must be in [0, 1) (0: the labels alone), got " + w);
+        }
+        return w;
     }
 
     /** The {@code --anchor}, checked here (files there, images that decode, the model's classes), or null. */

@@ -71,6 +71,9 @@ class AnchorTest {
         assertThat(FineTuneJob.distillation(off, a)).isEqualTo(0);
         off.set(FineTuneOptions.DISTILLATION, 0.3);
         assertThat(FineTuneJob.distillation(off, null)).isEqualTo(0.3);
+        off.set(FineTuneOptions.DISTILLATION, 1.0);
+        assertThatThrownBy(() -> FineTuneJob.distillation(off, a)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--distillation must be in [0, 1)");
     }
 
     @Test
