@@ -37,6 +37,21 @@ public final class FineTuneCommand implements Callable<Integer> {
     @Unmatched
     List<String> jobArgs = new ArrayList<>();
 
+    /** What keeps a round from forgetting, as the start line says it: the anchor, its check, distillation. */
+    private static String againstForgetting(dev.crmn.jobs.finetune.RoundSettings r) {
+        dev.crmn.jobs.finetune.Anchor a = r.anchor();
+        String anchor;
+        if (a == null) {
+            anchor = "no anchor (--anchor: clean images against forgetting under drift)";
+        } else {
+            String check = a.checkImages() == 0 ? "no forgetting check" : "refused when more than " + a.maxForgetting()
+                    + " points below the start on " + a.checkImages() + " held-out anchor images, at most";
+            anchor = "anchored on " + String.join(",", a.paths()) + " (" + Math.round(a.share() * 100) + " % of each round; "
+                    + check + ")";
+        }
+        return anchor + (r.distillation() > 0 ? "; distillation " + r.distillation() : "");
+    }
+
     @Override
     public Integer call() throws Exception {
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), FineTuneOptions.ALL);
@@ -63,14 +78,7 @@ public final class FineTuneCommand implements Callable<Integer> {
                             + " holdout images%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                     plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
-                    plan.rounds().learningRate(), plan.rounds().averageDecay(), (plan.rounds().anchor() == null
-                            ? "no anchor (--anchor: clean images against forgetting under drift)"
-                            : "anchored on " + String.join(",", plan.rounds().anchor().paths()) + " ("
-                            + Math.round(plan.rounds().anchor().share() * 100) + " % of each round"
-                            + (plan.rounds().anchor().checkImages() == 0 ? "; no forgetting check"
-                            : "; refused when more than " + plan.rounds().anchor().maxForgetting() + " points below the"
-                            + " start on " + plan.rounds().anchor().checkImages() + " held-out anchor images, at most") + ")")
-                            + (plan.rounds().distillation() > 0 ? "; distillation " + plan.rounds().distillation() : ""),
+                    plan.rounds().learningRate(), plan.rounds().averageDecay(), againstForgetting(plan.rounds()),
                     plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
                     plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout());
             job.awaitEnd(duration);
