@@ -79,8 +79,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         Path dir = temporary ? Files.createTempDirectory("crmn-kafka-") : logDir;
         Files.createDirectories(dir);
-        int clientPort = port == 0 ? freePort() : port;
-        int controllerPort = freePort();
+        int clientPort = port == 0 ? FreePorts.next() : port;
+        int controllerPort = FreePorts.next();
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
@@ -168,13 +168,6 @@ public final class EmbeddedKafka implements AutoCloseable {
             return true;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
         }
     }
 

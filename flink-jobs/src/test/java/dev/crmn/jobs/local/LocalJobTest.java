@@ -9,7 +9,6 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,12 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
  * name the Kafka cluster they were taken against, and --fresh retires them.
  */
 class LocalJobTest {
-
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     /** An address of this machine other than loopback, if it has one. */
     static Optional<InetAddress> outsideAddress() throws IOException {
@@ -96,7 +89,7 @@ class LocalJobTest {
     void theWebUiListensOnLoopbackOnly() throws Exception {
         Optional<InetAddress> outside = outsideAddress();
         assumeThat(outside).as("a network address besides loopback").isPresent();
-        int port = freePort();
+        int port = FreePorts.next();
         Configuration flink = new Configuration();
         flink.set(RestOptions.PORT, port);
         try (LocalJob job = LocalJob.start(flink, 1, env -> env.fromSequence(0, Long.MAX_VALUE)

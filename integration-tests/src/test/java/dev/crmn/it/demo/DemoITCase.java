@@ -8,11 +8,11 @@ import dev.crmn.connectors.format.FrameRecords;
 import dev.crmn.connectors.format.Prediction;
 import dev.crmn.connectors.format.PredictionJson;
 import dev.crmn.connectors.image.ContentType;
+import dev.crmn.jobs.local.FreePorts;
 import dev.crmn.jobs.testutil.Cli;
 import dev.crmn.model.data.ImageBytes;
 import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.testutil.TestData;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,10 +43,7 @@ class DemoITCase {
 
     @Test
     void theDemoPromotesSwapsServesOutsideClientsAndReportsEveryFrameOnce(@TempDir Path dir) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = FreePorts.next();
         Path report = dir.resolve("report");
         int kafkaPort = port;
         String bootstrap = "127.0.0.1:" + kafkaPort;

@@ -2,8 +2,6 @@ package dev.crmn.it.testutil;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,10 +70,10 @@ public final class FlinkSessionCluster implements AutoCloseable {
      * @param dist     the build's {@code target/dist}
      */
     public static FlinkSessionCluster start(Path dir, Map<String, String> settings, Path dist) throws IOException {
-        int rpc = freePort();
-        int rest = freePort();
-        int jmMetrics = freePort();
-        int tmMetrics = freePort();
+        int rpc = dev.crmn.jobs.local.FreePorts.next();
+        int rest = dev.crmn.jobs.local.FreePorts.next();
+        int jmMetrics = dev.crmn.jobs.local.FreePorts.next();
+        int tmMetrics = dev.crmn.jobs.local.FreePorts.next();
         FlinkSessionCluster c = new FlinkSessionCluster(dir, rest, tmMetrics);
         Map<String, String> common = new LinkedHashMap<>(settings);
         common.put("jobmanager.rpc.address", "localhost");
@@ -235,28 +233,5 @@ public final class FlinkSessionCluster implements AutoCloseable {
 
     private static String yamlScalar(String v) {
         return "'" + v.replace("'", "''") + "'";
-    }
-
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /**
-     * A port free now, below Linux's ephemeral range (32768-60999): a port from {@code new ServerSocket(0)} is one the
-     * kernel also gives to outgoing connections (Kafka clients, the previous cluster's sockets), which took the
-     * JobManager's REST port between the choice and the bind once; a port below it only another listener can take.
-     */
-    private static int freePort() {
-        java.util.Random r = new java.util.Random();
-        for (int i = 0; i < 1000; i++) {
-            int port = 20000 + r.nextInt(12000);
-            if (!HANDED_OUT.add(port)) {
-                continue;
-            }
-            try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
-                return s.getLocalPort();
-            } catch (IOException taken) {
-                // try another
-            }
-        }
-        throw new UncheckedIOException(new IOException("no free port in 20000-31999"));
     }
 }
