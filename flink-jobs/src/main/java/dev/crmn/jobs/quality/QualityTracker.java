@@ -6,6 +6,7 @@ import dev.crmn.connectors.format.ModelUpdate;
 import dev.crmn.connectors.store.ModelStore;
 import dev.crmn.jobs.common.StoreOptions;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -37,6 +38,9 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
 
     public static final OutputTag<ModelQuality> QUALITY = new OutputTag<>("model-quality") {
     };
+
+    /** Settled versions whose figures are kept besides those always kept ({@link Tracked#forgetSettled}). */
+    static final int SETTLED_KEPT = 4;
 
     /** The shadow's paired test. */
     public static final String SHADOW_TEST = "mcnemar-exact-paired";
@@ -101,6 +105,9 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     public void processElement1(Scored s, Context ctx, Collector<ModelUpdate> out) throws Exception {
         String model = ctx.getCurrentKey();
         Tracked t = load(model);
+        if (t.forgotten(s.version())) {
+            return; // a late prediction or label of a version settled long ago: its figures were reported and forgotten
+        }
         long now = ctx.timerService().currentProcessingTime();
         if (s.kind() != Scored.Kind.SERVING) {
             shadowOutcome(model, t, s, now, ctx, out);
@@ -346,7 +353,16 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
                 any = true;
             }
         }
-        if (any) {
+        List<Long> forgotten = t.forgetSettled(SETTLED_KEPT);
+        for (Long v : forgotten) {
+            latest.remove(ModelQuality.key(model, v));
+        }
+        if (!forgotten.isEmpty()) {
+            LOG.info("{}: the figures of v{} forgotten (settled; {} version(s) kept)", model,
+                    forgotten.size() == 1 ? forgotten.get(0) : forgotten.get(0) + "-v" + forgotten.get(forgotten.size() - 1),
+                    t.versions.size());
+        }
+        if (any || !forgotten.isEmpty()) {
             save(model, t);
         }
     }
@@ -364,14 +380,18 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     private void registerMetrics(String key, String model, long version) {
         MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("model", model).addGroup("version",
                 Long.toString(version));
-        g.gauge("liveAccuracy", () -> value(latest.get(key).accuracy()));
-        g.gauge("windowAccuracy", () -> value(latest.get(key).window().accuracy()));
-        g.gauge("labelledPredictions", () -> latest.get(key).labelled());
-        g.gauge("predictions", () -> latest.get(key).predictions());
-        g.gauge("rolledBack", () -> "rolled-back".equals(latest.get(key).status()) ? 1 : 0);
+        // a forgotten version's gauges read NaN and 0 (Flink's metric groups cannot drop a gauge)
+        g.gauge("liveAccuracy", () -> figure(key, ModelQuality::accuracy));
+        g.gauge("windowAccuracy", () -> figure(key, q -> q.window().accuracy()));
+        g.gauge("labelledPredictions", () -> Optional.ofNullable(latest.get(key)).map(ModelQuality::labelled).orElse(0L));
+        g.gauge("predictions", () -> Optional.ofNullable(latest.get(key)).map(ModelQuality::predictions).orElse(0L));
+        g.gauge("rolledBack", () -> Optional.ofNullable(latest.get(key)).map(q -> "rolled-back".equals(q.status()) ? 1 : 0)
+                .orElse(0));
     }
 
-    private static double value(Double d) {
+    private double figure(String key, java.util.function.Function<ModelQuality, Double> f) {
+        ModelQuality q = latest.get(key);
+        Double d = q == null ? null : f.apply(q);
         return d == null ? Double.NaN : d;
     }
 }

@@ -232,6 +232,56 @@ class QualityTrackerTest {
         }
     }
 
+    /**
+     * Weeks of promotions: the figures of settled versions are forgotten but the newest few, the serving version and
+     * its rollback baseline, so the state (written on every prediction) stops growing; a forgotten version's late
+     * predictions count nowhere, a kept one's still count, and a rollback to a forgotten version starts new figures.
+     */
+    @Test
+    void settledVersionsAreForgottenSoTheStateStopsGrowingOverManyPromotions() throws Exception {
+        twoVersions();
+        SplittableRandom rng = new SplittableRandom(13);
+        long[] stateBytes = new long[3];
+        try (var h = harness()) {
+            long now = 0;
+            for (int v = 1; v <= 60; v++) {
+                feed(h, v, 250, 0.8, rng); // equal accuracy: no rollback
+                now += 1_000;
+                h.setProcessingTime(now); // the report timer: figures emitted, settled ones forgotten
+                if (v % 20 == 0) {
+                    stateBytes[v / 20 - 1] = h.snapshot(v, now).getStateSize();
+                }
+            }
+            assertThat(h.extractOutputValues()).as("no decision among equal versions").isEmpty();
+            assertThat(stateBytes[2]).as("state after 20, 40, 60 versions: %s", java.util.Arrays.toString(stateBytes))
+                    .isLessThan(stateBytes[0] + stateBytes[0] / 10);
+
+            int reported = h.getSideOutput(QualityTracker.QUALITY).size();
+            feed(h, 3, 50, 0.8, rng); // forgotten long ago
+            feed(h, 57, 50, 0.8, rng); // settled, among the newest kept
+            now += 1_000;
+            h.setProcessingTime(now);
+            List<ModelQuality> late = h.getSideOutput(QualityTracker.QUALITY).stream().skip(reported)
+                    .map(StreamRecord::getValue).toList();
+            assertThat(late).extracting(ModelQuality::version).containsExactly(57L);
+            assertThat(late.get(0).labelled()).isEqualTo(300);
+            assertThat(late.get(0).status()).isEqualTo("replaced");
+
+            ModelRef v10 = new ModelRef(1, "crmn-demo", 10, "file:/nowhere/v10", "sha", null, null, null, 0);
+            h.processElement2(new StreamRecord<>(ModelUpdate.rollback(v10, 60, "by hand, to a version long forgotten")));
+            feed(h, 10, 30, 0.8, rng);
+            now += 1_000;
+            h.setProcessingTime(now);
+            ModelQuality q10 = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(q -> q.version() == 10).reduce((a, b) -> b).orElseThrow();
+            assertThat(q10.status()).isEqualTo("serving");
+            assertThat(q10.labelled()).as("new figures since it serves again").isEqualTo(30);
+            ModelQuality q60 = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
+                    .filter(q -> q.version() == 60).reduce((a, b) -> b).orElseThrow();
+            assertThat(q60.status()).isEqualTo("rolled-back");
+        }
+    }
+
     /** A fresh store (another directory) with the same two versions. */
     private void twoVersionsAgain() throws Exception {
         dir = Files.createDirectories(dir.resolve("again"));
