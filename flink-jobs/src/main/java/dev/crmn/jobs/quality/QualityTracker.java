@@ -58,6 +58,8 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     private transient ModelStore opened;
     /** Per model and version: the newest figures, for the metrics. */
     private transient Map<String, ModelQuality> latest;
+    /** Versions whose metrics are registered (a forgotten version's stay: they read NaN / 0). */
+    private transient java.util.Set<String> registered;
 
     public QualityTracker(RollbackRule rule, long shadowMaxPairs, long windowMs, long reportIntervalMs,
                           StoreOptions.Location store) {
@@ -78,6 +80,7 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         lastJson = new HashMap<>();
         lastTracked = new HashMap<>();
         latest = new java.util.concurrent.ConcurrentHashMap<>();
+        registered = new java.util.HashSet<>();
     }
 
     private Tracked load(String model) throws Exception {
@@ -371,7 +374,7 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         v.changed = false;
         ModelQuality q = v.quality(model, now, windowMs);
         ctx.output(QUALITY, q);
-        if (latest.put(q.key(), q) == null) {
+        if (latest.put(q.key(), q) == null && registered.add(q.key())) { // once: a version forgotten may serve again
             registerMetrics(q.key(), model, v.version);
         }
         QualityReports.record(q);
