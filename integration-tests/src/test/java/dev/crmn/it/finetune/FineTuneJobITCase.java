@@ -308,7 +308,7 @@ class FineTuneJobITCase {
             // committed with the next one
             checkpointNow(job);
             long deadline = System.nanoTime() + WAIT.toNanos();
-            while (kafka.read("renumber-model-updates", 1).isEmpty() && System.nanoTime() < deadline) {
+            while (kafka.committedNow("renumber-model-updates").isEmpty() && System.nanoTime() < deadline) {
                 checkpointNow(job);
             }
             List<ModelRef> refs = announced("renumber-model-updates", 1);

@@ -364,7 +364,7 @@ class InferenceJobITCase {
                 assertThat(p.label()).isEqualTo(test.label(Integer.parseInt(p.frameId().substring(4))));
                 assertThat(p.batchSize()).isBetween(1, 32);
             }
-            assertThat(kafka.read("exact-dead-letters", 1)).isEmpty();
+            assertThat(kafka.committedNow("exact-dead-letters")).isEmpty();
             assertThat(InMemoryMetrics.sum("micro-batch inference", Metrics.FRAMES_CLASSIFIED)).isGreaterThanOrEqualTo(n);
         }
     }
@@ -459,7 +459,7 @@ class InferenceJobITCase {
             List<Prediction> preds = predictions(kafka.await("aborted-predictions", n, WAIT));
             assertExactlyOnePerFrame(preds, n, "committed-");
             assertThat(preds).noneMatch(p -> p.frameId().startsWith("aborted-"));
-            assertThat(kafka.read("aborted-dead-letters", 1)).as("nor dead-lettered").isEmpty();
+            assertThat(kafka.committedNow("aborted-dead-letters")).as("nor dead-lettered").isEmpty();
         }
     }
 

@@ -133,8 +133,9 @@ public final class KafkaFixture implements AutoCloseable {
 
     /**
      * Up to {@code n} records of {@code topic} (all partitions, no consumer group): waits (at most 60 s) until
-     * {@code n} are visible, or stops earlier once everything visible is read and there are fewer. The tests
-     * write before they read, so "everything visible" is everything they wrote.
+     * {@code n} are visible, or stops earlier once at least one is and everything visible is read. The tests
+     * write before they read, so "everything visible" is everything they wrote; an empty topic waits the 60 s
+     * ({@link #committedNow} does not).
      *
      * @param isolation {@code read_committed} or {@code read_uncommitted}
      */
@@ -148,6 +149,25 @@ public final class KafkaFixture implements AutoCloseable {
                 if (!out.isEmpty() && c.assignment().stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
                     break;
                 }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Every committed record of {@code topic} visible now (up to its last stable offsets when called), without
+     * waiting for more: for "nothing was written" checks, which {@link #read} would wait 60 s on.
+     */
+    public List<ConsumerRecord<byte[], byte[]>> committedNow(String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+        try (KafkaConsumer<byte[], byte[]> c = assigned(topic, "read_committed", deadline)) {
+            Map<TopicPartition, Long> end = c.endOffsets(c.assignment());
+            while (c.assignment().stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("could not read " + topic + " up to " + end + " within 60 s");
+                }
+                c.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
             }
         }
         return out;
