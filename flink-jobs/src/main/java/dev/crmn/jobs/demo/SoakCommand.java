@@ -17,6 +17,9 @@ import dev.crmn.jobs.inference.InferenceJob;
 import dev.crmn.jobs.inference.InferenceOptions;
 import dev.crmn.jobs.local.DefaultTopics;
 import dev.crmn.jobs.local.EmbeddedKafka;
+import dev.crmn.jobs.quality.QualityJob;
+import dev.crmn.jobs.quality.QualityOptions;
+import dev.crmn.jobs.quality.QualityReports;
 import dev.crmn.model.checkpoint.Checkpoints;
 import dev.crmn.model.checkpoint.Manifest;
 import dev.crmn.model.data.Cifar10Dir;
@@ -57,9 +60,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code crmn soak}: both jobs for a long time under what weeks bring them, on this machine: frames and labelled
- * frames at a fixed rate, a new model version announced every minute (both jobs load it), and a TaskManager killed
- * every five minutes (both jobs fail over from their checkpoints). At the end it says how many predictions were lost
+ * {@code crmn soak}: the three jobs for a long time under what weeks bring them, on this machine: frames and labelled
+ * frames at a fixed rate, a new model version announced every minute (the inference and fine-tuning jobs load it, the
+ * quality job tracks each version's live accuracy), and a TaskManager killed every five minutes (every job fails over
+ * from its checkpoints). At the end it says how many predictions were lost
  * or duplicated and how the process's heap, native memory, threads, open files and files on disk moved between the
  * start and the end: flat is the goal. Not a test (it takes as long as it is told); docs/benchmarks.md holds a run.
  *
@@ -68,9 +72,9 @@ import picocli.CommandLine.Option;
  * new TaskManager is started), so the memory figures are the whole system's.
  */
 @Command(name = "soak", mixinStandardHelpOptions = true,
-        description = {"Run both jobs for --minutes at a fixed rate, with a model swap every minute and a TaskManager",
-                "failure every five; report lost/duplicated predictions and heap, native memory, threads, open files",
-                "and disk at the start and the end."})
+        description = {"Run the inference, fine-tuning and quality jobs for --minutes at a fixed rate, with a model swap",
+                "every minute and a TaskManager failure every five; report lost/duplicated predictions and heap, native",
+                "memory, threads, open files, disk and the quality job's state at the start and the end."})
 public final class SoakCommand implements Callable<Integer> {
 
     @Option(names = "--minutes", defaultValue = "10", description = "How long to run (default: ${DEFAULT-VALUE}).")
@@ -114,7 +118,7 @@ public final class SoakCommand implements Callable<Integer> {
      */
     record Sample(double atS, long heapUsedBytes, long residentBytes, long ndArrayBytes, int threads, int crmnThreads,
                   int taskManagers, long openFiles, int modelCacheEntries, long modelCacheBytes, long checkpointBytes,
-                  long tmpFiles, long predicted) {
+                  long qualityStateBytes, long tmpFiles, long predicted) {
     }
 
     @Override
@@ -153,11 +157,16 @@ public final class SoakCommand implements Callable<Integer> {
                     Topics.FRAMES + "-", start);
             Thread observing = new Thread(observer, "crmn-soak-observer");
             FineTuneRounds.Collector reports = FineTuneRounds.collect();
+            QualityReports.Collector quality = QualityReports.collect();
+            JobID qualityJob = null;
             try {
                 InferenceJob.Plan ip = inferencePlan(kafka, first, store, checkpoints);
                 JobID inference = submit(cluster, env -> InferenceJob.build(env, ip), ip.jobName());
                 FineTuneJob.Plan fp = fineTunePlan(kafka, first, store, checkpoints);
                 JobID finetune = submit(cluster, env -> FineTuneJob.build(env, fp), fp.jobName());
+                QualityJob.Plan qp = qualityPlan(kafka, store, checkpoints);
+                qualityJob = submit(cluster, env -> QualityJob.build(env, qp), qp.jobName());
+                Path qualityCheckpoints = checkpoints.resolve(qualityJob.toHexString());
                 observing.start();
                 Thread frames = DemoCommand.stream(kafka.bootstrapServers(), Topics.FRAMES, test, framesRate, true, stop, sentFrames);
                 Thread labels = DemoCommand.stream(kafka.bootstrapServers(), Topics.FRAMES_LABELLED, labelled, labelledRate,
@@ -168,7 +177,7 @@ public final class SoakCommand implements Callable<Integer> {
                 while (System.currentTimeMillis() < end) {
                     long now = System.currentTimeMillis();
                     if (now >= nextSample) {
-                        samples.add(sample(start, work, tmp, checkpoints, observer));
+                        samples.add(sample(start, work, tmp, checkpoints, qualityCheckpoints, observer));
                         progress(samples.get(samples.size() - 1), sentFrames.get(), swaps, failures);
                         nextSample += sampleEvery * 1000;
                     }
@@ -193,15 +202,17 @@ public final class SoakCommand implements Callable<Integer> {
                 while (observer.ownPredicted() < sentFrames.get() && System.currentTimeMillis() < drainDeadline) {
                     Thread.sleep(200); // polling what a Kafka consumer has read, with a deadline
                 }
-                samples.add(sample(start, work, tmp, checkpoints, observer));
+                samples.add(sample(start, work, tmp, checkpoints, qualityCheckpoints, observer));
                 report.put("inference_job", status(cluster, inference).toString());
                 report.put("finetune_job", status(cluster, finetune).toString());
+                report.put("quality_job", status(cluster, qualityJob).toString());
             } finally {
                 observer.stop();
                 observing.join(10_000);
                 cluster.close();
                 reports.close();
                 rounds = reports.all();
+                quality.close();
             }
             long predicted = observer.ownPredicted();
             report.put("minutes", minutes);
@@ -216,6 +227,9 @@ public final class SoakCommand implements Callable<Integer> {
             report.put("taskmanager_failures", failures);
             report.put("finetune_rounds", rounds.size());
             report.put("finetune_promotions", rounds.stream().filter(RoundReport::promoted).count());
+            report.put("quality_versions_reported", quality.latest().size());
+            report.put("quality_decisions", quality.decisions().stream().map(q -> "v" + q.version() + " "
+                    + q.decision().action()).toList());
             Sample startSample = samples.stream().filter(s -> s.atS() >= warmUp).findFirst().orElse(samples.get(0));
             report.put("start", startSample);
             report.put("end", samples.get(samples.size() - 1));
@@ -229,7 +243,8 @@ public final class SoakCommand implements Callable<Integer> {
             print(report);
         }
         boolean clean = (long) report.get("lost") == 0 && (long) report.get("duplicates") == 0
-                && "RUNNING".equals(report.get("inference_job")) && "RUNNING".equals(report.get("finetune_job"));
+                && "RUNNING".equals(report.get("inference_job")) && "RUNNING".equals(report.get("finetune_job"))
+                && "RUNNING".equals(report.get("quality_job"));
         return clean ? 0 : 1;
     }
 
@@ -263,6 +278,13 @@ public final class SoakCommand implements Callable<Integer> {
                 FineTuneOptions.THREADS.key(), Integer.toString(DemoCommand.trainerThreads()),
                 Checkpointing.CHECKPOINT_DIR.key(), checkpoints.toString()));
         return FineTuneJob.plan(fo, Map.of());
+    }
+
+    private QualityJob.Plan qualityPlan(EmbeddedKafka kafka, String store, Path checkpoints) throws Exception {
+        return QualityJob.plan(Configuration.fromMap(Map.of(
+                QualityOptions.BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers(), QualityOptions.STORE.key(), store,
+                QualityOptions.CHECKPOINT_INTERVAL_MS.key(), "2000",
+                Checkpointing.CHECKPOINT_DIR.key(), checkpoints.toString())), Map.of());
     }
 
     /** Builds a job into a fresh environment and submits its graph to the cluster. */
@@ -314,7 +336,8 @@ public final class SoakCommand implements Callable<Integer> {
         }
     }
 
-    private static Sample sample(long start, Path work, Path tmp, Path checkpoints, DemoObserver observer) throws IOException {
+    private static Sample sample(long start, Path work, Path tmp, Path checkpoints, Path qualityCheckpoints,
+                                 DemoObserver observer) throws IOException {
         System.gc(); // heap after a collection: what is live, not what is garbage not yet collected
         Path cache = tmp.resolve(ModelCache.DIR_NAME);
         int cacheEntries = 0;
@@ -338,7 +361,8 @@ public final class SoakCommand implements Callable<Integer> {
         return new Sample((System.currentTimeMillis() - start) / 1000.0,
                 ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), NativeMemory.residentBytes(),
                 NativeMemory.ndArrayBytes(), ManagementFactory.getThreadMXBean().getThreadCount(), crmn, taskManagers,
-                openFiles, cacheEntries, bytes(cache), bytes(checkpoints), files(tmp), observer.ownPredicted());
+                openFiles, cacheEntries, bytes(cache), bytes(checkpoints), newestCheckpointBytes(qualityCheckpoints),
+                files(tmp), observer.ownPredicted());
     }
 
     private static long bytes(Path dir) throws IOException {
@@ -358,6 +382,21 @@ public final class SoakCommand implements Callable<Integer> {
         }
     }
 
+    /** The size of the newest completed checkpoint ({@code chk-N}) under a job's checkpoint directory; 0 before one. */
+    private static long newestCheckpointBytes(Path jobDir) throws IOException {
+        if (!Files.isDirectory(jobDir)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.list(jobDir)) {
+            Path newest = s.filter(p -> p.getFileName().toString().matches("chk-\\d+") && Files.exists(p.resolve("_metadata")))
+                    .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+                    .orElse(null);
+            return newest == null ? 0 : bytes(newest);
+        } catch (java.io.UncheckedIOException gone) {
+            return -1; // subsumed while listing
+        }
+    }
+
     private static long files(Path dir) throws IOException {
         try (Stream<Path> s = Files.walk(dir)) {
             return s.filter(Files::isRegularFile).count();
@@ -368,10 +407,11 @@ public final class SoakCommand implements Callable<Integer> {
 
     private static void progress(Sample s, long sent, int swaps, int failures) {
         System.out.printf("%6.0fs  sent %d  predicted %d  swaps %d  TM failures %d  heap %.0f MB  RSS %.0f MB  ND4J %.0f MB"
-                        + "  threads %d (crmn %d, TaskManagers %d)  fds %d  cache %d (%.0f MB)  checkpoints %.0f MB%n",
+                        + "  threads %d (crmn %d, TaskManagers %d)  fds %d  cache %d (%.0f MB)  checkpoints %.0f MB"
+                        + "  quality state %.1f kB%n",
                 s.atS(), sent, s.predicted(), swaps, failures, s.heapUsedBytes() / 1e6, s.residentBytes() / 1e6,
                 s.ndArrayBytes() / 1e6, s.threads(), s.crmnThreads(), s.taskManagers(), s.openFiles(),
-                s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6);
+                s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6, s.qualityStateBytes() / 1e3);
     }
 
     private static void print(Map<String, Object> r) {
@@ -379,10 +419,12 @@ public final class SoakCommand implements Callable<Integer> {
         Sample b = (Sample) r.get("end");
         System.out.printf("%ncrmn soak: %.0f min, %d frames sent, %d predicted, lost %d, duplicated %d, dead letters %d;"
                         + " %d versions announced, %d TaskManager failures, %d fine-tuning rounds (%d promoted);"
-                        + " jobs at the end: inference %s, fine-tuning %s%n",
+                        + " the quality job reported %d versions, decisions %s; jobs at the end: inference %s, fine-tuning %s,"
+                        + " quality %s%n",
                 r.get("minutes"), r.get("frames_sent"), r.get("frames_predicted"), r.get("lost"), r.get("duplicates"),
                 r.get("dead_letters"), r.get("versions_announced"), r.get("taskmanager_failures"), r.get("finetune_rounds"),
-                r.get("finetune_promotions"), r.get("inference_job"), r.get("finetune_job"));
+                r.get("finetune_promotions"), r.get("quality_versions_reported"), r.get("quality_decisions"),
+                r.get("inference_job"), r.get("finetune_job"), r.get("quality_job"));
         System.out.printf("%-22s %12s %12s%n", "", "start (" + (long) a.atS() + " s)", "end (" + (long) b.atS() + " s)");
         row("heap used (MB)", a.heapUsedBytes() / 1e6, b.heapUsedBytes() / 1e6);
         row("resident (MB)", a.residentBytes() / 1e6, b.residentBytes() / 1e6);
@@ -394,6 +436,7 @@ public final class SoakCommand implements Callable<Integer> {
         row("model cache entries", a.modelCacheEntries(), b.modelCacheEntries());
         row("model cache (MB)", a.modelCacheBytes() / 1e6, b.modelCacheBytes() / 1e6);
         row("checkpoints (MB)", a.checkpointBytes() / 1e6, b.checkpointBytes() / 1e6);
+        row("quality job state (kB)", a.qualityStateBytes() / 1e3, b.qualityStateBytes() / 1e3);
         row("files in tmp", a.tmpFiles(), b.tmpFiles());
     }
 
