@@ -63,9 +63,9 @@ import picocli.CommandLine.Option;
  * {@code crmn soak}: the three jobs for a long time under what weeks bring them, on this machine: frames and labelled
  * frames at a fixed rate, a new model version announced every minute (the inference and fine-tuning jobs load it, the
  * quality job tracks each version's live accuracy), and a TaskManager killed every five minutes (every job fails over
- * from its checkpoints). At the end it says how many predictions were lost
- * or duplicated and how the process's heap, native memory, threads, open files and files on disk moved between the
- * start and the end: flat is the goal. Not a test (it takes as long as it is told); docs/benchmarks.md holds a run.
+ * from its checkpoints). At the end it says how many predictions were lost or duplicated and how the process's heap,
+ * native memory, threads, open files, files on disk and the quality job's state moved between the start and the end:
+ * flat is the goal. Not a test (it takes as long as it is told); docs/benchmarks.md holds a run.
  *
  * <p>Everything runs in this JVM: an embedded broker and one Flink MiniCluster with two TaskManagers of two slots
  * (a "TaskManager failure" is {@link MiniCluster#terminateTaskManager}: its tasks die as with a lost process, and a
@@ -158,14 +158,13 @@ public final class SoakCommand implements Callable<Integer> {
             Thread observing = new Thread(observer, "crmn-soak-observer");
             FineTuneRounds.Collector reports = FineTuneRounds.collect();
             QualityReports.Collector quality = QualityReports.collect();
-            JobID qualityJob = null;
             try {
                 InferenceJob.Plan ip = inferencePlan(kafka, first, store, checkpoints);
                 JobID inference = submit(cluster, env -> InferenceJob.build(env, ip), ip.jobName());
                 FineTuneJob.Plan fp = fineTunePlan(kafka, first, store, checkpoints);
                 JobID finetune = submit(cluster, env -> FineTuneJob.build(env, fp), fp.jobName());
                 QualityJob.Plan qp = qualityPlan(kafka, store, checkpoints);
-                qualityJob = submit(cluster, env -> QualityJob.build(env, qp), qp.jobName());
+                JobID qualityJob = submit(cluster, env -> QualityJob.build(env, qp), qp.jobName());
                 Path qualityCheckpoints = checkpoints.resolve(qualityJob.toHexString());
                 observing.start();
                 Thread frames = DemoCommand.stream(kafka.bootstrapServers(), Topics.FRAMES, test, framesRate, true, stop, sentFrames);

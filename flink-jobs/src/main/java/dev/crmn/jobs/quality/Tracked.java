@@ -52,7 +52,7 @@ final class Tracked {
      * @return the versions forgotten
      */
     List<Long> forgetSettled(int keep) {
-        long now = serving == null ? 0 : serving;
+        long servingVersion = serving == null ? 0 : serving;
         Set<Long> needed = new HashSet<>();
         if (serving != null) {
             needed.add(serving);
@@ -63,7 +63,7 @@ final class Tracked {
         }
         List<Long> settled = new ArrayList<>();
         for (VersionFigures v : versions.values()) {
-            if (v.version > now) { // a shadow, or a version about to serve: never forgotten
+            if (v.version > servingVersion) { // a shadow, or a version about to serve: never forgotten
                 if (v.pairedAgainst != null) {
                     needed.add(v.pairedAgainst);
                 }
