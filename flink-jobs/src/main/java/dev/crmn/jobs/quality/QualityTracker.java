@@ -384,17 +384,17 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("model", model).addGroup("version",
                 Long.toString(version));
         // a forgotten version's gauges read NaN and 0 (Flink's metric groups cannot drop a gauge)
-        g.gauge("liveAccuracy", () -> figure(key, ModelQuality::accuracy));
-        g.gauge("windowAccuracy", () -> figure(key, q -> q.window().accuracy()));
-        g.gauge("labelledPredictions", () -> Optional.ofNullable(latest.get(key)).map(ModelQuality::labelled).orElse(0L));
-        g.gauge("predictions", () -> Optional.ofNullable(latest.get(key)).map(ModelQuality::predictions).orElse(0L));
-        g.gauge("rolledBack", () -> Optional.ofNullable(latest.get(key)).map(q -> "rolled-back".equals(q.status()) ? 1 : 0)
-                .orElse(0));
+        g.gauge("liveAccuracy", () -> figure(key, ModelQuality::accuracy, Double.NaN));
+        g.gauge("windowAccuracy", () -> figure(key, q -> q.window().accuracy(), Double.NaN));
+        g.gauge("labelledPredictions", () -> figure(key, ModelQuality::labelled, 0L));
+        g.gauge("predictions", () -> figure(key, ModelQuality::predictions, 0L));
+        g.gauge("rolledBack", () -> figure(key, q -> "rolled-back".equals(q.status()) ? 1 : 0, 0));
     }
 
-    private double figure(String key, java.util.function.Function<ModelQuality, Double> f) {
+    /** A figure of the version's newest report; {@code absent} when there is none (forgotten) or it has none yet. */
+    private <T> T figure(String key, java.util.function.Function<ModelQuality, T> f, T absent) {
         ModelQuality q = latest.get(key);
-        Double d = q == null ? null : f.apply(q);
-        return d == null ? Double.NaN : d;
+        T v = q == null ? null : f.apply(q);
+        return v == null ? absent : v;
     }
 }
