@@ -98,6 +98,10 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
     @Mixin
     CorruptionOptions corruption;
 
+    @Option(names = "--recalibrate-images", defaultValue = "0", description = "Also evaluate each point with the batch"
+            + " norms' statistics recomputed on this many training images (0 = not; default: ${DEFAULT-VALUE}).")
+    int recalibrateImages;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -186,6 +190,12 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
         p.put("clean", ft.evaluate(clean, false).accuracy());
         if (averageDecay > 0) {
             p.put("clean_average", ft.evaluate(clean, true).accuracy());
+        }
+        if (recalibrateImages > 0) {
+            p.put("clean_recalibrated", ft.evaluate(clean, false, recalibrateImages).accuracy());
+            if (averageDecay > 0) {
+                p.put("clean_average_recalibrated", ft.evaluate(clean, true, recalibrateImages).accuracy());
+            }
         }
         if (corrupted != null) {
             p.put("corrupted", ft.evaluate(corrupted, false).accuracy());

@@ -222,15 +222,31 @@ public final class FineTuning implements AutoCloseable {
      * {@code averaged}, else the trained weights.
      */
     public EvaluationReport evaluate(ImageSet set, boolean averaged) {
+        return evaluate(set, averaged, 0);
+    }
+
+    /**
+     * As {@link #evaluate(ImageSet, boolean)}, with the batch norms' statistics first recomputed for the evaluated
+     * weights on {@code recalibrationImages} random training images ({@link BatchNormStatistics}; 0: as trained).
+     */
+    public EvaluationReport evaluate(ImageSet set, boolean averaged, int recalibrationImages) {
         if (handedOver) {
             throw new IllegalStateException("the run is finished");
         }
-        if (!averaged || average == null) {
+        if ((!averaged || average == null) && recalibrationImages == 0) {
             return Evaluator.evaluate(net, set, base.normalization(), layout, 256);
         }
         try (INDArray trained = net.params().dup()) {
-            net.setParams(average);
+            if (averaged && average != null) {
+                net.setParams(average);
+            }
             try {
+                if (recalibrationImages > 0) {
+                    Random r = new Random(settings.seed() + stepsDone);
+                    int[] pick = ImageSet.permutation(train.size(), r);
+                    BatchNormStatistics.recompute(net, train, Arrays.copyOf(pick, Math.min(recalibrationImages,
+                            train.size())), base.normalization(), layout, 128, settings.augment() ? r : null);
+                }
                 return Evaluator.evaluate(net, set, base.normalization(), layout, 256);
             } finally {
                 net.setParams(trained);
