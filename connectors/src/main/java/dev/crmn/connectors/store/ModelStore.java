@@ -58,6 +58,21 @@ public final class ModelStore {
     /** The detached signature beside a signed manifest. */
     public static final String SIGNATURE = Checkpoints.MANIFEST + ".sig";
 
+    /** The record a pruned version keeps in its directory ({@link #prune}): when and why its weights were deleted. */
+    public static final String PRUNED = "pruned.json";
+
+    /**
+     * A version whose weights were deleted by {@link #prune}: its manifest, signature and status records stay (so its
+     * number is never published again with other weights, its lineage and history stay listed, and a job that still
+     * holds it in its local model cache can load it), but it can no longer be fetched into an empty cache.
+     *
+     * @param at     when, epoch milliseconds
+     * @param reason why, in words
+     */
+    public record Pruned(@com.fasterxml.jackson.annotation.JsonProperty("at") long at,
+                         @com.fasterxml.jackson.annotation.JsonProperty("reason") String reason) {
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(ModelStore.class);
     private static final Pattern VERSION_DIR = Pattern.compile("v(\\d+)(-[0-9a-f]+)?");
 
@@ -292,6 +307,59 @@ public final class ModelStore {
         return Optional.empty();
     }
 
+    /**
+     * Deletes the weights ({@code model.zip}) of a published version and keeps the rest ({@link Pruned}): first the
+     * record {@value #PRUNED}, then the weights, so that an interrupted prune leaves a version that says it was
+     * pruned rather than one that looks damaged. Pruning a pruned version again changes nothing. Which versions may
+     * go is the caller's decision ({@link Retention}); this method refuses none.
+     *
+     * @return the prune record (the earlier one when it was pruned before)
+     */
+    public Pruned prune(ModelRef ref, String reason) throws IOException {
+        Path dir = new Path(ref.uri());
+        FileSystem fs = dir.getFileSystem();
+        Optional<Pruned> before = pruned(ref);
+        Pruned p = before.orElseGet(() -> new Pruned(System.currentTimeMillis(), reason));
+        if (before.isEmpty()) {
+            try {
+                write(fs, new Path(dir, PRUNED), Checkpoints.json().writeValueAsBytes(p));
+            } catch (IOException e) {
+                Optional<Pruned> raced = pruned(ref); // another prune wrote it between the check and the write
+                if (raced.isEmpty()) {
+                    throw e;
+                }
+                p = raced.get();
+            }
+        }
+        Path weights = new Path(dir, Checkpoints.MODEL);
+        if (fs.exists(weights) && !fs.delete(weights, false) && fs.exists(weights)) {
+            throw new IOException("could not delete " + weights);
+        }
+        return p;
+    }
+
+    /** The prune record of a version, empty if its weights were never pruned. */
+    public static Optional<Pruned> pruned(ModelRef ref) throws IOException {
+        Path file = new Path(new Path(ref.uri()), PRUNED);
+        FileSystem fs = file.getFileSystem();
+        if (!fs.exists(file)) {
+            return Optional.empty();
+        }
+        try (InputStream in = fs.open(file)) {
+            return Optional.of(Checkpoints.json().readValue(in.readAllBytes(), Pruned.class));
+        }
+    }
+
+    /** Throws {@link PrunedException} when {@code ref}'s weights were pruned (rather than a missing-file error). */
+    private static void checkNotPruned(ModelRef ref) throws IOException {
+        Optional<Pruned> p = pruned(ref);
+        if (p.isPresent()) {
+            throw new PrunedException("the weights of " + ref.displayName() + " were pruned from the store at "
+                    + java.time.Instant.ofEpochMilli(p.get().at()) + " (" + p.get().reason() + "): it can no longer be"
+                    + " fetched, served or rolled back to");
+        }
+    }
+
     /** Where a model's status records lie: {@code <root>/<name>/status/} (not a version directory name). */
     static final String STATUS_DIR = "status";
 
@@ -307,9 +375,12 @@ public final class ModelStore {
     }
 
     private ModelStatus.Change recordStatus(Path dir, ModelStatus status, String reason) throws IOException {
-        ModelStatus.Change c = new ModelStatus.Change(status.wireName(), System.currentTimeMillis(), reason);
-        byte[] bytes = Checkpoints.json().writeValueAsBytes(c);
         FileSystem fs = root.getFileSystem();
+        // records are ordered by their file names, which start with the time: a change recorded within the same
+        // millisecond as the one before it (a shadow rejected at once, a test) must still sort after it
+        long at = Math.max(System.currentTimeMillis(), newestRecordTime(fs, dir) + 1);
+        ModelStatus.Change c = new ModelStatus.Change(status.wireName(), at, reason);
+        byte[] bytes = Checkpoints.json().writeValueAsBytes(c);
         fs.mkdirs(dir);
         String file = String.format("%013d-%s-%s", c.at(), c.status(), UUID.randomUUID().toString().substring(0, 8));
         if (keys != null) {
@@ -317,6 +388,19 @@ public final class ModelStore {
         }
         write(fs, new Path(dir, file + ".json"), bytes);
         return c;
+    }
+
+    /** The time in the newest status record's file name in {@code dir}, -1 if none. */
+    private static long newestRecordTime(FileSystem fs, Path dir) throws IOException {
+        FileStatus[] entries = fs.exists(dir) ? fs.listStatus(dir) : null;
+        long newest = -1;
+        for (FileStatus e : entries == null ? new FileStatus[0] : entries) {
+            String n = e.getPath().getName();
+            if (n.length() > 13 && n.substring(0, 13).chars().allMatch(Character::isDigit)) {
+                newest = Math.max(newest, Long.parseLong(n.substring(0, 13)));
+            }
+        }
+        return newest;
     }
 
     /**
@@ -471,6 +555,7 @@ public final class ModelStore {
                 MoreFiles.deleteRecursively(moveAside(target, cache));
             }
         }
+        checkNotPruned(ref);
         java.nio.file.Path tmp = Files.createDirectory(cache.resolve(ModelCache.FETCHING + UUID.randomUUID()));
         try {
             Files.write(tmp.resolve(Checkpoints.MANIFEST), manifestBytes); // the bytes the entry is keyed by
@@ -560,6 +645,8 @@ public final class ModelStore {
             manifestBytes = in.readAllBytes();
         }
         Manifest m = checkManifest(manifestBytes, ref);
+        verifySignature(keys == null ? null : readSignature(fs, new Path(dir, SIGNATURE)), manifestBytes, ref);
+        checkNotPruned(ref);
         java.security.MessageDigest digest;
         try {
             digest = java.security.MessageDigest.getInstance("SHA-256");
@@ -579,7 +666,6 @@ public final class ModelStore {
             throw new CheckpointException("model file of " + ref.displayName() + " at " + ref.uri() + " has " + size
                     + " bytes and SHA-256 " + hash + ", the manifest says " + m.modelBytes() + " and " + m.sha256());
         }
-        verifySignature(keys == null ? null : readSignature(fs, new Path(dir, SIGNATURE)), manifestBytes, ref);
         return m;
     }
 

@@ -362,6 +362,22 @@ class ModelStoreTest {
     }
 
     @Test
+    void changesRecordedWithinOneMillisecondKeepTheirOrder() throws Exception {
+        ModelStore store = store("same-millisecond", null);
+        ModelRef r1 = store.publish(v1);
+        List<ModelStatus> order = new ArrayList<>();
+        for (int i = 0; i < 20; i++) { // names sort "rejected" before "shadow": only the times can keep the order
+            order.add(ModelStatus.SHADOW);
+            order.add(ModelStatus.REJECTED);
+        }
+        for (ModelStatus s : order) {
+            store.recordStatus(r1, s, "in a tight loop");
+        }
+        assertThat(store.statusHistory(r1)).extracting(ModelStatus.Change::value).containsExactlyElementsOf(order);
+        assertThat(store.status(r1).orElseThrow().value()).isEqualTo(ModelStatus.REJECTED);
+    }
+
+    @Test
     void aStoreGivenAsAPlainPathIsAnAbsoluteFileUri() {
         assertThat(ModelStore.rootUri("runs/store")).startsWith("file:///")
                 .endsWith("/runs/store").contains(java.nio.file.Path.of("").toAbsolutePath().toString());

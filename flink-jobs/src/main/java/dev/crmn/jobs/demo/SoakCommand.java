@@ -7,6 +7,7 @@ import dev.crmn.connectors.format.Topics;
 import dev.crmn.connectors.kafka.ModelRefSerializationSchema;
 import dev.crmn.connectors.store.ModelCache;
 import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.Retention;
 import dev.crmn.connectors.store.VersionTakenException;
 import dev.crmn.jobs.common.Checkpointing;
 import dev.crmn.jobs.finetune.FineTuneJob;
@@ -107,6 +108,10 @@ public final class SoakCommand implements Callable<Integer> {
     @Option(names = "--work-dir", description = "Broker data, store, checkpoints and temporary files (default: runs/soak-<time>).")
     Path workDir;
 
+    @Option(names = "--prune-keep", defaultValue = "0", description = "After every swap, prune the model store as"
+            + " crmn models prune --keep N (--keep-served 3) does, while the jobs run (default: ${DEFAULT-VALUE} = never).")
+    int pruneKeep;
+
     @Option(names = "--json", description = "Print the report as JSON (also written to <work-dir>/soak.json).")
     boolean json;
 
@@ -118,13 +123,15 @@ public final class SoakCommand implements Callable<Integer> {
      */
     record Sample(double atS, long heapUsedBytes, long residentBytes, long ndArrayBytes, int threads, int crmnThreads,
                   int taskManagers, long openFiles, int modelCacheEntries, long modelCacheBytes, long checkpointBytes,
-                  long qualityStateBytes, long tmpFiles, long predicted) {
+                  long qualityStateBytes, long storeBytes, long tmpFiles, long predicted) {
     }
 
     @Override
     public Integer call() throws Exception {
-        if (minutes <= 0 || framesRate <= 0 || labelledRate <= 0 || swapEvery <= 0 || failEvery < 0 || sampleEvery <= 0) {
-            throw new IllegalArgumentException("--minutes, the rates, --swap-every and --sample-every must be > 0, --fail-every >= 0");
+        if (minutes <= 0 || framesRate <= 0 || labelledRate <= 0 || swapEvery <= 0 || failEvery < 0 || sampleEvery <= 0
+                || pruneKeep < 0) {
+            throw new IllegalArgumentException("--minutes, the rates, --swap-every and --sample-every must be > 0,"
+                    + " --fail-every and --prune-keep >= 0");
         }
         Cifar10Dir cifar = Cifar10Dir.locate(data);
         ImageSet test = ImageSet.load(List.of(cifar.file("test_batch.bin")), 0);
@@ -145,12 +152,14 @@ public final class SoakCommand implements Callable<Integer> {
         int swaps = 0;
         List<RoundReport> rounds;
         int failures = 0;
+        int pruned = 0;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, work.resolve("kafka"), Map.of())) {
             DefaultTopics.create(kafka, 2);
             String store = work.resolve("store").toString();
             ModelStore models = new ModelStore(store);
             ModelRef first = models.publish(model);
-            announce(kafka.bootstrapServers(), first);
+            Path source = copyOf(first, work.resolve("versions").resolve("source")); // v1 may be pruned meanwhile
+            announce(kafka.bootstrapServers(), models, first);
             MiniCluster cluster = cluster(tmp);
             cluster.start();
             DemoObserver observer = new DemoObserver(kafka.bootstrapServers(), Topics.PREDICTIONS, Topics.DEAD_LETTERS,
@@ -177,12 +186,13 @@ public final class SoakCommand implements Callable<Integer> {
                     long now = System.currentTimeMillis();
                     if (now >= nextSample) {
                         samples.add(sample(start, work, tmp, checkpoints, qualityCheckpoints, observer));
-                        progress(samples.get(samples.size() - 1), sentFrames.get(), swaps, failures);
+                        progress(samples.get(samples.size() - 1), sentFrames.get(), swaps, failures, pruned);
                         nextSample += sampleEvery * 1000;
                     }
                     if (now >= nextSwap) {
-                        announce(kafka.bootstrapServers(), reversion(models, first, work));
+                        announce(kafka.bootstrapServers(), models, reversion(models, first, source, work));
                         swaps++;
+                        pruned += pruneKeep > 0 ? prune(models, first.name()) : 0;
                         nextSwap += swapEvery * 1000;
                     }
                     if (now >= nextFailure) {
@@ -222,6 +232,8 @@ public final class SoakCommand implements Callable<Integer> {
             report.put("dead_letters", observer.deadLetters());
             report.put("labelled_sent", sentLabelled.get());
             report.put("versions_announced", swaps);
+            report.put("versions_in_store", models.list(first.name()).size());
+            report.put("versions_pruned", pruned);
             report.put("versions_served", observer.summary().versionsFirstSeen().keySet());
             report.put("taskmanager_failures", failures);
             report.put("finetune_rounds", rounds.size());
@@ -303,8 +315,7 @@ public final class SoakCommand implements Callable<Integer> {
      * The served weights under the store's next version number (what a team re-publishing a model does): both jobs
      * load it, and the TaskManagers' caches get an entry per version.
      */
-    private static ModelRef reversion(ModelStore store, ModelRef base, Path work) throws IOException {
-        Path local = Path.of(java.net.URI.create(base.uri()));
+    private static ModelRef reversion(ModelStore store, ModelRef base, Path local, Path work) throws IOException {
         for (int attempt = 0; ; attempt++) {
             long version = store.latest(base.name()).map(ModelRef::version).orElse(base.version()) + 1;
             Path dir = work.resolve("versions").resolve("v" + version);
@@ -326,7 +337,36 @@ public final class SoakCommand implements Callable<Integer> {
         }
     }
 
-    private static void announce(String bootstrap, ModelRef ref) throws Exception {
+    /** A private copy of a published version's manifest and weights in {@code dir}. */
+    private static Path copyOf(ModelRef ref, Path dir) throws IOException {
+        Path published = Path.of(java.net.URI.create(ref.uri()));
+        MoreFiles.deleteRecursively(dir);
+        Files.createDirectories(dir);
+        for (String f : List.of(Checkpoints.MANIFEST, Checkpoints.MODEL)) {
+            Files.copy(published.resolve(f), dir.resolve(f));
+        }
+        return dir;
+    }
+
+    /**
+     * Prunes the store as {@code crmn models prune --keep <--prune-keep>} does, under the running jobs.
+     *
+     * @return the versions pruned
+     */
+    private int prune(ModelStore store, String name) throws IOException {
+        int n = 0;
+        for (Retention.Decision d : Retention.plan(store, name, pruneKeep, 3)) {
+            if (!d.keep() && !d.alreadyPruned()) {
+                store.prune(d.ref(), "crmn soak --prune-keep " + pruneKeep + ": " + d.reason());
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Announces {@code ref} to serve, recording it in the store first, as {@code crmn publish --announce} does. */
+    private static void announce(String bootstrap, ModelStore store, ModelRef ref) throws Exception {
+        store.recordServing(ref, "announced by crmn soak");
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -361,7 +401,7 @@ public final class SoakCommand implements Callable<Integer> {
                 ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), NativeMemory.residentBytes(),
                 NativeMemory.ndArrayBytes(), ManagementFactory.getThreadMXBean().getThreadCount(), crmn, taskManagers,
                 openFiles, cacheEntries, bytes(cache), bytes(checkpoints), newestCheckpointBytes(qualityCheckpoints),
-                files(tmp), observer.ownPredicted());
+                bytes(work.resolve("store")), files(tmp), observer.ownPredicted());
     }
 
     private static long bytes(Path dir) throws IOException {
@@ -404,13 +444,14 @@ public final class SoakCommand implements Callable<Integer> {
         }
     }
 
-    private static void progress(Sample s, long sent, int swaps, int failures) {
+    private static void progress(Sample s, long sent, int swaps, int failures, int pruned) {
         System.out.printf("%6.0fs  sent %d  predicted %d  swaps %d  TM failures %d  heap %.0f MB  RSS %.0f MB  ND4J %.0f MB"
                         + "  threads %d (crmn %d, TaskManagers %d)  fds %d  cache %d (%.0f MB)  checkpoints %.0f MB"
-                        + "  quality state %.1f kB%n",
+                        + "  quality state %.1f kB  store %.1f MB (%d pruned)%n",
                 s.atS(), sent, s.predicted(), swaps, failures, s.heapUsedBytes() / 1e6, s.residentBytes() / 1e6,
                 s.ndArrayBytes() / 1e6, s.threads(), s.crmnThreads(), s.taskManagers(), s.openFiles(),
-                s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6, s.qualityStateBytes() / 1e3);
+                s.modelCacheEntries(), s.modelCacheBytes() / 1e6, s.checkpointBytes() / 1e6, s.qualityStateBytes() / 1e3,
+                s.storeBytes() / 1e6, pruned);
     }
 
     private static void print(Map<String, Object> r) {
@@ -436,6 +477,7 @@ public final class SoakCommand implements Callable<Integer> {
         row("model cache (MB)", a.modelCacheBytes() / 1e6, b.modelCacheBytes() / 1e6);
         row("checkpoints (MB)", a.checkpointBytes() / 1e6, b.checkpointBytes() / 1e6);
         row("quality job state (kB)", a.qualityStateBytes() / 1e3, b.qualityStateBytes() / 1e3);
+        row("model store (MB)", a.storeBytes() / 1e6, b.storeBytes() / 1e6);
         row("files in tmp", a.tmpFiles(), b.tmpFiles());
     }
 
