@@ -50,7 +50,8 @@ public final class Retention {
      * The decision for every published version of {@code name}, oldest first.
      *
      * @throws IllegalArgumentException if {@code keepNewest} is below 1 or {@code keepServed} below 1
-     * @throws IOException              if no version of {@code name} is recorded as serving (or the store fails)
+     * @throws IOException              if {@code name} has no published version, or none recorded as serving (or the
+     *                                  store fails)
      */
     public static List<Decision> plan(ModelStore store, String name, int keepNewest, int keepServed) throws IOException {
         if (keepNewest < 1) {
@@ -61,6 +62,9 @@ public final class Retention {
                     + " needs the one before it), got " + keepServed);
         }
         List<ModelRef> refs = store.list(name);
+        if (refs.isEmpty()) {
+            throw new IOException("no published versions of " + name + " in " + store.root());
+        }
         Map<Long, List<ModelStatus.Change>> history = new TreeMap<>();
         for (ModelRef r : refs) {
             history.put(r.version(), store.statusHistory(r));

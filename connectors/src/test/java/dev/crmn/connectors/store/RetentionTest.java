@@ -118,7 +118,50 @@ class RetentionTest {
     }
 
     @Test
-    void refusesWithoutAServingVersionOrWithNothingToKeep() throws Exception {
+    void twoPrunesAtOnceAndAnInterruptedOneEndTheSame() throws Exception {
+        ModelRef r2 = v.get(2);
+        java.nio.file.Path v2 = java.nio.file.Path.of(java.net.URI.create(r2.uri()));
+        // interrupted after its record, before the weights went
+        Files.writeString(v2.resolve(ModelStore.PRUNED), "{\"at\":1,\"reason\":\"interrupted\"}");
+        assertThatThrownBy(() -> store.verify(r2)).isInstanceOf(PrunedException.class).hasMessageContaining("interrupted");
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var barrier = new java.util.concurrent.CyclicBarrier(2);
+            List<java.util.concurrent.Future<Integer>> runs = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                runs.add(pool.submit(() -> {
+                    barrier.await();
+                    int n = 0;
+                    for (Retention.Decision d : Retention.plan(store, "tiny", 1, 2)) {
+                        if (!d.keep()) {
+                            store.prune(d.ref(), "concurrent");
+                            n++;
+                        }
+                    }
+                    return n;
+                }));
+            }
+            for (var r : runs) {
+                assertThat(r.get()).isEqualTo(5);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        for (long gone : List.of(1L, 2L, 3L, 5L, 6L)) {
+            java.nio.file.Path d = java.nio.file.Path.of(java.net.URI.create(v.get((int) gone).uri()));
+            assertThat(d.resolve(Checkpoints.MODEL)).doesNotExist();
+            assertThat(ModelStore.pruned(v.get((int) gone))).isPresent();
+        }
+        assertThat(ModelStore.pruned(r2).orElseThrow().reason()).as("the first record stays").isEqualTo("interrupted");
+        for (long kept : List.of(4L, 7L, 8L, 9L)) {
+            assertThat(store.verify(v.get((int) kept)).version()).isEqualTo(kept);
+        }
+    }
+
+    @Test
+    void refusesAMissingModelWithoutAServingVersionOrWithNothingToKeep() throws Exception {
+        assertThatThrownBy(() -> Retention.plan(store, "nope", 1, 1)).isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("no published versions of nope");
         ModelStore fresh = new ModelStore(new Path(dir.resolve("fresh").toUri()), (byte[]) null);
         fresh.publish(local.get(1));
         assertThatThrownBy(() -> Retention.plan(fresh, "tiny", 1, 1)).isInstanceOf(java.io.IOException.class)
