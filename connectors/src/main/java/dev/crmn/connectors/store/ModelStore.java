@@ -377,8 +377,12 @@ public final class ModelStore {
     private ModelStatus.Change recordStatus(Path dir, ModelStatus status, String reason) throws IOException {
         FileSystem fs = root.getFileSystem();
         // records are ordered by their file names, which start with the time: a change recorded within the same
-        // millisecond as the one before it (a shadow rejected at once, a test) must still sort after it
-        long at = Math.max(System.currentTimeMillis(), newestRecordTime(fs, dir) + 1);
+        // millisecond as the one before it (a shadow rejected at once, a test), or just after a record of a host whose
+        // clock is a little ahead, must still sort after it; a record dated further ahead (a forged one, which a
+        // signed store ignores) does not move the times of the genuine ones
+        long now = System.currentTimeMillis();
+        long newest = newestRecordTime(fs, dir);
+        long at = newest >= now && newest < now + 60_000 ? newest + 1 : now;
         ModelStatus.Change c = new ModelStatus.Change(status.wireName(), at, reason);
         byte[] bytes = Checkpoints.json().writeValueAsBytes(c);
         fs.mkdirs(dir);

@@ -375,6 +375,12 @@ class ModelStoreTest {
         }
         assertThat(store.statusHistory(r1)).extracting(ModelStatus.Change::value).containsExactlyElementsOf(order);
         assertThat(store.status(r1).orElseThrow().value()).isEqualTo(ModelStatus.REJECTED);
+        // a record dated far ahead does not drag the genuine ones' times after it
+        java.nio.file.Path statusDir = local(r1).getParent().resolve("status").resolve("v1");
+        Files.writeString(statusDir.resolve("9999999999999-serving-forged.json"),
+                "{\"status\":\"serving\",\"at\":9999999999999,\"reason\":\"forged\"}");
+        long before = System.currentTimeMillis();
+        assertThat(store.recordStatus(r1, ModelStatus.RETIRED, "now").at()).isBetween(before, before + 60_000);
     }
 
     @Test
