@@ -60,11 +60,9 @@ public final class BatchNormStatistics {
         double weightSum = 0;
         for (int from = 0; from < idx.length; from += batchSize) {
             int[] batch = Arrays.copyOfRange(idx, from, Math.min(idx.length, from + batchSize));
-            Map<String, INDArray> acts;
-            try (INDArray x = Batches.features(set, batch, norm, layout, augment)) {
-                acts = net.feedForward(new INDArray[] {x}, true, false);
-            }
-            try {
+            INDArray x = Batches.features(set, batch, norm, layout, augment);
+            Map<String, INDArray> acts = net.feedForward(new INDArray[] {x}, true, false);
+            try { // open until the statistics are read: a batch norm may read the network's input itself
                 for (Map.Entry<String, String> e : inputOf.entrySet()) {
                     INDArray in = acts.get(e.getValue());
                     BatchNormalization conf = (BatchNormalization) net.getLayer(e.getKey()).conf().getLayer();
@@ -76,10 +74,11 @@ public final class BatchNormStatistics {
                 weightSum += batch.length;
             } finally {
                 for (INDArray a : acts.values()) {
-                    if (a.closeable()) {
+                    if (a != x && a.closeable() && !a.wasClosed()) {
                         a.close();
                     }
                 }
+                x.close();
             }
         }
         for (String name : inputOf.keySet()) {
