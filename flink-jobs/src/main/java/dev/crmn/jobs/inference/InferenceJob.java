@@ -276,15 +276,24 @@ public final class InferenceJob {
         String model = c.get(InferenceOptions.MODEL);
         if (model != null) {
             Path dir = localModelDir(model); // plan checked that a local one is a checkpoint directory
+            ModelRef ref;
             if (dir != null && !isInStore(dir, store)) {
-                ModelRef ref = store.publish(dir);
+                ref = store.publish(dir);
                 LOG.info("published {} to {} as {}", dir, store.root(), ref.uri());
-                if (store.status(ref).isEmpty()) { // its first start: it serves (a restart records nothing again)
-                    store.recordServing(ref, "served by the inference job, started with --model " + dir);
-                }
-                return ref;
+            } else {
+                ref = ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());
             }
-            return ModelStore.refAt(model.contains("://") ? model : dir.toAbsolutePath().toUri().toString());
+            // a version that was never announced serves from now on, and the store says so (what `crmn models` shows
+            // and `crmn models prune` keeps); one with a status keeps it (a restart, a version served before)
+            try {
+                if (store.status(ref).isEmpty()) {
+                    store.recordServing(ref, "served by the inference job, started with --model " + model);
+                }
+            } catch (IOException e) { // a store this client may read but not write: serving it matters more
+                LOG.warn("could not record {} as serving in its store ({}); it serves all the same", ref.displayName(),
+                        e.getMessage());
+            }
+            return ref;
         }
         Map<String, ModelRef> latest = announced(kafka, c.get(InferenceOptions.MODEL_UPDATES_TOPIC));
         String name = c.get(InferenceOptions.MODEL_NAME);
