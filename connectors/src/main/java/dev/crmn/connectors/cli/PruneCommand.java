@@ -27,7 +27,7 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--keep", defaultValue = "10", description = "Newest versions kept whatever their status (default: ${DEFAULT-VALUE}).")
     int keep;
 
-    @Option(names = "--keep-served", defaultValue = "3", description = "Most recently served versions kept (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--keep-served", defaultValue = "" + Retention.DEFAULT_KEEP_SERVED, description = "Most recently served versions kept (default: ${DEFAULT-VALUE}).")
     int keepServed;
 
     @Option(names = "--dry-run", description = "Print the plan only; delete nothing.")
@@ -47,7 +47,7 @@ public final class PruneCommand implements Callable<Integer> {
             String action = d.keep() ? "kept" : d.alreadyPruned() ? "pruned before" : dryRun ? "would prune" : "pruned";
             row.put("action", action);
             row.put("reason", d.reason());
-            if (!d.keep() && !d.alreadyPruned()) {
+            if (d.prunable()) {
                 long bytes = modelBytes(d.ref());
                 row.put("bytes", bytes);
                 if (!dryRun) {

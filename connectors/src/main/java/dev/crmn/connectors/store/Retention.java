@@ -41,7 +41,15 @@ public final class Retention {
      * @param alreadyPruned whether its weights were pruned before
      */
     public record Decision(ModelRef ref, String status, boolean keep, String reason, boolean alreadyPruned) {
+
+        /** Whether a prune deletes its weights now (not kept, not pruned before). */
+        public boolean prunable() {
+            return !keep && !alreadyPruned;
+        }
     }
+
+    /** {@code crmn models prune}'s default {@code --keep-served}: the serving version, its baseline and one more. */
+    public static final int DEFAULT_KEEP_SERVED = 3;
 
     private Retention() {
     }

@@ -109,7 +109,7 @@ public final class SoakCommand implements Callable<Integer> {
     Path workDir;
 
     @Option(names = "--prune-keep", defaultValue = "0", description = "After every swap, prune the model store as"
-            + " crmn models prune --keep N (--keep-served 3) does, while the jobs run (default: ${DEFAULT-VALUE} = never).")
+            + " crmn models prune --keep N does (default --keep-served), while the jobs run (default: ${DEFAULT-VALUE} = never).")
     int pruneKeep;
 
     @Option(names = "--json", description = "Print the report as JSON (also written to <work-dir>/soak.json).")
@@ -355,8 +355,8 @@ public final class SoakCommand implements Callable<Integer> {
      */
     private int prune(ModelStore store, String name) throws IOException {
         int n = 0;
-        for (Retention.Decision d : Retention.plan(store, name, pruneKeep, 3)) {
-            if (!d.keep() && !d.alreadyPruned()) {
+        for (Retention.Decision d : Retention.plan(store, name, pruneKeep, Retention.DEFAULT_KEEP_SERVED)) {
+            if (d.prunable()) {
                 store.prune(d.ref(), "crmn soak --prune-keep " + pruneKeep + ": " + d.reason());
                 n++;
             }
