@@ -204,6 +204,22 @@ public final class ModelStore {
         }
     }
 
+    /**
+     * Writes {@code file} in one step for readers that may look at it while it is written (a status record, a prune
+     * record): the bytes go to a hidden file beside it first, which is then renamed. A reader sees the whole record or
+     * none; {@code create} followed by {@code write} showed an empty file to a concurrent reader (seen as "No content
+     * to map" in a racing-prunes test). On object stores, where a file appears only when it is closed, the rename is
+     * a copy and changes nothing a reader sees.
+     */
+    private static void writeWhole(FileSystem fs, Path file, byte[] bytes) throws IOException {
+        Path tmp = new Path(file.getParent(), "." + file.getName() + "." + UUID.randomUUID() + ".tmp");
+        write(fs, tmp, bytes);
+        if (!fs.rename(tmp, file)) {
+            fs.delete(tmp, false);
+            throw new IOException("could not rename " + tmp + " to " + file);
+        }
+    }
+
     /** The reference of a published manifest at {@code dir}. */
     private static ModelRef ref(Manifest m, Path dir, long publishedAt) {
         return new ModelRef(ModelRefJson.CURRENT_SCHEMA, m.name(), m.version(), uri(dir), m.sha256(), m.metrics(),
@@ -322,7 +338,7 @@ public final class ModelStore {
         Pruned p = before.orElseGet(() -> new Pruned(System.currentTimeMillis(), reason));
         if (before.isEmpty()) {
             try {
-                write(fs, new Path(dir, PRUNED), Checkpoints.json().writeValueAsBytes(p));
+                writeWhole(fs, new Path(dir, PRUNED), Checkpoints.json().writeValueAsBytes(p));
             } catch (IOException e) {
                 Optional<Pruned> raced = pruned(ref); // another prune wrote it between the check and the write
                 if (raced.isEmpty()) {
@@ -347,6 +363,9 @@ public final class ModelStore {
         }
         try (InputStream in = fs.open(file)) {
             return Optional.of(Checkpoints.json().readValue(in.readAllBytes(), Pruned.class));
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IOException("the prune record " + file + " cannot be read (" + e.getOriginalMessage()
+                    + "): delete it if the weights beside it are still there, or publish that version again", e);
         }
     }
 
@@ -388,9 +407,9 @@ public final class ModelStore {
         fs.mkdirs(dir);
         String file = String.format("%013d-%s-%s", c.at(), c.status(), UUID.randomUUID().toString().substring(0, 8));
         if (keys != null) {
-            write(fs, new Path(dir, file + ".json.sig"), sign(bytes).getBytes(StandardCharsets.US_ASCII));
+            writeWhole(fs, new Path(dir, file + ".json.sig"), sign(bytes).getBytes(StandardCharsets.US_ASCII));
         }
-        write(fs, new Path(dir, file + ".json"), bytes);
+        writeWhole(fs, new Path(dir, file + ".json"), bytes);
         return c;
     }
 

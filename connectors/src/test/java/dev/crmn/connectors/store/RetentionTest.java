@@ -158,6 +158,39 @@ class RetentionTest {
         }
     }
 
+    /**
+     * A reader looking while a prune writes its record sees the whole record or none. The record used to be created
+     * and then filled, and a concurrent reader (the other prune of the test above, in CI) read an empty file: "No
+     * content to map due to end-of-input". Before the change this failed within the first few dozen tries.
+     */
+    @Test
+    void aReaderNeverSeesAHalfWrittenPruneRecord() throws Exception {
+        ModelRef base = v.get(1);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(1);
+        try {
+            for (int i = 0; i < 300; i++) {
+                java.nio.file.Path d = Files.createDirectories(dir.resolve("race/v" + i));
+                Files.write(d.resolve(Checkpoints.MODEL), new byte[] {1});
+                ModelRef r = new ModelRef(base.schema(), base.name(), base.version(), ModelStore.uri(new Path(d.toUri())),
+                        base.sha256(), base.metrics(), base.parentVersion(), base.parentSha256(), base.publishedAt());
+                var pruning = pool.submit(() -> store.prune(r, "race " + r.uri()));
+                java.util.Optional<ModelStore.Pruned> seen = java.util.Optional.empty();
+                while (seen.isEmpty()) {
+                    seen = ModelStore.pruned(r); // throws on a half-written record
+                }
+                assertThat(seen.get().reason()).isEqualTo("race " + r.uri());
+                assertThat(pruning.get().reason()).isEqualTo("race " + r.uri());
+                assertThat(d.resolve(Checkpoints.MODEL)).doesNotExist();
+                try (var left = Files.list(d)) {
+                    assertThat(left.map(f -> f.getFileName().toString())).as("no temporary file left behind")
+                            .containsExactly(ModelStore.PRUNED);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void refusesAMissingModelWithoutAServingVersionOrWithNothingToKeep() throws Exception {
         assertThatThrownBy(() -> Retention.plan(store, "nope", 1, 1)).isInstanceOf(java.io.IOException.class)
