@@ -92,6 +92,11 @@ public final class FineTuneOptions {
     public static final ConfigOption<Boolean> SHADOW = ConfigOptions.key("shadow").booleanType().defaultValue(false)
             .withDescription("Announce promoted versions as shadows: scored beside the serving version on live traffic"
                     + " until the quality job serves or rejects them (docs/rollout.md); default: announce them to serve.");
+    public static final ConfigOption<Integer> PRUNE_KEEP = ConfigOptions.key("prune-keep").intType().defaultValue(0)
+            .withDescription("After each promotion, delete the weights of versions nothing can use any more, as crmn models"
+                    + " prune --keep N does: the N newest stay, and so do the serving version, shadows, versions newer than"
+                    + " the serving one and the " + dev.crmn.connectors.store.Retention.DEFAULT_KEEP_SERVED + " most"
+                    + " recently served (docs/checkpoints.md); 0 = never (prune by hand or from cron).");
     public static final ConfigOption<Long> CHECKPOINT_INTERVAL_MS = ConfigOptions.key("checkpoint-interval-ms").longType()
             .defaultValue(5000L).withDescription("Checkpoint interval; a promoted version is published and announced"
                     + " after the checkpoint that holds it completes.");
@@ -103,7 +108,7 @@ public final class FineTuneOptions {
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
             ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
-            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, PRUNE_KEEP, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     private FineTuneOptions() {

@@ -3,6 +3,7 @@ package dev.crmn.jobs.finetune;
 import dev.crmn.connectors.format.ModelRef;
 import dev.crmn.connectors.store.ModelCache;
 import dev.crmn.connectors.store.ModelStore;
+import dev.crmn.connectors.store.Retention;
 import dev.crmn.connectors.store.VersionTakenException;
 import dev.crmn.jobs.common.TaskWorker;
 import dev.crmn.model.checkpoint.Checkpoints;
@@ -50,6 +51,7 @@ final class PromotedVersions {
     private final Set<Long> publishing = new HashSet<>();
     private TaskWorker publisher;
     private boolean shadow;
+    private int pruneKeep;
     private ModelStore store;
     private Path workDir;
     private OnPublished onPublished;
@@ -62,10 +64,14 @@ final class PromotedVersions {
     /**
      * Starts publishing (when the task opens): to {@code store}, through {@code cache}'s directory, on a thread of
      * its own whose results come back through {@code mailboxWorker}; restored versions are published again.
+     * {@code pruneKeep} above 0: after each version is published the store is pruned as {@code crmn models prune
+     * --keep pruneKeep} does ({@link #prune}).
      */
-    void open(ModelStore store, ModelCache cache, TaskWorker publisherThread, boolean shadow, OnPublished onPublished) {
+    void open(ModelStore store, ModelCache cache, TaskWorker publisherThread, boolean shadow, int pruneKeep,
+              OnPublished onPublished) {
         this.store = store;
         this.shadow = shadow;
+        this.pruneKeep = pruneKeep;
         this.workDir = cache.dir();
         this.publisher = publisherThread;
         this.onPublished = onPublished;
@@ -114,7 +120,13 @@ final class PromotedVersions {
         if (!publishing.add(p.version())) {
             return; // on its way already
         }
-        publisher.submit("publish v" + p.version(), () -> publish(p, store, workDir, shadow), ref -> {
+        publisher.submit("publish v" + p.version(), () -> {
+            ModelRef ref = publish(p, store, workDir, shadow);
+            if (pruneKeep > 0) {
+                prune(store, ref, pruneKeep);
+            }
+            return ref;
+        }, ref -> {
             publishing.remove(p.version());
             pending.remove(p);
             snapshottedIn.remove(p.version());
@@ -128,6 +140,36 @@ final class PromotedVersions {
     /** Stops the publisher thread; whether it ended within {@code timeout}. */
     boolean stop(Duration timeout) throws InterruptedException {
         return publisher == null || publisher.stop(timeout);
+    }
+
+    /**
+     * Prunes the weights of {@code published}'s model that nothing can use any more, by {@link Retention}'s rules with
+     * {@code keep} newest and {@link Retention#DEFAULT_KEEP_SERVED} most recently served: what {@code crmn models
+     * prune --keep keep} does, so that a job promoting for weeks does not fill the store. A failure to prune is said
+     * in a WARN and changes nothing else: the version is published and announced either way, and the next promotion
+     * tries again.
+     *
+     * @return the versions pruned now
+     */
+    static List<Long> prune(ModelStore store, ModelRef published, int keep) {
+        List<Long> pruned = new ArrayList<>();
+        try {
+            for (Retention.Decision d : Retention.plan(store, published.name(), keep, Retention.DEFAULT_KEEP_SERVED)) {
+                if (d.prunable()) {
+                    store.prune(d.ref(), "pruned by the fine-tuning job after it published v" + published.version()
+                            + " (--prune-keep " + keep + "): " + d.reason());
+                    pruned.add(d.ref().version());
+                }
+            }
+            if (!pruned.isEmpty()) {
+                LOG.info("pruned the weights of {} v{} from {} (--prune-keep {})", published.name(), pruned,
+                        store.root(), keep);
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.warn("pruning {} in {} failed (pruned before the failure: {}); the job goes on and tries again after its"
+                    + " next promotion: {}", published.name(), store.root(), pruned, e.toString());
+        }
+        return pruned;
     }
 
     /**

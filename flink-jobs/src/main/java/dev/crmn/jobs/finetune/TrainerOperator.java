@@ -244,7 +244,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
         trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
         promoted.open(store, cache, new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox),
-                settings.shadow(), this::announce);
+                settings.shadow(), settings.pruneKeep(), this::announce);
         if (baseRef == null) {
             baseRef = store.latest(settings.modelName()).orElseThrow(() -> new IllegalStateException("no version of "
                     + settings.modelName() + " in " + settings.storeUri() + " to start from (publish one with crmn publish)"));

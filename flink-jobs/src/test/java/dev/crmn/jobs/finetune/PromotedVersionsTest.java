@@ -59,7 +59,7 @@ class PromotedVersionsTest {
         PromotedVersions versions = new PromotedVersions(List.of());
         ModelCache cache = new ModelCache(store, dir.resolve("cache"));
         try {
-            versions.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false,
+            versions.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false, 0,
                     (p, ref) -> announced.add(ref));
             PendingVersion v2 = promoted(2, Map.of("holdout_accuracy", 0.81));
             versions.add(v2);
@@ -93,7 +93,7 @@ class PromotedVersionsTest {
         PromotedVersions restored = new PromotedVersions(List.of(v2)); // the failure came before its announcement
         ModelCache cache = new ModelCache(store, dir.resolve("cache"));
         try {
-            restored.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false,
+            restored.open(store, cache, new TaskWorker("publisher", getClass().getClassLoader(), executor), false, 0,
                     (p, ref) -> announced.add(ref));
             restored.publishAll();
             mailbox.take(0).run();
@@ -127,5 +127,40 @@ class PromotedVersionsTest {
         PromotedVersions.publish(promoted(Path.of("..", "models", "crmn-demo-early"), 2, Map.of("holdout_accuracy", 0.6)),
                 store, Files.createDirectories(dir.resolve("w-again")), true);
         assertThat(store.statusHistory(v2)).as("published again after a failure: recorded once").hasSize(1);
+    }
+    @Test
+    void withPruneKeepEachPublishedVersionPrunesWhatNothingCanUseAndAFailedPruneChangesNothingElse() throws Exception {
+        ModelStore store = storeWithV1();
+        assertThat(PromotedVersions.prune(store, store.find("crmn-demo", 1).orElseThrow(), 1))
+                .as("no version recorded as serving: the rules cannot tell what a job serves, so nothing goes (a WARN)")
+                .isEmpty();
+        store.recordServing(store.find("crmn-demo", 1).orElseThrow(), "served from the start");
+        for (long v = 2; v <= 4; v++) {
+            PromotedVersions.publish(promoted(v, Map.of("holdout_accuracy", 0.8)), store,
+                    Files.createDirectories(dir.resolve("w" + v)), false);
+        }
+        List<ModelRef> announced = new ArrayList<>();
+        PromotedVersions versions = new PromotedVersions(List.of());
+        try {
+            versions.open(store, new ModelCache(store, dir.resolve("cache")),
+                    new TaskWorker("publisher", getClass().getClassLoader(), executor), false, 1,
+                    (p, ref) -> announced.add(ref));
+            versions.add(promoted(5, Map.of("holdout_accuracy", 0.8)));
+            versions.snapshotted(1);
+            versions.checkpointComplete(1);
+            mailbox.take(0).run();
+        } finally {
+            versions.stop(java.time.Duration.ofSeconds(10));
+        }
+        assertThat(announced).extracting(ModelRef::version).containsExactly(5L);
+        // v5 serving (and the newest), v4 and v3 the most recently served before it (rollback targets)
+        for (long v = 1; v <= 5; v++) {
+            assertThat(ModelStore.pruned(store.find("crmn-demo", v).orElseThrow()).isPresent()).as("v%d pruned", v)
+                    .isEqualTo(v <= 2);
+        }
+        assertThat(ModelStore.pruned(store.find("crmn-demo", 1).orElseThrow()).orElseThrow().reason())
+                .startsWith("pruned by the fine-tuning job after it published v5 (--prune-keep 1)");
+        assertThat(PromotedVersions.prune(store, announced.get(0), 1)).as("run again: nothing left to prune").isEmpty();
+        assertThat(store.verify(store.find("crmn-demo", 3).orElseThrow()).version()).isEqualTo(3);
     }
 }
