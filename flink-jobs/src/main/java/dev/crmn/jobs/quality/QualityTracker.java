@@ -58,8 +58,11 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
     private transient ModelStore opened;
     /** Per model and version: the newest figures, for the metrics. */
     private transient Map<String, ModelQuality> latest;
-    /** Versions whose metrics are registered (a forgotten version's stay: they read NaN / 0). */
-    private transient java.util.Set<String> registered;
+    /**
+     * The metric group of each version whose gauges are registered; a forgotten version's group is closed (its
+     * gauges leave the reporters), so weeks of promotions do not leave thousands of gauges behind.
+     */
+    private transient Map<String, MetricGroup> registered;
 
     public QualityTracker(RollbackRule rule, long shadowMaxPairs, long windowMs, long reportIntervalMs,
                           StoreOptions.Location store) {
@@ -80,7 +83,7 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         lastJson = new HashMap<>();
         lastTracked = new HashMap<>();
         latest = new java.util.concurrent.ConcurrentHashMap<>();
-        registered = new java.util.HashSet<>();
+        registered = new HashMap<>();
     }
 
     private Tracked load(String model) throws Exception {
@@ -358,7 +361,9 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         }
         List<Long> forgotten = t.forgetSettled(SETTLED_KEPT);
         for (Long v : forgotten) {
-            latest.remove(ModelQuality.key(model, v));
+            String key = ModelQuality.key(model, v);
+            latest.remove(key);
+            unregisterMetrics(registered.remove(key));
         }
         if (!forgotten.isEmpty()) {
             LOG.info("{}: the figures of v{} forgotten (settled; {} version(s) kept)", model,
@@ -374,21 +379,38 @@ public final class QualityTracker extends KeyedCoProcessFunction<String, Scored,
         v.changed = false;
         ModelQuality q = v.quality(model, now, windowMs);
         ctx.output(QUALITY, q);
-        if (latest.put(q.key(), q) == null && registered.add(q.key())) { // once: a version forgotten may serve again
-            registerMetrics(q.key(), model, v.version);
+        if (latest.put(q.key(), q) == null && !registered.containsKey(q.key())) { // again when a forgotten one serves
+            registered.put(q.key(), registerMetrics(q.key(), model, v.version));
         }
         QualityReports.record(q);
     }
 
-    private void registerMetrics(String key, String model, long version) {
+    private MetricGroup registerMetrics(String key, String model, long version) {
         MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("model", model).addGroup("version",
                 Long.toString(version));
-        // a forgotten version's gauges read NaN and 0 (Flink's metric groups cannot drop a gauge)
         g.gauge("liveAccuracy", () -> figure(key, ModelQuality::accuracy, Double.NaN));
         g.gauge("windowAccuracy", () -> figure(key, q -> q.window().accuracy(), Double.NaN));
         g.gauge("labelledPredictions", () -> figure(key, ModelQuality::labelled, 0L));
         g.gauge("predictions", () -> figure(key, ModelQuality::predictions, 0L));
         g.gauge("rolledBack", () -> figure(key, q -> "rolled-back".equals(q.status()) ? 1 : 0, 0));
+        return g;
+    }
+
+    /**
+     * Drops a forgotten version's gauges from the reporters. The public {@link MetricGroup} has no way to remove a
+     * metric; Flink's own groups ({@code AbstractMetricGroup}, what a task gets) unregister theirs when closed, and a
+     * later {@code addGroup} of the same name (the version serving again) makes a new group in its place. Another
+     * implementation keeps its gauges, which then read NaN and 0.
+     */
+    private static void unregisterMetrics(MetricGroup g) {
+        if (g instanceof org.apache.flink.runtime.metrics.groups.AbstractMetricGroup<?> a) {
+            a.close();
+        }
+    }
+
+    /** The versions whose gauges are registered now (for tests). */
+    java.util.Set<String> versionsWithMetrics() {
+        return java.util.Set.copyOf(registered.keySet());
     }
 
     /** A figure of the version's newest report; {@code absent} when there is none (forgotten) or it has none yet. */

@@ -30,6 +30,7 @@ class QualityTrackerTest {
     Path dir;
 
     private ModelStore store;
+    private QualityTracker tracker;
 
     /** crmn-demo v1 (the shipped model) and v2 (the early snapshot's weights under that name). */
     private ModelStore twoVersions() throws Exception {
@@ -45,7 +46,7 @@ class QualityTrackerTest {
     }
 
     private KeyedTwoInputStreamOperatorTestHarness<String, Scored, ModelUpdate, ModelUpdate> harness() throws Exception {
-        QualityTracker tracker = new QualityTracker(new RollbackRule(200, 0.01), 5000, 60_000, 1000,
+        tracker = new QualityTracker(new RollbackRule(200, 0.01), 5000, 60_000, 1000,
                 new StoreOptions.Location(store.root().toString(), null, null));
         var h = new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(tracker), Scored::model,
                 (ModelUpdate u) -> u.ref().name(), Types.STRING);
@@ -253,6 +254,9 @@ class QualityTrackerTest {
                 }
             }
             assertThat(h.extractOutputValues()).as("no decision among equal versions").isEmpty();
+            assertThat(tracker.versionsWithMetrics()).as("gauges only for the versions whose figures are kept")
+                    .hasSizeLessThanOrEqualTo(QualityTracker.SETTLED_KEPT + 2).contains("crmn-demo/v60")
+                    .doesNotContain("crmn-demo/v3", "crmn-demo/v10");
             assertThat(stateBytes[2]).as("state after 20, 40, 60 versions: %s", java.util.Arrays.toString(stateBytes))
                     .isLessThan(stateBytes[0] + stateBytes[0] / 10);
 
@@ -276,6 +280,7 @@ class QualityTrackerTest {
                     .filter(q -> q.version() == 10).reduce((a, b) -> b).orElseThrow();
             assertThat(q10.status()).isEqualTo("serving");
             assertThat(q10.labelled()).as("new figures since it serves again").isEqualTo(30);
+            assertThat(tracker.versionsWithMetrics()).as("its gauges registered again").contains("crmn-demo/v10");
             ModelQuality q60 = h.getSideOutput(QualityTracker.QUALITY).stream().map(StreamRecord::getValue)
                     .filter(q -> q.version() == 60).reduce((a, b) -> b).orElseThrow();
             assertThat(q60.status()).isEqualTo("rolled-back");
@@ -286,5 +291,22 @@ class QualityTrackerTest {
     private void twoVersionsAgain() throws Exception {
         dir = Files.createDirectories(dir.resolve("again"));
         twoVersions();
+    }
+
+    /**
+     * What the tracker relies on to drop a forgotten version's gauges: closing one of Flink's metric groups (what a task
+     * gets) closes it for good, and adding a group of the same name again makes a new, open one (the version serving
+     * again). A Flink upgrade that changed this would leave gauges behind or lose a re-served version's.
+     */
+    @Test
+    void aClosedVersionGroupIsReplacedWhenTheVersionIsAddedAgain() {
+        org.apache.flink.metrics.MetricGroup model = org.apache.flink.runtime.metrics.groups.UnregisteredMetricGroups
+                .createUnregisteredOperatorMetricGroup().addGroup("model", "crmn-demo");
+        var first = (org.apache.flink.runtime.metrics.groups.AbstractMetricGroup<?>) model.addGroup("version", "7");
+        first.close();
+        var again = (org.apache.flink.runtime.metrics.groups.AbstractMetricGroup<?>) model.addGroup("version", "7");
+        assertThat(first.isClosed()).isTrue();
+        assertThat(again).isNotSameAs(first);
+        assertThat(again.isClosed()).isFalse();
     }
 }
