@@ -429,6 +429,9 @@ class FineTuneJobITCase {
         // sample's repeated images (where the tiny model soon stops gaining) still promote now and then
         o.set(FineTuneOptions.MARGIN, 0.0);
         o.set(FineTuneOptions.SIGNIFICANCE, 0.49);
+        // and the store pruned after each promotion, across the restart: v1, never recorded as serving, goes once v2
+        // serves; the versions the job promotes stay (serving, or among the 3 most recently served)
+        o.set(FineTuneOptions.PRUNE_KEEP, 1);
         Configuration restart = new Configuration();
         restart.setString("restart-strategy.type", "fixed-delay");
         restart.setString("restart-strategy.fixed-delay.attempts", "3");
@@ -485,6 +488,20 @@ class FineTuneJobITCase {
             Set<String> shas = new HashSet<>();
             for (ModelRef r : refs) {
                 assertThat(shas.add(r.sha256())).isTrue();
+            }
+            ModelRef v1 = store.find("tiny", 1).orElseThrow();
+            await(() -> {
+                try {
+                    return ModelStore.pruned(v1).isPresent();
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, "v1 pruned by the job (--prune-keep 1)");
+            assertThat(ModelStore.pruned(v1).orElseThrow().reason()).startsWith("pruned by the fine-tuning job after it"
+                    + " published v");
+            for (ModelRef r : refs.subList(Math.max(0, refs.size() - 3), refs.size())) {
+                assertThat(store.verify(r).version()).as("a version the job promoted keeps its weights")
+                        .isEqualTo(r.version());
             }
         }
     }
