@@ -117,4 +117,23 @@ public final class Retention {
         }
         return out;
     }
+
+    /**
+     * Prunes now what {@link #plan} lets go ({@link Decision#prunable()}), each record saying {@code by}, then the
+     * rule: what a job or tool that prunes under running jobs calls ({@code crmn models prune} plans first, for its
+     * dry run and sizes).
+     *
+     * @return the versions pruned, oldest first
+     */
+    public static List<Long> prune(ModelStore store, String name, int keepNewest, int keepServed, String by)
+            throws IOException {
+        List<Long> pruned = new ArrayList<>();
+        for (Decision d : plan(store, name, keepNewest, keepServed)) {
+            if (d.prunable()) {
+                store.prune(d.ref(), by + ": " + d.reason());
+                pruned.add(d.ref().version());
+            }
+        }
+        return pruned;
+    }
 }

@@ -354,14 +354,8 @@ public final class SoakCommand implements Callable<Integer> {
      * @return the versions pruned
      */
     private int prune(ModelStore store, String name) throws IOException {
-        int n = 0;
-        for (Retention.Decision d : Retention.plan(store, name, pruneKeep, Retention.DEFAULT_KEEP_SERVED)) {
-            if (d.prunable()) {
-                store.prune(d.ref(), "crmn soak --prune-keep " + pruneKeep + ": " + d.reason());
-                n++;
-            }
-        }
-        return n;
+        return Retention.prune(store, name, pruneKeep, Retention.DEFAULT_KEEP_SERVED, "crmn soak --prune-keep "
+                + pruneKeep).size();
     }
 
     /** Announces {@code ref} to serve, recording it in the store first, as {@code crmn publish --announce} does. */

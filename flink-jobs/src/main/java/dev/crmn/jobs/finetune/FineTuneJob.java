@@ -105,18 +105,8 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
                         c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor,
-                c.get(FineTuneOptions.SHADOW), distillation(c, anchor), pruneKeep(c));
+                c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP));
         return new Plan(c, kafka, start, manifest, rounds);
-    }
-
-    /** {@code --prune-keep}, checked here (not when the first promotion is published inside the running job). */
-    static int pruneKeep(Configuration c) {
-        int keep = c.get(FineTuneOptions.PRUNE_KEEP);
-        if (keep < 0) {
-            throw new IllegalArgumentException("--prune-keep must be 0 (never prune) or the newest versions to keep, got "
-                    + keep);
-        }
-        return keep;
     }
 
     /** {@code --distillation}, else {@link FineTuneOptions#ANCHORED_DISTILLATION} with an anchor, else 0. */

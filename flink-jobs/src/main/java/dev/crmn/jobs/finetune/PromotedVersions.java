@@ -152,24 +152,20 @@ final class PromotedVersions {
      * @return the versions pruned now
      */
     static List<Long> prune(ModelStore store, ModelRef published, int keep) {
-        List<Long> pruned = new ArrayList<>();
         try {
-            for (Retention.Decision d : Retention.plan(store, published.name(), keep, Retention.DEFAULT_KEEP_SERVED)) {
-                if (d.prunable()) {
-                    store.prune(d.ref(), "pruned by the fine-tuning job after it published v" + published.version()
-                            + " (--prune-keep " + keep + "): " + d.reason());
-                    pruned.add(d.ref().version());
-                }
-            }
+            List<Long> pruned = Retention.prune(store, published.name(), keep, Retention.DEFAULT_KEEP_SERVED,
+                    "pruned by the fine-tuning job after it published v" + published.version() + " (--prune-keep "
+                            + keep + ")");
             if (!pruned.isEmpty()) {
                 LOG.info("pruned the weights of {} v{} from {} (--prune-keep {})", published.name(), pruned,
                         store.root(), keep);
             }
+            return pruned;
         } catch (java.io.IOException | RuntimeException e) {
-            LOG.warn("pruning {} in {} failed (pruned before the failure: {}); the job goes on and tries again after its"
-                    + " next promotion: {}", published.name(), store.root(), pruned, e.toString());
+            LOG.warn("pruning {} in {} failed; the job goes on and tries again after its next promotion: {}",
+                    published.name(), store.root(), e.toString());
+            return List.of();
         }
-        return pruned;
     }
 
     /**

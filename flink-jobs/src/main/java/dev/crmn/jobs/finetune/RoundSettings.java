@@ -30,8 +30,12 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
     }
 
     public RoundSettings {
-        if (gate == null || patience < 0 || pruneKeep < 0) {
-            throw new IllegalArgumentException("a promotion gate is required, and patience and prune-keep >= 0");
+        if (gate == null || patience < 0) {
+            throw new IllegalArgumentException("a promotion gate is required, and patience >= 0");
+        }
+        if (pruneKeep < 0) { // checked when the job is planned, not at its first promotion inside the running job
+            throw new IllegalArgumentException("--prune-keep must be 0 (never prune) or the newest versions to keep, got "
+                    + pruneKeep);
         }
         if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || averageDecay < 0 || averageDecay >= 1
                 || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || holdoutMaxUses < 1 || reservoirSize < 1
