@@ -102,6 +102,20 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
             + " norms' statistics recomputed on this many training images (0 = not; default: ${DEFAULT-VALUE}).")
     int recalibrateImages;
 
+    @Option(names = "--cutout", defaultValue = "0", description = "Cutout square in pixels (0 = none; default: ${DEFAULT-VALUE}).")
+    int cutout;
+
+    @Option(names = "--label-smoothing", defaultValue = "0", description = "Label smoothing of the targets (0 = none;"
+            + " default: ${DEFAULT-VALUE}).")
+    double labelSmoothing;
+
+    @Option(names = "--lr-drop-at", split = ",", description = "Minutes of training after which the learning rate is"
+            + " multiplied by --lr-drop-factor (a learner annealing when it stops improving).")
+    List<Double> lrDropAt;
+
+    @Option(names = "--lr-drop-factor", defaultValue = "0.5", description = "See --lr-drop-at (default: ${DEFAULT-VALUE}).")
+    double lrDropFactor;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -136,7 +150,8 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
                 : steps > 0 ? steps : Math.max(1, Math.round(minutes * 60 * imagesPerSecond / batchSize));
         FineTuneSettings s = FineTuneSettings.builder().steps(planned).batchSize(batchSize).learningRate(lr)
                 .warmupFraction(warmup).schedule(FineTuneSettings.Schedule.valueOf(schedule.toUpperCase(java.util.Locale.ROOT)))
-                .averageDecay(averageDecay).distillation(distillation).seed(trainSeed).build();
+                .averageDecay(averageDecay).distillation(distillation).seed(trainSeed).cutout(cutout)
+                .labelSmoothing(labelSmoothing).build();
         List<Map<String, Object>> points = new ArrayList<>();
         System.err.printf("bench-finetune: %s on %s (%d images), %d planned steps, %s%n", base.manifest().displayName(),
                 train.description(), train.size(), planned, s);
@@ -146,6 +161,7 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
             points.add(point(ft, 0, 0, clean, corrupted));
             double trainedSeconds = 0;
             double nextEval = evalEvery * 60;
+            int drops = 0;
             while (!ft.finished() && trainedSeconds < minutes * 60) {
                 long t0 = System.nanoTime();
                 ft.run(10, () -> false);
@@ -154,6 +170,12 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
                     ft.continueOn(sample(train, roundImages, rounds), roundSteps);
                 }
                 trainedSeconds += (System.nanoTime() - t0) / 1e9;
+                while (lrDropAt != null && drops < lrDropAt.size() && trainedSeconds >= lrDropAt.get(drops) * 60) {
+                    ft.scaleLearningRate(lrDropFactor);
+                    drops++;
+                    System.err.printf("bench-finetune: learning rate x%.3f after %.1f minutes%n", ft.learningRateScale(),
+                            trainedSeconds / 60);
+                }
                 if (trainedSeconds >= nextEval || ft.finished() || trainedSeconds >= minutes * 60) {
                     points.add(point(ft, trainedSeconds, ft.stepsDone(), clean, corrupted));
                     nextEval += evalEvery * 60;
@@ -165,6 +187,8 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
         doc.put("train", train.description());
         doc.put("train_images", train.size());
         doc.put("settings", s);
+        doc.put("lr_drop_at_minutes", lrDropAt);
+        doc.put("lr_drop_factor", lrDropAt == null ? null : lrDropFactor);
         doc.put("corruption", corruption.corruption() == null ? null : corruption.corruption().toString());
         doc.put("points", points);
         if (json) {

@@ -20,6 +20,19 @@ public final class Batches {
     /** Normalised features of images {@code idx} of {@code set}, in the given layout. */
     public static INDArray features(ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
                                     Random augment) {
+        return features(set, idx, norm, layout, augment, 0);
+    }
+
+    /**
+     * As {@link #features(ImageSet, int[], Normalization, CNN2DFormat, Random)}; with {@code augment} and
+     * {@code cutout} above 0 each image also has a {@code cutout}-pixel square, centred anywhere on the image (so
+     * it may be cut by the border), set to 0 after normalisation, the data's mean (cutout, DeVries and Taylor 2017).
+     */
+    public static INDArray features(ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
+                                    Random augment, int cutout) {
+        if (cutout < 0) {
+            throw new IllegalArgumentException("cutout must be >= 0 pixels, got " + cutout);
+        }
         int h = set.height(), w = set.width(), c = set.channels();
         float[] black = new float[c];
         for (int k = 0; k < c; k++) {
@@ -36,12 +49,25 @@ public final class Batches {
                 dx = augment.nextInt(2 * PAD + 1) - PAD;
                 flip = augment.nextBoolean();
             }
+            int cy0 = 0, cy1 = 0, cx0 = 0, cx1 = 0; // the cut square [cy0, cy1) x [cx0, cx1), empty by default
+            if (augment != null && cutout > 0) {
+                int cy = augment.nextInt(h), cx = augment.nextInt(w);
+                cy0 = cy - cutout / 2;
+                cy1 = cy0 + cutout;
+                cx0 = cx - cutout / 2;
+                cx1 = cx0 + cutout;
+            }
             int o = b * per;
             for (int y = 0; y < h; y++) {
                 int sy = y + dy;
+                boolean cutRow = y >= cy0 && y < cy1;
                 for (int x = 0; x < w; x++) {
                     int sx = (flip ? w - 1 - x : x) + dx;
                     boolean inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+                    if (cutRow && x >= cx0 && x < cx1) {
+                        o += c; // left at 0
+                        continue;
+                    }
                     for (int k = 0; k < c; k++) {
                         buf[o++] = inside ? norm.apply(set.pixel(i, (sy * w + sx) * c + k), k) : black[k];
                     }

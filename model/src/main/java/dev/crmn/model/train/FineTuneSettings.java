@@ -9,12 +9,15 @@ package dev.crmn.model.train;
  * from the base's), and the candidate is that average. With {@code distillation} above 0 every image is trained
  * towards {@code (1 - distillation) * label + distillation * the base's prediction} (knowledge distillation from a
  * frozen copy of the base, temperature 1): the run keeps more of what the base did and learns the data more slowly
- * (a drifted camera: less forgotten, less adapted). Momentum and weight decay are the checkpoint's. Build
+ * (a drifted camera: less forgotten, less adapted). {@code cutout} (pixels) and {@code labelSmoothing} are two more
+ * regularisers, measured for the fine-tuning job and not used by it (docs/results.md): a square of each augmented
+ * image set to the mean, and targets {@code (1 - s) * one-hot + s / classes}. Momentum and weight decay are the
+ * checkpoint's. Build
  * with {@link #builder()}; {@code build()} validates.
  */
 public record FineTuneSettings(long steps, int batchSize, double learningRate, double warmupFraction, boolean augment,
                                long seed, boolean fastPath, Schedule schedule, double averageDecay,
-                               double distillation) {
+                               double distillation, int cutout, double labelSmoothing) {
 
     /** The learning rate over a run's steps, after the warm-up. */
     public enum Schedule {
@@ -45,6 +48,12 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         }
         if (distillation < 0 || distillation >= 1) {
             throw new IllegalArgumentException("distillation weight must be in [0, 1) (0: none), got " + distillation);
+        }
+        if (cutout < 0) {
+            throw new IllegalArgumentException("cutout must be >= 0 pixels (0: none), got " + cutout);
+        }
+        if (labelSmoothing < 0 || labelSmoothing >= 1) {
+            throw new IllegalArgumentException("label smoothing must be in [0, 1) (0: none), got " + labelSmoothing);
         }
     }
 
@@ -87,6 +96,8 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         private Schedule schedule = Schedule.COSINE;
         private double averageDecay;
         private double distillation;
+        private int cutout;
+        private double labelSmoothing;
 
         public Builder steps(long v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -98,10 +109,12 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         public Builder schedule(Schedule v) { schedule = v; return this; }
         public Builder averageDecay(double v) { averageDecay = v; return this; }
         public Builder distillation(double v) { distillation = v; return this; }
+        public Builder cutout(int v) { cutout = v; return this; }
+        public Builder labelSmoothing(double v) { labelSmoothing = v; return this; }
 
         public FineTuneSettings build() {
             return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath, schedule,
-                    averageDecay, distillation);
+                    averageDecay, distillation, cutout, labelSmoothing);
         }
     }
 }

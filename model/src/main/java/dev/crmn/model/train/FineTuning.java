@@ -50,6 +50,8 @@ public final class FineTuning implements AutoCloseable {
     private long stepsDone;
     /** The learning rate last set on the network (NaN before the first step). */
     private double learningRate = Double.NaN;
+    /** What the schedule's rate is multiplied by ({@link #scaleLearningRate}). */
+    private double rateScale = 1;
     private double lossSum;
     private long nanos;
     private boolean handedOver;
@@ -162,13 +164,13 @@ public final class FineTuning implements AutoCloseable {
         try {
             while (n < maxSteps && stepsDone < planned && !stop.getAsBoolean()
                     && !Thread.currentThread().isInterrupted()) {
-                double lr = settings.learningRateAt(stepsDone);
+                double lr = settings.learningRateAt(stepsDone) * rateScale;
                 if (lr != learningRate) { // DL4J walks every layer's configuration to set it: only when it changes
                     net.setLearningRate(lr);
                     learningRate = lr;
                 }
                 lossSum += TrainingStep.fit(net, teacher, settings.distillation(), train, nextBatch(), base.normalization(), layout,
-                        settings.augment() ? augment : null);
+                        settings.augment() ? augment : null, settings.cutout(), settings.labelSmoothing());
                 if (average != null) {
                     // avg = d * avg + (1 - d) * w, as d * (avg - w) + w: in place, no array allocated per step
                     INDArray w = net.params();
@@ -192,6 +194,22 @@ public final class FineTuning implements AutoCloseable {
         int[] idx = Arrays.copyOfRange(order, cursor, cursor + batchSize);
         cursor += batchSize;
         return idx;
+    }
+
+    /**
+     * Multiplies the learning rate of the steps from now on by {@code factor} (on top of earlier scalings): a learner
+     * that has stopped improving anneals.
+     */
+    public void scaleLearningRate(double factor) {
+        if (!(factor > 0)) {
+            throw new IllegalArgumentException("a learning-rate factor must be > 0, got " + factor);
+        }
+        rateScale *= factor;
+    }
+
+    /** The product of the factors passed to {@link #scaleLearningRate} (1 when none). */
+    public double learningRateScale() {
+        return rateScale;
     }
 
     public long stepsDone() {
@@ -328,6 +346,15 @@ public final class FineTuning implements AutoCloseable {
             training.put("distillation", settings.distillation());
         }
         training.put("augment", settings.augment());
+        if (settings.cutout() > 0) {
+            training.put("cutout", settings.cutout());
+        }
+        if (settings.labelSmoothing() > 0) {
+            training.put("label_smoothing", settings.labelSmoothing());
+        }
+        if (rateScale != 1) {
+            training.put("learning_rate_scale", rateScale);
+        }
         training.put("seed", settings.seed());
         training.put("mean_loss", meanLoss());
         training.put("elapsed_s", nanos / 1e9);

@@ -24,18 +24,23 @@ final class TrainingStep {
      */
     static double fit(ComputationGraph net, ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
                       Random augment) {
-        return fit(net, null, 0, set, idx, norm, layout, augment);
+        return fit(net, null, 0, set, idx, norm, layout, augment, 0, 0);
     }
 
     /**
      * As {@link #fit(ComputationGraph, ImageSet, int[], Normalization, CNN2DFormat, Random)}, towards targets that mix
      * {@code teacher}'s predictions on the same augmented images into their labels: {@code (1 - weight) * one-hot +
-     * weight * teacher} (knowledge distillation at temperature 1; no teacher or weight 0: the labels alone).
+     * weight * teacher} (knowledge distillation at temperature 1; no teacher or weight 0: the labels alone), the images
+     * with a {@code cutout}-pixel square cut ({@link Batches}; 0: none) and the labels smoothed by {@code smoothing}
+     * ({@code (1 - s) * one-hot + s / classes}, before the teacher's share; 0: none).
      */
     static double fit(ComputationGraph net, ComputationGraph teacher, double weight, ImageSet set, int[] idx,
-                      Normalization norm, CNN2DFormat layout, Random augment) {
-        try (INDArray x = Batches.features(set, idx, norm, layout, augment);
+                      Normalization norm, CNN2DFormat layout, Random augment, int cutout, double smoothing) {
+        try (INDArray x = Batches.features(set, idx, norm, layout, augment, cutout);
              INDArray y = Batches.oneHot(set, idx)) {
+            if (smoothing > 0) {
+                y.muli(1 - smoothing).addi(smoothing / y.size(1));
+            }
             if (teacher != null && weight > 0) {
                 try (INDArray p = teacher.outputSingle(false, x)) {
                     y.muli(1 - weight).addi(p.muli(weight));

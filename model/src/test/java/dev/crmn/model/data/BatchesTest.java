@@ -79,4 +79,49 @@ class BatchesTest {
         assertThat(flipped).as("some image flipped").isTrue();
         assertThat(shifted).as("some image shifted").isTrue();
     }
+
+    @Test
+    void cutoutZeroesASquareAnywhereOnTheImageAndKeepsTheRestOfTheAugmentation() throws Exception {
+        ImageSet set = ImageSet.load(List.of(TestData.testBatch()), 16);
+        Normalization n = Normalization.compute(set);
+        int[] idx = new int[16];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        INDArray cut = Batches.features(set, idx, n, CNN2DFormat.NHWC, new Random(5), 8);
+        Random same = new Random(5); // per image: dy, dx, flip, then the square's centre row and column
+        boolean clipped = false;
+        for (int b = 0; b < idx.length; b++) {
+            int dy = same.nextInt(2 * Batches.PAD + 1) - Batches.PAD;
+            int dx = same.nextInt(2 * Batches.PAD + 1) - Batches.PAD;
+            boolean flip = same.nextBoolean();
+            PixelImage img = set.image(idx[b]);
+            int cy = same.nextInt(32), cx = same.nextInt(32);
+            clipped |= cy < 4 || cx < 4 || cy > 27 || cx > 27;
+            int zeroed = 0;
+            for (int y = 0; y < 32; y++) {
+                for (int x = 0; x < 32; x++) {
+                    boolean inSquare = y >= cy - 4 && y < cy + 4 && x >= cx - 4 && x < cx + 4;
+                    int sy = y + dy;
+                    int sx = (flip ? 31 - x : x) + dx;
+                    for (int c = 0; c < 3; c++) {
+                        float v = cut.getFloat(b, y, x, c);
+                        if (inSquare) {
+                            assertThat(v).as("image %d at %d,%d,%d inside the square at %d,%d", b, y, x, c, cy, cx)
+                                    .isEqualTo(0f);
+                            zeroed++;
+                        } else {
+                            float expected = sy >= 0 && sy < 32 && sx >= 0 && sx < 32 ? n.apply(img.value(sy, sx, c), c)
+                                    : n.apply(0, c);
+                            assertThat(v).as("image %d at %d,%d,%d", b, y, x, c).isEqualTo(expected);
+                        }
+                    }
+                }
+            }
+            assertThat(zeroed).isBetween(3, 8 * 8 * 3);
+        }
+        assertThat(clipped).as("some square cut by the border").isTrue();
+        assertThat(Batches.features(set, idx, n, CNN2DFormat.NHWC, null, 8).equals(
+                Batches.features(set, idx, n, CNN2DFormat.NHWC, null))).as("no cutout without augmentation").isTrue();
+    }
 }

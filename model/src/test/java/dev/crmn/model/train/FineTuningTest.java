@@ -176,12 +176,45 @@ class FineTuningTest {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void labelSmoothingPullsThePredictionsTowardsUniformAndCutoutIsRecorded() {
+        double plain = meanProbabilityOfLabels(trained(
+                FineTuneSettings.builder().steps(12).batchSize(16).learningRate(0.05).build(), fresh), fresh);
+        double smoothed = meanProbabilityOfLabels(trained(FineTuneSettings.builder().steps(12).batchSize(16)
+                .learningRate(0.05).labelSmoothing(0.9).cutout(8).build(), fresh), fresh);
+        assertThat(smoothed).as("targets 0.9 uniform hold the labels' probability down (labels alone: %.3f)", plain)
+                .isLessThan(plain - 0.02);
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).labelSmoothing(1).build())
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).cutout(-1).build())
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aScaledLearningRateAppliesFromTheNextStepAndIsRecorded() {
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, learner(4, 0.998))) {
+            run.run(4, () -> false);
+            String layer = base.network().getLayer(0).conf().getLayer().getLayerName();
+            assertThat(run.learningRateScale()).isEqualTo(1.0);
+            run.scaleLearningRate(0.5);
+            run.scaleLearningRate(0.5);
+            run.continueOn(fresh, 1);
+            run.run(1, () -> false);
+            try (FineTuning.Candidate c = run.snapshot(base.manifest(), null, Map.of())) {
+                assertThat(c.network().getLearningRate(layer)).isCloseTo(0.05 * 0.25, org.assertj.core.data.Offset.offset(1e-9));
+                assertThat(c.training()).containsEntry("learning_rate_scale", 0.25);
+            }
+            assertThatThrownBy(() -> run.scaleLearningRate(0)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     /** The softmax outputs of the network a run of {@code s} on {@code data} ends with. */
     private static INDArray trained(FineTuneSettings s, ImageSet data) {
         try (FineTuning run = FineTuning.start(base.manifest(), base.network(), data, s)) {
             run.run(100, () -> false);
             try (FineTuning.Candidate c = run.finish(null, Map.of())) {
                 assertThat(c.training().containsKey("distillation")).isEqualTo(s.distilling());
+                assertThat(c.training().get("cutout")).isEqualTo(s.cutout() > 0 ? s.cutout() : null);
                 return probabilities(c.network(), data);
             }
         }
