@@ -27,6 +27,23 @@ final class Learner implements AutoCloseable {
      */
     record Result(FineTuning.Candidate candidate, EvaluationReport baseEval, double seconds, double imagesPerSecond,
                   Forgetting forgetting) {
+
+        /** Whether the candidate is ahead of the base on the holdout ({@link #progressed}). */
+        boolean progressed() {
+            return Learner.progressed(baseEval, candidate.holdout());
+        }
+    }
+
+    /**
+     * Whether a candidate is ahead of the base it is judged against on the same holdout images, in accuracy or in mean
+     * loss: the learner is still improving even where the gate refused it (not yet significant). The loss counts
+     * because accuracy on ~2,000 images moves by a few tenths of a point from one round to the next by chance alone,
+     * and a version the gate has just promoted was chosen for such a lucky draw: against it the next candidates of a
+     * learner that is still improving look worse in accuracy for a few rounds, while their loss, which nothing was
+     * chosen on, is lower. Quiet rounds stop after {@code --patience} refused candidates that did not progress.
+     */
+    static boolean progressed(EvaluationReport base, EvaluationReport candidate) {
+        return candidate.accuracy() > base.accuracy() || candidate.loss() < base.loss();
     }
 
     /**

@@ -75,8 +75,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /** Whether {@code deferredBase} is a rollback's target (adopted though older than the base). */
     private transient boolean deferredRollback;
     /**
-     * Candidates refused without progress (no better than the serving model on the holdout) since the last promotion
-     * or round on new frames: quiet rounds stop at the patience.
+     * Candidates refused without progress (not ahead of the serving model on the holdout in accuracy or loss) since the
+     * last promotion or round on new frames: quiet rounds stop at the patience.
      */
     private transient int refusedInARow;
     /** A round found the holdout too small (and said so); rounds wait for it to grow. */
@@ -442,8 +442,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
     /**
      * Rounds over the reservoir alone that a quiet stream may still run: {@code --patience} minus the candidates
      * refused without progress since the last promotion or the last round on new frames. A refused candidate that
-     * is better than the serving model on the holdout, only not significantly, does not count: the learner is still
-     * improving (its average climbs over several rounds before a gain is significant).
+     * is ahead of the serving model on the holdout in accuracy or loss ({@link Learner#progressed}), only not
+     * significantly, does not count: the learner is still improving (its average climbs over several rounds before a
+     * gain is significant).
      */
     private int quietRoundsLeft() {
         return Math.max(0, settings.patience() - refusedInARow);
@@ -534,9 +535,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
-            if (cAcc <= bAcc) {
-                refusedInARow++; // no progress; a candidate better than the serving model, only not yet
-            }                    // significantly or forgetting (a new learner follows), does not count
+            if (!result.progressed()) {
+                refusedInARow++; // no progress; a candidate ahead of the serving model in accuracy or loss, only not
+            }                    // yet significantly, or forgetting (a new learner follows), does not count
         }
         frames.judged(r);
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),

@@ -49,6 +49,20 @@ class LearnerTest {
     }
 
     @Test
+    void aCandidateProgressedWhenItIsAheadInAccuracyOrInLossAndNotWhenBehindInBoth() {
+        dev.crmn.model.eval.EvaluationReport promoted = report(0.8031, 0.610); // a lucky draw in accuracy
+        assertThat(Learner.progressed(promoted, report(0.8000, 0.598))).as("behind in accuracy, lower loss").isTrue();
+        assertThat(Learner.progressed(promoted, report(0.8036, 0.615))).as("ahead in accuracy").isTrue();
+        assertThat(Learner.progressed(promoted, report(0.7969, 0.622))).as("behind in both").isFalse();
+        assertThat(Learner.progressed(promoted, report(0.8031, 0.610))).as("level in both").isFalse();
+    }
+
+    private static dev.crmn.model.eval.EvaluationReport report(double accuracy, double loss) {
+        return new dev.crmn.model.eval.EvaluationReport(1940, accuracy, 0.99, loss, java.util.List.of(), new double[0],
+                new long[0][0], new int[0]);
+    }
+
+    @Test
     void theDistillationSettingReachesTheLearnersRunAndItsCandidatesRecord() throws Exception {
         RoundSettings s = settings(null, 0.5);
         TrainingFrames frames = eightyFrames(s);
