@@ -121,6 +121,9 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (lrDropAt != null && !(lrDropFactor > 0)) {
+            throw new IllegalArgumentException("--lr-drop-factor must be > 0, got " + lrDropFactor);
+        }
         Checkpoints.Loaded base = Checkpoints.load(model, true);
         ImageSet stream = ImageSet.load(Cifar10Dir.files(data, List.of("data_batch_3.bin", "data_batch_4.bin"),
                 FineTuneBenchCommand::note), 0).matchClasses(base.manifest().labels(), FineTuneBenchCommand::note);
