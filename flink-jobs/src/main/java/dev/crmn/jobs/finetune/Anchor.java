@@ -51,6 +51,21 @@ public record Anchor(List<String> paths, int images, double share, int checkImag
     }
 
     /**
+     * The files {@code --anchor} names, as absolute paths: a path that exists (or names a folder) is taken as it is, a
+     * bare file name ({@code data_batch_1.bin}) from the CIFAR-10 copy the tools find ({@code ./crmn data where}), as
+     * every other command's data option does. Resolved once, where the job is planned, so that the trainer opens the
+     * same files.
+     */
+    public static List<String> resolve(List<String> given, java.util.function.Consumer<String> note) throws IOException {
+        try {
+            return dev.crmn.model.data.Cifar10Dir.files(given.stream().map(Path::of).toList(), List.of(), note).stream()
+                    .map(p -> p.toAbsolutePath().normalize().toString()).toList();
+        } catch (IOException e) {
+            throw new IOException("--anchor " + String.join(",", given) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * The anchor's images: {@code train} mixed into rounds, {@code check} the forgetting check's (disjoint from
      * {@code train}; empty when there is no check), {@code checkDigest} a fingerprint of the check images and labels
      * (a reference accuracy measured on other images does not apply).

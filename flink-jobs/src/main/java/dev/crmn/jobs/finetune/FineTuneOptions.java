@@ -67,7 +67,8 @@ public final class FineTuneOptions {
             .defaultValue(20000).withDescription("Largest replay reservoir (a uniform sample of every training frame seen).");
     public static final ConfigOption<String> ANCHOR = ConfigOptions.key("anchor").stringType().noDefaultValue()
             .withDescription("Clean labelled images of what the model already knows (CIFAR-10 binary files or image"
-                    + " folders, comma-separated, readable where the job runs; e.g. part of its own training data), mixed"
+                    + " folders, comma-separated, readable where the job runs; a bare name such as data_batch_1.bin is taken from"
+                    + " the CIFAR-10 copy the tools find; e.g. part of its own training data), mixed"
                     + " into every round so that adapting to a drifted stream does not forget the undrifted one"
                     + " (default: none).");
     public static final ConfigOption<Integer> ANCHOR_IMAGES = ConfigOptions.key("anchor-images").intType()

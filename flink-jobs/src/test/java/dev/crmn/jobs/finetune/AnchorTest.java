@@ -77,6 +77,22 @@ class AnchorTest {
     }
 
     @Test
+    void aBareFileNameIsTakenFromTheCifar10CopyTheToolsFindAsEveryOtherDataOptionTakesIt() throws Exception {
+        List<String> notes = new java.util.ArrayList<>();
+        List<String> named = Anchor.resolve(List.of("data_batch_1.bin"), notes::add);
+        Path located = dev.crmn.model.data.Cifar10Dir.locate(null).file("data_batch_1.bin").toAbsolutePath().normalize();
+        assertThat(named).containsExactly(located.toString());
+        assertThat(located).isRegularFile();
+        assertThat(notes).singleElement().asString().startsWith("CIFAR-10: ");
+        assertThat(new Anchor(named, 10, 0.2).load(shipped()).train()).hasSize(10);
+        assertThat(Anchor.resolve(List.of(SAMPLE.toString()), notes::add)).as("a path that is there stays that path")
+                .containsExactly(SAMPLE.toAbsolutePath().normalize().toString());
+        assertThatThrownBy(() -> Anchor.resolve(List.of("data_batch_9.bin"), n -> { }))
+                .isInstanceOf(IOException.class).hasMessageContaining("--anchor data_batch_9.bin")
+                .hasMessageContaining("not a file here");
+    }
+
+    @Test
     void aMissingOrUnreadableAnchorIsRefusedInOneLineNamingIt(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> new Anchor(List.of(dir.resolve("none.bin").toString()), 10, 0.2).load(shipped()))
                 .isInstanceOf(IOException.class).hasMessageContaining("--anchor").hasMessageContaining("none.bin");
