@@ -102,7 +102,8 @@ public final class FineTuneCommand implements Callable<Integer> {
                 } else {
                     System.out.printf("round %d: base v%d %.4f, candidate %.4f on %d holdout images: %s (%s)%n",
                             r.round(), r.baseVersion(), r.baseAccuracy(), r.candidateAccuracy(), r.holdoutImages(),
-                            r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision(), r.reason());
+                            r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision(),
+                            r.reason() + RoundReport.patienceNote(r.countsTowardPatience()));
                 }
             }
         }

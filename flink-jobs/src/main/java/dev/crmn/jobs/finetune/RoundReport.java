@@ -8,6 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *
  * @param candidateVersion the version the candidate was promoted as, or null when it was not
  * @param baseAccuracy     the serving model's holdout accuracy, null when the round was skipped
+ * @param baseLoss         its mean loss on the same images (cross-entropy), null when the round was skipped
+ * @param candidateLoss    the candidate's, null when the round was skipped
  * @param newFrames        the new frames it trained on (0: a round over the reservoir while the stream is quiet)
  * @param decision         {@code promoted}, {@code refused} or {@code skipped}
  * @param reason           why, with the statistic (docs/finetune.md, "The gate")
@@ -17,6 +19,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  *                         without one
  * @param anchorReference  the accuracy there of the version fine-tuning started from, null without a check
  * @param decidedAt        when the round was decided (ms since the epoch)
+ * @param countsTowardPatience for a refused candidate, whether it counts towards {@code --patience}: true when it is
+ *                         neither ahead of the serving model in holdout accuracy nor below it in loss
+ *                         ({@link Learner#progressed}); null for a promoted or skipped round
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record RoundReport(@JsonProperty("round") long round,
@@ -24,6 +29,8 @@ public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("candidate_version") Long candidateVersion,
                           @JsonProperty("base_holdout_accuracy") Double baseAccuracy,
                           @JsonProperty("candidate_holdout_accuracy") Double candidateAccuracy,
+                          @JsonProperty("base_holdout_loss") Double baseLoss,
+                          @JsonProperty("candidate_holdout_loss") Double candidateLoss,
                           @JsonProperty("holdout_images") int holdoutImages,
                           @JsonProperty("new_frames") int newFrames,
                           @JsonProperty("train_images") int trainImages,
@@ -36,10 +43,20 @@ public record RoundReport(@JsonProperty("round") long round,
                           @JsonProperty("anchor_check_reference") Double anchorReference,
                           @JsonProperty("seconds") double seconds,
                           @JsonProperty("images_per_s") double imagesPerSecond,
-                          @JsonProperty("decided_at") long decidedAt) {
+                          @JsonProperty("decided_at") long decidedAt,
+                          @JsonProperty("counts_toward_patience") Boolean countsTowardPatience) {
 
     public boolean promoted() {
         return candidateVersion != null;
+    }
+
+    /** For the round's line in a log or the console: whether a refusal counts towards {@code --patience}. */
+    public static String patienceNote(Boolean countsTowardPatience) {
+        if (countsTowardPatience == null) {
+            return "";
+        }
+        return countsTowardPatience ? "; counts towards --patience"
+                : "; ahead in holdout accuracy or loss, so not counted towards --patience";
     }
 
     /** The holdout's size (the name this field had before {@code holdout_images}; kept for readers of that). */

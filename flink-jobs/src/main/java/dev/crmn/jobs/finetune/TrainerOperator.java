@@ -466,9 +466,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                 waitingForHoldout = true;
                 long round = ++rounds;
                 roundsCounter.inc();
-                report(new RoundReport(round, base.manifest().version(), null, null, null, frames.holdout().size(), 0,
-                        0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null, null, null, 0, 0,
-                        System.currentTimeMillis()));
+                report(new RoundReport(round, base.manifest().version(), null, null, null, null, null,
+                        frames.holdout().size(), 0, 0, 0, tooSmall.decision(), tooSmall.reason(), tooSmall.test(), null,
+                        null, null, 0, 0, System.currentTimeMillis(), null));
             }
             lastRoundEnd = getProcessingTimeService().getCurrentProcessingTime();
             return;
@@ -524,6 +524,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
                             : "the learner goes on at distillation " + next);
         }
         Long version = null;
+        Boolean counts = null;
         if (d.promoted()) {
             resetPatience();
             version = nextVersion();
@@ -535,15 +536,17 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else {
             c.close();
             refusals.inc();
-            if (!result.progressed()) {
+            counts = !result.progressed();
+            if (counts) {
                 refusedInARow++; // no progress; a candidate ahead of the serving model in accuracy or loss, only not
             }                    // yet significantly, or forgetting (a new learner follows), does not count
         }
         frames.judged(r);
-        report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, c.holdout().images(),
-                r.newFrames().size(), r.train().size(), c.steps(), d.decision(), d.reason(), d.test(), d.pValue(),
-                f == null ? null : f.accuracy(), f == null ? null : f.reference(),
-                result.seconds(), result.imagesPerSecond(), System.currentTimeMillis()));
+        report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, result.baseEval().loss(),
+                c.holdout().loss(), c.holdout().images(), r.newFrames().size(), r.train().size(), c.steps(),
+                d.decision(), d.reason(), d.test(), d.pValue(), f == null ? null : f.accuracy(),
+                f == null ? null : f.reference(), result.seconds(), result.imagesPerSecond(),
+                System.currentTimeMillis(), counts));
         if (rejectedBase != null) {
             boolean stillBase = rejectedBase == base.manifest().version(); // not if this round promoted a newer one
             rejectedBase = null;
@@ -582,7 +585,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             LOG.info("round {}: base v{} {} vs candidate {} on {} holdout images: {}{} ({})", r.round(), r.baseVersion(),
                     String.format("%.4f", r.baseAccuracy()), String.format("%.4f", r.candidateAccuracy()),
                     r.holdoutImages(), r.decision(), r.promoted() ? " as v" + r.candidateVersion()
-                            + " (published after the next checkpoint)" : "", r.reason());
+                            + " (published after the next checkpoint)" : "",
+                    r.reason() + RoundReport.patienceNote(r.countsTowardPatience()));
         }
     }
 

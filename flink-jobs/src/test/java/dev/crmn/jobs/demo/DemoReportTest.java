@@ -41,8 +41,9 @@ class DemoReportTest {
         }
         DemoObserver.Summary seen = new DemoObserver.Summary(998, perVersion, buckets, new double[]{20, 30, 40, 900}, 900,
                 new TreeMap<>(Map.of(1L, start + 2_000, 2L, start + 61_000, 3L, start + 82_000)));
-        RoundReport promoted = new RoundReport(1, 1, 2L, 0.52, 0.60, 400, 4000, 5120, 80, "promoted",
-                "+8.00 points, p = 0.0001 < 0.05", "mcnemar-exact", 0.0001, null, null, 40, 128, start + 60_000);
+        RoundReport promoted = new RoundReport(1, 1, 2L, 0.52, 0.60, 1.4, 1.2, 400, 4000, 5120, 80,
+                "promoted", "+8.00 points, p = 0.0001 < 0.05", "mcnemar-exact", 0.0001, null, null, 40, 128,
+                start + 60_000, null);
         ModelQuality q3 = new ModelQuality(1, "crmn-demo-early", 3, "rolled-back", 198, 198, 4, 0.02, null, 2L,
                 new ModelQuality.Figures(2, 300, 180, 0.6), null, null,
                 new ModelQuality.Decision("rollback", 2, "live accuracy 2.0 % on 200 labelled predictions, below v2's"

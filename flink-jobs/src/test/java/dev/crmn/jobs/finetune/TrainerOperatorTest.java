@@ -72,6 +72,10 @@ class TrainerOperatorTest {
             assertThat(r.steps()).isEqualTo(2);
             assertThat(r.decision()).isIn("promoted", "refused");
             assertThat(r.baseAccuracy()).isBetween(0.0, 1.0);
+            assertThat(r.baseLoss()).isPositive().isFinite();
+            assertThat(r.candidateLoss()).isPositive().isFinite();
+            assertThat(r.countsTowardPatience()).as("said for a refusal, not for a promotion").isEqualTo(r.promoted()
+                    ? null : !(r.candidateAccuracy() > r.baseAccuracy() || r.candidateLoss() < r.baseLoss()));
             // no new frame: the next round goes over the reservoir at once, not at the next interval check (the
             // harness's processing time stands still, so no timer could have started it)
             h.getTaskMailbox().take(0).run();

@@ -370,7 +370,12 @@ class FineTuneJobITCase {
             List<RoundReport> rounds = reports.all();
             assertThat(rounds.get(0).newFrames()).as("the first round trained on the new frames").isPositive();
             List<RoundReport> lastTwo = rounds.subList(rounds.size() - 2, rounds.size());
-            assertThat(lastTwo).as("it stopped after two refusals in a row").allMatch(r -> r.decision().equals("refused"));
+            assertThat(lastTwo).as("it stopped after two refusals in a row that counted towards the patience")
+                    .allMatch(r -> r.decision().equals("refused") && Boolean.TRUE.equals(r.countsTowardPatience()));
+            assertThat(rounds).as("a refusal counts when the candidate is neither ahead in accuracy nor below in loss")
+                    .filteredOn(r -> r.decision().equals("refused")).allSatisfy(r -> assertThat(r.countsTowardPatience())
+                            .isEqualTo(!(r.candidateAccuracy() > r.baseAccuracy() || r.candidateLoss() < r.baseLoss())));
+            assertThat(rounds).filteredOn(RoundReport::promoted).allMatch(r -> r.countsTowardPatience() == null);
             RoundReport last = rounds.get(rounds.size() - 1);
             assertThat(last.newFrames()).as("the last round was over the reservoir alone").isZero();
             assertThat(last.trainImages()).isPositive();
