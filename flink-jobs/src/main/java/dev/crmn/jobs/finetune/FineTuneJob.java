@@ -124,8 +124,9 @@ public final class FineTuneJob {
         if (paths == null || paths.isBlank()) {
             return null;
         }
-        Anchor a = new Anchor(Anchor.resolve(java.util.Arrays.stream(paths.split(",")).map(String::trim)
-                .filter(p -> !p.isEmpty()).toList(), note -> LOG.info("--anchor: {}", note)), c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE),
+        List<String> files = Anchor.resolve(java.util.Arrays.stream(paths.split(",")).map(String::trim)
+                .filter(p -> !p.isEmpty()).toList(), note -> LOG.info("--anchor: {}", note));
+        Anchor a = new Anchor(files, c.get(FineTuneOptions.ANCHOR_IMAGES), c.get(FineTuneOptions.ANCHOR_SHARE),
                 c.get(FineTuneOptions.ANCHOR_CHECK_IMAGES), c.get(FineTuneOptions.MAX_FORGETTING));
         Anchor.Images images = a.load(manifest);
         if (images.check().isEmpty() && a.checkImages() > 0) {
