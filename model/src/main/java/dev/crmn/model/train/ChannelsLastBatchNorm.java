@@ -82,11 +82,14 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
                     varCache = Nd4j.create(DataType.FLOAT, c);
                 }
             }
-            channelMean(x, meanCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
-            INDArray centered = workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, x.shape());
-            Nd4j.exec(new BroadcastSubOp(x, meanCache, centered, 3));
-            centered.muli(centered);
-            channelMean(centered, varCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
+            // in the layer's working memory, as every temporary ND4J makes inside the ops (see backpropGradient)
+            try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.FF_WORKING_MEM)) {
+                channelMean(x, meanCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
+                INDArray centered = workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, x.shape());
+                Nd4j.exec(new BroadcastSubOp(x, meanCache, centered, 3));
+                centered.muli(centered);
+                channelMean(centered, varCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
+            }
             m = meanCache;
             v = varCache;
         } else {
@@ -109,6 +112,17 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
         if (!supported(x, format) || meanCache == null || dGammaView == null) {
             return null;
         }
+        // Every array of this pass, and every temporary ND4J makes inside a broadcast op (the op's dimensions cast to
+        // INT), lives in the layer's working memory. Outside a workspace such a temporary is freed by ND4J's
+        // deallocator thread as soon as the Java side drops it, which can be while the native op still reads it: a
+        // CI run crashed the JVM so (SIGSEGV in DataBuffer::special() under execBroadcast, from muliRowVector here).
+        try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.BP_WORKING_MEM)) {
+            return backprop(x, dy, gamma, dGammaView, dBetaView, eps, workspaceMgr);
+        }
+    }
+
+    private Pair<Gradient, INDArray> backprop(INDArray x, INDArray dy, INDArray gamma, INDArray dGammaView,
+                                              INDArray dBetaView, double eps, LayerWorkspaceMgr workspaceMgr) {
         x = contiguous(x);
         dy = contiguous(dy);
         long c = x.size(3);
