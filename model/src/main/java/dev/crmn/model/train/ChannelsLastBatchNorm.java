@@ -112,10 +112,12 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
         if (!supported(x, format) || meanCache == null || dGammaView == null) {
             return null;
         }
-        // Every array of this pass, and every temporary ND4J makes inside a broadcast op (the op's dimensions cast to
-        // INT), lives in the layer's working memory. Outside a workspace such a temporary is freed by ND4J's
-        // deallocator thread as soon as the Java side drops it, which can be while the native op still reads it: a
-        // CI run crashed the JVM so (SIGSEGV in DataBuffer::special() under execBroadcast, from muliRowVector here).
+        // Every array of this pass lives in the layer's working memory, including those only a broadcast op refers
+        // to (its dimension array, a row vector computed for the call): ND4J hands the native call their buffers
+        // alone, so once the op object is no longer used, an array outside a workspace can be freed by ND4J's
+        // deallocator thread while the native op still reads it. A CI run's JVM crashed so (SIGSEGV in
+        // DataBuffer::special() under execBroadcast, from muliRowVector here). Workspace memory is never freed by
+        // the garbage collector.
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.BP_WORKING_MEM)) {
             return backprop(x, dy, gamma, dGammaView, dBetaView, eps, workspaceMgr);
         }
