@@ -538,8 +538,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
             refusals.inc();
             counts = !result.progressed();
             if (counts) {
-                refusedInARow++; // no progress; a candidate ahead of the serving model in accuracy or loss, only not
-            }                    // yet significantly, or forgetting (a new learner follows), does not count
+                refusedInARow++; // no progress; a candidate ahead of the serving model in holdout accuracy or loss
+            }                    // does not count, whether the gate or the forgetting check refused it
         }
         frames.judged(r);
         report(new RoundReport(r.number(), c.base().version(), version, bAcc, cAcc, result.baseEval().loss(),
