@@ -117,7 +117,7 @@ public final class ServingNetwork implements InferenceNetwork {
             }
             return new ServingNetwork(sw.config(), w.owned, w.conv(sw.stem()), blocks, w.affine(sw.finalBn()),
                     projections, lstm, w.own(Nd4j.createFromArray(sw.output())),
-                    w.own(Nd4j.create(sw.outputBias(), new long[]{1, sw.outputBias().length}, 'c')));
+                    w.own(Nd4j.createFromArray(sw.outputBias())));
         } catch (RuntimeException | Error e) {
             w.owned.forEach(INDArray::close);
             throw e;
@@ -230,7 +230,7 @@ public final class ServingNetwork implements InferenceNetwork {
         }
         INDArray logits = exact("logits", n, outputWeights.size(1));
         matmul(features, outputWeights, logits);
-        logits.addiRowVector(outputBias);
+        addBias(logits, outputBias);
         return Transforms.softmax(logits, false);
     }
 
@@ -293,6 +293,16 @@ public final class ServingNetwork implements InferenceNetwork {
      */
     private static void matmul(INDArray a, INDArray b, INDArray out) {
         Nd4j.exec(DynamicCustomOp.builder("matmul").addInputs(a, b).addOutputs(out).build());
+    }
+
+    /**
+     * {@code x += bias} per column, as a custom op on arrays this network holds. Not {@code addiRowVector}: ND4J's
+     * broadcast ops hand the native call an array of the broadcast dimensions that only the op object refers to,
+     * which, outside a workspace, ND4J's garbage-driven deallocator can free while the call still reads it (the
+     * SIGSEGV seen in the training batch norm, docs/benchmarks.md step 8); a serving network runs for weeks.
+     */
+    private static void addBias(INDArray x, INDArray bias) {
+        Nd4j.exec(DynamicCustomOp.builder("biasadd").addInputs(x, bias).addOutputs(x).build());
     }
 
     /** {@code out = relu(x * scale + shift)}, per channel (the batchnorm op with mean 0, variance 1, eps 0). */
