@@ -96,16 +96,7 @@ public final class FineTuneCommand implements Callable<Integer> {
             doc.put("promoted", rounds.stream().filter(RoundReport::promoted).map(RoundReport::candidateVersion).toList());
             CliSupport.printJson(doc);
         } else {
-            for (RoundReport r : rounds) {
-                if (r.baseAccuracy() == null) {
-                    System.out.printf("round %d: base v%d: %s: %s%n", r.round(), r.baseVersion(), r.decision(), r.reason());
-                } else {
-                    System.out.printf("round %d: base v%d %.4f, candidate %.4f on %d holdout images: %s (%s)%n",
-                            r.round(), r.baseVersion(), r.baseAccuracy(), r.candidateAccuracy(), r.holdoutImages(),
-                            r.promoted() ? "promoted as v" + r.candidateVersion() : r.decision(),
-                            r.reason() + RoundReport.patienceNote(r.countsTowardPatience()));
-                }
-            }
+            rounds.forEach(r -> System.out.println(r.line()));
         }
         return 0;
     }

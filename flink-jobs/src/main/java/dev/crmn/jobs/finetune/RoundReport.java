@@ -2,6 +2,7 @@ package dev.crmn.jobs.finetune;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Locale;
 
 /**
  * One fine-tuning round as the job reports it (log, metrics, {@code crmn finetune --json}).
@@ -50,8 +51,21 @@ public record RoundReport(@JsonProperty("round") long round,
         return candidateVersion != null;
     }
 
-    /** For the round's line in a log or the console: whether a refusal counts towards {@code --patience}. */
-    public static String patienceNote(Boolean countsTowardPatience) {
+    /**
+     * The round in one line, as the log and {@code crmn finetune}'s console print it: "round 3: base v2 0.2500 vs
+     * candidate 0.3280 on 500 holdout images: promoted as v3 (+7.80 points, ...)", a refusal with whether it counts
+     * towards {@code --patience}, a skipped round with its reason alone.
+     */
+    public String line() {
+        if (baseAccuracy == null) {
+            return String.format(Locale.ROOT, "round %d: base v%d: %s: %s", round, baseVersion, decision, reason);
+        }
+        return String.format(Locale.ROOT, "round %d: base v%d %.4f vs candidate %.4f on %d holdout images: %s (%s%s)",
+                round, baseVersion, baseAccuracy, candidateAccuracy, holdoutImages,
+                promoted() ? "promoted as v" + candidateVersion : decision, reason, patienceNote());
+    }
+
+    private String patienceNote() {
         if (countsTowardPatience == null) {
             return "";
         }

@@ -579,18 +579,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
 
     private void report(RoundReport r) {
         FineTuneRounds.record(r);
-        if (r.baseAccuracy() == null) {
-            LOG.info("round {}: base v{}: {}: {}", r.round(), r.baseVersion(), r.decision(), r.reason());
-        } else {
-            LOG.info("round {}: base v{} {} vs candidate {} on {} holdout images: {}{} ({})", r.round(), r.baseVersion(),
-                    String.format("%.4f", r.baseAccuracy()), String.format("%.4f", r.candidateAccuracy()),
-                    r.holdoutImages(), r.decision(), r.promoted() ? " as v" + r.candidateVersion()
-                            + " (published after the next checkpoint)" : "",
-                    r.reason() + RoundReport.patienceNote(r.countsTowardPatience()));
-        }
+        LOG.info("{}{}", r.line(), r.promoted() ? "; published after the next checkpoint" : "");
     }
 
-    /** The next version: above every version of the model in the store and every one this job allocated. */
     /**
      * The number of the next promoted version: above every version this trainer made, adopted or started from. The
      * store is not read here (the task thread does no store I/O): a number another publisher took meanwhile is
