@@ -69,6 +69,10 @@ public record Corruption(Kind kind, int severity) {
      */
     public static Corruption parse(String spec) {
         String s = spec.trim().toLowerCase(Locale.ROOT);
+        if (s.contains(",")) {
+            throw new IllegalArgumentException("--corrupt " + spec + ": one corruption, NAME[:SEVERITY] (one of "
+                    + names() + "; severity 1 to 5)");
+        }
         int colon = s.indexOf(':');
         String name = colon < 0 ? s : s.substring(0, colon);
         int severity = 3;

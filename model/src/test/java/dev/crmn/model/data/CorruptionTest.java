@@ -41,6 +41,8 @@ class CorruptionTest {
                 + " brightness, contrast, gaussian-noise, blur, tint, jpeg)");
         assertThatThrownBy(() -> Corruption.parse("blur:6")).hasMessage("--corrupt blur:6: the severity must be 1 to 5");
         assertThatThrownBy(() -> Corruption.parse("blur:x")).hasMessage("--corrupt blur:x: the severity must be 1 to 5");
+        assertThatThrownBy(() -> Corruption.parse("contrast:3,blur:2")).hasMessage("--corrupt contrast:3,blur:2: one"
+                + " corruption, NAME[:SEVERITY] (one of brightness, contrast, gaussian-noise, blur, tint, jpeg; severity 1 to 5)");
     }
 
     @Test
