@@ -54,6 +54,7 @@ public final class FineTuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        LocalJob.checkDuration(duration);
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), FineTuneOptions.ALL);
         if (parsed.help()) {
             System.out.println(JobArgs.help(FineTuneJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this long"

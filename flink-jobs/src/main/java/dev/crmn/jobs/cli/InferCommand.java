@@ -36,6 +36,7 @@ public final class InferCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        LocalJob.checkDuration(duration);
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), InferenceOptions.ALL);
         if (parsed.help()) {
             System.out.println(JobArgs.help(InferenceJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this"

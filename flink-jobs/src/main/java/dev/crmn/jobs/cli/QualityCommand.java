@@ -42,6 +42,7 @@ public final class QualityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        LocalJob.checkDuration(duration);
         JobArgs.Parsed parsed = JobArgs.parse(jobArgs.toArray(new String[0]), QualityOptions.ALL);
         if (parsed.help()) {
             System.out.println(JobArgs.help(QualityJob.USAGE + "\n\n  --duration SECONDS\n      Stop after this long"

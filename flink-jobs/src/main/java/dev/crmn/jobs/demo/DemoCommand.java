@@ -152,6 +152,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        LocalJob.checkDuration(duration);
         Cifar10Dir cifar = Cifar10Dir.locate(data);
         for (String f : List.of("test_batch.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_1.bin")) {
             if (!Files.isRegularFile(cifar.file(f))) {

@@ -23,9 +23,9 @@ public record PromotionGate(double significance, double marginPoints, int minHol
     public static final String TEST = "mcnemar-exact";
 
     public PromotionGate {
-        if (!(significance > 0 && significance < 1) || marginPoints < 0 || minHoldout < 1) {
-            throw new IllegalArgumentException("significance must be in (0, 1), margin >= 0 and min holdout >= 1");
-        }
+        RoundSettings.check(significance > 0 && significance < 1, "significance", significance, "in (0, 1)");
+        RoundSettings.check(marginPoints >= 0, "margin", marginPoints, "0 or more points");
+        RoundSettings.check(minHoldout >= 1, "min-holdout", minHoldout, "1 or more images");
     }
 
     /** What the gate decided, and the statistic it decided on. */

@@ -30,19 +30,29 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
     }
 
     public RoundSettings {
-        if (gate == null || patience < 0) {
-            throw new IllegalArgumentException("a promotion gate is required, and patience >= 0");
+        if (gate == null) {
+            throw new IllegalArgumentException("a promotion gate is required");
         }
-        if (pruneKeep < 0) { // checked when the job is planned, not at its first promotion inside the running job
-            throw new IllegalArgumentException("--prune-keep must be 0 (never prune) or the newest versions to keep, got "
-                    + pruneKeep);
-        }
-        if (roundFrames < 1 || steps < 1 || batchSize < 1 || !(learningRate > 0) || averageDecay < 0 || averageDecay >= 1
-                || holdoutPercent < 1 || holdoutPercent > 50 || holdoutSize < 1 || holdoutMaxUses < 1 || reservoirSize < 1
-                || distillation < 0 || distillation >= 1) {
-            throw new IllegalArgumentException("fine-tuning settings out of range: round frames, steps, batch size,"
-                    + " holdout size and reservoir size >= 1, learning rate > 0, average decay and distillation in [0, 1),"
-                    + " holdout percent 1..50");
+        // checked when the job is planned, each naming its option, not at the first round inside the running job
+        check(patience >= 0, "patience", patience, "0 (no rounds over the reservoir while the stream is quiet) or more");
+        check(pruneKeep >= 0, "prune-keep", pruneKeep, "0 (never prune) or the newest versions to keep");
+        check(roundFrames >= 1, "round-frames", roundFrames, "1 or more");
+        check(roundIntervalMs >= 0, "round-interval", roundIntervalMs / 1000, "0 or more seconds");
+        check(steps >= 1, "round-steps", steps, "1 or more");
+        check(batchSize >= 1, "batch-size", batchSize, "1 or more");
+        check(learningRate > 0 && Double.isFinite(learningRate), "learning-rate", learningRate, "above 0");
+        check(averageDecay >= 0 && averageDecay < 1, "average-decay", averageDecay, "in [0, 1) (0: no average)");
+        check(holdoutPercent >= 1 && holdoutPercent <= 50, "holdout-percent", holdoutPercent, "1 to 50");
+        check(holdoutSize >= 1, "holdout-size", holdoutSize, "1 or more");
+        check(holdoutMaxUses >= 1, "holdout-max-uses", holdoutMaxUses, "1 or more");
+        check(reservoirSize >= 1, "reservoir-size", reservoirSize, "1 or more");
+        check(distillation >= 0 && distillation < 1, "distillation", distillation, "in [0, 1) (0: the labels alone)");
+    }
+
+    /** Refuses a setting out of range in one line naming its option: "--patience -1: must be 0 ... or more". */
+    static void check(boolean ok, String option, Object value, String rule) {
+        if (!ok) {
+            throw new IllegalArgumentException("--" + option + " " + value + ": must be " + rule);
         }
     }
 }

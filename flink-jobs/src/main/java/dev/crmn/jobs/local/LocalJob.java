@@ -245,6 +245,18 @@ public final class LocalJob implements AutoCloseable {
     }
 
     /**
+     * {@code --duration SECONDS} as every local job command takes it: 0 runs until Ctrl-C; a negative or non-numeric
+     * value is refused before anything starts.
+     */
+    public static double checkDuration(double seconds) {
+        if (!(seconds >= 0) || Double.isInfinite(seconds)) {
+            String given = seconds == Math.rint(seconds) ? String.valueOf((long) seconds) : String.valueOf(seconds);
+            throw new IllegalArgumentException("--duration " + given + ": must be 0 (until Ctrl-C) or more seconds");
+        }
+        return seconds;
+    }
+
+    /**
      * Waits until {@code seconds} have passed (0 = no limit), Ctrl-C is pressed, or the job ends by itself.
      *
      * @throws Exception if the job failed

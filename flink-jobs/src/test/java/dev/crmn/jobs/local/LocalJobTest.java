@@ -57,6 +57,16 @@ class LocalJobTest {
     }
 
     @Test
+    void aNegativeDurationIsRefusedBeforeAnythingStartsAndZeroMeansUntilCtrlC() {
+        assertThat(LocalJob.checkDuration(0)).isZero();
+        assertThat(LocalJob.checkDuration(2.5)).isEqualTo(2.5);
+        assertThatThrownBy(() -> LocalJob.checkDuration(-5)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--duration -5: must be 0 (until Ctrl-C) or more seconds");
+        assertThatThrownBy(() -> LocalJob.checkDuration(-0.5)).hasMessageStartingWith("--duration -0.5:");
+        assertThatThrownBy(() -> LocalJob.checkDuration(Double.NaN)).hasMessageStartingWith("--duration NaN:");
+    }
+
+    @Test
     void aSavepointRemembersItsKafkaClusterAndFreshRetiresIt(@TempDir Path dir) throws Exception {
         Path savepoints = dir.resolve("savepoints/group");
         LocalJob.SavepointOwner a = new LocalJob.SavepointOwner("cluster-A", "a:9092", "m");
