@@ -276,8 +276,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         resetPatience();
         registerMetrics();
         scheduleIntervalCheck();
-        LOG.info("fine-tuning {} from {}; reservoir {}, holdout {}, {} new frames", settings.modelName(),
-                base.manifest().displayName(), frames.reservoir().size(), frames.holdout().size(), frames.newFrames());
+        LOG.info("fine-tuning {} from {}; reservoir {}, holdout {}, {} new frames; {}", settings.modelName(),
+                base.manifest().displayName(), frames.reservoir().size(), frames.holdout().size(), frames.newFrames(),
+                settings.anchor() == null ? "no anchor" : String.format(java.util.Locale.ROOT,
+                        "anchor: %d images from %s, %.0f %% of each round, distillation %s", anchorExamples.size(),
+                        String.join(",", settings.anchor().paths()), settings.anchor().share() * 100,
+                        settings.distillation()));
     }
 
     private void registerMetrics() {

@@ -40,6 +40,18 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
     /** Batch statistics of the last training forward pass, {@code [C]}, outside any workspace. */
     private INDArray meanCache;
     private INDArray varCache;
+    /**
+     * Training passes this helper completed. DL4J catches a helper's exception, logs it and runs its own batch norm
+     * instead, with the same results: a helper that always fails is invisible in the numbers, only in the speed and the
+     * log, so the tests count what ran here.
+     */
+    private long forwardPasses;
+    private long backwardPasses;
+
+    /** {@code [training forward passes, backward passes]} completed here (for tests). */
+    long[] passes() {
+        return new long[]{forwardPasses, backwardPasses};
+    }
 
     @Override
     public boolean checkSupported(double eps, boolean fixedGammaBeta) {
@@ -82,16 +94,19 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
                     varCache = Nd4j.create(DataType.FLOAT, c);
                 }
             }
-            // in the layer's working memory, as every temporary ND4J makes inside the ops (see backpropGradient)
+            // in the layer's working memory, as every temporary ND4J makes inside the ops (see backpropGradient);
+            // arrays are made with Nd4j.* in the borrowed workspace: workspaceMgr.create* would borrow it again,
+            // which ND4J refuses ("Can't borrow from borrowed workspace")
             try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.FF_WORKING_MEM)) {
-                channelMean(x, meanCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
-                INDArray centered = workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, x.shape());
+                channelMean(x, meanCache);
+                INDArray centered = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
                 Nd4j.exec(new BroadcastSubOp(x, meanCache, centered, 3));
                 centered.muli(centered);
-                channelMean(centered, varCache, workspaceMgr, ArrayType.FF_WORKING_MEM);
+                channelMean(centered, varCache);
             }
             m = meanCache;
             v = varCache;
+            forwardPasses++;
         } else {
             m = mean.reshape(c);
             v = var.reshape(c);
@@ -118,31 +133,36 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
         // deallocator thread while the native op still reads it. A CI run's JVM crashed so (SIGSEGV in
         // DataBuffer::special() under execBroadcast, from muliRowVector here). Workspace memory is never freed by
         // the garbage collector.
+        // (made before the working memory is borrowed: the manager's create* borrows a workspace itself)
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, x.shape());
+        Pair<Gradient, INDArray> result;
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.BP_WORKING_MEM)) {
-            return backprop(x, dy, gamma, dGammaView, dBetaView, eps, workspaceMgr);
+            result = backprop(x, dy, gamma, dGammaView, dBetaView, eps, dx);
         }
+        backwardPasses++;
+        return result;
     }
 
+    /** The backward pass into {@code dx}, its temporaries made with {@code Nd4j.*} in the current (borrowed) workspace. */
     private Pair<Gradient, INDArray> backprop(INDArray x, INDArray dy, INDArray gamma, INDArray dGammaView,
-                                              INDArray dBetaView, double eps, LayerWorkspaceMgr workspaceMgr) {
+                                              INDArray dBetaView, double eps, INDArray dx) {
         x = contiguous(x);
         dy = contiguous(dy);
         long c = x.size(3);
         double count = (double) x.length() / c;
         INDArray invStd = Transforms.pow(varCache.add(eps), -0.5, false);
-        INDArray xhat = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, x.shape());
+        INDArray xhat = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
         Nd4j.exec(new BroadcastSubOp(x, meanCache, xhat, 3));
         xhat.reshape(-1, c).muliRowVector(invStd);
         INDArray meanDy = Nd4j.create(DataType.FLOAT, c);
-        channelMean(dy, meanDy, workspaceMgr, ArrayType.BP_WORKING_MEM);
-        INDArray dyXhat = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, x.shape());
+        channelMean(dy, meanDy);
+        INDArray dyXhat = Nd4j.createUninitialized(DataType.FLOAT, x.shape());
         Nd4j.exec(new MulOp(dy, xhat, dyXhat));
         INDArray meanDyXhat = Nd4j.create(DataType.FLOAT, c);
-        channelMean(dyXhat, meanDyXhat, workspaceMgr, ArrayType.BP_WORKING_MEM);
+        channelMean(dyXhat, meanDyXhat);
         dBetaView.assign(meanDy.mul(count).reshape(dBetaView.shape()));
         dGammaView.assign(meanDyXhat.mul(count).reshape(dGammaView.shape()));
 
-        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, x.shape());
         INDArray dx2 = dx.reshape(-1, c);
         xhat.reshape(-1, c).muliRowVector(meanDyXhat);
         Nd4j.exec(new SubOp(dy, xhat, dx));
@@ -156,10 +176,10 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
     }
 
     /** Per-channel mean of NHWC {@code x} into {@code out [C]}: average pooling over each map, then over the batch. */
-    private static void channelMean(INDArray x, INDArray out, LayerWorkspaceMgr workspaceMgr, ArrayType type) {
+    private static void channelMean(INDArray x, INDArray out) {
         long n = x.size(0);
         long c = x.size(3);
-        INDArray pooled = workspaceMgr.createUninitialized(type, DataType.FLOAT, n, c);
+        INDArray pooled = Nd4j.createUninitialized(DataType.FLOAT, n, c); // in the current workspace
         NativeOps.spatialMean(x, pooled);
         pooled.mean(out, 0);
     }

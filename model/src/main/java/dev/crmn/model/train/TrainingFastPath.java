@@ -72,6 +72,14 @@ public final class TrainingFastPath {
         return layer.getHelper() instanceof ChannelsLastBatchNorm;
     }
 
+    /**
+     * {@code [training forward passes, backward passes]} that {@code layer}'s channels-last batch norm completed,
+     * null when it has none (for tests: DL4J silently falls back to its own batch norm when a helper fails).
+     */
+    public static long[] channelsLastBatchNormPasses(Layer layer) {
+        return layer.getHelper() instanceof ChannelsLastBatchNorm h ? h.passes() : null;
+    }
+
     /** DL4J M2.1 keeps a batch-norm layer's helper in a package-private field and offers no setter. */
     private static void setHelper(BatchNormalization layer, BatchNormalizationHelper helper) {
         try {

@@ -179,6 +179,14 @@ class FastPathTest {
             g.setLabels(y);
             g.computeGradientAndScore();
         }
+        if (part.equals(TrainingFastPath.BATCH_NORM_PROPERTY)) { // the helper itself ran, not DL4J's fallback
+            for (org.deeplearning4j.nn.api.Layer l : fast.getLayers()) {
+                if (TrainingFastPath.usesChannelsLastBatchNorm(l)) {
+                    assertThat(TrainingFastPath.channelsLastBatchNormPasses(l)).as("%s: forward, backward passes",
+                            l.conf().getLayer().getLayerName()).containsExactly(1, 1);
+                }
+            }
+        }
         INDArray gradient = reference.gradient().gradient();
         double scale = Math.max(1, gradient.amaxNumber().doubleValue());
         assertThat(fast.gradient().gradient().sub(gradient).amaxNumber().doubleValue() / scale)
