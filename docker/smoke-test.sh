@@ -83,6 +83,11 @@ say "starting the stack (first run on a machine: the crmn image's Maven build do
 "${compose[@]}" up -d --build > target/smoke-compose-up.log 2>&1 \
   || { tail -n 60 target/smoke-compose-up.log >&2; fail "docker-compose up"; }
 phase "compose up --build"
+# What earlier builds left untagged, about 4 GB a run on a machine that runs this again: the image this build replaced
+# and the build stages (the newest stays: the next build's cached dependencies). Only images of this Dockerfile.
+docker image prune -f --filter dangling=true --filter label=dev.crmn.image=crmn-flink > /dev/null || true
+stale_stages=$(docker images -q --filter dangling=true --filter label=dev.crmn.image=build | tail -n +2)
+if [ -n "$stale_stages" ]; then docker rmi $stale_stages > /dev/null 2>&1 || true; fi
 
 # ---- checks --------------------------------------------------------------------------------------------------------
 wait_for() { # wait_for SECONDS WHAT COMMAND...: polls COMMAND every 2 s until it succeeds

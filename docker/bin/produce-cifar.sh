@@ -13,9 +13,15 @@ fi
 for f in test_batch.bin data_batch_3.bin data_batch_4.bin; do
   [ -f "$data/$f" ] || { echo "produce-cifar: $data/$f not found (mount CIFAR-10 at /data/cifar10: CRMN_CIFAR10_DIR)" >&2; exit 1; }
 done
+# CRMN_CORRUPT=NAME[:SEVERITY] (crmn produce --corrupt): both streams come from a drifted camera
+corrupt=()
+if [ -n "${CRMN_CORRUPT:-}" ]; then
+  corrupt=(--corrupt "$CRMN_CORRUPT")
+  echo "produce-cifar: every image corrupted with $CRMN_CORRUPT" >&2
+fi
 crmn produce --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --topic frames-labelled --labels \
-  --data "$data/data_batch_3.bin,$data/data_batch_4.bin" --rate "$CRMN_LABELLED_RATE" &
+  --data "$data/data_batch_3.bin,$data/data_batch_4.bin" --rate "$CRMN_LABELLED_RATE" "${corrupt[@]}" &
 labelled=$!
 crmn produce --bootstrap-servers "$CRMN_BOOTSTRAP_SERVERS" --topic frames --labels \
-  --data "$data/test_batch.bin" --rate "$CRMN_FRAMES_RATE"
+  --data "$data/test_batch.bin" --rate "$CRMN_FRAMES_RATE" "${corrupt[@]}"
 wait "$labelled"

@@ -186,6 +186,7 @@ class ComposeStackITCase {
     static List<String> tokens(String line) {
         String s = line.replaceAll("\\$\\{[A-Z_]+:-}", "")        // optional extra arguments: none
                 .replace("$data", "/data/cifar10")
+                .replace("\"${corrupt[@]}\"", "--corrupt gaussian-noise:3")   // CRMN_CORRUPT set
                 .replaceAll("\"\\$jar\"", "/opt/crmn/crmn-flink-job.jar")
                 .replaceAll("\"\\$CRMN_[A-Z_]*RATE\"", "100")
                 .replaceAll("\"\\$CRMN_REST_URL\"", "http://jobmanager:8081")
