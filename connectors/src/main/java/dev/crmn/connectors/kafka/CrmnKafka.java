@@ -177,28 +177,63 @@ public final class CrmnKafka {
 
     /**
      * Creates a topic through {@code admin} unless it exists (replication factor {@code replication}; -1 = the
-     * broker's default).
+     * broker's default), and returns once the broker lists it: a KRaft broker learns of a new topic from its
+     * controller a moment after {@code createTopics} returns, and a job planned in that moment (which checks that its
+     * topics exist) was told there was no such topic (seen in CI, the topic created the line before).
      *
      * @return whether this call created it
-     * @throws java.io.IOException if the broker refuses or does not answer within {@code timeout}
+     * @throws java.io.IOException if the broker refuses, or does not create and list it within {@code timeout}
      */
     public static boolean createTopic(org.apache.kafka.clients.admin.Admin admin, String name, int partitions,
                                       short replication, java.util.Map<String, String> config,
                                       java.time.Duration timeout) throws java.io.IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean created;
         try {
             admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(name, partitions, replication)
                     .configs(config))).all().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            return true;
+            created = true;
         } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException) {
-                return false;
+            if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) {
+                throw new java.io.IOException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
             }
-            throw new java.io.IOException("cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
+            created = false;
         } catch (java.util.concurrent.TimeoutException e) {
             throw new java.io.IOException("the broker did not create topic " + name + " within " + timeout.toSeconds() + " s", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.IOException("interrupted while creating topic " + name, e);
         }
+        awaitListed(admin, name, deadline, timeout);
+        return created;
+    }
+
+    /** Polls the broker's topic list (20 ms, doubling to 500 ms) until it holds {@code name}, until {@code deadline}. */
+    private static void awaitListed(org.apache.kafka.clients.admin.Admin admin, String name, long deadline,
+                                    java.time.Duration timeout) throws java.io.IOException {
+        long pauseMs = 20;
+        try {
+            while (true) {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                if (admin.listTopics().names().get(left, java.util.concurrent.TimeUnit.MILLISECONDS).contains(name)) {
+                    return;
+                }
+                if (System.nanoTime() >= deadline) {
+                    break;
+                }
+                Thread.sleep(Math.min(pauseMs, left)); // polling the broker's metadata, bounded by the deadline
+                pauseMs = Math.min(pauseMs * 2, 500);
+            }
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new java.io.IOException("cannot list the topics after creating " + name + ": " + e.getCause().getMessage(),
+                    e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            // fall through to the message below
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.IOException("interrupted while waiting for topic " + name + " to be listed", e);
+        }
+        throw new java.io.IOException("topic " + name + " was created, but the broker did not list it within "
+                + timeout.toSeconds() + " s");
     }
 }
