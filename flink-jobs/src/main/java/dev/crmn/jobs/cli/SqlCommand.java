@@ -64,8 +64,9 @@ public final class SqlCommand implements Callable<Integer> {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("--file " + file + ": no such file");
         }
-        if (duration < 0 || parallelism < 0 || checkpointIntervalMs < 1) {
-            throw new IllegalArgumentException("--duration and --parallelism must be >= 0, --checkpoint-interval-ms >= 1");
+        dev.crmn.jobs.local.LocalJob.checkDuration(duration);
+        if (parallelism < 0 || checkpointIntervalMs < 1) {
+            throw new IllegalArgumentException("--parallelism must be >= 0, --checkpoint-interval-ms >= 1");
         }
         List<String> statements = SqlScript.statements(Files.readString(file), Map.of("bootstrap-servers", bootstrapServers));
         if (statements.isEmpty()) {

@@ -132,8 +132,8 @@ final class ChannelsLastBatchNorm implements BatchNormalizationHelper {
         // alone, so once the op object is no longer used, an array outside a workspace can be freed by ND4J's
         // deallocator thread while the native op still reads it. A CI run's JVM crashed so (SIGSEGV in
         // DataBuffer::special() under execBroadcast, from muliRowVector here). Workspace memory is never freed by
-        // the garbage collector.
-        // (made before the working memory is borrowed: the manager's create* borrows a workspace itself)
+        // the garbage collector. dx is made before that workspace is borrowed: the manager's create* borrows one
+        // itself, and ND4J refuses to borrow a borrowed workspace.
         INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, x.shape());
         Pair<Gradient, INDArray> result;
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.BP_WORKING_MEM)) {
