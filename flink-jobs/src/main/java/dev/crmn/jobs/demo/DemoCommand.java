@@ -60,8 +60,11 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--web-ui-port", defaultValue = "8081", description = "Flink web UI of the inference job (default: ${DEFAULT-VALUE}; 0 = none).")
     int webUiPort;
 
-    @Option(names = "--duration", defaultValue = "180", description = "Seconds to run (default: ${DEFAULT-VALUE}; 0 = until Ctrl-C).")
-    double duration;
+    @Option(names = "--duration", description = "Seconds to run (0 = until Ctrl-C). Default: " + RunLength.USUAL
+            + ", and on a machine too slow for the first fine-tuning round to be judged by then, on until "
+            + RunLength.AFTER_FIRST_ROUND + " s after it is (so that its version can be served), at most "
+            + RunLength.LONGEST + ".")
+    Double duration;
 
     @Option(names = "--data", description = "CIFAR-10 directory (default: $CRMN_CIFAR10_DIR, data/cifar10 from ./crmn data fetch"
             + " cifar10, ../shared/datasets/cifar10, else the sample shipped in data/cifar10-sample).")
@@ -152,7 +155,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LocalJob.checkDuration(duration);
+        RunLength length = duration == null ? RunLength.byDefault() : RunLength.fixed(duration);
         Cifar10Dir cifar = Cifar10Dir.locate(data);
         for (String f : List.of("test_batch.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_1.bin")) {
             if (!Files.isRegularFile(cifar.file(f))) {
@@ -250,9 +253,21 @@ public final class DemoCommand implements Callable<Integer> {
                 Thread stream = stream(kafka.bootstrapServers(), Topics.FRAMES_LABELLED, labelled, labelledRate, false, stop,
                         sentLabelled);
                 Progress live = new Progress();
-                long deadline = duration > 0 ? start + (long) (duration * 1000) : Long.MAX_VALUE;
                 long badAt = badVersionAt > 0 ? start + (long) (badVersionAt * 1000) : Long.MAX_VALUE;
-                while (!stopped.await(2, TimeUnit.SECONDS) && System.currentTimeMillis() < deadline) {
+                boolean saidLonger = false;
+                while (!stopped.await(2, TimeUnit.SECONDS)) {
+                    double elapsed = (System.currentTimeMillis() - start) / 1000.0;
+                    double firstJudged = firstJudged(reports.all(), start);
+                    if (length.over(elapsed, firstJudged)) {
+                        break;
+                    }
+                    if (!saidLonger && length.extended(elapsed)) {
+                        saidLonger = true;
+                        live.note(String.format(java.util.Locale.ROOT, "%4.0fs  no fine-tuning round has been judged yet"
+                                + " (this machine trains slowly): going on until %.0f s after the first one is, at most"
+                                + " %.0f s in all (--duration sets a fixed time)", elapsed, RunLength.AFTER_FIRST_ROUND,
+                                RunLength.LONGEST));
+                    }
                     if (System.currentTimeMillis() >= badAt) {
                         badAt = Long.MAX_VALUE;
                         ModelRef bad = BrokenVersion.announce(store, first.name(), kafka.bootstrapServers(), Topics.MODEL_UPDATES);
@@ -347,6 +362,50 @@ public final class DemoCommand implements Callable<Integer> {
      * The live line: traffic, latency, each version's live accuracy as the quality job measures it (on the labelled
      * predictions it joined; "rolled back" once it did), and the fine-tuning rounds.
      */
+    /** Seconds from {@code start} to the first round that was judged (promoted or refused, not skipped), else NaN. */
+    static double firstJudged(List<RoundReport> rounds, long start) {
+        return rounds.stream().filter(r -> !"skipped".equals(r.decision())).mapToLong(RoundReport::decidedAt).min()
+                .stream().mapToDouble(at -> (at - start) / 1000.0).findFirst().orElse(Double.NaN);
+    }
+
+    /**
+     * How long the demo runs: {@link #fixed} seconds ({@code --duration}; 0: until Ctrl-C), or by default {@link #USUAL}
+     * seconds, longer on a machine too slow for the first fine-tuning round to be judged by then: until {@link
+     * #AFTER_FIRST_ROUND} seconds after it was (its version published and served), at most {@link #LONGEST}. A demo
+     * that stopped before any round ended would show nothing of what it is for.
+     */
+    record RunLength(double seconds, boolean extendable) {
+
+        static final double USUAL = 180;
+        static final double AFTER_FIRST_ROUND = 45;
+        static final double LONGEST = 600;
+
+        static RunLength fixed(double seconds) {
+            LocalJob.checkDuration(seconds);
+            return new RunLength(seconds, false);
+        }
+
+        static RunLength byDefault() {
+            return new RunLength(USUAL, true);
+        }
+
+        /** Whether the demo stops at {@code elapsed} seconds, the first round judged at {@code firstJudged} (NaN: not yet). */
+        boolean over(double elapsed, double firstJudged) {
+            if (seconds == 0 || elapsed < seconds) {
+                return false;
+            }
+            if (!extendable || elapsed >= LONGEST) {
+                return true;
+            }
+            return !Double.isNaN(firstJudged) && elapsed >= firstJudged + AFTER_FIRST_ROUND;
+        }
+
+        /** Whether the demo runs past its usual length at {@code elapsed} seconds (it was not over then). */
+        boolean extended(double elapsed) {
+            return extendable && elapsed >= seconds;
+        }
+    }
+
     private static String liveLine(DemoObserver o, FineTuneRounds.Collector reports, QualityReports.Collector quality,
                                    long sent, long labelled, long start) {
         long now = System.currentTimeMillis();
