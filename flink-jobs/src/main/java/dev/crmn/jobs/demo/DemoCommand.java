@@ -261,11 +261,11 @@ public final class DemoCommand implements Callable<Integer> {
                     if (length.over(elapsed, firstJudged)) {
                         break;
                     }
-                    if (!saidLonger && length.extended(elapsed)) {
+                    if (!saidLonger && length.waitingForARound(elapsed, firstJudged)) {
                         saidLonger = true;
                         live.note(String.format(java.util.Locale.ROOT, "%4.0fs  no fine-tuning round has been judged yet"
-                                + " (this machine trains slowly): going on until %.0f s after the first one is, at most"
-                                + " %.0f s in all (--duration sets a fixed time)", elapsed, RunLength.AFTER_FIRST_ROUND,
+                                + " (this machine trains slowly): going on until %d s after the first one is, at most"
+                                + " %d s in all (--duration sets a fixed time)", elapsed, RunLength.AFTER_FIRST_ROUND,
                                 RunLength.LONGEST));
                     }
                     if (System.currentTimeMillis() >= badAt) {
@@ -358,10 +358,6 @@ public final class DemoCommand implements Callable<Integer> {
         return out;
     }
 
-    /**
-     * The live line: traffic, latency, each version's live accuracy as the quality job measures it (on the labelled
-     * predictions it joined; "rolled back" once it did), and the fine-tuning rounds.
-     */
     /** Seconds from {@code start} to the first round that was judged (promoted or refused, not skipped), else NaN. */
     static double firstJudged(List<RoundReport> rounds, long start) {
         return rounds.stream().filter(r -> !"skipped".equals(r.decision())).mapToLong(RoundReport::decidedAt).min()
@@ -376,9 +372,9 @@ public final class DemoCommand implements Callable<Integer> {
      */
     record RunLength(double seconds, boolean extendable) {
 
-        static final double USUAL = 180;
-        static final double AFTER_FIRST_ROUND = 45;
-        static final double LONGEST = 600;
+        static final int USUAL = 180;
+        static final int AFTER_FIRST_ROUND = 45;
+        static final int LONGEST = 600;
 
         static RunLength fixed(double seconds) {
             LocalJob.checkDuration(seconds);
@@ -400,12 +396,16 @@ public final class DemoCommand implements Callable<Integer> {
             return !Double.isNaN(firstJudged) && elapsed >= firstJudged + AFTER_FIRST_ROUND;
         }
 
-        /** Whether the demo runs past its usual length at {@code elapsed} seconds (it was not over then). */
-        boolean extended(double elapsed) {
-            return extendable && elapsed >= seconds;
+        /** Whether the demo, not over at {@code elapsed} seconds, runs past its usual length for want of a judged round. */
+        boolean waitingForARound(double elapsed, double firstJudged) {
+            return extendable && elapsed >= seconds && Double.isNaN(firstJudged);
         }
     }
 
+    /**
+     * The live line: traffic, latency, each version's live accuracy as the quality job measures it (on the labelled
+     * predictions it joined; "rolled back" once it did), and the fine-tuning rounds.
+     */
     private static String liveLine(DemoObserver o, FineTuneRounds.Collector reports, QualityReports.Collector quality,
                                    long sent, long labelled, long start) {
         long now = System.currentTimeMillis();

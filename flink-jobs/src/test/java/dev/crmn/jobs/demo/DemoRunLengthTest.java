@@ -21,7 +21,7 @@ class DemoRunLengthTest {
         RunLength d = RunLength.fixed(60);
         assertThat(d.over(59, NONE)).isFalse();
         assertThat(d.over(60, NONE)).as("no round judged, but the user said 60 s").isTrue();
-        assertThat(d.extended(70)).isFalse();
+        assertThat(d.waitingForARound(70, NONE)).isFalse();
         RunLength forever = RunLength.fixed(0);
         assertThat(forever.over(10_000, 5)).as("0: until Ctrl-C").isFalse();
         assertThatThrownBy(() -> RunLength.fixed(-1)).isInstanceOf(IllegalArgumentException.class);
@@ -33,6 +33,7 @@ class DemoRunLengthTest {
         assertThat(d.over(179, 95)).isFalse();
         assertThat(d.over(180, 95)).isTrue();
         assertThat(d.over(180, 150)).as("judged at 150 s: 45 s to serve its version").isFalse();
+        assertThat(d.waitingForARound(180, 150)).as("not for want of a judged round").isFalse();
         assertThat(d.over(195, 150)).isTrue();
     }
 
@@ -40,8 +41,8 @@ class DemoRunLengthTest {
     void byDefaultASlowMachineGoesOnUntilTheFirstRoundIsJudgedAndServedAtMostTenMinutes() {
         RunLength d = RunLength.byDefault();
         assertThat(d.over(180, NONE)).isFalse();
-        assertThat(d.extended(180)).isTrue();
-        assertThat(d.extended(179)).isFalse();
+        assertThat(d.waitingForARound(180, NONE)).isTrue();
+        assertThat(d.waitingForARound(179, NONE)).isFalse();
         assertThat(d.over(260, 230)).isFalse();
         assertThat(d.over(275, 230)).isTrue();
         assertThat(d.over(599, NONE)).isFalse();
