@@ -63,6 +63,8 @@ class ComposeStackITCase {
         assertThat(services.path("submit").path("depends_on").has("jobmanager")).isTrue();
         assertThat(services.path("producer").path("depends_on").path("submit").path("condition").asText())
                 .isEqualTo("service_completed_successfully");
+        assertThat(services.path("submit").path("restart").asText()).as("a refused option must not restart for ever")
+                .matches("on-failure:[1-9][0-9]*");
     }
 
     @Test
