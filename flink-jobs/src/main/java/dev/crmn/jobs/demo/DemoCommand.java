@@ -63,7 +63,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--duration", description = "Seconds to run (0 = until Ctrl-C). Default: " + RunLength.USUAL
             + ", and on a machine too slow for the first fine-tuning round to be judged by then, on until "
             + RunLength.AFTER_FIRST_ROUND + " s after it is (so that its version can be served), at most "
-            + RunLength.LONGEST + ".")
+            + RunLength.LONGEST + " s.")
     Double duration;
 
     @Option(names = "--data", description = "CIFAR-10 directory (default: $CRMN_CIFAR10_DIR, data/cifar10 from ./crmn data fetch"
@@ -360,8 +360,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** Seconds from {@code start} to the first round that was judged (promoted or refused, not skipped), else NaN. */
     static double firstJudged(List<RoundReport> rounds, long start) {
-        return rounds.stream().filter(r -> !"skipped".equals(r.decision())).mapToLong(RoundReport::decidedAt).min()
-                .stream().mapToDouble(at -> (at - start) / 1000.0).findFirst().orElse(Double.NaN);
+        java.util.OptionalLong at = rounds.stream().filter(r -> !"skipped".equals(r.decision()))
+                .mapToLong(RoundReport::decidedAt).min();
+        return at.isPresent() ? (at.getAsLong() - start) / 1000.0 : Double.NaN;
     }
 
     /**
