@@ -75,13 +75,11 @@ public final class FineTuneCommand implements Callable<Integer> {
                         plan.kafka().bootstrapServers(), plan.start().name()))) {
             System.err.printf("finetune: %s from %s; labelled frames from %s; announcing on %s; rounds of %d new frames"
                             + " or %d s, %d steps of a learner at learning rate %s, its weight average (decay %s) the"
-                            + " candidate; %s; promoted when p < %s (%s) and at least %.2f points better on %d+"
-                            + " holdout images%s%n", plan.start().displayName(), plan.start().uri(),
+                            + " candidate; %s; %s%s%n", plan.start().displayName(), plan.start().uri(),
                     plan.rounds().labelledTopic(), plan.config().get(FineTuneOptions.MODEL_UPDATES_TOPIC),
                     plan.rounds().roundFrames(), plan.rounds().roundIntervalMs() / 1000, plan.rounds().steps(),
                     plan.rounds().learningRate(), plan.rounds().averageDecay(), againstForgetting(plan.rounds()),
-                    plan.rounds().gate().significance(), dev.crmn.jobs.finetune.PromotionGate.TEST,
-                    plan.rounds().gate().marginPoints(), plan.rounds().gate().minHoldout(),
+                    plan.rounds().gate().describe(),
                     plan.rounds().pruneKeep() > 0 ? "; the store pruned after each promotion (--prune-keep "
                             + plan.rounds().pruneKeep() + ")" : "");
             job.awaitEnd(duration);

@@ -93,8 +93,9 @@ public final class DemoCommand implements Callable<Integer> {
             + " demo's rounds are short).")
     double averageDecay;
 
-    @Option(names = "--margin", defaultValue = "0.5", description = "Fine-tuning: points a candidate must gain (default: ${DEFAULT-VALUE}).")
-    double margin;
+    @Option(names = "--margin", description = "Fine-tuning: points of holdout accuracy a candidate must gain (default:"
+            + " crmn finetune's, 0 with its default paired loss test).")
+    Double margin;
 
     /** A drifted camera for both streams, test and labelled. */
     @picocli.CommandLine.Mixin
@@ -212,10 +213,13 @@ public final class DemoCommand implements Callable<Integer> {
                     FineTuneOptions.STORE.key(), store, FineTuneOptions.ROUND_FRAMES.key(), Integer.toString(roundFrames),
                     FineTuneOptions.ROUND_STEPS.key(), Integer.toString(roundSteps),
                     FineTuneOptions.LEARNING_RATE.key(), Double.toString(learningRate),
-                    FineTuneOptions.MARGIN.key(), Double.toString(margin), FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "5000",
+                    FineTuneOptions.CHECKPOINT_INTERVAL_MS.key(), "5000",
                     FineTuneOptions.THREADS.key(), Integer.toString(trainerThreads()),
                     Checkpointing.CHECKPOINT_DIR.key(), report.resolve("checkpoints").toString()));
             fo.set(FineTuneOptions.HOLDOUT_PERCENT, holdoutPercent(this.roundFrames, labelled.size()));
+            if (margin != null) {
+                fo.set(FineTuneOptions.MARGIN, margin);
+            }
             fo.set(FineTuneOptions.AVERAGE_DECAY, averageDecay);
             fo.set(FineTuneOptions.SHADOW, shadow);
             // the anchor: clean images of the shipped models' own training data, so that a drifted stream

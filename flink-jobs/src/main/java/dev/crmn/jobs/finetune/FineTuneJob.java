@@ -103,8 +103,7 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
-                new PromotionGate(c.get(FineTuneOptions.SIGNIFICANCE), c.get(FineTuneOptions.MARGIN),
-                        c.get(FineTuneOptions.MIN_HOLDOUT)), c.get(FineTuneOptions.PATIENCE), anchor,
+                FineTuneOptions.gate(c), c.get(FineTuneOptions.PATIENCE), anchor,
                 c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP));
         return new Plan(c, kafka, start, manifest, rounds);
     }

@@ -4,6 +4,7 @@ import dev.crmn.connectors.format.Topics;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
 
 /** The options of the {@link FineTuneJob}, as Flink {@link ConfigOption}s; flags are {@code --<key>}. */
 public final class FineTuneOptions {
@@ -40,12 +41,17 @@ public final class FineTuneOptions {
     public static final ConfigOption<Double> AVERAGE_DECAY = ConfigOptions.key("average-decay").doubleType()
             .defaultValue(0.998).withDescription("Per-step decay of the moving average of the learner's weights, which is"
                     + " each round's candidate (0: the candidate is the learner's weights themselves).");
-    public static final ConfigOption<Double> MARGIN = ConfigOptions.key("margin").doubleType().defaultValue(0.5)
-            .withDescription("Points of holdout accuracy a candidate must gain over the serving model to be promoted.");
+    public static final ConfigOption<String> GATE_TEST = ConfigOptions.key("gate-test").stringType()
+            .defaultValue("loss").withDescription("The paired test of candidate against serving model on the same holdout"
+                    + " images: loss (Student's paired t-test on each image's cross-entropy, the candidate's accuracy not"
+                    + " below the serving model's) or mcnemar (exact McNemar on the images the two disagree about, at"
+                    + " least --margin points gained); docs/finetune.md.");
+    public static final ConfigOption<Double> MARGIN = ConfigOptions.key("margin").doubleType().noDefaultValue()
+            .withDescription("Points of holdout accuracy a candidate must gain over the serving model to be promoted"
+                    + " (default: 0 with --gate-test loss, 0.5 with mcnemar).");
     public static final ConfigOption<Double> SIGNIFICANCE = ConfigOptions.key("significance").doubleType()
-            .defaultValue(0.05).withDescription("Largest p-value of the paired test (exact McNemar on the holdout images"
-                    + " the two models disagree on) that promotes a candidate: at most this share of candidates no better"
-                    + " than the serving model is promoted.");
+            .defaultValue(0.05).withDescription("Largest p-value of the paired test (--gate-test) that promotes a"
+                    + " candidate: at most this share of candidates no better than the serving model is promoted.");
     public static final ConfigOption<Integer> PATIENCE = ConfigOptions.key("patience").intType().defaultValue(3)
             .withDescription("While no new frames arrive, rounds go on over the replay reservoir until this many"
                     + " candidates were refused without progress (no better than the serving model on the holdout; one"
@@ -108,9 +114,16 @@ public final class FineTuneOptions {
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
-            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
+            ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, GATE_TEST, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
             ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, PRUNE_KEEP, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
+
+    /** The gate {@code c} sets: {@link #GATE_TEST}, {@link #MARGIN} (the test's default unless given) and the rest. */
+    public static PromotionGate gate(Configuration c) {
+        var test = PromotionGate.Test.named(c.get(GATE_TEST));
+        return new PromotionGate(test, c.get(SIGNIFICANCE),
+                c.getOptional(MARGIN).orElse(test.defaultMargin()), c.get(MIN_HOLDOUT));
+    }
 
     private FineTuneOptions() {
     }

@@ -14,7 +14,7 @@ import java.util.Locale;
  * @param newFrames        the new frames it trained on (0: a round over the reservoir while the stream is quiet)
  * @param decision         {@code promoted}, {@code refused} or {@code skipped}
  * @param reason           why, with the statistic (docs/finetune.md, "The gate")
- * @param test             the gate's statistic ({@link PromotionGate#TEST})
+ * @param test             the gate's statistic ({@link PromotionGate.Test#statistic()})
  * @param pValue           its p-value, null when no test ran
  * @param anchorAccuracy   the candidate's accuracy on the anchor's held-out images (the forgetting check), null
  *                         without one

@@ -512,7 +512,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         } else if (roundBase != base.network()) {
             d = settings.gate().refused("the base changed during the round", holdoutLabels.length);
         } else {
-            d = settings.gate().decide(holdoutLabels, result.baseEval().predictions(), c.holdout().predictions());
+            d = settings.gate().decide(holdoutLabels, result.baseEval().predictions(), c.holdout().predictions(),
+                    result.baseEval().losses(), c.holdout().losses());
         }
         Learner.Forgetting f = result.forgetting();
         boolean forgot = f != null && f.forgot();

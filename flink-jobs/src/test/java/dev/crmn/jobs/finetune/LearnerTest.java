@@ -59,7 +59,7 @@ class LearnerTest {
 
     private static dev.crmn.model.eval.EvaluationReport report(double accuracy, double loss) {
         return new dev.crmn.model.eval.EvaluationReport(1940, accuracy, 0.99, loss, java.util.List.of(), new double[0],
-                new long[0][0], new int[0]);
+                new long[0][0], new int[0], new double[0]);
     }
 
     @Test

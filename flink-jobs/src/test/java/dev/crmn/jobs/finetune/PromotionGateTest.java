@@ -1,10 +1,13 @@
 package dev.crmn.jobs.finetune;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class PromotionGateTest {
 
@@ -89,5 +92,106 @@ class PromotionGateTest {
         }
         assertThat(promoted / (double) trials).as("promotions of an equal candidate").isLessThanOrEqualTo(0.05);
         assertThat(promotedOldRule / (double) trials).as("the old rule, for the record").isGreaterThan(0.25);
+    }
+
+    final PromotionGate lossGate = new PromotionGate(PromotionGate.Test.LOSS, 0.05, 0.0, 100);
+
+    @Test
+    void thePairedTMatchesAHandComputedValue() {
+        // differences 0.1, 0.2, 0.3, 0.4: mean 0.25, sd 0.1291, t = 0.25 / (0.1291 / 2) = 3.873 on 3 degrees of freedom
+        double[] t = PromotionGate.pairedT(new double[] {1.1, 1.2, 1.3, 1.4}, new double[] {1, 1, 1, 1});
+        assertThat(t[0]).isCloseTo(0.25, within(1e-12));
+        assertThat(t[1]).isCloseTo(3.8730, within(1e-4));
+        assertThat(t[2]).isCloseTo(0.01523, within(1e-4)); // one-sided tail of Student's t(3) at 3.873
+        assertThat(PromotionGate.pairedT(new double[] {1, 1}, new double[] {1, 1})[2]).as("identical").isEqualTo(1.0);
+        assertThat(PromotionGate.pairedT(new double[] {2, 2}, new double[] {1, 1})[2]).as("all lower by 1").isEqualTo(0.0);
+    }
+
+    /** n images, both models right on the first {@code right}; the candidate's loss lower by {@code gain} plus noise. */
+    static PromotionGate.Decision lossDecision(PromotionGate g, int n, int baseRight, int candidateRight, double gain,
+                                               double noise, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int[] labels = new int[n];
+        int[] base = new int[n];
+        int[] cand = new int[n];
+        double[] bl = new double[n];
+        double[] cl = new double[n];
+        for (int i = 0; i < n; i++) {
+            base[i] = i < baseRight ? 0 : 1;
+            cand[i] = i < candidateRight ? 0 : 1;
+            bl[i] = 0.5 + rng.nextDouble();
+            cl[i] = bl[i] - gain + noise * (rng.nextDouble() - 0.5);
+        }
+        return g.decide(labels, base, cand, bl, cl);
+    }
+
+    @Test
+    void theLossTestPromotesALowerLossAtEqualAccuracyAndSaysWhy() {
+        PromotionGate.Decision d = lossDecision(lossGate, 1000, 800, 800, 0.02, 0.2, 1);
+        assertThat(d.decision()).isEqualTo("promoted");
+        assertThat(d.test()).isEqualTo("paired-t-loss");
+        assertThat(d.pValue()).isLessThan(1e-10);
+        assertThat(d.reason()).matches("\\+0\\.00 points, 0 images better and 0 worse, loss -0\\.02\\d\\d \\(t = \\d+\\.\\d\\d\\),"
+                + " p = 0\\.0000 < 0\\.05");
+    }
+
+    @Test
+    void theLossTestRefusesALowerLossThatCostsAccuracyOrIsNotSignificant() {
+        PromotionGate.Decision lessAccurate = lossDecision(lossGate, 1000, 800, 799, 0.02, 0.2, 2);
+        assertThat(lessAccurate.decision()).isEqualTo("refused");
+        assertThat(lessAccurate.reason()).startsWith("-0.10 points").endsWith("below the margin of 0.00 points");
+        PromotionGate.Decision tiny = lossDecision(lossGate, 1000, 800, 800, 0.0005, 0.4, 3);
+        assertThat(tiny.decision()).isEqualTo("refused");
+        assertThat(tiny.reason()).endsWith("not significant at 0.05");
+        PromotionGate.Decision worse = lossDecision(lossGate, 1000, 800, 800, -0.02, 0.2, 4);
+        assertThat(worse.decision()).isEqualTo("refused");
+        assertThat(worse.pValue()).isGreaterThan(0.99);
+        PromotionGate withMargin = new PromotionGate(PromotionGate.Test.LOSS, 0.05, 0.5, 100);
+        assertThat(lossDecision(withMargin, 1000, 800, 804, 0.02, 0.2, 5).reason()).as("+0.40 < 0.5")
+                .endsWith("below the margin of 0.50 points");
+        assertThat(lossDecision(withMargin, 1000, 800, 805, 0.02, 0.2, 5).decision()).isEqualTo("promoted");
+    }
+
+    @Test
+    void theLossTestNeedsBothLossesAndSkipsATinyHoldout() {
+        assertThatThrownBy(() -> lossGate.decide(new int[200], new int[200], new int[200]))
+                .hasMessage("the loss test needs both models' loss on every holdout image");
+        PromotionGate.Decision empty = lossGate.decide(new int[0], new int[0], new int[0], new double[0], new double[0]);
+        assertThat(empty.decision()).isEqualTo("skipped");
+        assertThat(empty.test()).isEqualTo("paired-t-loss");
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {100, 1000})
+    void aCandidateWhoseLossIsNoLowerIsPromotedAtMostAtTheStatedRate(int n) {
+        // the same model's loss seen with noise twice (long-tailed, like cross-entropy): the candidate is as good
+        SplittableRandom rng = new SplittableRandom(11);
+        int trials = 4000, promoted = 0;
+        for (int t = 0; t < trials; t++) {
+            int[] labels = new int[n];
+            int[] same = new int[n];
+            double[] bl = new double[n];
+            double[] cl = new double[n];
+            for (int i = 0; i < n; i++) {
+                double truth = -Math.log(Math.max(1e-6, rng.nextDouble())); // exponential: a long right tail
+                bl[i] = truth * (0.8 + 0.4 * rng.nextDouble());
+                cl[i] = truth * (0.8 + 0.4 * rng.nextDouble());
+            }
+            promoted += lossGate.decide(labels, same, same, bl, cl).promoted() ? 1 : 0;
+        }
+        assertThat(promoted / (double) trials).as("promotions of an equal candidate").isBetween(0.03, 0.06);
+    }
+
+    @Test
+    void theGateTestIsNamedAndItsMarginDefaultsByTest() {
+        assertThat(PromotionGate.Test.named("loss")).isEqualTo(PromotionGate.Test.LOSS);
+        assertThat(PromotionGate.Test.named("mcnemar").statistic()).isEqualTo("mcnemar-exact");
+        assertThatThrownBy(() -> PromotionGate.Test.named("t")).hasMessage("--gate-test t: must be loss or mcnemar");
+        var c = new org.apache.flink.configuration.Configuration();
+        assertThat(FineTuneOptions.gate(c)).isEqualTo(new PromotionGate(PromotionGate.Test.LOSS, 0.05, 0.0, 100));
+        c.set(FineTuneOptions.GATE_TEST, "mcnemar");
+        assertThat(FineTuneOptions.gate(c)).isEqualTo(new PromotionGate(PromotionGate.Test.MCNEMAR, 0.05, 0.5, 100));
+        c.set(FineTuneOptions.MARGIN, 0.25);
+        assertThat(FineTuneOptions.gate(c).marginPoints()).isEqualTo(0.25);
     }
 }

@@ -12,7 +12,7 @@ class RoundReportTest {
                                      Boolean counts) {
         return new RoundReport(3, 2, candidateVersion, baseAccuracy, baseAccuracy == null ? null : 0.328,
                 baseAccuracy == null ? null : 1.9, baseAccuracy == null ? null : 1.7, 500, 640, 5000, 150, decision,
-                reason, PromotionGate.TEST, baseAccuracy == null ? null : 0.01, null, null, 12.5, 600, 0L, counts);
+                reason, PromotionGate.Test.MCNEMAR.statistic(), baseAccuracy == null ? null : 0.01, null, null, 12.5, 600, 0L, counts);
     }
 
     @Test

@@ -341,7 +341,7 @@ class FineTuneJobITCase {
             assertThat(r.decision()).isEqualTo("skipped");
             assertThat(r.reason()).matches("the holdout has \\d+ image\\(s\\), a decision needs at least 1000000"
                     + " \\(--min-holdout\\)");
-            assertThat(r.test()).isEqualTo("mcnemar-exact");
+            assertThat(r.test()).isEqualTo("paired-t-loss");
             assertThat(r.pValue()).isNull();
             assertThat(r.candidateVersion()).isNull();
             send("split-labelled", n, n + 200, "more-", false);

@@ -18,6 +18,8 @@ import java.util.Map;
  * @param confusion       confusion[actual][predicted] counts
  * @param predictions     the predicted class of each image, in the set's order (for paired tests of two models on
  *                        the same images; not part of the JSON)
+ * @param losses          the cross-entropy of each image, in the set's order (for the paired loss test; not part of
+ *                        the JSON)
  */
 public record EvaluationReport(
         @JsonProperty("images") int images,
@@ -27,7 +29,8 @@ public record EvaluationReport(
         @JsonProperty("labels") List<String> labels,
         @JsonProperty("per_class_accuracy") double[] perClass,
         @JsonProperty("confusion_matrix") long[][] confusion,
-        @com.fasterxml.jackson.annotation.JsonIgnore int[] predictions) {
+        @com.fasterxml.jackson.annotation.JsonIgnore int[] predictions,
+        @com.fasterxml.jackson.annotation.JsonIgnore double[] losses) {
 
     /** Per-class accuracy keyed by class name. */
     public Map<String, Double> perClassByName() {

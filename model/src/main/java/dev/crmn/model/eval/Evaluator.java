@@ -50,6 +50,7 @@ public final class Evaluator {
         int topK = Math.min(5, k);
         long[][] confusion = new long[k][k];
         int[] predictions = new int[set.size()];
+        double[] losses = new double[set.size()];
         long correct = 0, correctTopK = 0;
         double lossSum = 0;
         for (int start = 0; start < set.size(); start += batchSize) {
@@ -73,7 +74,8 @@ public final class Evaluator {
                 if (rank(p[j], actual) < topK) {
                     correctTopK++;
                 }
-                lossSum += -Math.log(Math.max(p[j][actual], 1e-12));
+                losses[idx[j]] = -Math.log(Math.max(p[j][actual], 1e-12));
+                lossSum += losses[idx[j]];
             }
             progress.accept(start + n);
         }
@@ -84,7 +86,7 @@ public final class Evaluator {
         }
         int total = set.size();
         return new EvaluationReport(total, (double) correct / total, (double) correctTopK / total, lossSum / total,
-                set.classNames(), perClass, confusion, predictions);
+                set.classNames(), perClass, confusion, predictions, losses);
     }
 
     /** Index of the largest value. */
