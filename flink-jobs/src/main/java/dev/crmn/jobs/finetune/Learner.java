@@ -99,6 +99,13 @@ final class Learner implements AutoCloseable {
     private EvaluationReport baseEval;
     private Object baseEvaluated;
     private List<Example> evaluatedOn;
+    /**
+     * The last candidate's network and its holdout evaluation: once promoted it is the next round's base, evaluated
+     * on the same images already (an evaluation of the holdout costs seconds a round).
+     */
+    private Object candidateNetwork;
+    private EvaluationReport candidateEval;
+    private List<Example> candidateOn;
 
     Learner(RoundSettings settings, Anchor.Images anchor) {
         this.settings = settings;
@@ -161,7 +168,11 @@ final class Learner implements AutoCloseable {
             training.put(ANCHOR_CHECK, f.record(checkDigest));
             c = new FineTuning.Candidate(c.base(), c.network(), c.steps(), c.holdout(), training);
         }
-        return new Result(c, baseOn(base, r.judged(), holdout), (System.nanoTime() - started) / 1e9, ips, f);
+        EvaluationReport baseEval = baseOn(base, r.judged(), holdout);
+        candidateNetwork = c.network();
+        candidateEval = c.holdout();
+        candidateOn = List.copyOf(r.judged());
+        return new Result(c, baseEval, (System.nanoTime() - started) / 1e9, ips, f);
     }
 
     /**
@@ -186,10 +197,15 @@ final class Learner implements AutoCloseable {
 
     /**
      * The base's evaluation on the holdout: computed again only when the base or the holdout changed (a quiet
-     * stream's rounds judge the same base on the same images, and an evaluation costs seconds).
+     * stream's rounds judge the same base on the same images, and an evaluation costs seconds); nor when the base is
+     * the last round's candidate, promoted, and the images are those it was judged on.
      */
     private EvaluationReport baseOn(Checkpoints.Loaded base, List<Example> judged, ImageSet holdout) {
-        if (baseEvaluated != base.network() || !sameImages(evaluatedOn, judged)) {
+        if (base.network() == candidateNetwork && sameImages(candidateOn, judged)) {
+            baseEval = candidateEval;
+            baseEvaluated = candidateNetwork;
+            evaluatedOn = candidateOn;
+        } else if (baseEvaluated != base.network() || !sameImages(evaluatedOn, judged)) {
             baseEval = Evaluator.evaluate(base.network(), holdout, base.manifest().normalization(),
                     CNN2DFormat.valueOf(base.manifest().input().layout()), 256);
             baseEvaluated = base.network();

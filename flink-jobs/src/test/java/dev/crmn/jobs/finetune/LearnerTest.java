@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The learner goes on across rounds on one base, starts again on a new one, and evaluates the base again only when
- * the base or the holdout changed (the shipped model, a few steps).
+ * the base or the holdout changed, and not at all when the base is the candidate it just judged, promoted (the
+ * shipped model, a few steps).
  */
 class LearnerTest {
 
@@ -39,10 +40,17 @@ class LearnerTest {
 
             Learner.Result r4 = learner.round(frames.plan(4, true, java.util.List.of()), base, 1, 0, () -> false);
             assertThat(r4.candidate().steps()).as("another base generation: a new run").isEqualTo(10);
+
+            // r4's candidate promoted: the next round's base, already evaluated on these holdout images
+            Checkpoints.Loaded promoted = new Checkpoints.Loaded(null, base.manifest(), r4.candidate().network());
+            Learner.Result r5 = learner.round(frames.plan(5, true, java.util.List.of()), promoted, 1, 0, () -> false);
+            assertThat(r5.baseEval()).as("the promoted candidate's own holdout evaluation").isSameAs(r4.candidate().holdout());
+            assertThat(r5.candidate().steps()).as("its learner goes on").isEqualTo(20);
             r1.candidate().close();
             r2.candidate().close();
             r3.candidate().close();
             r4.candidate().close();
+            r5.candidate().close();
         } finally {
             Graphs.free(base.network());
         }
