@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *       (the task closed before its mail ran) is given to {@code discard} instead: a loaded model's native memory is
  *       freed, not leaked.</li>
  *   <li>{@link #stop} interrupts the work and waits for the thread; it says whether the thread ended, so that the
- *       operator frees native memory only when no work still uses it.</li>
+ *       operator frees native memory only when no work still uses it. {@link #finish} lets the work submitted so far
+ *       run to its end first (work that must not be cut short, such as publishing).</li>
  * </ul>
  */
 public final class TaskWorker {
@@ -117,6 +118,19 @@ public final class TaskWorker {
         } catch (RejectedExecutionException closing) {
             LOG.info("{} failed while the task is closing: {}", what, e.toString());
         }
+    }
+
+    /**
+     * Takes no more work, lets what was submitted run to its end (results it hands over when the task has closed are
+     * discarded), waiting up to {@code timeout}; then {@link #stop}s with what is left of {@code timeout}.
+     *
+     * @return whether the thread ended
+     */
+    public boolean finish(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        thread.shutdown();
+        thread.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return stop(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
 
     /**

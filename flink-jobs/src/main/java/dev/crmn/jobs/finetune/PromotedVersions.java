@@ -134,12 +134,17 @@ final class PromotedVersions {
         }, e -> {
             publishing.remove(p.version());
             throw e instanceof Exception x ? x : new IllegalStateException("publishing v" + p.version() + " failed", e);
-        }, ref -> { });
+        }, ref -> LOG.info("published {} as the task closed; it is announced on model-updates when the job next starts"
+                + " from its savepoint or latest checkpoint (where it is still pending)", ref.displayName()));
     }
 
-    /** Stops the publisher thread; whether it ended within {@code timeout}. */
+    /**
+     * Stops the publisher thread once the versions handed to it are published (they are in a completed checkpoint,
+     * the stop's savepoint among them, and publishing is idempotent: a stop does not leave one half-copied or for the
+     * next start); whether it ended within {@code timeout}.
+     */
     boolean stop(Duration timeout) throws InterruptedException {
-        return publisher == null || publisher.stop(timeout);
+        return publisher == null || publisher.finish(timeout);
     }
 
     /**

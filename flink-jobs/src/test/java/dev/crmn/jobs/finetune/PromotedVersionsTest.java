@@ -84,6 +84,46 @@ class PromotedVersionsTest {
         }
     }
 
+    /**
+     * A stop with a savepoint: the savepoint holding a promoted version completes, and the task closes before the
+     * publisher got to it. The version is published all the same (announced when the job next starts from that
+     * savepoint), not dropped with the publisher's queue or cut short by an interrupt.
+     */
+    @Test
+    void aVersionHandedToThePublisherAsTheJobStopsIsPublishedBeforeTheStopReturns() throws Exception {
+        ModelStore store = storeWithV1();
+        PromotedVersions versions = new PromotedVersions(List.of());
+        TaskWorker publisher = new TaskWorker("publisher", getClass().getClassLoader(), executor);
+        java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        publisher.prepare(() -> { // the publisher still busy with an earlier version when the savepoint completes
+            busy.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        busy.await();
+        versions.open(store, new ModelCache(store, dir.resolve("cache")), publisher, false, 0, (p, ref) -> { });
+        versions.add(promoted(2, Map.of("holdout_accuracy", 0.81)));
+        versions.snapshotted(7); // the stop's savepoint
+        versions.checkpointComplete(7);
+        java.util.concurrent.CompletableFuture<Boolean> stopped = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return versions.stop(java.time.Duration.ofSeconds(30)); // the task closing
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        release.countDown();
+        assertThat(stopped.get(60, java.util.concurrent.TimeUnit.SECONDS)).as("the publisher ended").isTrue();
+        assertThat(store.find("crmn-demo", 2)).as("published, whole").isPresent();
+        assertThat(store.verify(store.find("crmn-demo", 2).orElseThrow()).version()).isEqualTo(2);
+        assertThat(versions.pending()).as("still pending in the savepoint's state: announced on the next start")
+                .extracting(PendingVersion::version).containsExactly(2L);
+    }
+
     @Test
     void restoredVersionsArePublishedAgainAsANoOpAndAnnounced() throws Exception {
         ModelStore store = storeWithV1();
