@@ -105,8 +105,10 @@ public final class FineTuneOptions {
                     + " the serving one and the " + dev.crmn.connectors.store.Retention.DEFAULT_KEEP_SERVED + " most"
                     + " recently served (docs/checkpoints.md); 0 = never (prune by hand or from cron).");
     public static final ConfigOption<Long> CHECKPOINT_INTERVAL_MS = ConfigOptions.key("checkpoint-interval-ms").longType()
-            .defaultValue(5000L).withDescription("Checkpoint interval; a promoted version is published and announced"
-                    + " after the checkpoint that holds it completes.");
+            .defaultValue(30_000L).withDescription("Checkpoint interval. Each checkpoint writes the whole reservoir and"
+                    + " holdout (60-90 MB at the default sizes); a promoted version is published after the checkpoint that"
+                    + " holds it and announced with the one after (a stop with a savepoint publishes it, and the next"
+                    + " start announces it); docs/finetune.md, \"How often to checkpoint\".");
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
             .stringType().defaultValue("crmn-finetune").withDescription("Prefix of the Kafka sinks' transactional ids.");
     public static final ConfigOption<Integer> THREADS = ConfigOptions.key("threads").intType().defaultValue(0)

@@ -119,7 +119,9 @@ class ContinualLearningITCase {
             m.put(FineTuneOptions.ANCHOR.key(), anchor);
         }
         FineTuneJob.Plan plan = FineTuneJob.plan(Configuration.fromMap(m), Map.of());
-        try (LocalJob job = LocalJob.start(1, env -> FineTuneJob.build(env, plan), plan.jobName())) {
+        // stopped as crmn finetune --duration stops: with a savepoint, which publishes what its last rounds promoted
+        try (LocalJob job = LocalJob.startResumable(new Configuration(), 1, env -> FineTuneJob.build(env, plan),
+                plan.jobName(), dir.resolve(test + "-savepoints"), true)) {
             job.awaitEnd(MINUTES * 60.0); // the user's ten minutes; the job runs on
         }
         List<ModelRef> versions = store.list("crmn-demo");
