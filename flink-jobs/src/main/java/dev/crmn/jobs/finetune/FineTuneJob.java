@@ -81,6 +81,7 @@ public final class FineTuneJob {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
         }
+        PromotionGate gate = FineTuneOptions.gate(c); // a mistyped --gate-test or --margin says so before any I/O
         KafkaOptions.refuseJobOwned(kafkaProperties);
         KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
         // first: says within seconds, in one line, when no broker answers
@@ -103,7 +104,7 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
-                FineTuneOptions.gate(c), c.get(FineTuneOptions.PATIENCE), anchor,
+                gate, c.get(FineTuneOptions.PATIENCE), anchor,
                 c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP));
         return new Plan(c, kafka, start, manifest, rounds);
     }

@@ -71,6 +71,17 @@ class CrmnCliTest {
     }
 
     @Test
+    void finetuneRefusesAnUnknownGateTestOrANegativeMarginBeforeTouchingKafka() {
+        Cli.Run gate = run("finetune", "--model", "crmn-demo", "--gate-test", "ttest", "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(gate.code()).isEqualTo(2);
+        assertThat(gate.err().strip()).isEqualTo("finetune: error: --gate-test ttest: must be loss or mcnemar");
+        Cli.Run margin = run("finetune", "--model", "crmn-demo", "--gate-test", "mcnemar", "--margin", "-1",
+                "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(margin.code()).isEqualTo(2);
+        assertThat(margin.err().strip()).isEqualTo("finetune: error: --margin -1.0: must be 0 or more points");
+    }
+
+    @Test
     void soakListsItsScheduleAndRefusesANonsenseOneBeforeStartingAnything() {
         Cli.Run help = run("soak", "--help");
         assertThat(help.code()).isZero();
