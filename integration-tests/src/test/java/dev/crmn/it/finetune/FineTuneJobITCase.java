@@ -391,12 +391,15 @@ class FineTuneJobITCase {
         // a base well above chance (the shipped model): training on wrong labels must lose against it on the
         // correctly labelled holdout (a base at chance level could be "beaten" by noise)
         Configuration o = options("scrambled", Path.of("..", "models", "crmn-demo"), "crmn-demo");
+        o.removeConfig(FineTuneOptions.MARGIN); // the default gate: the loss test, no accuracy margin
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("scrambled-labelled", 0, 1600, "s-", true);
             await(() -> reports.all().size() >= 2, "two rounds");
             assertThat(reports.all()).noneMatch(RoundReport::promoted)
                     .allMatch(r -> r.decision().startsWith("refused"));
             assertThat(reports.all()).allMatch(r -> r.baseAccuracy() > 0.5 && r.candidateAccuracy() < r.baseAccuracy());
+            assertThat(reports.all()).allMatch(r -> r.test().equals("paired-t-loss") && r.candidateLoss() > r.baseLoss()
+                    && r.pValue() > 0.5);
             assertThat(new ModelStore(dir.resolve("scrambled-store").toString()).list("crmn-demo")).hasSize(1);
         }
     }
