@@ -96,7 +96,7 @@ public final class InstanceLock {
             String where = members.stream().map(m -> m.host().replaceFirst("^/", "")).distinct()
                     .collect(Collectors.joining(", "));
             throw new IOException("another " + job + " with --group-id " + groupId + " is running against "
-                    + kafka.bootstrapServers() + " (from " + where + "): two copies would each predict every frame. Stop it,"
+                    + kafka.bootstrapServers() + " (from " + where + "): two copies would each process every frame. Stop it,"
                     + " or give this one its own --group-id and --transactional-id-prefix. (A copy killed without"
                     + " stopping counts for " + SESSION_TIMEOUT_MS / 1000 + " s more.)");
         }
@@ -129,7 +129,7 @@ public final class InstanceLock {
         switch (h.take()) {
             case HELD_ELSEWHERE -> throw new IOException("another " + job + " with --group-id " + groupId + " is running"
                     + " against " + kafka.bootstrapServers() + " (" + h.heldElsewhere(h.holder()) + "), started at nearly the same"
-                    + " time as this one: two copies would each predict every frame. Stop it, or give this one its own"
+                    + " time as this one: two copies would each process every frame. Stop it, or give this one its own"
                     + " --group-id and --transactional-id-prefix.");
             case NOT_JOINED -> throw new IOException(h.notJoined() + " at " + kafka.bootstrapServers());
             default -> { } // taken, or unguarded (logged)
@@ -483,7 +483,7 @@ public final class InstanceLock {
                     throw new org.apache.flink.runtime.execution.SuppressRestartsException(
                             new IllegalStateException("another copy of this job with --group-id " + job.groupId
                                     + " is running against " + job.kafka.bootstrapServers() + " (" + h.heldElsewhere(other)
-                                    + "), started at nearly the same time as this one: two copies would each predict"
+                                    + "), started at nearly the same time as this one: two copies would each process"
                                     + " every frame, so this one stops. Give it its own --group-id and"
                                     + " --transactional-id-prefix to run both."));
                 }
