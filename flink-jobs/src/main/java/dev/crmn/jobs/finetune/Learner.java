@@ -95,17 +95,17 @@ final class Learner implements AutoCloseable {
     /** The base generation the run grew from (see {@link #round}), and its distillation weight. */
     private long generation = -1;
     private double weight;
-    /** The last evaluation of a base on a holdout, the base's network (identity) and the holdout's images. */
-    private EvaluationReport baseEval;
-    private Object baseEvaluated;
-    private List<Example> evaluatedOn;
-    /**
-     * The last candidate's network and its holdout evaluation: once promoted it is the next round's base, evaluated
-     * on the same images already (an evaluation of the holdout costs seconds a round).
-     */
-    private Object candidateNetwork;
-    private EvaluationReport candidateEval;
-    private List<Example> candidateOn;
+    /** A network's evaluation on holdout images: the network by identity, the images by identity, in order. */
+    private record Evaluated(Object network, List<Example> images, EvaluationReport report) {
+        boolean of(Object net, List<Example> judged) {
+            return network == net && sameImages(images, judged);
+        }
+    }
+
+    /** The last evaluation of a base on a holdout. */
+    private Evaluated baseEvaluation;
+    /** The last candidate's: once promoted it is the next round's base, evaluated on these images already. */
+    private Evaluated candidateEvaluation;
 
     Learner(RoundSettings settings, Anchor.Images anchor) {
         this.settings = settings;
@@ -169,9 +169,7 @@ final class Learner implements AutoCloseable {
             c = new FineTuning.Candidate(c.base(), c.network(), c.steps(), c.holdout(), training);
         }
         EvaluationReport baseEval = baseOn(base, r.judged(), holdout);
-        candidateNetwork = c.network();
-        candidateEval = c.holdout();
-        candidateOn = List.copyOf(r.judged());
+        candidateEvaluation = new Evaluated(c.network(), List.copyOf(r.judged()), c.holdout());
         return new Result(c, baseEval, (System.nanoTime() - started) / 1e9, ips, f);
     }
 
@@ -200,18 +198,14 @@ final class Learner implements AutoCloseable {
      * stream's rounds judge the same base on the same images, and an evaluation costs seconds); nor when the base is
      * the last round's candidate, promoted, and the images are those it was judged on.
      */
-    private EvaluationReport baseOn(Checkpoints.Loaded base, List<Example> judged, ImageSet holdout) {
-        if (base.network() == candidateNetwork && sameImages(candidateOn, judged)) {
-            baseEval = candidateEval;
-            baseEvaluated = candidateNetwork;
-            evaluatedOn = candidateOn;
-        } else if (baseEvaluated != base.network() || !sameImages(evaluatedOn, judged)) {
-            baseEval = Evaluator.evaluate(base.network(), holdout, base.manifest().normalization(),
-                    CNN2DFormat.valueOf(base.manifest().input().layout()), 256);
-            baseEvaluated = base.network();
-            evaluatedOn = List.copyOf(judged);
+    private EvaluationReport baseOn(Checkpoints.Loaded loaded, List<Example> judged, ImageSet holdout) {
+        if (candidateEvaluation != null && candidateEvaluation.of(loaded.network(), judged)) {
+            baseEvaluation = candidateEvaluation;
+        } else if (baseEvaluation == null || !baseEvaluation.of(loaded.network(), judged)) {
+            baseEvaluation = new Evaluated(loaded.network(), List.copyOf(judged), Evaluator.evaluate(loaded.network(), holdout,
+                    loaded.manifest().normalization(), CNN2DFormat.valueOf(loaded.manifest().input().layout()), 256));
         }
-        return baseEval;
+        return baseEvaluation.report();
     }
 
     private static boolean sameImages(List<Example> a, List<Example> b) {

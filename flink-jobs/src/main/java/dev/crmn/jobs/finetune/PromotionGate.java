@@ -173,9 +173,9 @@ public record PromotionGate(Test test, double significance, double marginPoints,
         String stat;
         boolean ahead;
         if (test == Test.LOSS) {
-            double[] t = pairedT(baseLoss, candidateLoss);
-            p = t[2];
-            stat = String.format(Locale.ROOT, "%s, loss %+.4f (t = %.2f), p = %.4f", counts, -t[0], t[1], p);
+            PairedT t = pairedT(baseLoss, candidateLoss);
+            p = t.p();
+            stat = String.format(Locale.ROOT, "%s, loss %+.4f (t = %.2f), p = %.4f", counts, -t.meanDifference(), t.t(), p);
             ahead = gain >= marginPoints;
         } else {
             p = upperTail(c, b + c);
@@ -197,11 +197,15 @@ public record PromotionGate(Test test, double significance, double marginPoints,
         return new Decision(decision, reason, test.statistic(), p, labels.length, b, c);
     }
 
+    /** A paired t-test's result: the mean of base − candidate, the statistic and its one-sided p-value. */
+    record PairedT(double meanDifference, double t, double p) {
+    }
+
     /**
-     * Student's one-sided paired t-test that {@code candidate}'s values are lower than {@code base}'s: {mean of
-     * base - candidate, t, p}. Identical differences (no spread) give p = 0 when the candidate is lower and 1 else.
+     * Student's one-sided paired t-test that {@code candidate}'s values are lower than {@code base}'s. Identical
+     * differences (no spread) give p = 0 when the candidate is lower and 1 else.
      */
-    static double[] pairedT(double[] base, double[] candidate) {
+    static PairedT pairedT(double[] base, double[] candidate) {
         int n = base.length;
         double sum = 0;
         for (int i = 0; i < n; i++) {
@@ -215,11 +219,11 @@ public record PromotionGate(Test test, double significance, double marginPoints,
         }
         double sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
         if (!(sd > 0) || !Double.isFinite(mean)) {
-            return new double[] {mean, mean > 0 ? Double.POSITIVE_INFINITY : 0, mean > 0 ? 0 : 1};
+            return new PairedT(mean, mean > 0 ? Double.POSITIVE_INFINITY : 0, mean > 0 ? 0 : 1);
         }
         double t = mean / (sd / Math.sqrt(n));
         double p = 1 - new TDistribution(null, n - 1).cumulativeProbability(t);
-        return new double[] {mean, t, Math.max(0, p)};
+        return new PairedT(mean, t, Math.max(0, p));
     }
 
     /** P(X >= k) for X ~ Binomial(n, 1/2), exactly (in log space: n may be thousands). */

@@ -23,16 +23,17 @@ class PromotionGateTest {
         assertThat(PromotionGate.upperTail(2500, 5000)).isCloseTo(0.5056, within(1e-3));
     }
 
-    /** n images; the base is right on the first baseRight, the candidate on the first candidateRight. */
-    static PromotionGate.Decision decide(PromotionGate g, int n, int baseRight, int candidateRight) {
-        int[] labels = new int[n];
-        int[] base = new int[n];
-        int[] cand = new int[n];
-        for (int i = 0; i < n; i++) {
-            base[i] = i < baseRight ? 0 : 1;
-            cand[i] = i < candidateRight ? 0 : 1;
+    /** Predictions for n images of class 0, right on the first {@code right} of them. */
+    static int[] rightOnFirst(int n, int right) {
+        int[] predicted = new int[n];
+        for (int i = right; i < n; i++) {
+            predicted[i] = 1;
         }
-        return g.decide(labels, base, cand);
+        return predicted;
+    }
+
+    static PromotionGate.Decision decide(PromotionGate g, int n, int baseRight, int candidateRight) {
+        return g.decide(new int[n], rightOnFirst(n, baseRight), rightOnFirst(n, candidateRight));
     }
 
     @Test
@@ -99,30 +100,25 @@ class PromotionGateTest {
     @Test
     void thePairedTMatchesAHandComputedValue() {
         // differences 0.1, 0.2, 0.3, 0.4: mean 0.25, sd 0.1291, t = 0.25 / (0.1291 / 2) = 3.873 on 3 degrees of freedom
-        double[] t = PromotionGate.pairedT(new double[] {1.1, 1.2, 1.3, 1.4}, new double[] {1, 1, 1, 1});
-        assertThat(t[0]).isCloseTo(0.25, within(1e-12));
-        assertThat(t[1]).isCloseTo(3.8730, within(1e-4));
-        assertThat(t[2]).isCloseTo(0.01523, within(1e-4)); // one-sided tail of Student's t(3) at 3.873
-        assertThat(PromotionGate.pairedT(new double[] {1, 1}, new double[] {1, 1})[2]).as("identical").isEqualTo(1.0);
-        assertThat(PromotionGate.pairedT(new double[] {2, 2}, new double[] {1, 1})[2]).as("all lower by 1").isEqualTo(0.0);
+        PromotionGate.PairedT t = PromotionGate.pairedT(new double[] {1.1, 1.2, 1.3, 1.4}, new double[] {1, 1, 1, 1});
+        assertThat(t.meanDifference()).isCloseTo(0.25, within(1e-12));
+        assertThat(t.t()).isCloseTo(3.8730, within(1e-4));
+        assertThat(t.p()).isCloseTo(0.01523, within(1e-4)); // one-sided tail of Student's t(3) at 3.873
+        assertThat(PromotionGate.pairedT(new double[] {1, 1}, new double[] {1, 1}).p()).as("identical").isEqualTo(1.0);
+        assertThat(PromotionGate.pairedT(new double[] {2, 2}, new double[] {1, 1}).p()).as("all lower by 1").isEqualTo(0.0);
     }
 
-    /** n images, both models right on the first {@code right}; the candidate's loss lower by {@code gain} plus noise. */
+    /** As {@link #decide}, the candidate's loss on each image lower by {@code gain} plus noise. */
     static PromotionGate.Decision lossDecision(PromotionGate g, int n, int baseRight, int candidateRight, double gain,
                                                double noise, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
-        int[] labels = new int[n];
-        int[] base = new int[n];
-        int[] cand = new int[n];
         double[] bl = new double[n];
         double[] cl = new double[n];
         for (int i = 0; i < n; i++) {
-            base[i] = i < baseRight ? 0 : 1;
-            cand[i] = i < candidateRight ? 0 : 1;
             bl[i] = 0.5 + rng.nextDouble();
             cl[i] = bl[i] - gain + noise * (rng.nextDouble() - 0.5);
         }
-        return g.decide(labels, base, cand, bl, cl);
+        return g.decide(new int[n], rightOnFirst(n, baseRight), rightOnFirst(n, candidateRight), bl, cl);
     }
 
     @Test
