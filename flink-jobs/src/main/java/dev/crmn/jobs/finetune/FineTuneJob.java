@@ -105,7 +105,8 @@ public final class FineTuneJob {
                 c.get(FineTuneOptions.HOLDOUT_MAX_USES),
                 c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
                 gate, c.get(FineTuneOptions.PATIENCE), anchor,
-                c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP));
+                c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP),
+                c.get(FineTuneOptions.REPLICAS));
         return new Plan(c, kafka, start, manifest, rounds);
     }
 

@@ -112,12 +112,18 @@ public final class FineTuneOptions {
     public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("transactional-id-prefix")
             .stringType().defaultValue("crmn-finetune").withDescription("Prefix of the Kafka sinks' transactional ids.");
     public static final ConfigOption<Integer> THREADS = ConfigOptions.key("threads").intType().defaultValue(0)
-            .withDescription("OpenMP threads of the training thread; 0 = all cores.");
+            .withDescription("OpenMP threads of the learner in all, shared by its replicas; 0 = all cores.");
+
+    public static final ConfigOption<Integer> REPLICAS = ConfigOptions.key("replicas").intType().defaultValue(0)
+            .withDescription("Copies of the network that share each training step's batch, each on a thread of its own"
+                    + " with threads / replicas OpenMP threads (one step scales poorly over threads; two one-thread"
+                    + " replicas train faster than one two-thread network); must divide batch-size; 0 = one per"
+                    + " thread, at most batch-size / 32 (2 on two cores or more at the default batch, 1 on one core).");
 
     public static final List<ConfigOption<?>> ALL = List.of(BOOTSTRAP_SERVERS, LABELLED_TOPIC, DEAD_LETTERS_TOPIC,
             MODEL_UPDATES_TOPIC, GROUP_ID, STORE, MODEL, SIGNING_KEY_FILE, REQUIRE_SIGNED, MODEL_CACHE, ROUND_FRAMES, ROUND_INTERVAL,
             ROUND_STEPS, BATCH_SIZE, LEARNING_RATE, AVERAGE_DECAY, GATE_TEST, MARGIN, SIGNIFICANCE, MIN_HOLDOUT, PATIENCE, HOLDOUT_PERCENT, HOLDOUT_SIZE, HOLDOUT_MAX_USES, RESERVOIR_SIZE,
-            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, PRUNE_KEEP, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
+            ANCHOR, ANCHOR_IMAGES, ANCHOR_SHARE, ANCHOR_CHECK_IMAGES, MAX_FORGETTING, DISTILLATION, SHADOW, PRUNE_KEEP, CHECKPOINT_INTERVAL_MS, TRANSACTIONAL_ID_PREFIX, THREADS, REPLICAS, dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_BYTES,
             dev.crmn.jobs.common.DecodeOptions.MAX_FRAME_PIXELS, dev.crmn.jobs.common.Checkpointing.CHECKPOINT_DIR);
 
     /** The gate {@code c} sets: {@link #GATE_TEST}, {@link #MARGIN} (the test's default unless given) and the rest. */

@@ -85,6 +85,8 @@ final class Learner implements AutoCloseable {
     static final String ANCHOR_CHECK = "anchor_check";
 
     private final RoundSettings settings;
+    /** Copies of the network that share each step ({@link RoundSettings#learnerThreads(int)}). */
+    private final int replicas;
     /** The anchor's held-out images (empty: no forgetting check) and their fingerprint. */
     private final List<Example> check;
     private final String checkDigest;
@@ -107,8 +109,9 @@ final class Learner implements AutoCloseable {
     /** The last candidate's: once promoted it is the next round's base, evaluated on these images already. */
     private Evaluated candidateEvaluation;
 
-    Learner(RoundSettings settings, Anchor.Images anchor) {
+    Learner(RoundSettings settings, Anchor.Images anchor, int replicas) {
         this.settings = settings;
+        this.replicas = replicas;
         this.check = anchor == null ? List.of() : anchor.check();
         this.checkDigest = anchor == null ? "" : anchor.checkDigest();
     }
@@ -142,7 +145,7 @@ final class Learner implements AutoCloseable {
                     .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
                     .averageDecay(settings.averageDecay())
                     .distillation(weight)
-                    .seed(TrainingFrames.SEED + number).build();
+                    .seed(TrainingFrames.SEED + number).replicas(replicas).build();
             run = FineTuning.start(base.manifest(), base.network(), train, s);
             this.generation = generation;
             this.weight = weight;

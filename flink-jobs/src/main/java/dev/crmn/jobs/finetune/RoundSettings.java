@@ -9,15 +9,30 @@ import java.io.Serializable;
  * {@code shadow}: promoted versions are announced as shadows (the quality job serves or rejects them) instead of
  * to serve. {@code distillation}: the weight of the base's own predictions in the learner's training targets (0: the
  * labels alone). {@code pruneKeep}: above 0, the store is pruned after each promotion, keeping that many newest
- * versions besides what {@link dev.crmn.connectors.store.Retention} always keeps; 0: never.
+ * versions besides what {@link dev.crmn.connectors.store.Retention} always keeps; 0: never. {@code threads} and
+ * {@code replicas}: how the learner uses the TaskManager's cores ({@link #learnerThreads(int)}).
  */
 public record RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
                             int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
                             double averageDecay,
                             int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize, int threads,
                             String labelledTopic, String keyFingerprint, PromotionGate gate, int patience,
-                            Anchor anchor, boolean shadow, double distillation, int pruneKeep)
+                            Anchor anchor, boolean shadow, double distillation, int pruneKeep, int replicas)
         implements Serializable {
+
+    /** Replicas as many as the threads allow, each training at least this many images of a step. */
+    static final int MIN_IMAGES_PER_REPLICA = 32;
+
+    /** Settings with the replicas chosen by {@link #learnerThreads(int)} (0). */
+    public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
+                         int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
+                         double averageDecay, int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize,
+                         int threads, String labelledTopic, String keyFingerprint, PromotionGate gate, int patience,
+                         Anchor anchor, boolean shadow, double distillation, int pruneKeep) {
+        this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
+                averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
+                keyFingerprint, gate, patience, anchor, shadow, distillation, pruneKeep, 0);
+    }
 
     /** Settings whose promotions are announced to serve, without distillation. */
     public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache, int roundFrames,
@@ -26,7 +41,7 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
                          String labelledTopic, String keyFingerprint, PromotionGate gate, int patience, Anchor anchor) {
         this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
                 averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
-                keyFingerprint, gate, patience, anchor, false, 0, 0);
+                keyFingerprint, gate, patience, anchor, false, 0, 0, 0);
     }
 
     public RoundSettings {
@@ -47,6 +62,33 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
         check(holdoutMaxUses >= 1, "holdout-max-uses", holdoutMaxUses, "1 or more");
         check(reservoirSize >= 1, "reservoir-size", reservoirSize, "1 or more");
         check(distillation >= 0 && distillation < 1, "distillation", distillation, "in [0, 1) (0: the labels alone)");
+        check(threads >= 0, "threads", threads, "0 (all cores) or more");
+        check(replicas >= 0, "replicas", replicas, "0 (chosen from the threads) or more");
+        check(replicas == 0 || batchSize % replicas == 0, "replicas", replicas,
+                "a divisor of --batch-size " + batchSize + " (each replica trains an equal share of a step)");
+    }
+
+    /**
+     * How the learner uses a TaskManager with {@code cores} cores: {@code --threads} OpenMP threads in all (0: every
+     * core), shared by {@code --replicas} copies of the network that split each step's batch ({@code
+     * dev.crmn.model.train.DataParallel}); 0 replicas: one per thread, as many as leave each at least {@value
+     * #MIN_IMAGES_PER_REPLICA} images of a step and divide the batch (2 at the default batch of 64 on two cores or
+     * more; 1 on one core).
+     */
+    public LearnerThreads learnerThreads(int cores) {
+        int total = threads > 0 ? threads : Math.max(1, cores);
+        int r = replicas;
+        if (r == 0) {
+            r = Math.max(1, Math.min(total, batchSize / MIN_IMAGES_PER_REPLICA));
+            while (batchSize % r != 0) {
+                r--;
+            }
+        }
+        return new LearnerThreads(r, Math.max(1, total / r));
+    }
+
+    /** The learner's replicas and the OpenMP threads of each. */
+    public record LearnerThreads(int replicas, int threadsEach) {
     }
 
     /** Refuses a setting out of range in one line naming its option: "--patience -1: must be 0 ... or more". */

@@ -242,7 +242,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         store = cache.store();
         stop = new AtomicBoolean();
         trainer = new TaskWorker("crmn-finetune-trainer", getUserCodeClassloader(), mailbox);
-        trainer.prepare(() -> TaskSetup.prepare(settings.threads(), 1, "fine-tune trainer"));
+        RoundSettings.LearnerThreads threads = settings.learnerThreads(Runtime.getRuntime().availableProcessors());
+        trainer.prepare(() -> TaskSetup.prepare(threads.threadsEach(), 1, "fine-tune trainer"));
+        LOG.info("the learner: {} replica(s) sharing each step's batch, {} OpenMP thread(s) each (--replicas, --threads)",
+                threads.replicas(), threads.threadsEach());
         promoted.open(store, cache, new TaskWorker("crmn-finetune-publisher", getUserCodeClassloader(), mailbox),
                 settings.shadow(), settings.pruneKeep(), this::announce);
         if (baseRef == null) {
@@ -252,7 +255,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelRef>
         base = cache.use(baseRef, dir -> Checkpoints.load(dir, true));
         Anchor.Images anchor = settings.anchor() == null ? null : settings.anchor().load(base.manifest());
         anchorExamples = anchor == null ? List.of() : anchor.train();
-        learner = new Learner(settings, anchor);
+        learner = new Learner(settings, anchor, threads.replicas());
         PendingVersion newest = promoted.newest();
         if (newest != null) {
             // promoted before a failure: the newest is the base; publishing and announcing happen again below

@@ -26,7 +26,7 @@ class LearnerTest {
         RoundSettings s = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
-        try (Learner learner = new Learner(s, null)) {
+        try (Learner learner = new Learner(s, null, 1)) {
             Learner.Result r1 = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r1.candidate().steps()).isEqualTo(10);
             Learner.Result r2 = learner.round(frames.plan(2, true, java.util.List.of()), base, 0, 0, () -> false);
@@ -57,6 +57,22 @@ class LearnerTest {
     }
 
     @Test
+    void twoReplicasShareTheRoundsStepsAndTheCandidateSaysSo() throws Exception {
+        RoundSettings s = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
+        TrainingFrames frames = eightyFrames(s);
+        Checkpoints.Loaded base = shipped();
+        try (Learner learner = new Learner(s, null, 2)) {
+            Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
+            assertThat(r.candidate().steps()).isEqualTo(10);
+            assertThat(r.candidate().training()).containsEntry("replicas", 2);
+            assertThat(r.candidate().holdout().accuracy()).isBetween(0.0, 1.0);
+            r.candidate().close();
+        } finally {
+            Graphs.free(base.network());
+        }
+    }
+
+    @Test
     void aCandidateProgressedWhenItIsAheadInAccuracyOrInLossAndNotWhenBehindInBoth() {
         dev.crmn.model.eval.EvaluationReport promoted = report(0.8031, 0.610); // a lucky draw in accuracy
         assertThat(Learner.progressed(promoted, report(0.8000, 0.598))).as("behind in accuracy, lower loss").isTrue();
@@ -75,7 +91,7 @@ class LearnerTest {
         RoundSettings s = settings(null, 0.5);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
-        try (Learner learner = new Learner(s, null)) {
+        try (Learner learner = new Learner(s, null, 1)) {
             Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r.candidate().training()).containsEntry("distillation", 0.5);
             r.candidate().close();
@@ -94,7 +110,7 @@ class LearnerTest {
         double baseAccuracy = dev.crmn.model.eval.Evaluator.evaluate(base.network(),
                 TrainingFrames.imageSet(images.check(), base.manifest(), "check"), base.manifest().normalization(),
                 org.deeplearning4j.nn.conf.CNN2DFormat.valueOf(base.manifest().input().layout()), 64).accuracy();
-        try (Learner learner = new Learner(s, images)) {
+        try (Learner learner = new Learner(s, images, 1)) {
             Learner.Result r = learner.round(frames.plan(1, false, images.train()), base, 0, 0, () -> false);
             Learner.Forgetting f = r.forgetting();
             assertThat(f.images()).isEqualTo(60);

@@ -263,6 +263,7 @@ class FineTuneJobITCase {
     @Test
     void aLabelledStreamYieldsABetterVersionWithItsLineage() throws Exception {
         Configuration o = options("promote");
+        o.set(FineTuneOptions.REPLICAS, 2); // each step's 32 images split between two copies of the network
         try (LocalJob job = start(o, new Configuration(), s -> s)) {
             send("promote-labelled", 0, 2500, "p-", false);
             await(() -> reports.all().stream().anyMatch(RoundReport::promoted), "a promotion");
@@ -278,7 +279,8 @@ class FineTuneJobITCase {
             assertThat(store.list("tiny")).extracting(ModelRef::version).contains(1L, 2L);
             Manifest m = Checkpoints.readManifest(store.fetch(v2, dir.resolve("promote-fetched")).resolve(Checkpoints.MANIFEST));
             assertThat(m.training()).containsEntry("mode", "fine-tune").containsEntry("source_topic", "promote-labelled")
-                    .containsKeys("offset_ranges", "steps", "learning_rate", "new_frames", "replayed_frames");
+                    .containsKeys("offset_ranges", "steps", "learning_rate", "new_frames", "replayed_frames")
+                    .containsEntry("replicas", 2);
             assertThat((List<?>) m.training().get("offset_ranges")).isNotEmpty();
             assertThat(m.metrics().get("holdout_accuracy")).isEqualTo(r.candidateAccuracy());
         }

@@ -116,6 +116,10 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
     @Option(names = "--lr-drop-factor", defaultValue = "0.5", description = "See --lr-drop-at (default: ${DEFAULT-VALUE}).")
     double lrDropFactor;
 
+    @Option(names = "--replicas", defaultValue = "1", description = "Networks sharing each step's batch, each on a thread"
+            + " of its own with OMP_NUM_THREADS OpenMP threads (default: ${DEFAULT-VALUE}).")
+    int replicas;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -154,7 +158,7 @@ public final class FineTuneBenchCommand implements Callable<Integer> {
         FineTuneSettings s = FineTuneSettings.builder().steps(planned).batchSize(batchSize).learningRate(lr)
                 .warmupFraction(warmup).schedule(FineTuneSettings.Schedule.valueOf(schedule.toUpperCase(java.util.Locale.ROOT)))
                 .averageDecay(averageDecay).distillation(distillation).seed(trainSeed).cutout(cutout)
-                .labelSmoothing(labelSmoothing).build();
+                .labelSmoothing(labelSmoothing).replicas(replicas).build();
         List<Map<String, Object>> points = new ArrayList<>();
         System.err.printf("bench-finetune: %s on %s (%d images), %d planned steps, %s%n", base.manifest().displayName(),
                 train.description(), train.size(), planned, s);

@@ -12,12 +12,13 @@ package dev.crmn.model.train;
  * (a drifted camera: less forgotten, less adapted). {@code cutout} (pixels) and {@code labelSmoothing} are two more
  * regularisers, measured for the fine-tuning job and not used by it (docs/results.md): a square of each augmented
  * image set to the mean, and targets {@code (1 - s) * one-hot + s / classes}. Momentum and weight decay are the
- * checkpoint's. Build
- * with {@link #builder()}; {@code build()} validates.
+ * checkpoint's. With {@code replicas} above 1 each step's batch is shared between that many copies of the network,
+ * each on a thread of its own ({@link DataParallel}: the same step, faster where one step scales poorly over
+ * threads). Build with {@link #builder()}; {@code build()} validates.
  */
 public record FineTuneSettings(long steps, int batchSize, double learningRate, double warmupFraction, boolean augment,
                                long seed, boolean fastPath, Schedule schedule, double averageDecay,
-                               double distillation, int cutout, double labelSmoothing) {
+                               double distillation, int cutout, double labelSmoothing, int replicas) {
 
     /** The learning rate over a run's steps, after the warm-up. */
     public enum Schedule {
@@ -55,6 +56,9 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         if (labelSmoothing < 0 || labelSmoothing >= 1) {
             throw new IllegalArgumentException("label smoothing must be in [0, 1) (0: none), got " + labelSmoothing);
         }
+        if (replicas < 1) {
+            throw new IllegalArgumentException("replicas must be >= 1, got " + replicas);
+        }
     }
 
     /** Whether the training targets mix in the base's own predictions (see {@code distillation}). */
@@ -83,7 +87,7 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
 
     /**
      * Defaults: batch 64, peak learning rate 0.02, 10 % warm-up, cosine, no weight average, augmentation on,
-     * seed 42, fast path on.
+     * seed 42, fast path on, one replica.
      */
     public static final class Builder {
         private long steps = -1;
@@ -98,6 +102,7 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         private double distillation;
         private int cutout;
         private double labelSmoothing;
+        private int replicas = 1;
 
         public Builder steps(long v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -111,10 +116,11 @@ public record FineTuneSettings(long steps, int batchSize, double learningRate, d
         public Builder distillation(double v) { distillation = v; return this; }
         public Builder cutout(int v) { cutout = v; return this; }
         public Builder labelSmoothing(double v) { labelSmoothing = v; return this; }
+        public Builder replicas(int v) { replicas = v; return this; }
 
         public FineTuneSettings build() {
             return new FineTuneSettings(steps, batchSize, learningRate, warmupFraction, augment, seed, fastPath, schedule,
-                    averageDecay, distillation, cutout, labelSmoothing);
+                    averageDecay, distillation, cutout, labelSmoothing, replicas);
         }
     }
 }

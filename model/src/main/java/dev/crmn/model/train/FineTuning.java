@@ -59,12 +59,15 @@ public final class FineTuning implements AutoCloseable {
     private INDArray average;
     /** A frozen copy of the base whose predictions the targets mix in (with {@link FineTuneSettings#distilling()}). */
     private ComputationGraph teacher;
+    /** The replicas that share each step (with {@link FineTuneSettings#replicas()} above 1), else null. */
+    private DataParallel parallel;
 
-    private FineTuning(Manifest base, ComputationGraph net, ComputationGraph teacher, ImageSet train,
-                       FineTuneSettings settings) {
+    private FineTuning(Manifest base, ComputationGraph net, ComputationGraph teacher, DataParallel parallel,
+                       ImageSet train, FineTuneSettings settings) {
         this.base = base;
         this.net = net;
         this.teacher = teacher;
+        this.parallel = parallel;
         this.train = train;
         this.settings = settings;
         this.layout = CNN2DFormat.valueOf(base.input().layout());
@@ -77,7 +80,8 @@ public final class FineTuning implements AutoCloseable {
 
     /**
      * Starts a fine-tune of {@code baseNetwork} (described by {@code base}; loaded with its updater state to
-     * continue the optimiser's momentum) on {@code train}. The network is copied; the original is not changed.
+     * continue the optimiser's momentum) on {@code train}. The network is copied; the original is not changed. With
+     * more than one replica, the replicas' threads get the calling thread's OpenMP thread count.
      *
      * @throws IllegalArgumentException if the data's classes or image shape differ from the checkpoint's, or
      *                                  there is no data
@@ -91,7 +95,9 @@ public final class FineTuning implements AutoCloseable {
                 TrainingFastPath.apply(copy);
             }
             teacher = settings.distilling() ? Graphs.copy(baseNetwork) : null; // the base may be freed before the run
-            return new FineTuning(base, copy, teacher, train, settings);
+            DataParallel parallel = settings.replicas() > 1
+                    ? new DataParallel(copy, teacher, settings.replicas(), settings.fastPath()) : null;
+            return new FineTuning(base, copy, teacher, parallel, train, settings);
         } catch (RuntimeException | Error e) {
             Graphs.free(copy);
             if (teacher != null) {
@@ -169,8 +175,9 @@ public final class FineTuning implements AutoCloseable {
                     net.setLearningRate(lr);
                     learningRate = lr;
                 }
-                lossSum += TrainingStep.fit(net, teacher, settings.distillation(), train, nextBatch(), base.normalization(), layout,
-                        settings.augment() ? augment : null, settings.cutout(), settings.labelSmoothing());
+                lossSum += TrainingStep.fit(net, parallel, teacher, settings.distillation(), train, nextBatch(),
+                        base.normalization(), layout, settings.augment() ? augment : null, settings.cutout(),
+                        settings.labelSmoothing());
                 if (average != null) {
                     // avg = d * avg + (1 - d) * w, as d * (avg - w) + w: in place, no array allocated per step
                     INDArray w = net.params();
@@ -287,6 +294,7 @@ public final class FineTuning implements AutoCloseable {
         if (handedOver) {
             throw new IllegalStateException("the run is finished");
         }
+        closeReplicas(); // before the network is handed over: it keeps no listener of this run
         if (average != null) {
             net.setParams(average); // the candidate is the average of the run's weights
         }
@@ -336,6 +344,9 @@ public final class FineTuning implements AutoCloseable {
         training.put("steps", stepsDone);
         training.put("steps_planned", planned);
         training.put("batch_size", batchSize);
+        if (settings.replicas() > 1) {
+            training.put("replicas", settings.replicas());
+        }
         training.put("learning_rate", settings.learningRate());
         training.put("warmup_fraction", settings.warmupFraction());
         training.put("schedule", settings.schedule().name().toLowerCase(java.util.Locale.ROOT));
@@ -366,6 +377,7 @@ public final class FineTuning implements AutoCloseable {
     /** Frees the trained copy unless it was handed to a candidate. */
     @Override
     public void close() {
+        closeReplicas();
         if (average != null) {
             average.close();
             average = null;
@@ -378,6 +390,18 @@ public final class FineTuning implements AutoCloseable {
             handedOver = true;
             Graphs.free(net);
         }
+    }
+
+    private void closeReplicas() {
+        if (parallel != null) {
+            parallel.close();
+            parallel = null;
+        }
+    }
+
+    /** Steps whose batch the replicas shared (0 with one replica). */
+    long sharedSteps() {
+        return parallel == null ? 0 : parallel.sharedSteps();
     }
 
     /**

@@ -36,24 +36,44 @@ final class TrainingStep {
      */
     static double fit(ComputationGraph net, ComputationGraph teacher, double weight, ImageSet set, int[] idx,
                       Normalization norm, CNN2DFormat layout, Random augment, int cutout, double smoothing) {
+        return fit(net, null, teacher, weight, set, idx, norm, layout, augment, cutout, smoothing);
+    }
+
+    /**
+     * As {@link #fit(ComputationGraph, ComputationGraph, double, ImageSet, int[], Normalization, CNN2DFormat, Random,
+     * int, double)}, the batch shared between {@code parallel}'s replicas when it is given (the same images and
+     * targets: the batch is built here, on the calling thread, either way).
+     */
+    static double fit(ComputationGraph net, DataParallel parallel, ComputationGraph teacher, double weight, ImageSet set,
+                      int[] idx, Normalization norm, CNN2DFormat layout, Random augment, int cutout, double smoothing) {
         try (INDArray x = Batches.features(set, idx, norm, layout, augment, cutout);
              INDArray y = Batches.oneHot(set, idx)) {
             if (smoothing > 0) {
                 y.muli(1 - smoothing).addi(smoothing / y.size(1));
             }
-            if (teacher != null && weight > 0) {
-                try (INDArray p = teacher.outputSingle(false, x)) {
-                    y.muli(1 - weight).addi(p.muli(weight));
-                }
-            }
-            net.fit(new DataSet(x, y));
+            return parallel == null ? fitOne(net, teacher, weight, x, y) : parallel.fit(x, y, weight);
         }
+    }
+
+    /** One step of {@code net} alone on images {@code x} towards {@code y} (the teacher's share mixed in first). */
+    static double fitOne(ComputationGraph net, ComputationGraph teacher, double weight, INDArray x, INDArray y) {
+        mixTeacher(teacher, weight, x, y);
+        net.fit(new DataSet(x, y));
         double score = net.score();
         if (!Double.isFinite(score)) {
             throw new IllegalStateException("training diverged: loss " + score + " at iteration "
                     + net.getIterationCount() + " (lower the learning rate)");
         }
         return score;
+    }
+
+    /** {@code y = (1 - weight) * y + weight * teacher(x)}, in place; nothing without a teacher or at weight 0. */
+    static void mixTeacher(ComputationGraph teacher, double weight, INDArray x, INDArray y) {
+        if (teacher != null && weight > 0) {
+            try (INDArray p = teacher.outputSingle(false, x)) {
+                y.muli(1 - weight).addi(p.muli(weight));
+            }
+        }
     }
 
     /** How many of images {@code idx} {@code net} classifies correctly (inference mode, no augmentation). */

@@ -237,6 +237,30 @@ class FineTuningTest {
     }
 
     @Test
+    void replicasShareEveryStepOfARunAndTheCandidateKeepsNoneOfThem() {
+        FineTuneSettings s = FineTuneSettings.builder().steps(3).batchSize(16).replicas(2).distillation(0.5)
+                .schedule(FineTuneSettings.Schedule.CONSTANT).averageDecay(0.9).build();
+        int listeners = base.network().getListeners().size();
+        try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, s)) {
+            assertThat(run.run(100, () -> false)).isEqualTo(3);
+            assertThat(run.sharedSteps()).isEqualTo(3);
+            assertThat(run.meanLoss()).isFinite();
+            try (FineTuning.Candidate snap = run.snapshot(base.manifest(), holdout, Map.of())) {
+                assertThat(snap.training()).containsEntry("replicas", 2);
+            }
+            run.continueOn(fresh, 2);
+            assertThat(run.run(100, () -> false)).isEqualTo(2);
+            assertThat(run.sharedSteps()).isEqualTo(5);
+            try (FineTuning.Candidate c = run.finish(holdout, Map.of())) {
+                assertThat(c.network().getListeners()).hasSize(listeners);
+                assertThat(c.holdout().images()).isEqualTo(holdout.size());
+            }
+        }
+        assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).replicas(0).build())
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void onlyARunAtAConstantRateGoesOn() {
         try (FineTuning run = FineTuning.start(base.manifest(), base.network(), fresh, steps(2))) {
             run.run(100, () -> false);
