@@ -82,6 +82,7 @@ public final class FineTuneJob {
             throw new IllegalArgumentException("--model NAME is required (the model in --store to fine-tune)");
         }
         PromotionGate gate = FineTuneOptions.gate(c); // a mistyped --gate-test or --margin says so before any I/O
+        rounds(c, name, null, gate, null); // so does every round setting out of range (RoundSettings checks them)
         KafkaOptions.refuseJobOwned(kafkaProperties);
         KafkaOptions kafka = new KafkaOptions(c.get(FineTuneOptions.BOOTSTRAP_SERVERS), kafkaProperties);
         // first: says within seconds, in one line, when no broker answers
@@ -97,17 +98,21 @@ public final class FineTuneJob {
                 + " (publish one first: crmn publish --model models/crmn-demo --store " + c.get(FineTuneOptions.STORE) + ")"));
         Manifest manifest = store.verify(start); // where it lies: the TaskManagers fetch it into their own caches
         Anchor anchor = anchor(c, manifest);
-        RoundSettings rounds = new RoundSettings(name, storeUri, keyFile, c.get(FineTuneOptions.MODEL_CACHE),
+        return new Plan(c, kafka, start, manifest, rounds(c, name, SigningKeys.fingerprint(key), gate, anchor));
+    }
+
+    /** The settings of the rounds from {@code c}; each out of range is refused naming its option. */
+    private static RoundSettings rounds(Configuration c, String name, String keyFingerprint, PromotionGate gate,
+                                        Anchor anchor) {
+        return new RoundSettings(name, ModelStore.rootUri(c.get(FineTuneOptions.STORE)),
+                c.get(FineTuneOptions.SIGNING_KEY_FILE), c.get(FineTuneOptions.MODEL_CACHE),
                 c.get(FineTuneOptions.ROUND_FRAMES), c.get(FineTuneOptions.ROUND_INTERVAL) * 1000,
                 c.get(FineTuneOptions.ROUND_STEPS), c.get(FineTuneOptions.BATCH_SIZE), c.get(FineTuneOptions.LEARNING_RATE),
-                c.get(FineTuneOptions.AVERAGE_DECAY),
-                c.get(FineTuneOptions.HOLDOUT_PERCENT), c.get(FineTuneOptions.HOLDOUT_SIZE),
-                c.get(FineTuneOptions.HOLDOUT_MAX_USES),
-                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC), SigningKeys.fingerprint(key),
-                gate, c.get(FineTuneOptions.PATIENCE), anchor,
-                c.get(FineTuneOptions.SHADOW), distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP),
-                c.get(FineTuneOptions.REPLICAS));
-        return new Plan(c, kafka, start, manifest, rounds);
+                c.get(FineTuneOptions.AVERAGE_DECAY), c.get(FineTuneOptions.HOLDOUT_PERCENT),
+                c.get(FineTuneOptions.HOLDOUT_SIZE), c.get(FineTuneOptions.HOLDOUT_MAX_USES),
+                c.get(FineTuneOptions.RESERVOIR_SIZE), c.get(FineTuneOptions.THREADS), c.get(FineTuneOptions.LABELLED_TOPIC),
+                keyFingerprint, gate, c.get(FineTuneOptions.PATIENCE), anchor, c.get(FineTuneOptions.SHADOW),
+                distillation(c, anchor), c.get(FineTuneOptions.PRUNE_KEEP), c.get(FineTuneOptions.REPLICAS));
     }
 
     /** {@code --distillation}, else {@link FineTuneOptions#ANCHORED_DISTILLATION} with an anchor, else 0. */

@@ -71,7 +71,7 @@ class CrmnCliTest {
     }
 
     @Test
-    void finetuneRefusesAnUnknownGateTestOrANegativeMarginBeforeTouchingKafka() {
+    void finetuneRefusesAnUnknownGateTestANegativeMarginOrAnyRoundSettingOutOfRangeBeforeTouchingKafka() {
         Cli.Run gate = run("finetune", "--model", "crmn-demo", "--gate-test", "ttest", "--bootstrap-servers", "127.0.0.1:1");
         assertThat(gate.code()).isEqualTo(2);
         assertThat(gate.err().strip()).isEqualTo("finetune: error: --gate-test ttest: must be loss or mcnemar");
@@ -79,6 +79,14 @@ class CrmnCliTest {
                 "--bootstrap-servers", "127.0.0.1:1");
         assertThat(margin.code()).isEqualTo(2);
         assertThat(margin.err().strip()).isEqualTo("finetune: error: --margin -1.0: must be 0 or more points");
+        // the other round settings too: before, they were checked after the broker, the lock and the store
+        Cli.Run replicas = run("finetune", "--model", "crmn-demo", "--replicas", "3", "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(replicas.code()).isEqualTo(2);
+        assertThat(replicas.err().strip()).isEqualTo("finetune: error: --replicas 3: must be a divisor of --batch-size 64"
+                + " (each replica trains an equal share of a step)");
+        Cli.Run patience = run("finetune", "--model", "crmn-demo", "--patience", "-1", "--bootstrap-servers", "127.0.0.1:1");
+        assertThat(patience.code()).isEqualTo(2);
+        assertThat(patience.err()).contains("--patience -1: must be 0").hasLineCount(1);
     }
 
     @Test
