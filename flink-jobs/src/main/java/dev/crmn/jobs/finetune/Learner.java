@@ -5,6 +5,7 @@ import dev.crmn.model.data.ImageSet;
 import dev.crmn.model.eval.EvaluationReport;
 import dev.crmn.model.eval.Evaluator;
 import dev.crmn.model.train.FineTuneSettings;
+import dev.crmn.model.train.ReplicaThreads;
 import dev.crmn.model.train.FineTuning;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,6 +88,8 @@ final class Learner implements AutoCloseable {
     private final RoundSettings settings;
     /** Copies of the network that share each step ({@link RoundSettings#learnerThreads(int)}). */
     private final int replicas;
+    /** Their threads, kept from one run to the next (a new thread's allocator memory outlives it). */
+    private ReplicaThreads replicaThreads;
     /** The anchor's held-out images (empty: no forgetting check) and their fingerprint. */
     private final List<Example> check;
     private final String checkDigest;
@@ -140,13 +143,16 @@ final class Learner implements AutoCloseable {
         ImageSet holdout = r.holdoutSet(base.manifest());
         double weight = distillation(settings.distillation(), forgettings);
         if (run == null || this.generation != generation || this.weight != weight) {
-            close();
+            closeRun();
             FineTuneSettings s = FineTuneSettings.builder().steps(settings.steps()).batchSize(settings.batchSize())
                     .learningRate(settings.learningRate()).schedule(FineTuneSettings.Schedule.CONSTANT)
                     .averageDecay(settings.averageDecay())
                     .distillation(weight)
                     .seed(TrainingFrames.SEED + number).replicas(replicas).build();
-            run = FineTuning.start(base.manifest(), base.network(), train, s);
+            if (replicas > 1 && replicaThreads == null) { // on the trainer thread: they get its OpenMP threads
+                replicaThreads = ReplicaThreads.start(replicas - 1);
+            }
+            run = FineTuning.start(base.manifest(), base.network(), train, s, replicaThreads);
             this.generation = generation;
             this.weight = weight;
             reference = check.isEmpty() ? Double.NaN : reference(base);
@@ -226,6 +232,14 @@ final class Learner implements AutoCloseable {
     /** Frees the run's network (on the trainer thread, or once it stopped). */
     @Override
     public void close() {
+        closeRun();
+        if (replicaThreads != null) {
+            replicaThreads.close();
+            replicaThreads = null;
+        }
+    }
+
+    private void closeRun() {
         if (run != null) {
             run.close();
             run = null;

@@ -61,15 +61,31 @@ class LearnerTest {
         RoundSettings s = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         TrainingFrames frames = eightyFrames(s);
         Checkpoints.Loaded base = shipped();
+        java.util.List<Thread> replicaThreads;
         try (Learner learner = new Learner(s, null, 2)) {
             Learner.Result r = learner.round(frames.plan(1, false, java.util.List.of()), base, 0, 0, () -> false);
             assertThat(r.candidate().steps()).isEqualTo(10);
             assertThat(r.candidate().training()).containsEntry("replicas", 2);
             assertThat(r.candidate().holdout().accuracy()).isBetween(0.0, 1.0);
             r.candidate().close();
+            replicaThreads = replicaThreads();
+            assertThat(replicaThreads).isNotEmpty();
+            Learner.Result r2 = learner.round(frames.plan(2, true, java.util.List.of()), base, 1, 0, () -> false);
+            assertThat(r2.candidate().steps()).as("another base generation: a new run").isEqualTo(10);
+            r2.candidate().close();
+            assertThat(replicaThreads()).as("the new run on the same replica thread").containsAll(replicaThreads);
         } finally {
             Graphs.free(base.network());
         }
+        for (Thread t : replicaThreads) {
+            t.join(10_000);
+            assertThat(t.isAlive()).as("closed with the learner").isFalse();
+        }
+    }
+
+    private static java.util.List<Thread> replicaThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+                .filter(t -> t.getName().startsWith("crmn-train-replica-")).toList();
     }
 
     @Test

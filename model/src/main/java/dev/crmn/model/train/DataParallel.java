@@ -3,18 +3,13 @@ package dev.crmn.model.train;
 import dev.crmn.model.graph.Graphs;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
  * Data-parallel training steps in one process: a step's batch is split into as many equal shards as there are
@@ -26,8 +21,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  *
  * <p>Why: one training step of these small networks scales poorly over OpenMP threads (two threads train
  * 1.3-1.6× as fast as one on the 2-core machines measured, sometimes slower), while two one-thread steps at a time
- * take nearly twice the images (docs/benchmarks.md). Each replica thread gets the OpenMP thread count of the thread
- * that created this object (OpenMP's count is per calling thread).
+ * take nearly twice the images (docs/benchmarks.md). The replicas run on {@link ReplicaThreads}.
  *
  * <p>DL4J hands its optimiser a gradient that is the <em>sum</em> over the batch and divides by the batch size of
  * the network's input (the first shard) in the updater; batch-norm running statistics arrive as updates that it
@@ -35,13 +29,15 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * divided by one shard's size, and the mean of the shards' statistics updates. A batch that does not split evenly
  * is trained by the network alone.
  *
- * <p>Not thread-safe: one thread drives it (the one that runs {@link FineTuning}). {@link #close()} stops the
- * replica threads and frees the copies.
+ * <p>Not thread-safe: one thread drives it (the one that runs {@link FineTuning}). {@link #close()} frees the copies
+ * (and closes the threads when it owns them).
  */
 final class DataParallel implements AutoCloseable {
 
     private final ComputationGraph net;
     private final ComputationGraph teacher;
+    private final ReplicaThreads threads;
+    private final boolean ownThreads;
     private final List<Replica> replicas = new ArrayList<>();
     private final Join join = new Join();
     private final List<Future<Double>> pending = new ArrayList<>();
@@ -50,20 +46,22 @@ final class DataParallel implements AutoCloseable {
     /**
      * @param net      the network the steps train (it keeps its optimiser state; the replicas only compute gradients)
      * @param teacher  the frozen network whose predictions the targets mix in, or null
-     * @param replicas how many networks share a step, {@code net} included (at least 2)
+     * @param threads  one thread per replica besides {@code net} (closed by the caller, or by {@link #close()} when
+     *                 {@code ownThreads})
      * @param fastPath whether the replicas get the training fast path ({@link TrainingFastPath})
      */
-    DataParallel(ComputationGraph net, ComputationGraph teacher, int replicas, boolean fastPath) {
-        if (replicas < 2) {
-            throw new IllegalArgumentException("data-parallel steps need at least 2 replicas, got " + replicas);
+    DataParallel(ComputationGraph net, ComputationGraph teacher, ReplicaThreads threads, boolean ownThreads,
+                 boolean fastPath) {
+        if (threads.size() < 1) {
+            throw new IllegalArgumentException("data-parallel steps need a replica thread at least (closed threads?)");
         }
         this.net = net;
         this.teacher = teacher;
-        int threads = Math.max(1, NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads());
-        ClassLoader loader = Thread.currentThread().getContextClassLoader();
+        this.threads = threads;
+        this.ownThreads = ownThreads;
         try {
-            for (int i = 1; i < replicas; i++) {
-                replicas(i, threads, loader, fastPath);
+            for (int i = 0; i < threads.size(); i++) {
+                replicas.add(replica(fastPath));
             }
         } catch (RuntimeException | Error e) {
             close();
@@ -72,31 +70,16 @@ final class DataParallel implements AutoCloseable {
         net.addListeners(join);
     }
 
-    private void replicas(int i, int threads, ClassLoader loader, boolean fastPath) {
-        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "crmn-train-replica-" + i);
-            t.setDaemon(true);
-            t.setContextClassLoader(loader); // ND4J's backend discovery looks there (a Flink task's user code)
-            return t;
-        });
-        ComputationGraph copy = null;
-        ComputationGraph teacherCopy = null;
+    private Replica replica(boolean fastPath) {
+        ComputationGraph copy = Graphs.copy(net);
         try {
-            copy = Graphs.copy(net);
             if (fastPath) {
                 TrainingFastPath.apply(copy);
             }
             copy.initGradientsView();
-            teacherCopy = teacher == null ? null : Graphs.copy(teacher);
-            await(worker.submit(() -> {
-                NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
-                return 0d;
-            }));
-            replicas.add(new Replica(copy, teacherCopy, worker));
+            return new Replica(copy, teacher == null ? null : Graphs.copy(teacher));
         } catch (RuntimeException | Error e) {
-            worker.shutdownNow();
-            free(copy);
-            free(teacherCopy);
+            Graphs.free(copy);
             throw e;
         }
     }
@@ -132,7 +115,7 @@ final class DataParallel implements AutoCloseable {
                 r.net().params().assign(params); // the weights (and batch-norm statistics) the step starts from
                 INDArray xi = rows(x, i, shard);
                 INDArray yi = rows(y, i, shard);
-                pending.add(r.worker().submit(() -> r.gradient(xi, yi, weight)));
+                pending.add(threads.worker(i - 1).submit(() -> r.gradient(xi, yi, weight)));
             }
             double loss;
             try (INDArray x0 = rows(x, 0, shard); INDArray y0 = rows(y, 0, shard)) {
@@ -145,7 +128,7 @@ final class DataParallel implements AutoCloseable {
         } finally {
             for (Future<Double> f : pending) { // the step failed before the join: let the replicas finish first
                 try {
-                    await(f);
+                    ReplicaThreads.await(f);
                 } catch (RuntimeException ignored) {
                     // the step's own failure is the one to report
                 }
@@ -168,40 +151,13 @@ final class DataParallel implements AutoCloseable {
             INDArray g = net.getGradientsViewArray();
             double loss = net.score();
             for (int i = 0; i < pending.size(); i++) {
-                loss += await(pending.get(i));
+                loss += ReplicaThreads.await(pending.get(i));
                 g.addi(replicas.get(i).net().getGradientsViewArray());
             }
             pending.clear();
             g.divi(replicas());
             net.setScore(loss / replicas());
             joinedSteps++;
-        }
-    }
-
-    /** The value of {@code f}, waiting without being interrupted (a step takes well under a second). */
-    private static double await(Future<Double> f) {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return f.get();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    Throwable c = e.getCause();
-                    if (c instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    if (c instanceof Error err) {
-                        throw err;
-                    }
-                    throw new IllegalStateException("a training replica failed", c);
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 
@@ -212,11 +168,13 @@ final class DataParallel implements AutoCloseable {
             net.setListeners(kept); // the network may live on as a candidate
         }
         for (Replica r : replicas) {
-            r.worker().shutdownNow();
             free(r.net());
             free(r.teacher());
         }
         replicas.clear();
+        if (ownThreads) {
+            threads.close();
+        }
     }
 
     private static void free(ComputationGraph g) {
@@ -225,8 +183,8 @@ final class DataParallel implements AutoCloseable {
         }
     }
 
-    /** A copy of the network (and of the teacher) and the thread that computes its gradients. */
-    private record Replica(ComputationGraph net, ComputationGraph teacher, ExecutorService worker) {
+    /** A copy of the network (and of the teacher) whose gradients a replica thread computes. */
+    private record Replica(ComputationGraph net, ComputationGraph teacher) {
 
         /** The gradient of the loss on {@code x} towards {@code y} in {@link #net}'s gradient array; the loss. */
         double gradient(INDArray x, INDArray y, double weight) {

@@ -87,6 +87,22 @@ public final class FineTuning implements AutoCloseable {
      *                                  there is no data
      */
     public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings) {
+        return start(base, baseNetwork, train, settings, null);
+    }
+
+    /**
+     * As {@link #start(Manifest, ComputationGraph, ImageSet, FineTuneSettings)}, the replicas (with {@link
+     * FineTuneSettings#replicas()} above 1) on {@code threads}, which the run uses and does not close (a learner that
+     * restarts its run keeps them); null: the run starts its own and closes them with itself.
+     *
+     * @throws IllegalArgumentException also if {@code threads} are not one per replica besides the trained network
+     */
+    public static FineTuning start(Manifest base, ComputationGraph baseNetwork, ImageSet train, FineTuneSettings settings,
+                                   ReplicaThreads threads) {
+        if (threads != null && threads.size() != settings.replicas() - 1) {
+            throw new IllegalArgumentException(threads.size() + " replica thread(s) for " + settings.replicas()
+                    + " replicas (one per replica besides the trained network)");
+        }
         check(base, train);
         ComputationGraph copy = Graphs.copy(baseNetwork); // parameters and updater state (momentum) copied
         ComputationGraph teacher = null;
@@ -95,8 +111,9 @@ public final class FineTuning implements AutoCloseable {
                 TrainingFastPath.apply(copy);
             }
             teacher = settings.distilling() ? Graphs.copy(baseNetwork) : null; // the base may be freed before the run
-            DataParallel parallel = settings.replicas() > 1
-                    ? new DataParallel(copy, teacher, settings.replicas(), settings.fastPath()) : null;
+            DataParallel parallel = settings.replicas() < 2 ? null : threads != null
+                    ? new DataParallel(copy, teacher, threads, false, settings.fastPath())
+                    : new DataParallel(copy, teacher, ReplicaThreads.start(settings.replicas() - 1), true, settings.fastPath());
             return new FineTuning(base, copy, teacher, parallel, train, settings);
         } catch (RuntimeException | Error e) {
             Graphs.free(copy);

@@ -43,7 +43,7 @@ class DataParallelTest {
     }
 
     private DataParallel parallel(ComputationGraph net, int replicas) {
-        DataParallel p = new DataParallel(net, null, replicas, true);
+        DataParallel p = new DataParallel(net, null, ReplicaThreads.start(replicas - 1), true, true);
         open.add(p);
         return p;
     }
@@ -119,13 +119,12 @@ class DataParallelTest {
     }
 
     @Test
-    void closingStopsTheReplicaThreadsAndLeavesTheNetworkWithoutItsListener() throws Exception {
+    void closingStopsTheThreadsItOwnsAndLeavesTheNetworkWithoutItsListener() throws Exception {
         ComputationGraph net = network();
         int listeners = net.getListeners().size();
-        DataParallel p = new DataParallel(net, null, 3, true);
+        DataParallel p = new DataParallel(net, null, ReplicaThreads.start(2), true, true);
         p.fit(images(6, 5), labels(6, 0), 0);
-        List<Thread> threads = Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.getName().startsWith("crmn-train-replica-")).toList();
+        List<Thread> threads = replicaThreads();
         assertThat(threads).extracting(Thread::getName).contains("crmn-train-replica-1", "crmn-train-replica-2");
         p.close();
         for (Thread t : threads) {
@@ -133,6 +132,33 @@ class DataParallelTest {
             assertThat(t.isAlive()).as(t.getName()).isFalse();
         }
         assertThat(net.getListeners()).hasSize(listeners);
-        assertThatThrownBy(() -> new DataParallel(net, null, 1, true)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ReplicaThreads.start(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void threadsPassedInServeOneRunAfterAnotherAndCloseOnlyWhenTheirOwnerClosesThem() throws Exception {
+        List<Thread> before = replicaThreads();
+        ReplicaThreads threads = ReplicaThreads.start(1);
+        List<Thread> started = replicaThreads().stream().filter(t -> !before.contains(t)).toList();
+        assertThat(started).hasSize(1);
+        for (int run = 0; run < 2; run++) {
+            try (DataParallel p = new DataParallel(network(), null, threads, false, true)) {
+                p.fit(images(8, 6 + run), labels(8, run), 0);
+                assertThat(p.sharedSteps()).isEqualTo(1);
+            }
+            assertThat(started.get(0).isAlive()).as("the same thread, still there after the run").isTrue();
+        }
+        threads.close();
+        for (Thread t : started) {
+            t.join(10_000);
+            assertThat(t.isAlive()).isFalse();
+        }
+        assertThatThrownBy(() -> new DataParallel(network(), null, threads, false, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("closed");
+    }
+
+    private static List<Thread> replicaThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+                .filter(t -> t.getName().startsWith("crmn-train-replica-")).toList();
     }
 }

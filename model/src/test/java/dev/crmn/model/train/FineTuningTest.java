@@ -258,6 +258,10 @@ class FineTuningTest {
         }
         assertThatThrownBy(() -> FineTuneSettings.builder().steps(1).replicas(0).build())
                 .isInstanceOf(IllegalArgumentException.class);
+        try (ReplicaThreads two = ReplicaThreads.start(2)) {
+            assertThatThrownBy(() -> FineTuning.start(base.manifest(), base.network(), fresh, s, two))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("2 replica thread(s) for 2 replicas");
+        }
     }
 
     @Test
