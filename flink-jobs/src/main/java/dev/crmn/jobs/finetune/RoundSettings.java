@@ -23,17 +23,6 @@ public record RoundSettings(String modelName, String storeUri, String signingKey
     /** Replicas as many as the threads allow, each training at least this many images of a step. */
     static final int MIN_IMAGES_PER_REPLICA = 32;
 
-    /** Settings with the replicas chosen by {@link #learnerThreads(int)} (0). */
-    public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache,
-                         int roundFrames, long roundIntervalMs, int steps, int batchSize, double learningRate,
-                         double averageDecay, int holdoutPercent, int holdoutSize, int holdoutMaxUses, int reservoirSize,
-                         int threads, String labelledTopic, String keyFingerprint, PromotionGate gate, int patience,
-                         Anchor anchor, boolean shadow, double distillation, int pruneKeep) {
-        this(modelName, storeUri, signingKeyFile, modelCache, roundFrames, roundIntervalMs, steps, batchSize, learningRate,
-                averageDecay, holdoutPercent, holdoutSize, holdoutMaxUses, reservoirSize, threads, labelledTopic,
-                keyFingerprint, gate, patience, anchor, shadow, distillation, pruneKeep, 0);
-    }
-
     /** Settings whose promotions are announced to serve, without distillation. */
     public RoundSettings(String modelName, String storeUri, String signingKeyFile, String modelCache, int roundFrames,
                          long roundIntervalMs, int steps, int batchSize, double learningRate, double averageDecay,

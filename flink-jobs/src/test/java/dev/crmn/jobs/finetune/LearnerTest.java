@@ -206,7 +206,7 @@ class LearnerTest {
         RoundSettings t = TrainingFramesTest.settings(20, 30, 200, 10, 1000);
         return new RoundSettings(t.modelName(), t.storeUri(), null, null, t.roundFrames(), t.roundIntervalMs(), t.steps(),
                 t.batchSize(), t.learningRate(), t.averageDecay(), t.holdoutPercent(), t.holdoutSize(), t.holdoutMaxUses(),
-                t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), anchor, false, distillation, 0);
+                t.reservoirSize(), t.threads(), t.labelledTopic(), null, t.gate(), t.patience(), anchor, false, distillation, 0, 0);
     }
 
     private static TrainingFrames eightyFrames(RoundSettings s) {

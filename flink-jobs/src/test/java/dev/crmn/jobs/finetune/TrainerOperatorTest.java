@@ -159,7 +159,7 @@ class TrainerOperatorTest {
         ModelRef v2 = store.publish(shippedAs(2));
         RoundSettings settings = new RoundSettings("crmn-demo", store.root().toString(), null, dir.resolve("cache").toString(),
                 40, 600_000, 2, 8, 0.01, 0.9, 30, 100, 10, 200, 1, "frames-labelled", null,
-                new PromotionGate(0.05, 0.5, 5), 3, null, true, 0, 0);
+                new PromotionGate(0.05, 0.5, 5), 3, null, true, 0, 0, 0);
         try (AbstractStreamOperatorTestHarness<ModelRef> h = new AbstractStreamOperatorTestHarness<>(
                 new TrainerOperatorFactory(settings), 1, 1, 0)) {
             h.setup();

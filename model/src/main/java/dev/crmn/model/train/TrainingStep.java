@@ -24,7 +24,7 @@ final class TrainingStep {
      */
     static double fit(ComputationGraph net, ImageSet set, int[] idx, Normalization norm, CNN2DFormat layout,
                       Random augment) {
-        return fit(net, null, 0, set, idx, norm, layout, augment, 0, 0);
+        return fit(net, null, null, 0, set, idx, norm, layout, augment, 0, 0);
     }
 
     /**
@@ -32,17 +32,9 @@ final class TrainingStep {
      * {@code teacher}'s predictions on the same augmented images into their labels: {@code (1 - weight) * one-hot +
      * weight * teacher} (knowledge distillation at temperature 1; no teacher or weight 0: the labels alone), the images
      * with a {@code cutout}-pixel square cut ({@link Batches}; 0: none) and the labels smoothed by {@code smoothing}
-     * ({@code (1 - s) * one-hot + s / classes}, before the teacher's share; 0: none).
-     */
-    static double fit(ComputationGraph net, ComputationGraph teacher, double weight, ImageSet set, int[] idx,
-                      Normalization norm, CNN2DFormat layout, Random augment, int cutout, double smoothing) {
-        return fit(net, null, teacher, weight, set, idx, norm, layout, augment, cutout, smoothing);
-    }
-
-    /**
-     * As {@link #fit(ComputationGraph, ComputationGraph, double, ImageSet, int[], Normalization, CNN2DFormat, Random,
-     * int, double)}, the batch shared between {@code parallel}'s replicas when it is given (the same images and
-     * targets: the batch is built here, on the calling thread, either way).
+     * ({@code (1 - s) * one-hot + s / classes}, before the teacher's share; 0: none); the batch shared between {@code
+     * parallel}'s replicas when it is given (the same images and targets: the batch is built here, on the calling
+     * thread, either way).
      */
     static double fit(ComputationGraph net, DataParallel parallel, ComputationGraph teacher, double weight, ImageSet set,
                       int[] idx, Normalization norm, CNN2DFormat layout, Random augment, int cutout, double smoothing) {
